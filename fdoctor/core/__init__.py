@@ -1,0 +1,1 @@
+"""Shared plumbing: clock, citizen IDs, roles, scoping, errors."""

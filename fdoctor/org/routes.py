@@ -1,0 +1,27 @@
+"""The organisation tree in the user's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+
+from fdoctor.core.scope import get_scoped_or_404
+from fdoctor.org.models import OrgUnit
+from fdoctor.org.services import subtree
+
+bp = Blueprint("org", __name__, url_prefix="/org")
+
+
+@bp.route("/")
+@login_required
+def index() -> Any:
+    return render_template("org/index.html", rows=subtree())
+
+
+@bp.route("/<int:unit_id>")
+@login_required
+def detail(unit_id: int) -> Any:
+    unit = get_scoped_or_404(OrgUnit, unit_id)
+    return render_template("org/detail.html", unit=unit)

@@ -1,0 +1,123 @@
+"""Satisfaction surveys and verification calls (满意度/知晓率调查, 抽查复核), and complaints."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fdoctor.core.types import BigId, ScopedMixin
+from fdoctor.extensions import db
+
+# The four-grade scale of 科室评优方案篇五.
+SATISFACTION_GRADES = {100: "满意", 80: "较满意", 60: "一般", 20: "不满意"}
+SURVEY_CHANNELS = {"phone": "电话", "visit": "入户", "self": "自助"}
+RECORD_CHECK_ANSWERS = {"received": "已接受", "not_received": "未接受", "unsure": "不确定"}
+COMPLAINT_STATUSES = {"open": "待核实", "verified": "属实", "rejected": "不属实"}
+
+
+class VerificationSample(db.Model):
+    """A seeded random draw of residents to call, recorded so the draw can be audited."""
+
+    __tablename__ = "verification_sample"
+    __table_args__ = (UniqueConstraint("org_unit_id", "level", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    level: Mapped[str] = mapped_column(String(4))  # L2 (centre) or L3 (county)
+    period: Mapped[str] = mapped_column(String(10))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    rate: Mapped[str] = mapped_column(String(10), default="0.05")
+    minimum: Mapped[int] = mapped_column(Integer, default=20)
+    drawn_at: Mapped[datetime] = mapped_column(DateTime)
+    drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    items: Mapped[list[VerificationSampleItem]] = relationship(back_populates="sample")
+
+
+class VerificationSampleItem(db.Model):
+    __tablename__ = "verification_sample_item"
+    __table_args__ = (UniqueConstraint("sample_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("verification_sample.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    draw_order: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|unreachable
+
+    sample: Mapped[VerificationSample] = relationship(back_populates="items")
+    resident = relationship("Resident")
+
+
+class SurveyResponse(ScopedMixin, db.Model):
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        Index("ix_survey_response_team_period", "team_id", "period"),
+        CheckConstraint("satisfaction IS NULL OR satisfaction IN (100, 80, 60, 20)", name="grade"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_uuid: Mapped[str | None] = mapped_column(String(36), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    period: Mapped[str] = mapped_column(String(10))  # e.g. 2026-Q1
+    surveyed_on: Mapped[date] = mapped_column(Date, index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    surveyor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    sample_item_id: Mapped[int | None] = mapped_column(ForeignKey("verification_sample_item.id"))
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    knows_doctor: Mapped[bool | None] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    resident = relationship("Resident")
+    checks: Mapped[list[SurveyRecordCheck]] = relationship(back_populates="response")
+
+
+class SurveyRecordCheck(db.Model):
+    """The resident's answer about one sampled service record: received / not received / unsure."""
+
+    __tablename__ = "survey_record_check"
+    __table_args__ = (UniqueConstraint("response_id", "service_record_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("survey_response.id"), index=True)
+    service_record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), index=True)
+    answer: Mapped[str] = mapped_column(String(16))
+
+    response: Mapped[SurveyResponse] = relationship(back_populates="checks")
+    service_record = relationship("ServiceRecord")
+
+
+class Complaint(ScopedMixin, db.Model):
+    """A complaint (投诉) against a team or doctor; verified ones deduct C1 points."""
+
+    __tablename__ = "complaint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    complainant: Mapped[str | None] = mapped_column(String(50))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    doctor = relationship("User", foreign_keys=[doctor_id])

@@ -1,0 +1,34 @@
+"""The Alembic migrations and the models describe the same schema."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask
+
+from fdoctor.extensions import db
+
+pytestmark = pytest.mark.db
+
+
+def test_migrated_schema_matches_the_models(app: Flask) -> None:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_every_model_table_exists_after_upgrade(app: Flask) -> None:
+    from sqlalchemy import inspect
+
+    existing = set(inspect(db.engine).get_table_names())
+    assert set(db.metadata.tables) <= existing
+    assert "alembic_version" in existing
+
+
+def test_one_active_contract_per_resident_is_a_database_index(app: Flask) -> None:
+    from sqlalchemy import inspect
+
+    indexes = {ix["name"]: ix for ix in inspect(db.engine).get_indexes("contract_member")}
+    assert indexes["uq_contract_member_one_active"]["unique"]

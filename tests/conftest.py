@@ -1,0 +1,193 @@
+"""Test fixtures: a real database per run (SQLite file or PostgreSQL), built by the migrations.
+
+``FDOCTOR_TEST_DB`` picks the engine: ``sqlite`` (default) or ``postgresql``. Each run creates its
+own databases and drops them at the end:
+
+* ``app``: an empty schema; every table is emptied after each test.
+* ``demo_app``: the demo city loaded once per run at a fixed anchor date, read-only for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+DEMO_ANCHOR = date(2026, 11, 20)
+DEMO_SEED = 20260101
+DEMO_PASSWORD = "Demo2026"
+ENGINE = os.environ.get("FDOCTOR_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get(
+    "FDOCTOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"fdoctor test database: {ENGINE}"
+
+
+class TestDatabase:
+    """Create and drop one database of the configured engine."""
+
+    def __init__(self, name: str, tmp_dir: Path) -> None:
+        self.name = f"fdoctor_test_{RUN_ID}_{name}"
+        if ENGINE == "postgresql":
+            self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
+        elif ENGINE == "sqlite":
+            self.url = f"sqlite:///{tmp_dir / (self.name + '.sqlite3')}"
+        else:
+            raise RuntimeError(f"unknown FDOCTOR_TEST_DB={ENGINE!r}")
+
+    def create(self) -> None:
+        if ENGINE == "postgresql":
+            admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+            admin.dispose()
+
+    def drop(self) -> None:
+        if ENGINE == "postgresql":
+            admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def make_app(url: str) -> Flask:
+    from fdoctor import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+
+
+def migrate_up(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def empty_all_tables(app: Flask) -> None:
+    from fdoctor.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as conn:
+            if ENGINE == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in reversed(tables):
+                    conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(scope="session")
+def _empty_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    database = TestDatabase("main", tmp_path_factory.mktemp("db"))
+    database.create()
+    yield database
+    database.drop()
+
+
+@pytest.fixture(scope="session")
+def _migrated_app(_empty_db: TestDatabase) -> Iterator[Flask]:
+    from fdoctor.extensions import db
+
+    app = make_app(_empty_db.url)
+    migrate_up(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def app(_migrated_app: Flask) -> Iterator[Flask]:
+    """The app on an empty, migrated database, inside an app context."""
+    with _migrated_app.app_context():
+        yield _migrated_app
+    empty_all_tables(_migrated_app)
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The demo city, loaded once per run; tests must only read from it."""
+    from fdoctor.demo.generator import load_demo
+    from fdoctor.extensions import db
+
+    database = TestDatabase("demo", tmp_path_factory.mktemp("demo"))
+    database.create()
+    demo = make_app(database.url)
+    migrate_up(demo)
+    with demo.app_context():
+        load_demo(seed=DEMO_SEED, anchor=DEMO_ANCHOR)
+        db.session.commit()
+        db.session.remove()
+    yield demo
+    with demo.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    database.drop()
+
+
+@pytest.fixture()
+def demo_client(demo_app: Flask) -> Iterator[FlaskClient]:
+    from fdoctor.core import clock
+
+    with demo_app.app_context(), clock.frozen(DEMO_ANCHOR):
+        yield demo_app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def login(client: FlaskClient, username: str, password: str = DEMO_PASSWORD) -> Any:
+    token = csrf_token(client)
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture()
+def count_queries(app: Flask) -> Any:
+    """``with count_queries() as counter: ...; counter.count`` — catches N+1 pages."""
+    from fdoctor.extensions import db
+
+    @contextmanager
+    def _counter() -> Iterator[Any]:
+        class Counter:
+            count = 0
+
+        def before(*_args: Any, **_kwargs: Any) -> None:
+            Counter.count += 1
+
+        engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield Counter
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before)
+
+    return _counter
