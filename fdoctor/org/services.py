@@ -58,3 +58,45 @@ def subtree(user: Any | None = None, year: int | None = None) -> list[UnitRow]:
         )
         for u in units
     ]
+
+
+class OrgError(ValueError):
+    """A user-facing org-tree error in Chinese."""
+
+
+# Which kind may sit under which (stations are optional between institution and team).
+ALLOWED_PARENTS = {
+    "city": {None},
+    "pool": {"city"},
+    "county": {"pool"},
+    "institution": {"county"},
+    "station": {"institution"},
+    "team": {"institution", "station"},
+}
+
+
+def add_unit(
+    code: str, name: str, kind: str, parent: OrgUnit | None, subtype: str | None = None
+) -> OrgUnit:
+    """Create a unit under ``parent`` with its path and denormalised ancestors. Flushes."""
+    if kind not in ALLOWED_PARENTS:
+        raise OrgError(f"未知机构类型：{kind}")
+    parent_kind = parent.kind if parent is not None else None
+    if parent_kind not in ALLOWED_PARENTS[kind]:
+        raise OrgError(f"“{name}”不能设在该上级机构之下")
+    if db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
+        raise OrgError(f"机构编码 {code} 已存在")
+    unit = OrgUnit(code=code, name=name, kind=kind, subtype=subtype, parent=parent, path="")
+    db.session.add(unit)
+    db.session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    if kind == "county":
+        unit.county_id = unit.id
+    elif parent is not None:
+        unit.county_id = parent.county_id
+    if kind == "institution":
+        unit.institution_id = unit.id
+    elif parent is not None and kind in {"station", "team"}:
+        unit.institution_id = parent.institution_id
+    db.session.flush()
+    return unit
