@@ -52,6 +52,15 @@ def init_extensions(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
 
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Any:
+        from flask import flash, redirect, request, url_for
+
+        if request.path.startswith("/api/"):
+            return {"error": "未登录或登录已过期", "status": 401}, 401
+        flash("请先登录", "warning")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
     @login_manager.user_loader
     def load_user(user_id: str) -> Any:
         from fdoctor.auth.models import User
@@ -60,36 +69,40 @@ def init_extensions(app: Flask) -> None:
         return user if user is not None and user.active else None
 
 
-def init_blueprints(app: Flask) -> None:
-    from fdoctor.admin.routes import bp as admin_bp
-    from fdoctor.assessments.routes import bp as assessments_bp
-    from fdoctor.auth.routes import bp as auth_bp
-    from fdoctor.contracts.routes import bp as contracts_bp
-    from fdoctor.core.home import bp as home_bp
-    from fdoctor.households.routes import bp as households_bp
-    from fdoctor.org.routes import bp as org_bp
-    from fdoctor.services.routes import bp as services_bp
-    from fdoctor.settlement.routes import bp as settlement_bp
-    from fdoctor.surveys.routes import bp as surveys_bp
+# Every area's blueprint: module path, each exporting ``bp``.
+BLUEPRINT_MODULES = (
+    "fdoctor.core.home",
+    "fdoctor.auth.routes",
+    "fdoctor.org.routes",
+    "fdoctor.households.routes",
+    "fdoctor.contracts.routes",
+    "fdoctor.services.routes",
+    "fdoctor.surveys.routes",
+    "fdoctor.imports.routes",
+    "fdoctor.assessments.routes",
+    "fdoctor.assessments.public",
+    "fdoctor.settlement.routes",
+    "fdoctor.admin.routes",
+    "fdoctor.api.routes",
+)
+# Command groups: (module path, attribute).
+CLI_GROUPS = (
+    ("fdoctor.auth.cli", "users_cli"),
+    ("fdoctor.demo.cli", "demo_cli"),
+    ("fdoctor.scheduler.cli", "scheduler_cli"),
+    ("fdoctor.scheduler.cli", "jobs_cli"),
+)
 
-    for bp in (
-        home_bp,
-        auth_bp,
-        org_bp,
-        households_bp,
-        contracts_bp,
-        services_bp,
-        surveys_bp,
-        assessments_bp,
-        settlement_bp,
-        admin_bp,
-    ):
-        app.register_blueprint(bp)
+
+def init_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(import_module(module).bp)
 
 
 def init_cli(app: Flask) -> None:
-    from fdoctor.auth.cli import users_cli
-    from fdoctor.demo.cli import demo_cli
+    from importlib import import_module
 
-    app.cli.add_command(users_cli)
-    app.cli.add_command(demo_cli)
+    for module, attr in CLI_GROUPS:
+        app.cli.add_command(getattr(import_module(module), attr))

@@ -1,34 +1,24 @@
-"""Every model, imported in one place so Alembic and the app see the whole metadata."""
+"""Every model, imported in one place so Alembic and the app see the whole metadata.
 
-from fdoctor.auth.models import User
-from fdoctor.contracts.models import Contract, ContractMember, ContractPackage, ServicePackage
-from fdoctor.households.models import Household, Pregnancy, Resident
-from fdoctor.org.models import GridCell, OrgUnit, PopulationFigure
-from fdoctor.services.models import ServiceRecord
-from fdoctor.surveys.models import (
-    Complaint,
-    SurveyRecordCheck,
-    SurveyResponse,
-    VerificationSample,
-    VerificationSampleItem,
-)
+Each area keeps its models in ``fdoctor/<area>/models.py``; this module imports them all.
+"""
 
-__all__ = [
-    "Complaint",
-    "Contract",
-    "ContractMember",
-    "ContractPackage",
-    "GridCell",
-    "Household",
-    "OrgUnit",
-    "PopulationFigure",
-    "Pregnancy",
-    "Resident",
-    "ServicePackage",
-    "ServiceRecord",
-    "SurveyRecordCheck",
-    "SurveyResponse",
-    "User",
-    "VerificationSample",
-    "VerificationSampleItem",
-]
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).parent
+
+
+def _import_area_models() -> list[str]:
+    loaded = []
+    for info in sorted(pkgutil.iter_modules([str(_PACKAGE_DIR)]), key=lambda i: i.name):
+        if info.ispkg and (_PACKAGE_DIR / info.name / "models.py").is_file():
+            importlib.import_module(f"fdoctor.{info.name}.models")
+            loaded.append(info.name)
+    return loaded
+
+
+AREAS_WITH_MODELS = _import_area_models()

@@ -1,9 +1,10 @@
-"""Test fixtures: a real database per run (SQLite file or PostgreSQL), built by the migrations.
+"""Test fixtures: a real database per run (SQLite file or PostgreSQL).
 
 ``FDOCTOR_TEST_DB`` picks the engine: ``sqlite`` (default) or ``postgresql``. Each run creates its
 own databases and drops them at the end:
 
 * ``app``: an empty schema; every table is emptied after each test.
+* ``migrated_db``: a database built only by the Alembic migrations (``test_migrations``).
 * ``demo_app``: the demo city loaded once per run at a fixed anchor date, read-only for tests.
 """
 
@@ -77,6 +78,14 @@ def migrate_up(app: Flask) -> None:
         upgrade()
 
 
+def create_schema(app: Flask) -> None:
+    """Build the schema from the models (fast); ``test_migrations`` checks the migrations agree."""
+    from fdoctor.extensions import db
+
+    with app.app_context():
+        db.create_all()
+
+
 def empty_all_tables(app: Flask) -> None:
     from fdoctor.extensions import db
 
@@ -104,7 +113,7 @@ def _migrated_app(_empty_db: TestDatabase) -> Iterator[Flask]:
     from fdoctor.extensions import db
 
     app = make_app(_empty_db.url)
-    migrate_up(app)
+    create_schema(app)
     yield app
     with app.app_context():
         db.session.remove()
@@ -133,7 +142,7 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     database = TestDatabase("demo", tmp_path_factory.mktemp("demo"))
     database.create()
     demo = make_app(database.url)
-    migrate_up(demo)
+    create_schema(demo)
     with demo.app_context():
         load_demo(seed=DEMO_SEED, anchor=DEMO_ANCHOR)
         db.session.commit()
@@ -191,3 +200,19 @@ def count_queries(app: Flask) -> Any:
             sa.event.remove(engine, "before_cursor_execute", before)
 
     return _counter
+
+
+@pytest.fixture()
+def migrated_db(tmp_path: Path) -> Iterator[Flask]:
+    """A fresh database built by ``flask db upgrade`` alone."""
+    from fdoctor.extensions import db
+
+    database = TestDatabase(f"mig{uuid.uuid4().hex[:6]}", tmp_path)
+    database.create()
+    app = make_app(database.url)
+    migrate_up(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    database.drop()

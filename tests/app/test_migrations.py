@@ -12,14 +12,14 @@ from fdoctor.extensions import db
 pytestmark = pytest.mark.db
 
 
-def test_migrated_schema_matches_the_models(app: Flask) -> None:
+def test_migrated_schema_matches_the_models(migrated_db: Flask) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
 
-def test_every_model_table_exists_after_upgrade(app: Flask) -> None:
+def test_every_model_table_exists_after_upgrade(migrated_db: Flask) -> None:
     from sqlalchemy import inspect
 
     existing = set(inspect(db.engine).get_table_names())
@@ -27,7 +27,7 @@ def test_every_model_table_exists_after_upgrade(app: Flask) -> None:
     assert "alembic_version" in existing
 
 
-def test_one_active_contract_per_resident_is_a_database_index(app: Flask) -> None:
+def test_one_active_contract_per_resident_is_a_database_index(migrated_db: Flask) -> None:
     from sqlalchemy import inspect
 
     indexes = {ix["name"]: ix for ix in inspect(db.engine).get_indexes("contract_member")}

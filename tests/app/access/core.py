@@ -1,0 +1,38 @@
+"""Access expectations: home, org, households, contracts, services, surveys, admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fdoctor.contracts.models import Contract
+from fdoctor.households.models import Household, Resident
+from fdoctor.services.models import ServiceRecord
+from tests.app.access.base import ALL, HEALTH, Expect, demo_teams, first_in_team
+
+
+def _unit(which: str) -> dict[str, Any]:
+    return {"unit_id": demo_teams()[which].id}
+
+
+SURVEY_ROLES = frozenset({"leader", "centre", "county", "city"})
+
+EXPECTATIONS: dict[str, Expect] = {
+    "home.index": Expect(ALL),
+    "home.healthz": Expect(ALL),
+    "org.index": Expect(ALL),
+    "org.detail": Expect(ALL, _unit),
+    "households.index": Expect(HEALTH),
+    "households.detail": Expect(HEALTH, first_in_team(Household, "household_id")),
+    "households.resident": Expect(HEALTH, first_in_team(Resident, "resident_id")),
+    "contracts.index": Expect(HEALTH),
+    "contracts.detail": Expect(HEALTH, first_in_team(Contract, "contract_id")),
+    "services.index": Expect(HEALTH),
+    "services.detail": Expect(HEALTH, first_in_team(ServiceRecord, "record_id")),
+    "surveys.index": Expect(SURVEY_ROLES),
+    "surveys.complaints": Expect(SURVEY_ROLES),
+    "assessments.index": Expect(SURVEY_ROLES),
+    "settlement.index": Expect(frozenset({"centre", "county", "city", "finance"})),
+    "admin.users": Expect(frozenset({"centre", "admin"})),
+}
+# Routes tested on their own (login form, logout) rather than walked.
+SPECIAL = {"static", "auth.login", "auth.logout"}
