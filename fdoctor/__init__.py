@@ -39,6 +39,7 @@ def init_extensions(app: Flask) -> None:
     from fdoctor.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    _install_audit()
     migrate.init_app(
         app,
         db,
@@ -91,7 +92,24 @@ CLI_GROUPS = (
     ("fdoctor.demo.cli", "demo_cli"),
     ("fdoctor.scheduler.cli", "scheduler_cli"),
     ("fdoctor.scheduler.cli", "jobs_cli"),
+    ("fdoctor.audit.cli", "audit_cli"),
+    ("fdoctor.backup.cli", "backup_cli"),
 )
+
+
+_audit_installed = False
+
+
+def _install_audit() -> None:
+    """The audit listener is process-wide (every session), installed once."""
+    global _audit_installed
+    if not _audit_installed:
+        from sqlalchemy.orm import Session
+
+        from fdoctor.audit.services import install
+
+        install(Session)
+        _audit_installed = True
 
 
 def init_blueprints(app: Flask) -> None:

@@ -41,6 +41,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 class TestDatabase:
     """Create and drop one database of the configured engine."""
 
+    __test__ = False  # not a test class
+
     def __init__(self, name: str, tmp_dir: Path) -> None:
         self.name = f"fdoctor_test_{RUN_ID}_{name}"
         if ENGINE == "postgresql":

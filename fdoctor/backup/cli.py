@@ -1,0 +1,41 @@
+"""``flask backup create`` / ``flask backup restore FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from fdoctor.backup.services import BackupError, create_backup, restore_backup
+from fdoctor.core import clock
+from fdoctor.extensions import db
+
+backup_cli = AppGroup("backup", help="备份与恢复")
+
+
+@backup_cli.command("create")
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="备份文件路径")
+def create_command(output: Path | None) -> None:
+    """在线备份当前数据库。"""
+    if output is None:
+        suffix = "sqlite3" if db.engine.dialect.name == "sqlite" else "dump"
+        output = Path("backups") / f"fdoctor-{clock.now():%Y%m%d-%H%M%S}.{suffix}"
+    try:
+        result = create_backup(db.engine, output)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已备份到 {result.path}（{result.size:,} 字节，SHA-256 {result.sha256}）")
+
+
+@backup_cli.command("restore")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="目标数据库已有数据时仍然覆盖")
+def restore_command(source: Path, force: bool) -> None:
+    """从备份文件恢复到当前数据库（默认要求目标库为空）。"""
+    db.session.remove()
+    try:
+        restore_backup(db.engine, source, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已从 {source} 恢复")
