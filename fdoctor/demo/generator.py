@@ -4,23 +4,31 @@ Everything is drawn from one ``random.Random(seed)`` and dated relative to ``anc
 wall clock), so the same (seed, anchor) gives the same rows. Rows are built as plain dicts that
 carry their own primary keys and are inserted in a few bulk statements, in one transaction that
 the caller commits.
+
+Public-health services (基本公共卫生) reach every resident, signed or not, inside the windows of
+``assessments.care_schedule``; consultations, home visits and referrals happen only under a
+contract. Teams differ in a drawn capability, so every indicator spreads across them. The quarterly
+verification draws use ``assessments.sampling`` with their recorded seed, so they can be replayed.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
+from assessments import sampling
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember, ContractPackage, ServicePackage
 from fdoctor.core import citizen_id as cid
@@ -122,12 +130,19 @@ def load_demo(seed: int, anchor: date, scale: str = "demo") -> DemoSummary:
     builder = _Builder(seed, anchor, scale)
     builder.build()
     for table, rows in builder.rows.items():
-        # Large tables go in chunks so one statement never holds the whole year in memory twice.
+        # Core inserts on the tables: the ORM's bulk path costs twice as long for the same rows,
+        # and the rows already carry their keys and every column.
         for start in range(0, len(rows), 20_000):
-            db.session.execute(insert(_MODELS[table]), rows[start : start + 20_000])
+            db.session.execute(insert(_MODELS[table].__table__), rows[start : start + 20_000])
     _reset_sequences()
     db.session.flush()
     counts = {table: len(builder.rows[table]) for table in TABLE_LABELS}
+    # Bulk rows bypass the per-row audit listener: the trail records one entry per table.
+    from fdoctor.audit.services import AUDITED_TABLES, record_bulk_load
+
+    for table, count in counts.items():
+        if table in AUDITED_TABLES:
+            record_bulk_load(table, count, f"演示数据 seed={seed} anchor={anchor.isoformat()}")
     return DemoSummary(seed, anchor, scale, counts, builder.login_rows())
 
 
@@ -167,6 +182,7 @@ class _CountySpec:
     hospitals: tuple[str, ...]  # where referrals go up to
 
 
+# fmt: off
 _COUNTIES = (
     _CountySpec("411002", "魏都区", "district", 0, True,
                 ("西大街街道", "南关街道", "五一路街道", "高桥营街道"),
@@ -186,7 +202,13 @@ _COUNTIES = (
     _CountySpec("411024", "鄢陵县", "county", 1, False,
                 ("柏梁镇", "陈化店镇", "马栏镇", "望田镇"),
                 ("鄢陵县人民医院", "鄢陵县中医院", "许昌市人民医院")),
-)  # fmt: skip
+)
+# fmt: on
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
 
 _SURNAMES = (
     "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
@@ -195,35 +217,48 @@ _SURNAMES = (
 # Henan's commonest surnames first; the weights fall off so that 王/李/张 dominate as they do.
 _SURNAME_WEIGHTS = [max(1.0, 12.0 - i * 0.6) for i in range(len(_SURNAMES))]
 _GIVEN = {
-    ("M", "old"): "建国 国强 国庆 志强 德明 长青 保国 福生 文华 金山 永福 振华 玉山 铁柱 满仓 新民 卫东 "
-    "红军 学文 连生 树林 春生 占峰 富贵 老三 拴柱 广田 明亮 有才 金锁".split(),
-    ("F", "old"): "秀英 桂兰 玉兰 淑珍 桂英 凤英 秀兰 玉珍 翠花 素芳 兰英 美英 淑华 秀珍 春梅 金凤 爱华 "
-    "玉梅 桂芳 秀云 爱莲 改云 月娥 素琴 巧云".split(),
-    ("M", "mid"): "伟 强 磊 军 勇 杰 涛 斌 超 明 刚 平 辉 鹏 海峰 建华 晓东 志刚 俊杰 文斌 宏伟 振宇 "
-    "红旗 永强 向阳 国栋 建伟 利军 少华 晓峰".split(),
-    ("F", "mid"): "丽 娟 静 敏 艳 霞 芳 燕 玲 红 丽娟 晓燕 海燕 春燕 雪梅 慧 婷 丹 艳红 丽萍 彩霞 "
-    "晓丽 红霞 秀丽 俊霞 亚楠 利娜 淑娟".split(),
-    ("M", "young"): "浩然 子轩 宇航 梓豪 俊熙 一鸣 博文 皓轩 子墨 天佑 家豪 铭泽 思远 睿 航 宇轩 "
-    "嘉懿 奕辰 沐阳 梓睿 浩宇 晨阳 子豪 明轩".split(),
-    ("F", "young"): "子涵 欣怡 梓涵 一诺 诗涵 雨桐 可馨 思琪 佳怡 语嫣 若汐 梦瑶 欣然 紫萱 雨萱 "
-    "佳琪 梓萱 依诺 芊芊 沐晴 安琪 悦彤".split(),
+    ("M", "old"): _words(
+        "建国 国强 国庆 志强 德明 长青 保国 福生 文华 金山 永福 振华 玉山 铁柱 满仓 新民 卫东 "
+        "红军 学文 连生 树林 春生 占峰 富贵 老三 拴柱 广田 明亮 有才 金锁"
+    ),
+    ("F", "old"): _words(
+        "秀英 桂兰 玉兰 淑珍 桂英 凤英 秀兰 玉珍 翠花 素芳 兰英 美英 淑华 秀珍 春梅 金凤 爱华 "
+        "玉梅 桂芳 秀云 爱莲 改云 月娥 素琴 巧云"
+    ),
+    ("M", "mid"): _words(
+        "伟 强 磊 军 勇 杰 涛 斌 超 明 刚 平 辉 鹏 海峰 建华 晓东 志刚 俊杰 文斌 宏伟 振宇 "
+        "红旗 永强 向阳 国栋 建伟 利军 少华 晓峰"
+    ),
+    ("F", "mid"): _words(
+        "丽 娟 静 敏 艳 霞 芳 燕 玲 红 丽娟 晓燕 海燕 春燕 雪梅 慧 婷 丹 艳红 丽萍 彩霞 "
+        "晓丽 红霞 秀丽 俊霞 亚楠 利娜 淑娟"
+    ),
+    ("M", "young"): _words(
+        "浩然 子轩 宇航 梓豪 俊熙 一鸣 博文 皓轩 子墨 天佑 家豪 铭泽 思远 睿 航 宇轩 "
+        "嘉懿 奕辰 沐阳 梓睿 浩宇 晨阳 子豪 明轩"
+    ),
+    ("F", "young"): _words(
+        "子涵 欣怡 梓涵 一诺 诗涵 雨桐 可馨 思琪 佳怡 语嫣 若汐 梦瑶 欣然 紫萱 雨萱 "
+        "佳琪 梓萱 依诺 芊芊 沐晴 安琪 悦彤"
+    ),
 }
-_ROADS = (
+_ROADS = _words(
     "文化路 建设路 劳动路 八一路 七一路 健康路 光明路 学院路 魏文路 许继大道 新兴路 天宝路 南海街 "
     "毓秀路 永兴路 延安路 春秋路 颍昌大道 莲城大道 魏武大道 灞陵路 竹林路 鹿鸣湖 芙蓉湖 宏腾路 "
     "东城路 长村路 兴业路 昌盛路 学府街"
-).split()
-_ESTATES = (
+)
+_ESTATES = _words(
     "阳光花园 锦绣华庭 和谐家园 幸福里 金色家园 翡翠城 世纪花园 帝景苑 福园 龙湖湾 学府佳苑 银河小区 "
     "水岸名居 盛世华城 森林半岛 明珠花园 桃园小区 紫荆苑 丽景湾 御景园 东方家园 天润城 清华园 怡和苑 "
     "春晖小区 碧水蓝天 新天地 文昌苑 魏都花园 鑫苑名家 长安小区 许继小区 电力小区 烟厂家属院 教师新村 "
     "农行家属院 交通局家属院 棉纺厂家属院 粮食局家属院 公园壹号 滨河花园 金水湾 书香苑 瑞园 "
     "凤凰城 阳光水岸 佳和园 泰和苑"
-).split()
+)
 _VILLAGE_SUFFIXES = ("庄", "营", "寨", "湾", "楼", "岗", "集", "桥", "店", "坡", "庙", "屯")
 _VILLAGE_PREFIXES = ("", "", "", "大", "小", "前", "后", "东", "西", "南", "北")
 _CN_NUM = "一二三四五六七八九十"
 
+# fmt: off
 _PACKAGES = (
     # code, name, kind, fee per person per year (fen), description
     ("BASIC", "基础包", "basic", 0, "基本医疗和基本公共卫生服务、健康咨询、预约转诊，免费"),
@@ -232,11 +267,12 @@ _PACKAGES = (
     ("CHILD", "儿童个性化包", "personalised", 6000, "0-6岁儿童：生长发育评估、营养与喂养指导"),
     ("MATERNAL", "孕产妇个性化包", "personalised", 10000, "孕产妇：孕期随访、产后访视、母乳喂养指导"),
 )
+# Child health checks (months of age) and the national immunisation schedule.
 _CHILD_CHECKS = (
     (1, "新生儿满月健康管理"), (3, "3月龄健康检查"), (6, "6月龄健康检查"), (8, "8月龄健康检查"),
     (12, "1岁健康检查"), (18, "18月龄健康检查"), (24, "2岁健康检查"), (30, "30月龄健康检查"),
     (36, "3岁健康检查"), (48, "4岁健康检查"), (60, "5岁健康检查"), (72, "6岁健康检查"),
-)  # fmt: skip
+)
 _VACCINES = (
     (0, "乙肝疫苗第1剂、卡介苗"), (1, "乙肝疫苗第2剂"), (2, "脊灰灭活疫苗第1剂"),
     (3, "脊灰灭活疫苗第2剂、百白破疫苗第1剂"), (4, "脊灰减毒活疫苗第3剂、百白破疫苗第2剂"),
@@ -245,25 +281,41 @@ _VACCINES = (
     (18, "百白破疫苗第4剂、麻腮风疫苗第2剂、甲肝减毒活疫苗"), (24, "乙脑减毒活疫苗第2剂"),
     (36, "A群C群流脑多糖疫苗第1剂"), (48, "脊灰减毒活疫苗第4剂"),
     (72, "白破疫苗、A群C群流脑多糖疫苗第2剂"),
-)  # fmt: skip
-# (offset in days from the last menstrual period or from delivery, label, counted from delivery)
+)
+# (first day, last day, label, counted from delivery rather than from the last menstrual
+# period): days chosen inside the windows of assessments.care_schedule.
 _MATERNAL_VISITS = (
-    (84, "孕早期健康管理（建册）", False), (126, "孕中期随访（16-20周）", False),
-    (161, "孕中期随访（21-24周）", False), (224, "孕晚期随访（28-36周）", False),
-    (266, "孕晚期随访（37-40周）", False), (5, "产后访视", True), (42, "产后42天健康检查", True),
-)  # fmt: skip
+    (56, 88, "孕早期健康管理（建册）", False), (114, 144, "孕中期随访（16-20周）", False),
+    (149, 172, "孕中期随访（21-24周）", False), (198, 254, "孕晚期随访（28-36周）", False),
+    (260, 282, "孕晚期随访（37-40周）", False), (3, 7, "产后访视", True),
+    (42, 54, "产后42天健康检查", True),
+)
 _EDUCATION_TOPICS = (
     "高血压防治知识讲座", "糖尿病饮食与运动指导", "老年人防跌倒知识讲座", "儿童预防接种知识宣传",
     "合理膳食 健康生活", "春季传染病预防", "冬季心脑血管疾病预防", "中医药健康养生讲座",
     "控烟限酒 健康生活", "孕产期保健知识讲座", "心理健康讲座", "肺结核防治宣传",
     "家庭医生签约服务政策宣传", "急救知识培训（心肺复苏）", "夏季防暑降温与食品安全",
     "慢阻肺早期筛查宣传",
-)  # fmt: skip
+)
 _CONSULT_NOTES = (
     "感冒发热，对症处理", "头晕，测血压并随诊", "咳嗽咳痰，开具止咳药", "腰腿痛，理疗建议",
     "血压复测，调整用药", "血糖复测，饮食指导", "胃部不适，用药指导", "失眠，健康指导",
     "皮肤瘙痒，外用药", "健康咨询",
-)  # fmt: skip
+)
+_HOME_VISIT_NOTES = ("上门测血压、用药指导", "上门康复指导", "上门健康评估")
+_REFERRAL_UP_NOTES = (
+    "血压控制不佳，转上级医院调整方案", "胸闷待查", "血糖控制不佳", "外伤待查",
+    "疑似脑卒中，紧急转诊",
+)
+_REFERRAL_DOWN_NOTES = (
+    "术后康复，转回社区管理", "病情稳定，转回基层继续治疗", "慢病稳定期，转回家庭医生管理",
+)
+_MENTAL_NOTES = ("病情稳定", "病情基本稳定", "病情不稳定，建议专科复诊")
+_SURVEY_COMMENTS = (
+    "医生很负责", "希望多上门服务", "随访很及时", "联系医生不太方便", "希望增加体检项目", "服务态度好",
+)
+_PHONE_PREFIXES = _words("135 136 137 138 139 150 151 155 158 159 176 177 183 185 186 187 188 199")
+# fmt: on
 _COMPLAINTS = (
     "签约后家庭医生从未上门随访",
     "随访记录与实际不符，本人未接受过血压测量",
@@ -370,6 +422,18 @@ class _Home:
     must_sign: bool = False
 
 
+@dataclass(slots=True)
+class _Sample:
+    """One quarter's verification draw of one institution."""
+
+    id: int
+    institution: _Place
+    period: str
+    q_start: date
+    q_end: date
+    drawn_on: date
+
+
 def _add_months(day: date, months: int) -> date:
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
@@ -407,6 +471,8 @@ class _Builder:
         # Activity ends the day before the anchor so that nothing is dated later than "now".
         self.last_day = anchor - timedelta(days=1)
         self.window_start = anchor - timedelta(days=365)
+        # Nothing is entered later than the morning of the anchor day.
+        self.entry_limit = datetime.combine(anchor, time(8, 0))
         self.stamp = datetime.combine(anchor - timedelta(days=730), time(9, 0))
         self.rows: dict[str, list[Row]] = {table: [] for table in TABLE_LABELS}
         self._ids: dict[str, int] = defaultdict(int)
@@ -416,12 +482,11 @@ class _Builder:
         self.institutions: list[_Place] = []
         self.counties: list[_Place] = []
         self.stations: list[_Place] = []
-        self.city_id = 0
         self.users_by_name: dict[str, Row] = {}
         self.packages: dict[str, Row] = {}
         self.records_by_resident: dict[int, list[Row]] = defaultdict(list)
-        self.person_team: dict[int, _Team] = {}
         self.team_stations: dict[int, list[_Place]] = {}
+        self.contract_numbers: dict[str, int] = defaultdict(int)
         self.password_hash = self._password_hash()
 
     # --- plumbing ---
@@ -454,9 +519,7 @@ class _Builder:
         return k
 
     def phone(self) -> str:
-        prefix = self.rng.choice(("135", "136", "137", "138", "139", "150", "151", "155", "158",
-                                  "159", "176", "177", "183", "185", "186", "187", "188", "199"))  # fmt: skip
-        return prefix + f"{self.rng.randrange(10**8):08d}"
+        return self.rng.choice(_PHONE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
 
     def surname(self) -> str:
         return self.rng.choices(_SURNAMES, weights=_SURNAME_WEIGHTS)[0]
@@ -468,10 +531,10 @@ class _Builder:
     def person_name(self, sex: str, born_year: int, surname: str | None = None) -> str:
         return (surname or self.surname()) + self.given(sex, born_year)
 
-    def unique_name(self, make: Any) -> str:
+    def unique_name(self, make: Callable[[], str]) -> str:
         """Draw names from ``make()`` until one is new (villages, estates, roads)."""
         for attempt in range(50):
-            name = str(make())
+            name = make()
             if attempt > 20:
                 name += _CN_NUM[attempt % 10] + "区"
             if name not in self._used_names:
@@ -481,10 +544,12 @@ class _Builder:
 
     def village_name(self) -> str:
         return self.unique_name(
-            lambda: self.rng.choice(_VILLAGE_PREFIXES)
-            + self.rng.choice(_SURNAMES[:40])
-            + self.rng.choice(_VILLAGE_SUFFIXES)
-            + "村"
+            lambda: (
+                self.rng.choice(_VILLAGE_PREFIXES)
+                + self.rng.choice(_SURNAMES[:40])
+                + self.rng.choice(_VILLAGE_SUFFIXES)
+                + "村"
+            )
         )
 
     def _password_hash(self) -> str:
@@ -544,13 +609,24 @@ class _Builder:
             county_id = unit_id
         if kind == "institution":
             institution_id = unit_id
-        return self.add("org_unit", {
-            "id": unit_id, "code": code, "name": name, "kind": kind, "subtype": subtype,
-            "parent_id": parent["id"] if parent else None, "path": path,
-            "county_id": county_id, "institution_id": institution_id,
-            "region_code": region_code, "active": True,
-            "created_at": self.stamp, "updated_at": self.stamp,
-        })  # fmt: skip
+        return self.add(
+            "org_unit",
+            {
+                "id": unit_id,
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "subtype": subtype,
+                "parent_id": parent["id"] if parent else None,
+                "path": path,
+                "county_id": county_id,
+                "institution_id": institution_id,
+                "region_code": region_code,
+                "active": True,
+                "created_at": self.stamp,
+                "updated_at": self.stamp,
+            },
+        )
 
     def user(
         self,
@@ -564,14 +640,26 @@ class _Builder:
         user_id = self.next_id("user_account")
         born_year = self.anchor.year - self.rng.randint(26, 55)
         sex = self.rng.choice("MF")
-        row = self.add("user_account", {
-            "id": user_id, "username": username,
-            "display_name": name or self.person_name(sex, born_year),
-            "password_hash": self.password_hash, "role": role.value, "org_unit_id": unit_id,
-            "phone": self.phone(), "post": post, "on_probation": on_probation, "active": True,
-            "failed_logins": 0, "locked_until": None, "last_login_at": None,
-            "created_at": self.stamp, "updated_at": self.stamp,
-        })  # fmt: skip
+        row = self.add(
+            "user_account",
+            {
+                "id": user_id,
+                "username": username,
+                "display_name": name or self.person_name(sex, born_year),
+                "password_hash": self.password_hash,
+                "role": role.value,
+                "org_unit_id": unit_id,
+                "phone": self.phone(),
+                "post": post,
+                "on_probation": on_probation,
+                "active": True,
+                "failed_logins": 0,
+                "locked_until": None,
+                "last_login_at": None,
+                "created_at": self.stamp,
+                "updated_at": self.stamp,
+            },
+        )
         self.users_by_name[username] = row
         return user_id
 
@@ -583,9 +671,9 @@ class _Builder:
             return round(_clamp(value + rng.uniform(-0.05, 0.05), lo, hi), 4)
 
         return _Traits(
-            sign_key=jitter(0.62 + 0.26 * z + (0.04 if rural else 0.0), 0.5, 0.93),
-            sign_other=jitter(0.10 + 0.14 * z, 0.06, 0.3),
-            followup=jitter(0.74 + 0.24 * z, 0.65, 0.99),
+            sign_key=jitter(0.56 + 0.26 * z + (0.04 if rural else 0.0), 0.5, 0.9),
+            sign_other=jitter(0.07 + 0.10 * z, 0.04, 0.2),
+            followup=jitter(0.80 + 0.18 * z, 0.72, 0.995),
             control=jitter(0.45 + 0.35 * z, 0.35, 0.85),
             checkup=jitter(0.58 + 0.38 * z, 0.5, 0.97),
             volume=jitter(0.6 + 0.9 * z, 0.5, 1.6),
@@ -601,15 +689,22 @@ class _Builder:
     def build_org(self) -> None:
         rng = self.rng
         city = self.unit("4110", "许昌市", "city", None, None)
-        self.city_id = city["id"]
         pools = [
             self.unit("4110-P1", "市区", "pool", None, city),
             self.unit("4110-P2", "县市", "pool", None, city),
         ]
         for spec in _COUNTIES:
-            county = self.unit(spec.region, spec.name, "county", spec.subtype, pools[spec.pool],
-                               region_code=spec.region)  # fmt: skip
-            county_place = _Place(county["id"], spec.region, spec.name, spec.name, spec, county["id"])
+            county = self.unit(
+                spec.region,
+                spec.name,
+                "county",
+                spec.subtype,
+                pools[spec.pool],
+                region_code=spec.region,
+            )
+            county_place = _Place(
+                county["id"], spec.region, spec.name, spec.name, spec, county["id"]
+            )
             self.counties.append(county_place)
             places = list(spec.places)
             n_institutions = rng.randint(2, 3)
@@ -623,10 +718,12 @@ class _Builder:
                     prefix = "中心" if i == 0 else ""
                     inst_name = f"{spec.name}{place}{prefix}卫生院"
                     subtype, short = "township_centre", place
-                inst = self.unit(inst_code, inst_name, "institution", subtype, county,
-                                 county_id=county["id"])  # fmt: skip
-                institution = _Place(inst["id"], inst_code, inst_name, short, spec, county["id"],
-                                     inst["id"])  # fmt: skip
+                inst = self.unit(
+                    inst_code, inst_name, "institution", subtype, county, county_id=county["id"]
+                )
+                institution = _Place(
+                    inst["id"], inst_code, inst_name, short, spec, county["id"], inst["id"]
+                )
                 self.institutions.append(institution)
                 self.build_institution(institution, inst, county)
             auditor = "county" if spec.region == "411002" else f"{spec.region}-county"
@@ -639,6 +736,7 @@ class _Builder:
     def build_institution(self, institution: _Place, inst: Row, county: Row) -> None:
         rng, spec = self.rng, institution.county
         stations: list[_Place] = []
+        station_rows: dict[int, Row] = {}
         for j in range(rng.randint(2, 3)):
             if spec.urban:
                 home = self.unique_name(lambda: rng.choice(_ROADS) + "社区")
@@ -648,26 +746,35 @@ class _Builder:
                 name, subtype = f"{institution.short}{home}卫生室", "village_clinic"
             code = f"{institution.code}-S{j + 1}"
             row = self.unit(code, name, "station", subtype, inst, county["id"], inst["id"])
+            station_rows[row["id"]] = row
             station = _Place(row["id"], code, name, home, spec, county["id"], inst["id"], home)
             stations.append(station)
             self.stations.append(station)
         n_teams = rng.randint(2, 3)
-        station_rows = {s.id: r for r in self.rows["org_unit"] for s in stations if r["id"] == s.id}
         for k in range(n_teams):
             # The first team works from the centre itself; the others from a station each.
-            station = stations[k - 1] if k >= 1 else None
-            parent = station_rows[station.id] if station else inst
+            base: _Place | None = stations[k - 1] if k >= 1 else None
+            parent = station_rows[base.id] if base else inst
             code = f"{institution.code}-T{k + 1}"
-            if station:
-                name = f"{station.name.removesuffix('卫生室').removesuffix('卫生服务站')}家庭医生团队"
+            if base:
+                name = f"{base.name.removesuffix('卫生室').removesuffix('卫生服务站')}家庭医生团队"
             else:
                 name = f"{institution.short}家庭医生第{_CN_NUM[k]}团队"
             row = self.unit(code, name, "team", None, parent, county["id"], inst["id"])
             rural = not spec.urban
-            team = _Team(row["id"], code, name, spec, county["id"], institution,
-                         station.id if station else None, rural, self.traits(rural))  # fmt: skip
+            team = _Team(
+                row["id"],
+                code,
+                name,
+                spec,
+                county["id"],
+                institution,
+                base.id if base else None,
+                rural,
+                self.traits(rural),
+            )
             self.teams.append(team)
-            self.staff_team(team, station is not None)
+            self.staff_team(team, base is not None)
         # Stations without a team of their own are served by the centre's team.
         covered = {t.station_id for t in self.teams if t.institution is institution}
         uncovered = [s for s in stations if s.id not in covered]
@@ -707,21 +814,47 @@ class _Builder:
 
     def build_packages(self) -> None:
         for code, name, kind, fee, description in _PACKAGES:
-            self.packages[code] = self.add("service_package", {
-                "id": self.next_id("service_package"), "code": code, "name": name, "kind": kind,
-                "fee_fen": fee, "description": description, "county_id": None, "active": True,
-                "created_at": self.stamp, "updated_at": self.stamp,
-            })  # fmt: skip
+            self.packages[code] = self.add(
+                "service_package",
+                {
+                    "id": self.next_id("service_package"),
+                    "code": code,
+                    "name": name,
+                    "kind": kind,
+                    "fee_fen": fee,
+                    "description": description,
+                    "county_id": None,
+                    "active": True,
+                    "created_at": self.stamp,
+                    "updated_at": self.stamp,
+                },
+            )
 
     # --- grid, households, residents ---
 
-    def grid_cell(self, team: _Team, code: str, name: str, kind: str, parent: Row | None,
-                  station_id: int | None) -> Row:  # fmt: skip
-        return self.add("grid_cell", {
-            "id": self.next_id("grid_cell"), "code": code, "name": name, "kind": kind,
-            "parent_id": parent["id"] if parent else None, "county_id": team.county_id,
-            "institution_id": team.institution.id, "team_id": team.id, "station_id": station_id,
-        })  # fmt: skip
+    def grid_cell(
+        self,
+        team: _Team,
+        code: str,
+        name: str,
+        kind: str,
+        parent: Row | None,
+        station_id: int | None,
+    ) -> Row:
+        return self.add(
+            "grid_cell",
+            {
+                "id": self.next_id("grid_cell"),
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "parent_id": parent["id"] if parent else None,
+                "county_id": team.county_id,
+                "institution_id": team.institution.id,
+                "team_id": team.id,
+                "station_id": station_id,
+            },
+        )
 
     def build_grid(self, team: _Team) -> None:
         rng = self.rng
@@ -732,12 +865,16 @@ class _Builder:
         named: set[int] = set()
         for a, n_comm in enumerate(counts):
             stations = [served[(k + c) % len(served)] if served else None for c in range(n_comm)]
-            area_station = stations[0].id if stations[0] and len(set(map(id, stations))) == 1 else None
+            area_station = (
+                stations[0].id if stations[0] and len(set(map(id, stations))) == 1 else None
+            )
             if team.rural:
                 area_name = f"{team.institution.short}{'东西南北'[(a + team.id) % 4]}片区"
             else:
                 area_name = f"{team.name.removesuffix('家庭医生团队').removesuffix('团队')}第{_CN_NUM[a]}片区"
-            area = self.grid_cell(team, f"{team.code}-A{a + 1}", area_name, "area", None, area_station)
+            area = self.grid_cell(
+                team, f"{team.code}-A{a + 1}", area_name, "area", None, area_station
+            )
             for c, station in enumerate(stations):
                 station_id = station.id if station else None
                 if team.rural:
@@ -754,15 +891,29 @@ class _Builder:
                 rural_extra = rng.uniform(0.12, 0.30)  # migrant workers registered but away
                 if team.rural:
                     address = f"许昌市{team.county.name}{team.institution.short}{name}"
-                    team.leaves.append(_Cell(community["id"], station_id, address, rural_extra,
-                                             True, rng.randint(3, 9)))  # fmt: skip
+                    team.leaves.append(
+                        _Cell(
+                            community["id"],
+                            station_id,
+                            address,
+                            rural_extra,
+                            True,
+                            rng.randint(3, 9),
+                        )
+                    )
                 else:
                     street = team.institution.short + "街道"
                     extra = rng.uniform(0.06, 0.18)
                     for b in range(rng.randint(3, 6)):
                         number = b + 1 + rng.choice((0, 0, 2, 5))
-                        building = self.grid_cell(team, f"{code}-B{b + 1}", f"{name}{number}号楼",
-                                                  "building", community, station_id)  # fmt: skip
+                        building = self.grid_cell(
+                            team,
+                            f"{code}-B{b + 1}",
+                            f"{name}{number}号楼",
+                            "building",
+                            community,
+                            station_id,
+                        )
                         address = f"许昌市{team.county.name}{street}{name}{number}号楼"
                         team.leaves.append(_Cell(building["id"], station_id, address, extra, False))
             k += n_comm
@@ -775,7 +926,7 @@ class _Builder:
             return rng.randint(lo * 365, hi * 365 + 364)
 
         def kid(max_age: int) -> int:
-            age = rng.randint(0, 6) if rng.random() < 0.6 else rng.randint(7, 15)
+            age = rng.randint(0, 6) if rng.random() < 0.4 else rng.randint(7, 15)
             return min(years(age, age), max(0, max_age) * 365 + 200)
 
         kinds = ("elderly", "left_behind", "young", "three_gen", "middle")
@@ -808,7 +959,9 @@ class _Builder:
             members.append(("本人", "M", son, True))
             members.append(("配偶", "F", son + years(-4, 1) + 365, False))
             old = son + years(24, 32)
-            members.append(("父亲", "M", old, True) if rng.random() < 0.5 else ("母亲", "F", old, False))
+            members.append(
+                ("父亲", "M", old, True) if rng.random() < 0.5 else ("母亲", "F", old, False)
+            )
             sex = rng.choice("MF")
             members.append(("子" if sex == "M" else "女", sex, kid(son // 365 - 22), True))
         else:
@@ -818,7 +971,7 @@ class _Builder:
                 sex = rng.choice("MF")
                 members.append(("子" if sex == "M" else "女", sex, years(18, 30), True))
         if rng.random() < 0.12 and members[0][2] > 45 * 365:
-            # Widowed heads: the spouse is gone and the other head of the pair is a woman.
+            # A widow heads the household: her husband has died.
             relation, _, age, _ = members[0]
             if len(members) > 2 and members[1][0] == "配偶":
                 members.pop(1)
@@ -833,11 +986,12 @@ class _Builder:
                 self._used_ids.add(number)
                 return number
 
-    def stored_tags(self, sex: str, age: int, rural: bool) -> set[str]:
+    def stored_tags(self, age: int) -> set[str]:
+        """Chronic disease rising with age (hypertension ~25% and diabetes ~10% of the 35+)."""
         rng, tags = self.rng, set()
         htn = (0.01, 0.10, 0.20, 0.30, 0.40, 0.46)
         dm = (0.002, 0.04, 0.075, 0.12, 0.15, 0.16)
-        band = 0 if age < 35 else 1 if age < 45 else 2 if age < 55 else 3 if age < 65 else 4 if age < 75 else 5
+        band = bisect.bisect_right((35, 45, 55, 65, 75), age)
         if rng.random() < htn[band]:
             tags.add("hypertension")
         if rng.random() < dm[band]:
@@ -853,14 +1007,17 @@ class _Builder:
     def build_homes(self, team: _Team) -> None:
         rng = self.rng
         lo, hi = SCALES[self.scale]
-        for h in range(rng.randint(lo, hi)):
+        for _ in range(rng.randint(lo, hi)):
             cell = rng.choice(team.leaves)
             if cell.rural:
-                address = f"{cell.address}{rng.randint(1, cell.group_count)}组{rng.randint(1, 120)}号"
+                address = (
+                    f"{cell.address}{rng.randint(1, cell.group_count)}组{rng.randint(1, 120)}号"
+                )
             else:
                 address = f"{cell.address}{rng.randint(1, 4)}单元{rng.randint(1, 18)}{rng.randint(1, 4):02d}室"
-            home = _Home(self.next_id("household"), team, cell, address,
-                         rng.choice(team.responsible_ids), [])  # fmt: skip
+            home = _Home(
+                self.next_id("household"), team, cell, address, rng.choice(team.responsible_ids), []
+            )
             surname = self.surname()
             poverty = rng.random() < (0.07 if team.rural else 0.012)
             members = self.compose(team.rural)
@@ -869,14 +1026,21 @@ class _Builder:
                 born = self.anchor - timedelta(days=age_days)
                 age = cid.age_on(born, self.anchor)
                 name = self.person_name(sex, born.year, surname if family else None)
-                tags = self.stored_tags(sex, age, team.rural)
+                tags = self.stored_tags(age)
                 if poverty:
                     tags.add("poverty")
                 if special:
                     tags.add("special_family")
-                has_phone = 16 <= age and (age < 75 or rng.random() < 0.4)
-                person = _Person(self.next_id("resident"), name, sex, born, relation, tags,
-                                 self.phone() if has_phone else None)  # fmt: skip
+                has_phone = age >= 16 and (age < 75 or rng.random() < 0.4)
+                person = _Person(
+                    self.next_id("resident"),
+                    name,
+                    sex,
+                    born,
+                    relation,
+                    tags,
+                    self.phone() if has_phone else None,
+                )
                 person.controlled_bp = rng.random() < team.traits.control
                 person.controlled_glucose = rng.random() < team.traits.control - 0.08
                 if "tuberculosis" in tags:
@@ -884,13 +1048,12 @@ class _Builder:
                 home.people.append(person)
             self.add_pregnancies(home)
             team.homes.append(home)
-            for person in home.people:
-                self.person_team[person.id] = team
-            del h
 
     def add_pregnancies(self, home: _Home) -> None:
         rng = self.rng
-        mothers = [p for p in home.people if p.sex == "F" and 20 <= cid.age_on(p.born, self.anchor) <= 40]
+        mothers = [
+            p for p in home.people if p.sex == "F" and 20 <= cid.age_on(p.born, self.anchor) <= 40
+        ]
         if not mothers:
             return
         mother = mothers[0]
@@ -898,12 +1061,17 @@ class _Builder:
         if infants:
             delivery = infants[0].born
             mother.pregnancy = (delivery - timedelta(days=280 + rng.randint(-10, 7)), delivery)
-        elif rng.random() < (0.3 if len(home.people) == 2 else 0.06):
-            self.make_pregnant(mother, rng.randint(30, 265))
+        else:
+            age = cid.age_on(mother.born, self.anchor)
+            chance = (
+                (0.3 if len(home.people) == 2 else 0.06) if age <= 34 else 0.03 if age <= 38 else 0
+            )
+            if rng.random() < chance:
+                self.make_pregnant(mother, rng.randint(30, 265))
         self.set_maternal(mother)
 
-    def make_pregnant(self, person: _Person, weeks_days: int) -> None:
-        person.pregnancy = (self.anchor - timedelta(days=weeks_days), None)
+    def make_pregnant(self, person: _Person, days_pregnant: int) -> None:
+        person.pregnancy = (self.anchor - timedelta(days=days_pregnant), None)
         self.set_maternal(person)
 
     def set_maternal(self, person: _Person) -> None:
@@ -928,25 +1096,34 @@ class _Builder:
             people = [p for h in team.homes for p in h.people]
             adults = [p for p in people if cid.age_on(p.born, self.anchor) >= 35]
             if not any("hypertension" in p.tags for p in people):
-                max(adults or people, key=lambda p: (self.anchor - p.born).days).tags.add("hypertension")
+                max(adults or people, key=lambda p: (self.anchor - p.born).days).tags.add(
+                    "hypertension"
+                )
             for home in team.homes:
                 if any("hypertension" in p.tags for p in home.people):
                     home.must_sign = True
                     break
             if not any(p.pregnancy for p in people):
-                women = [p for p in people if p.sex == "F" and 22 <= cid.age_on(p.born, self.anchor) <= 38]
+                women = [
+                    p
+                    for p in people
+                    if p.sex == "F" and 22 <= cid.age_on(p.born, self.anchor) <= 38
+                ]
                 if women:
-                    self.make_pregnant(rng.choice(women), rng.randint(60, 200))
+                    self.make_pregnant(rng.choice(women), rng.randint(100, 220))
             if not any("mental_severe" in p.tags for p in people):
-                candidates = [p for p in people if 20 <= cid.age_on(p.born, self.anchor) <= 60
-                              and "maternal" not in p.tags]  # fmt: skip
+                candidates = [
+                    p
+                    for p in people
+                    if 20 <= cid.age_on(p.born, self.anchor) <= 60 and "maternal" not in p.tags
+                ]
                 if candidates:
                     rng.choice(candidates).tags.add("mental_severe")
         for institution in self.institutions:
             teams = [t for t in self.teams if t.institution is institution]
             people = [p for t in teams for h in t.homes for p in h.people]
-            if not any("tuberculosis" in p.tags for p in people):
-                adults = [p for p in people if 18 <= cid.age_on(p.born, self.anchor) <= 75]
+            adults = [p for p in people if 18 <= cid.age_on(p.born, self.anchor) <= 75]
+            if adults and not any("tuberculosis" in p.tags for p in people):
                 person = rng.choice(adults)
                 person.tags.add("tuberculosis")
                 person.tb_start = self.anchor - timedelta(days=rng.randint(30, 150))
@@ -954,36 +1131,74 @@ class _Builder:
     def write_homes(self) -> None:
         for team in self.teams:
             for home in team.homes:
-                created = self.stamp + timedelta(days=self.rng.randint(0, 300), hours=self.rng.randint(0, 8))
-                scope = {"county_id": team.county_id, "institution_id": team.institution.id,
-                         "team_id": team.id}  # fmt: skip
+                # Registered before the earliest contract (455 days before the anchor).
+                created = self.stamp + timedelta(
+                    days=self.rng.randint(0, 200), hours=self.rng.randint(0, 8)
+                )
+                scope = {
+                    "county_id": team.county_id,
+                    "institution_id": team.institution.id,
+                    "team_id": team.id,
+                }
                 phone = next((p.phone for p in home.people if p.phone), None)
-                self.add("household", {
-                    "id": home.id, "code": f"{team.code}-H{len(self.rows['household']) + 1:05d}",
-                    "grid_cell_id": home.cell.id, "station_id": home.cell.station_id,
-                    "address": home.address, "phone": phone, "responsible_doctor_id": home.doctor_id,
-                    "created_at": created, "updated_at": created, **scope,
-                })  # fmt: skip
+                self.add(
+                    "household",
+                    {
+                        "id": home.id,
+                        "code": f"{team.code}-H{len(self.rows['household']) + 1:05d}",
+                        "grid_cell_id": home.cell.id,
+                        "station_id": home.cell.station_id,
+                        "address": home.address,
+                        "phone": phone,
+                        "responsible_doctor_id": home.doctor_id,
+                        "created_at": created,
+                        "updated_at": created,
+                        **scope,
+                    },
+                )
                 for person in home.people:
                     number = self.citizen_id(team.county.region, person.born, person.sex)
                     row = {
-                        "id": person.id, "household_id": home.id, "name": person.name,
-                        "citizen_id": number, "id_tail": number[-6:], "sex": person.sex,
-                        "birth_date": person.born, "phone": person.phone,
-                        "relation": person.relation, "is_head": person.relation == "本人",
-                        "status": "active", "tb_treatment_start": person.tb_start,
-                        "created_at": created, "updated_at": created, **scope,
-                    }  # fmt: skip
-                    for tag in ("maternal", "hypertension", "diabetes", "mental_severe",
-                                "tuberculosis", "disabled", "poverty", "special_family"):  # fmt: skip
+                        "id": person.id,
+                        "household_id": home.id,
+                        "name": person.name,
+                        "citizen_id": number,
+                        "id_tail": number[-6:],
+                        "sex": person.sex,
+                        "birth_date": person.born,
+                        "phone": person.phone,
+                        "relation": person.relation,
+                        "is_head": person.relation == "本人",
+                        "status": "active",
+                        "tb_treatment_start": person.tb_start,
+                        "created_at": created,
+                        "updated_at": created,
+                        **scope,
+                    }
+                    for tag in (
+                        "maternal",
+                        "hypertension",
+                        "diabetes",
+                        "mental_severe",
+                        "tuberculosis",
+                        "disabled",
+                        "poverty",
+                        "special_family",
+                    ):
                         row[f"tag_{tag}"] = tag in person.tags
                     self.add("resident", row)
                     if person.pregnancy:
                         lmp, delivery = person.pregnancy
-                        self.add("pregnancy", {
-                            "id": self.next_id("pregnancy"), "resident_id": person.id,
-                            "county_id": team.county_id, "lmp_date": lmp, "delivery_date": delivery,
-                        })  # fmt: skip
+                        self.add(
+                            "pregnancy",
+                            {
+                                "id": self.next_id("pregnancy"),
+                                "resident_id": person.id,
+                                "county_id": team.county_id,
+                                "lmp_date": lmp,
+                                "delivery_date": delivery,
+                            },
+                        )
 
     # --- population denominators ---
 
@@ -998,41 +1213,51 @@ class _Builder:
 
     def build_figures(self) -> None:
         """Yearly 常住人口 and key-population counts per team, station, institution, county."""
-        years = ((self.anchor.year, self.anchor), (self.anchor.year - 1, date(self.anchor.year - 1, 12, 31)))
+        years = (
+            (self.anchor.year, self.anchor),
+            (self.anchor.year - 1, date(self.anchor.year - 1, 12, 31)),
+        )
         for year, day in years:
-            counts: dict[tuple[int, str], float] = defaultdict(float)
+            counts: dict[tuple[int, str], int] = defaultdict(int)
+            # 常住人口 is estimated per grid cell and rounded there, so every level adds up.
+            per_cell: dict[int, float] = defaultdict(float)
             units_of: dict[int, tuple[int, ...]] = {}
             for team in self.teams:
                 for home in team.homes:
-                    units = (team.id, team.institution.id, team.county_id)
+                    units: tuple[int, ...] = (team.id, team.institution.id, team.county_id)
                     if home.cell.station_id:
                         units += (home.cell.station_id,)
                     units_of[home.cell.id] = units
                     for person in home.people:
                         if person.born > day:
                             continue
-                        counts[(home.cell.id, "registered")] += 1 + home.cell.registered_extra
+                        per_cell[home.cell.id] += 1 + home.cell.registered_extra
                         for tag in self.tags_on(person, day):
                             for unit in units:
                                 counts[(unit, tag)] += 1
-            # 常住人口 is rounded per grid community, then summed, so every level adds up.
-            registered: dict[int, int] = defaultdict(int)
-            for (cell_id, category), value in counts.items():
-                if category == "registered":
-                    for unit in units_of[cell_id]:
-                        registered[unit] += math.ceil(value)
+            for cell_id, value in per_cell.items():
+                for unit in units_of[cell_id]:
+                    counts[(unit, "registered")] += math.ceil(value)
             county_of = {t.id: t.county_id for t in self.teams}
-            county_of |= {p.id: p.county_id for p in self.institutions + self.stations + self.counties}
+            county_of |= {
+                p.id: p.county_id for p in self.institutions + self.stations + self.counties
+            }
             ordered = [t.id for t in self.teams] + [s.id for s in self.stations]
             ordered += [i.id for i in self.institutions] + [c.id for c in self.counties]
             for unit in ordered:
                 for category in POPULATION_CATEGORIES:
-                    value = registered[unit] if category == "registered" else int(counts[(unit, category)])
-                    self.add("population_figure", {
-                        "id": self.next_id("population_figure"), "org_unit_id": unit,
-                        "county_id": county_of[unit], "year": year, "category": category,
-                        "count": value,
-                    })  # fmt: skip
+                    value = counts[(unit, category)]
+                    self.add(
+                        "population_figure",
+                        {
+                            "id": self.next_id("population_figure"),
+                            "org_unit_id": unit,
+                            "county_id": county_of[unit],
+                            "year": year,
+                            "category": category,
+                            "count": value,
+                        },
+                    )
 
     # --- contracts ---
 
@@ -1043,10 +1268,11 @@ class _Builder:
         if not home.must_sign and rng.random() >= chance:
             return
         members = [
-            p for p in home.people
-            if rng.random() < (0.97 if p in key else 0.5 if key else 0.95)
+            p
+            for p in home.people
+            if rng.random() < (0.97 if p in key else 0.35 if key else 0.95)
             or (home.must_sign and "hypertension" in p.tags)
-        ]  # fmt: skip
+        ]
         if not members:
             members = [home.people[0]]
         term = 1 if any(p in key for p in members) else 3
@@ -1076,9 +1302,12 @@ class _Builder:
             earliest = contract["start_date"] + timedelta(days=20)
             if earliest < self.last_day:
                 stopped = self.day_between(earliest, self.last_day)
-                contract.update(status="terminated", terminated_on=stopped,
-                                termination_reason=rng.choice(_TERMINATION_REASONS),
-                                updated_at=self.at(stopped))  # fmt: skip
+                contract.update(
+                    status="terminated",
+                    terminated_on=stopped,
+                    termination_reason=rng.choice(_TERMINATION_REASONS),
+                    updated_at=self.at(stopped),
+                )
 
     def finish_contracts(self) -> None:
         """Members are active only in active contracts; services stop when a contract stops."""
@@ -1110,38 +1339,627 @@ class _Builder:
                 chosen.append((code, self.packages[code]["fee_fen"] * eligible))
         return chosen
 
-    def contract(self, home: _Home, members: list[_Person], packages: list[tuple[str, int]],
-                 signed_on: date, start: date, end: date, previous: Row | None) -> Row:  # fmt: skip
+    def contract(
+        self,
+        home: _Home,
+        members: list[_Person],
+        packages: list[tuple[str, int]],
+        signed_on: date,
+        start: date,
+        end: date,
+        previous: Row | None,
+    ) -> Row:
         rng, team = self.rng, home.team
         contract_id = self.next_id("contract")
-        county_count = self._ids[f"contract:{team.county.region}"] = self._ids[f"contract:{team.county.region}"] + 1
+        self.contract_numbers[team.county.region] += 1
+        number = self.contract_numbers[team.county.region]
         signed_at = self.at(signed_on, 8, 12)
         copies = 2
         if start >= self.anchor - timedelta(days=14) and rng.random() < 0.35:
             copies = rng.choice((0, 1))  # the paper copies of the newest ones are still out
-        scope = {"county_id": team.county_id, "institution_id": team.institution.id, "team_id": team.id}
-        row = self.add("contract", {
-            "id": contract_id, "code": f"QY{team.county.region}{signed_on.year}{county_count:05d}",
-            "household_id": home.id, "doctor_id": home.doctor_id, "signed_on": signed_on,
-            "start_date": start, "end_date": end, "status": "active",
-            "first_contact": rng.random() < 0.72,
-            "copies_signed": copies, "copies_signed_at": signed_at if copies else None,
-            "terminated_on": None, "termination_reason": None,
-            "renewed_from_id": previous["id"] if previous else None,
-            "created_by_id": home.doctor_id, "created_at": signed_at, "updated_at": signed_at,
-            **scope,
-        })  # fmt: skip
+        scope = {
+            "county_id": team.county_id,
+            "institution_id": team.institution.id,
+            "team_id": team.id,
+        }
+        row = self.add(
+            "contract",
+            {
+                "id": contract_id,
+                "code": f"QY{team.county.region}{signed_on.year}{number:05d}",
+                "household_id": home.id,
+                "doctor_id": home.doctor_id,
+                "signed_on": signed_on,
+                "start_date": start,
+                "end_date": end,
+                "status": "active",
+                "first_contact": rng.random() < 0.72,
+                "copies_signed": copies,
+                "copies_signed_at": signed_at if copies else None,
+                "terminated_on": None,
+                "termination_reason": None,
+                "renewed_from_id": previous["id"] if previous else None,
+                "created_by_id": home.doctor_id,
+                "created_at": signed_at,
+                "updated_at": signed_at,
+                **scope,
+            },
+        )
         if previous is not None:
             previous["updated_at"] = signed_at
         for person in members:
-            self.add("contract_member", {
-                "id": self.next_id("contract_member"), "contract_id": contract_id,
-                "resident_id": person.id, "is_active": False, **scope,
-            })  # fmt: skip
+            self.add(
+                "contract_member",
+                {
+                    "id": self.next_id("contract_member"),
+                    "contract_id": contract_id,
+                    "resident_id": person.id,
+                    "is_active": False,
+                    **scope,
+                },
+            )
             person.spans.append((start, end, contract_id))
         for code, fee in packages:
-            self.add("contract_package", {
-                "id": self.next_id("contract_package"), "contract_id": contract_id,
-                "package_id": self.packages[code]["id"], "fee_fen": fee,
-            })  # fmt: skip
+            self.add(
+                "contract_package",
+                {
+                    "id": self.next_id("contract_package"),
+                    "contract_id": contract_id,
+                    "package_id": self.packages[code]["id"],
+                    "fee_fen": fee,
+                },
+            )
         return row
+
+    # --- services ---
+
+    def in_window(self, day: date) -> bool:
+        return self.window_start <= day <= self.last_day
+
+    def covered(self, person: _Person, lo: date, hi: date) -> list[tuple[date, date, int]]:
+        """The person's contract spans clipped to [lo, hi] and to the service window."""
+        lo, hi = max(lo, self.window_start), min(hi, self.last_day)
+        return [(max(s, lo), min(e, hi), c) for s, e, c in person.spans if max(s, lo) <= min(e, hi)]
+
+    def pick_day(self, segments: list[tuple[date, date, int]]) -> date | None:
+        """A day drawn evenly from the union of the segments."""
+        total = sum((e - s).days + 1 for s, e, _ in segments)
+        if not total:
+            return None
+        k = self.rng.randrange(total)
+        for s, e, _ in segments:
+            days = (e - s).days + 1
+            if k < days:
+                return s + timedelta(days=k)
+            k -= days
+        raise AssertionError("unreachable")
+
+    def contract_on(self, person: _Person, day: date) -> int | None:
+        return next((c for s, e, c in person.spans if s <= day <= e), None)
+
+    def record(self, team: _Team, type_: str, day: date, doctor_id: int, **fields: Any) -> Row:
+        """One service record; entry is usually within hours, late for a team-specific share."""
+        rng = self.rng
+        served_at = self.at(day)
+        roll = rng.random()
+        # Timely entries stay within 48 h of the service date's midnight and late ones are past
+        # 48 h from the service itself, so A5 reads the same whichever of the two it measures.
+        if roll < team.traits.late:
+            entered = served_at + timedelta(minutes=rng.randint(49 * 60, 10 * 24 * 60))
+        elif roll < 0.72:
+            entered = served_at + timedelta(minutes=rng.randint(5, 6 * 60))
+        else:
+            entered = self.at(day + timedelta(days=1), 8, 21)
+        row: Row = {
+            "id": self.next_id("service_record"),
+            "client_uuid": self.uuid(),
+            "resident_id": None,
+            "contract_id": None,
+            "doctor_id": doctor_id,
+            "station_id": team.station_id,
+            "service_date": day,
+            "category": SERVICE_TYPES[type_][0],
+            "type": type_,
+            "systolic_bp": None,
+            "diastolic_bp": None,
+            "fasting_glucose": None,
+            "attendance": None,
+            "topic": None,
+            "other_institution_id": None,
+            "other_institution_name": None,
+            "referral_received_at": None,
+            "referral_received_by_id": None,
+            "notes": None,
+            "entered_at": min(entered, self.entry_limit),
+            "entered_by_id": doctor_id,
+            "device_id": f"PAD-{doctor_id:05d}" if rng.random() < 0.6 else None,
+            "version": 1,
+            "verification": "unverified",
+            "county_id": team.county_id,
+            "institution_id": team.institution.id,
+            "team_id": team.id,
+        }
+        row.update(fields)
+        return self.add("service_record", row)
+
+    def serve(
+        self, home: _Home, person: _Person, type_: str, day: date, doctor_id: int = 0, **fields: Any
+    ) -> Row:
+        """A service to one resident, by their own doctor unless given, under the contract in
+        force that day (if any)."""
+        if not doctor_id:
+            doctor_id = (
+                home.doctor_id
+                if self.rng.random() < 0.75
+                else self.rng.choice(home.team.member_ids)
+            )
+        row = self.record(
+            home.team,
+            type_,
+            day,
+            doctor_id,
+            resident_id=person.id,
+            contract_id=self.contract_on(person, day),
+            station_id=home.cell.station_id,
+            **fields,
+        )
+        self.records_by_resident[person.id].append(row)
+        return row
+
+    def quarters(self) -> list[tuple[date, date]]:
+        result, start = [], _quarter_start(self.window_start)
+        while start <= self.last_day:
+            end = _add_months(start, 3) - timedelta(days=1)
+            result.append((start, end))
+            start = end + timedelta(days=1)
+        return result
+
+    def months(self) -> Iterator[tuple[date, date]]:
+        """The twelve calendar months up to the anchor, clipped to the service window."""
+        first = _add_months(self.anchor.replace(day=1), -11)
+        for k in range(12):
+            start = _add_months(first, k)
+            lo = max(start, self.window_start)
+            hi = min(_add_months(start, 1) - timedelta(days=1), self.last_day)
+            if lo <= hi:
+                yield lo, hi
+
+    def notes(self, choices: tuple[str, ...]) -> dict[str, Any]:
+        return {"notes": self.rng.choice(choices)}
+
+    def blood_pressure(self, controlled: bool) -> dict[str, int]:
+        rng = self.rng
+        if rng.random() < 0.12:  # one reading in eight goes against the patient's usual state
+            controlled = not controlled
+        if controlled:
+            systolic, diastolic = rng.triangular(108, 139, 128), rng.triangular(62, 89, 80)
+        else:
+            systolic, diastolic = rng.triangular(141, 182, 152), rng.triangular(78, 108, 94)
+        return {"systolic_bp": int(systolic), "diastolic_bp": int(diastolic)}
+
+    def glucose(self, controlled: bool) -> dict[str, Decimal]:
+        rng = self.rng
+        if rng.random() < 0.12:
+            controlled = not controlled
+        value = rng.triangular(4.6, 6.9, 6.1) if controlled else rng.triangular(7.1, 14.5, 8.6)
+        return {"fasting_glucose": Decimal(f"{value:.1f}")}
+
+    def build_services(self, team: _Team) -> None:
+        for home in team.homes:
+            for person in home.people:
+                self.public_health(home, person)
+                if person.spans:
+                    self.medical_services(home, person)
+        self.education_events(team)
+        self.referrals(team)
+
+    def public_health(self, home: _Home, person: _Person) -> None:
+        """基本公共卫生: due to every resident, signed or not, in the windows of
+        assessments.care_schedule. Signed residents are served a little more reliably."""
+        rng, traits = self.rng, home.team.traits
+        engaged = 1.0 if person.spans else 0.85
+        quarters = self.quarters()
+        if "hypertension" in person.tags:
+            rate = traits.followup * engaged
+            bp = partial(self.blood_pressure, person.controlled_bp)
+            self.periodic(home, person, "hypertension_followup", rate, quarters, bp)
+        if "diabetes" in person.tags:
+            rate = (traits.followup - 0.03) * engaged
+            glucose = partial(self.glucose, person.controlled_glucose)
+            self.periodic(home, person, "diabetes_followup", rate, quarters, glucose)
+        if "mental_severe" in person.tags:
+            rate = (traits.followup + 0.05) * engaged
+            state = partial(self.notes, _MENTAL_NOTES)
+            self.periodic(home, person, "mental_followup", rate, quarters, state)
+        sixty_five = _add_years(person.born, 65)
+        if sixty_five <= self.last_day:
+            # One checkup per calendar year from the 65th birthday on.
+            years = [
+                (max(date(year, 1, 1), sixty_five), date(year, 12, 31))
+                for year in range(self.window_start.year, self.last_day.year + 1)
+            ]
+            checkup = partial(self.notes, ("老年人年度健康体检",))
+            self.periodic(home, person, "elderly_checkup", traits.checkup * engaged, years, checkup)
+        if (self.anchor - person.born).days < 8 * 365:
+            self.child_services(home, person, engaged)
+        if person.pregnancy:
+            self.maternal_services(home, person, engaged)
+        if person.tb_start:
+            for k in range(6):  # once in each month of the six-month course
+                day = _add_months(person.tb_start, k) + timedelta(days=rng.randint(0, 20))
+                if self.in_window(day) and rng.random() < 0.93:
+                    self.serve(home, person, "tb_followup", day, notes="督导服药，评估不良反应")
+
+    def periodic(
+        self,
+        home: _Home,
+        person: _Person,
+        type_: str,
+        rate: float,
+        periods: list[tuple[date, date]],
+        fields: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        """One service per period (quarter or year), some missed; an uncontrolled reading
+        brings a recheck within a month."""
+        rng = self.rng
+        for p_start, p_end in periods:
+            lo, hi = max(p_start, self.window_start), min(p_end, self.last_day)
+            if lo > hi:
+                continue
+            share = ((hi - lo).days + 1) / ((p_end - p_start).days + 1)
+            # A period only partly inside the window had its service inside it in proportion.
+            if rng.random() >= rate * min(1.0, 1.3 * share):
+                continue
+            day = self.day_between(lo, hi)
+            row = self.serve(home, person, type_, day, **fields())
+            uncontrolled = (row["systolic_bp"] or 0) >= 140 or (row["diastolic_bp"] or 0) >= 90
+            uncontrolled |= (row["fasting_glucose"] or 0) >= 7
+            recheck = day + timedelta(days=rng.randint(14, 28))
+            if uncontrolled and rng.random() < 0.25 and self.in_window(recheck):
+                self.serve(home, person, type_, recheck, row["doctor_id"], **fields())
+
+    def child_services(self, home: _Home, person: _Person, engaged: float) -> None:
+        rng = self.rng
+        rate = min(0.98, home.team.traits.checkup + 0.12) * engaged
+        for months, label in _CHILD_CHECKS:
+            # Inside the care-schedule windows: 28-30 days old for the neonatal check, within a
+            # month of the target age (later ages: two or three) for the others.
+            if months == 1:
+                day = person.born + timedelta(days=rng.randint(28, 30))
+            else:
+                day = _add_months(person.born, months) + timedelta(days=rng.randint(-10, 20))
+            if self.in_window(day) and rng.random() < rate:
+                self.serve(home, person, "child_checkup", day, notes=label)
+        for months, vaccines in _VACCINES:
+            late = rng.randint(0, 20 if months else 1)
+            day = _add_months(person.born, months) + timedelta(days=late)
+            # Vaccination reaches nearly every child; any team member may give it.
+            if self.in_window(day) and rng.random() < 0.96:
+                nurse = rng.choice(home.team.member_ids)
+                self.serve(home, person, "vaccination", day, nurse, notes=vaccines)
+
+    def maternal_services(self, home: _Home, person: _Person, engaged: float) -> None:
+        rng = self.rng
+        assert person.pregnancy is not None
+        lmp, delivery = person.pregnancy
+        rate = min(0.98, home.team.traits.checkup + 0.1) * engaged
+        for first, last, label, after_delivery in _MATERNAL_VISITS:
+            since = delivery if after_delivery else lmp
+            if since is None:
+                continue  # not delivered yet
+            day = since + timedelta(days=rng.randint(first, last))
+            if not after_delivery and delivery is not None and day >= delivery:
+                continue  # born before this antenatal visit
+            if self.in_window(day) and rng.random() < rate:
+                self.serve(home, person, "maternal_visit", day, notes=label)
+
+    def medical_services(self, home: _Home, person: _Person) -> None:
+        """Consultations, home visits and prescription reviews while signed, by need and by the
+        team's volume."""
+        segments = self.covered(person, self.window_start, self.last_day)
+        share = sum((e - s).days + 1 for s, e, _ in segments) / 365
+        if not share:
+            return
+        age = cid.age_on(person.born, self.anchor)
+        chronic = bool(person.tags & {"hypertension", "diabetes"})
+        base = 2.4 if chronic else 1.8 if age >= 65 else 1.1 if age <= 6 else 0.6
+        housebound = age >= 75 or bool(person.tags & {"disabled", "mental_severe"})
+        volume = home.team.traits.volume
+        plan = (
+            ("consultation", base * volume * share, _CONSULT_NOTES),
+            ("home_visit", (1.5 if housebound else 0.06) * volume * share, _HOME_VISIT_NOTES),
+            ("prescription_review", (1.4 if chronic else 0.0) * share, ("长处方续方，用药指导",)),
+        )
+        for type_, lam, notes in plan:
+            for _ in range(self.poisson(lam)):
+                day = self.pick_day(segments)
+                assert day is not None
+                self.serve(home, person, type_, day, notes=self.rng.choice(notes))
+
+    def education_events(self, team: _Team) -> None:
+        """Monthly health-education sessions (健康教育活动), a few months skipped."""
+        rng = self.rng
+        place = "村委会大院" if team.rural else "社区党群服务中心"
+        for lo, hi in self.months():
+            if rng.random() < team.traits.education_skip:
+                continue
+            day = self.day_between(lo, hi)
+            doctor = team.leader_id if rng.random() < 0.5 else rng.choice(team.member_ids)
+            row = self.record(
+                team,
+                "health_education",
+                day,
+                doctor,
+                attendance=rng.randint(12, 45 if team.rural else 60),
+                topic=rng.choice(_EDUCATION_TOPICS),
+                notes=f"地点：{place}",
+            )
+            if rng.random() < 0.4:
+                row["verification"] = "confirmed"  # the centre checked the sign-in sheet
+
+    def referrals(self, team: _Team) -> None:
+        """Two-way referrals (双向转诊) each month; every team has made at least a couple."""
+        rng = self.rng
+        signed = [(h, p) for h in team.homes for p in h.people if p.spans]
+        if not signed:
+            return
+        months = list(self.months())
+        made = 0
+        for attempt in range(len(months) + 60):
+            if attempt < len(months):
+                lo, hi = months[attempt]
+                count = self.poisson(team.traits.referrals)
+            elif made < 2:
+                lo, hi = rng.choice(months)
+                count = 1
+            else:
+                break
+            for _ in range(count):
+                home, person = rng.choice(signed)
+                day = self.pick_day(self.covered(person, lo, hi))
+                if day is not None:
+                    self.referral(home, person, day)
+                    made += 1
+
+    def referral(self, home: _Home, person: _Person, day: date) -> None:
+        rng, team = self.rng, home.team
+        doctor = home.doctor_id
+        receiver: int | None = doctor  # a referral down is received by the team itself
+        if rng.random() < 0.65:
+            type_, notes = "referral_up", rng.choice(_REFERRAL_UP_NOTES)
+            if team.station_id is not None and rng.random() < 0.5:
+                # A village clinic or community station refers up to its own centre.
+                other_id, other_name = team.institution.id, team.institution.name
+                receiver = team.institution.admin_id
+            else:
+                other_id, other_name, receiver = None, rng.choice(team.county.hospitals), None
+        else:
+            type_, notes = "referral_down", rng.choice(_REFERRAL_DOWN_NOTES)
+            other_id, other_name = None, rng.choice(team.county.hospitals)
+        received_at = None
+        if rng.random() < team.traits.receipt:
+            received_at = self.at(day) + timedelta(hours=rng.randint(2, 72))
+            if received_at > self.entry_limit:
+                received_at = None  # not confirmed yet
+        self.serve(
+            home,
+            person,
+            type_,
+            day,
+            doctor,
+            other_institution_id=other_id,
+            other_institution_name=other_name,
+            referral_received_at=received_at,
+            referral_received_by_id=receiver if received_at else None,
+            notes=notes,
+        )
+
+    # --- verification calls, satisfaction surveys, complaints ---
+
+    def verification_quarters(self) -> list[tuple[date, date]]:
+        """The last four quarters that ended at least a week before the anchor."""
+        result: list[tuple[date, date]] = []
+        start = _quarter_start(self.anchor)
+        while len(result) < 4:
+            start = _add_months(start, -3)
+            end = _add_months(start, 3) - timedelta(days=1)
+            if end <= self.anchor - timedelta(days=7):
+                result.append((start, end))
+        return result[::-1]
+
+    def grade(self, team: _Team) -> int:
+        q = team.traits.quality
+        weights = (0.45 + 0.4 * q, 0.32 - 0.12 * q, 0.2 - 0.18 * q, 0.1 - 0.1 * q)
+        return self.rng.choices((100, 80, 60, 20), weights=weights)[0]
+
+    def response(
+        self,
+        team: _Team,
+        person: _Person,
+        period: str,
+        day: date,
+        channel: str,
+        surveyor: int | None,
+        item_id: int | None,
+    ) -> Row:
+        rng = self.rng
+        satisfaction = self.grade(team)
+        comment = rng.choice(_SURVEY_COMMENTS) if rng.random() < 0.15 else None
+        return self.add(
+            "survey_response",
+            {
+                "id": self.next_id("survey_response"),
+                "client_uuid": self.uuid(),
+                "resident_id": person.id,
+                "period": period,
+                "surveyed_on": day,
+                "channel": channel,
+                "surveyor_id": surveyor,
+                "sample_item_id": item_id,
+                "satisfaction": satisfaction,
+                "knows_doctor": rng.random() < team.traits.knows,
+                "comment": comment,
+                "created_at": self.at(day, 9, 18),
+                "county_id": team.county_id,
+                "institution_id": team.institution.id,
+                "team_id": team.id,
+            },
+        )
+
+    def build_surveys(self) -> None:
+        """Each quarter each centre draws residents per team and calls them (抽查复核)."""
+        rng = self.rng
+        for q_start, q_end in self.verification_quarters():
+            for institution in self.institutions:
+                drawn_on = q_end + timedelta(days=rng.randint(1, 6))
+                sample = _Sample(
+                    self.next_id("verification_sample"),
+                    institution,
+                    _quarter_label(q_start),
+                    q_start,
+                    q_end,
+                    drawn_on,
+                )
+                seed = rng.getrandbits(63)  # like assessments.sampling.new_seed, but seeded
+                self.add(
+                    "verification_sample",
+                    {
+                        "id": sample.id,
+                        "org_unit_id": institution.id,
+                        "county_id": institution.county_id,
+                        "level": "L2",
+                        "period": sample.period,
+                        "seed": seed,
+                        "rate": "0.05",
+                        "minimum": 20,
+                        "drawn_at": self.at(drawn_on, 9, 11),
+                        "drawn_by_id": institution.admin_id,
+                    },
+                )
+                # Drawn with the app's own sampler, so the recorded seed replays this very draw.
+                teams = [t for t in self.teams if t.institution is institution]
+                signed = {
+                    team.id: {
+                        p.id: p
+                        for h in team.homes
+                        for p in h.people
+                        if any(s <= q_end and e >= q_start for s, e, _ in p.spans)
+                    }
+                    for team in teams
+                }
+                drawn = sampling.draw_residents_per_team(
+                    {team_id: list(people) for team_id, people in signed.items()}, seed
+                )
+                order = 0
+                for team in teams:
+                    for resident_id in drawn[team.id]:
+                        order += 1
+                        self.sample_call(sample, team, signed[team.id][resident_id], order)
+        for team in self.teams:
+            self.walk_in_surveys(team)
+
+    def sample_call(self, sample: _Sample, team: _Team, person: _Person, order: int) -> None:
+        """One sampled resident: the call, their ratings and what they say about their records."""
+        rng = self.rng
+        done = rng.random() < 0.9
+        item_id = self.next_id("verification_sample_item")
+        self.add(
+            "verification_sample_item",
+            {
+                "id": item_id,
+                "sample_id": sample.id,
+                "team_id": team.id,
+                "resident_id": person.id,
+                "draw_order": order,
+                "status": "done" if done else "unreachable",
+            },
+        )
+        if not done:
+            return
+        day = min(sample.drawn_on + timedelta(days=rng.randint(0, 10)), self.last_day)
+        channel = "phone" if rng.random() < 0.9 else "visit"
+        surveyor = sample.institution.admin_id
+        response = self.response(team, person, sample.period, day, channel, surveyor, item_id)
+        records = [
+            r
+            for r in self.records_by_resident[person.id]
+            if sample.q_start <= r["service_date"] <= sample.q_end
+        ]
+        for record in rng.sample(records, min(2, len(records))):
+            roll = rng.random()
+            if roll < team.traits.bad:
+                answer = "not_received"
+                # Followed up by the centre: some turn out false, the rest stay disputed.
+                record["verification"] = "false" if rng.random() < 0.35 else "disputed"
+            elif roll < team.traits.bad + 0.06:
+                answer = "unsure"
+            else:
+                answer = "received"
+                record["verification"] = "confirmed"
+            self.add(
+                "survey_record_check",
+                {
+                    "id": self.next_id("survey_record_check"),
+                    "response_id": response["id"],
+                    "service_record_id": record["id"],
+                    "answer": answer,
+                },
+            )
+
+    def walk_in_surveys(self, team: _Team) -> None:
+        """Self-service (扫码) and home-visit questionnaires, spread over the year."""
+        rng = self.rng
+        signed = [p for h in team.homes for p in h.people if p.spans]
+        if not signed:
+            return
+        for lo, hi in self.months():
+            for _ in range(self.poisson(1.5)):
+                person = rng.choice(signed)
+                day = self.day_between(lo, hi)
+                if self.contract_on(person, day) is None:
+                    continue
+                if rng.random() < 0.7:
+                    channel, surveyor = "self", None
+                else:
+                    channel, surveyor = "visit", team.institution.admin_id
+                self.response(team, person, _quarter_label(day), day, channel, surveyor, None)
+
+    def build_complaints(self) -> None:
+        rng = self.rng
+        count = max(6, len(self.teams) // 3) + rng.randint(0, 4)
+        statuses = ["verified", "rejected", "open"] * 2
+        statuses += rng.choices(("verified", "rejected", "open"), weights=(4, 4, 2), k=count - 6)
+        for status in statuses:
+            team = rng.choice(self.teams)
+            institution = team.institution
+            if status == "open":
+                received = self.last_day - timedelta(days=rng.randint(0, 25))
+            else:
+                received = self.day_between(self.window_start, self.last_day - timedelta(days=20))
+            resolved_on = min(received + timedelta(days=rng.randint(3, 20)), self.last_day)
+            resolution = {
+                "verified": "经核实情况属实，已对责任医生批评教育并责令整改，向投诉人反馈",
+                "rejected": "经调查核实，投诉情况不属实，已向投诉人解释说明",
+                "open": None,
+            }[status]
+            sex = rng.choice(("先生", "女士"))
+            self.add(
+                "complaint",
+                {
+                    "id": self.next_id("complaint"),
+                    "doctor_id": rng.choice(team.member_ids) if rng.random() < 0.7 else None,
+                    "received_on": received,
+                    "channel": rng.choice(_COMPLAINT_CHANNELS),
+                    "complainant": self.surname() + sex,
+                    "content": rng.choice(_COMPLAINTS),
+                    "status": status,
+                    "resolution": resolution,
+                    "resolved_by_id": institution.admin_id if resolution else None,
+                    "resolved_at": self.at(resolved_on) if resolution else None,
+                    "recorded_by_id": institution.admin_id,
+                    "created_at": self.at(received),
+                    "county_id": team.county_id,
+                    "institution_id": institution.id,
+                    "team_id": team.id,
+                },
+            )
