@@ -31,6 +31,9 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)  # idle sessions expire
     # One timezone for the whole deployment: dates and times are stored as local (Asia/Shanghai) time.
     TIMEZONE = "Asia/Shanghai"
+    # Verification calls (SPEC 6): per team 5% of signed residents, at least 20.
+    VERIFICATION_SAMPLE_RATE = "0.05"
+    VERIFICATION_SAMPLE_MINIMUM = 20
     DEMO_SEED = int(os.environ.get("FDOCTOR_DEMO_SEED", "20260101"))
     # Front-end libraries copied from node_modules by the setup script (never a CDN).
     VENDOR_DIR = BASE_DIR / "fdoctor" / "static" / "vendor"

@@ -85,6 +85,8 @@ BLUEPRINT_MODULES = (
     "fdoctor.settlement.routes",
     "fdoctor.admin.routes",
     "fdoctor.api.routes",
+    "fdoctor.worklist.routes",
+    "fdoctor.flags.routes",
 )
 # Command groups: (module path, attribute).
 CLI_GROUPS = (
@@ -93,6 +95,7 @@ CLI_GROUPS = (
     ("fdoctor.scheduler.cli", "scheduler_cli"),
     ("fdoctor.scheduler.cli", "jobs_cli"),
     ("fdoctor.audit.cli", "audit_cli"),
+    ("fdoctor.flags.cli", "flags_cli"),
     ("fdoctor.backup.cli", "backup_cli"),
 )
 

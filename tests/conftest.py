@@ -67,10 +67,24 @@ class TestDatabase:
             admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The ``app`` fixture keeps an app context open for the test body; without this, requests would
+    reuse it and share ``g`` (Flask-Login's cached user, the CSRF token) and the test's session.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_app(url: str) -> Flask:
     from fdoctor import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    app.test_client_class = IsolatedClient
+    return app
 
 
 def migrate_up(app: Flask) -> None:

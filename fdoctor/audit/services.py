@@ -40,6 +40,8 @@ AUDITED_TABLES = frozenset(
         "assessment_item",
         "settlement",
         "settlement_line",
+        "complaint",
+        "record_review",
     }
 )
 GENESIS = "0" * 64

@@ -15,6 +15,13 @@ from fdoctor.extensions import db
 bp = Blueprint("auth", __name__)
 
 
+def start_page(role: str) -> str:
+    """Where a user lands after login: doctors start on the tablet work list."""
+    if role == "doctor":
+        return url_for("worklist.index")
+    return url_for("home.index")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
@@ -30,7 +37,7 @@ def login() -> Any:
         target = request.args.get("next") or ""
         # Only same-site relative targets: no open redirect.
         if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-            target = url_for("home.index")
+            target = start_page(user.role)
         return redirect(target)
     return render_template("auth/login.html", form=form)
 

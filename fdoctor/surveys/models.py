@@ -46,6 +46,11 @@ class VerificationSample(db.Model):
     drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     items: Mapped[list[VerificationSampleItem]] = relationship(back_populates="sample")
+    teams: Mapped[list[VerificationSampleTeam]] = relationship(
+        order_by="VerificationSampleTeam.team_id"
+    )
+    org_unit = relationship("OrgUnit", foreign_keys=[org_unit_id])
+    drawn_by = relationship("User")
 
 
 class VerificationSampleItem(db.Model):
@@ -84,6 +89,7 @@ class SurveyResponse(ScopedMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     resident = relationship("Resident")
+    surveyor = relationship("User")
     checks: Mapped[list[SurveyRecordCheck]] = relationship(back_populates="response")
 
 
@@ -121,3 +127,50 @@ class Complaint(ScopedMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     doctor = relationship("User", foreign_keys=[doctor_id])
+    resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+    team = relationship("OrgUnit", foreign_keys="Complaint.team_id")
+
+    @property
+    def status_label(self) -> str:
+        return COMPLAINT_STATUSES.get(self.status, self.status)
+
+
+SAMPLE_ITEM_STATUSES = {"pending": "待回访", "done": "已回访", "unreachable": "无法联系"}
+SAMPLE_LEVELS = {"L2": "中心季度抽查", "L3": "县区半年抽查"}
+REVIEW_DECISIONS = {"confirmed": "核实属实", "false": "认定虚假"}
+
+
+class VerificationSampleTeam(db.Model):
+    """One team's part of a verification draw: the inputs an auditor needs to replay it.
+
+    ``population`` signed residents were candidates; ``open_flags`` open suspicion flags gave the
+    ``risk_weight`` (text, a Decimal) that raised the standard size to ``size``.
+    """
+
+    __tablename__ = "verification_sample_team"
+    __table_args__ = (UniqueConstraint("sample_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("verification_sample.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    population: Mapped[int] = mapped_column(Integer)
+    open_flags: Mapped[int] = mapped_column(Integer, default=0)
+    risk_weight: Mapped[str] = mapped_column(String(12), default="1")
+    size: Mapped[int] = mapped_column(Integer)
+
+    team = relationship("OrgUnit")
+
+
+class RecordReview(ScopedMixin, db.Model):
+    """The centre's or county's decision on a disputed service record (复核): confirmed or false."""
+
+    __tablename__ = "record_review"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime)
+
+    reviewed_by = relationship("User")

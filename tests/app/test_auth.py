@@ -72,6 +72,7 @@ def test_login_and_logout(client: FlaskClient, app: Flask) -> None:
     _login_setup(app)
     response = login(client, "doc", PASSWORD)
     assert response.status_code == 302
+    assert response.headers["Location"] == "/worklist/"  # doctors start on their work list
     assert client.get("/").status_code == 200
     token = csrf_token(client, "/")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
@@ -115,7 +116,7 @@ def test_login_never_redirects_off_site(client: FlaskClient, app: Flask) -> None
         data={"username": "doc", "password": PASSWORD, "csrf_token": token},
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/worklist/"
 
 
 def test_pages_carry_security_headers(client: FlaskClient, app: Flask) -> None:

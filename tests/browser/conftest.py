@@ -90,7 +90,7 @@ def browser_login(pg: Any, base: str, username: str, password: str = "Demo2026")
     pg.fill("#username", username)
     pg.fill("#password", password)
     pg.click("#submit")
-    pg.wait_for_url(f"{base}/")
+    pg.wait_for_url(lambda url: "/login" not in url)
 
 
 @pytest.fixture()

@@ -17,6 +17,8 @@ def test_doctor_logs_in_and_sees_home_figures_of_own_team(
     page: Any, live_demo: str, demo_app: Flask
 ) -> None:
     browser_login(page, live_demo, "doctor")
+    assert page.url.endswith("/worklist/")  # the doctor's start page on the tablet
+    page.goto(f"{live_demo}/")
     with demo_app.app_context():
         doctor = db.session.scalar(select(User).where(User.username == "doctor"))
         expected = home_figures(doctor)

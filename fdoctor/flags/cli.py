@@ -1,0 +1,36 @@
+"""``flask flags detect --period 2026-Q3``: raise suspicion flags for a quarter (idempotent)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from assessments.tiers import Period, PeriodError, PeriodKind
+from fdoctor.extensions import db
+from fdoctor.flags.services import detect_flags
+from fdoctor.org.models import OrgUnit
+
+flags_cli = AppGroup("flags", help="服务记录疑点")
+
+
+@flags_cli.command("detect")
+@click.option("--period", "period_text", required=True, help="季度，例如 2026-Q3")
+@click.option("--county", "county_code", default=None, help="只检测该县区（机构编码）")
+def detect_command(period_text: str, county_code: str | None) -> None:
+    """检测一个季度的服务记录疑点；可重复运行，已有的疑点不会重复生成。"""
+    try:
+        period = Period.parse(period_text, expect=PeriodKind.QUARTER)
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    county_id = None
+    if county_code:
+        county = db.session.scalar(
+            select(OrgUnit).where(OrgUnit.code == county_code, OrgUnit.kind == "county")
+        )
+        if county is None:
+            raise click.BadParameter(f"县区编码 {county_code} 不存在", param_hint="--county")
+        county_id = county.id
+    created = detect_flags(period.start, period.end, county_id)
+    db.session.commit()
+    click.echo(f"{period.label}疑点检测完成：新增 {created} 条")

@@ -1,0 +1,61 @@
+"""The doctor's start page: overdue services and what is due this week (工作清单)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_login import current_user
+
+from fdoctor.core.access import roles_required
+from fdoctor.core.roles import Role
+from fdoctor.worklist.services import WorkList, has_own_households, team_work_list
+
+bp = Blueprint("worklist", __name__, url_prefix="/worklist")
+WORKERS = (Role.DOCTOR, Role.TEAM_LEADER)
+
+
+def _work_list() -> tuple[WorkList, str, bool]:
+    """The user's team list, or only their own households (``?who=mine``; doctors' default)."""
+    team = current_user.org_unit
+    if team is None or team.kind != "team":
+        abort(404)
+    own = has_own_households(team.id, current_user.id)
+    default = "mine" if own and current_user.role == Role.DOCTOR.value else "team"
+    who = request.args.get("who", default)
+    if who not in ("mine", "team"):
+        who = default
+    doctor_id = current_user.id if who == "mine" else None
+    return team_work_list(team.id, doctor_id=doctor_id), who, own
+
+
+def record_link(resident_id: int, service_type: str) -> str:
+    """Where the "record" button goes: the tablet entry page, pre-filled."""
+    query = urlencode({"resident": resident_id, "type": service_type})
+    if "services.tablet" in current_app.view_functions:
+        return url_for("services.tablet", resident=resident_id, type=service_type)
+    return f"{request.script_root}/services/tablet?{query}"
+
+
+@bp.route("/")
+@roles_required(*WORKERS)
+def index() -> Any:
+    work, who, own = _work_list()
+    return render_template(
+        "worklist/index.html", work=work, who=who, has_own=own, record_link=record_link
+    )
+
+
+@bp.route("/items.json")
+@roles_required(*WORKERS)
+def data() -> Any:
+    """The same list as JSON, for the tablet to keep offline."""
+    work, who, _ = _work_list()
+    return {
+        "today": work.today.isoformat(),
+        "who": who,
+        "residents": work.residents,
+        "overdue": [item.as_json() for item in work.overdue],
+        "due": [item.as_json() for item in work.due],
+    }
