@@ -103,17 +103,29 @@ def create_schema(app: Flask) -> None:
 
 
 def empty_all_tables(app: Flask) -> None:
+    """Delete every row, bypassing the lock triggers (they guard production, not test teardown)."""
     from fdoctor.extensions import db
 
     with app.app_context():
         db.session.remove()
-        tables = [t.name for t in db.metadata.sorted_tables]
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if ENGINE == "postgresql":
-                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                # Replica mode skips triggers and FK checks for this transaction: plain DELETEs of
+                # small tables are much cheaper than TRUNCATE's per-table file rewrite.
+                conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+                for name in tables:
+                    conn.execute(sa.text(f'DELETE FROM "{name}"'))
             else:
-                for name in reversed(tables):
-                    conn.execute(sa.text(f"DELETE FROM {name}"))
+                triggers = conn.execute(
+                    sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                ).all()
+                for name, _sql in triggers:
+                    conn.execute(sa.text(f'DROP TRIGGER "{name}"'))
+                for name in tables:
+                    conn.execute(sa.text(f'DELETE FROM "{name}"'))
+                for _name, sql in triggers:
+                    conn.execute(sa.text(sql))
 
 
 @pytest.fixture(scope="session")
