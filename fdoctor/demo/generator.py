@@ -143,6 +143,9 @@ def load_demo(seed: int, anchor: date, scale: str = "demo") -> DemoSummary:
     for table, count in counts.items():
         if table in AUDITED_TABLES:
             record_bulk_load(table, count, f"演示数据 seed={seed} anchor={anchor.isoformat()}")
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Fresh tables have no statistics; without them the planner picks nested loops.
+        db.session.execute(text("ANALYZE"))
     return DemoSummary(seed, anchor, scale, counts, builder.login_rows())
 
 
