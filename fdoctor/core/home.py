@@ -18,6 +18,15 @@ def index() -> Any:
     return render_template("home.html", figures=home_figures())
 
 
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    from flask import current_app, send_from_directory
+
+    return send_from_directory(
+        current_app.static_folder + "/img", "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )
+
+
 @bp.route("/healthz")
 def healthz() -> Any:
     from sqlalchemy import text

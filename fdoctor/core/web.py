@@ -104,6 +104,7 @@ NAV = [
     ("assessments.index", "考核", {"team_leader", "centre_admin", "county_auditor", "city_admin"}),
     ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
     ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),
+    ("settlement.ratings", "成员系数", {"team_leader"}),
     ("org.index", "机构", None),
     ("admin.users", "用户管理", {"admin", "centre_admin"}),
 ]

@@ -19,6 +19,7 @@ SURVEY_ROLES = frozenset({"leader", "centre", "county", "city"})
 EXPECTATIONS: dict[str, Expect] = {
     "home.index": Expect(ALL),
     "home.healthz": Expect(ALL),
+    "home.favicon": Expect(ALL),
     "org.index": Expect(ALL),
     "org.detail": Expect(ALL, _unit),
     "households.index": Expect(HEALTH),

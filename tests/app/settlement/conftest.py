@@ -1,0 +1,36 @@
+"""Settlement test fixtures.
+
+On SQLite, triggers refuse to delete a locked settlement (ours) and published assessments and
+the service records they cover (fdoctor/integrity), while the shared teardown empties tables with
+DELETE. So after each test this fixture empties the tables itself with the triggers set aside
+for that one transaction, then puts them back. PostgreSQL's TRUNCATE fires no row trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from fdoctor.extensions import db
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables_despite_lock_triggers(app: Flask) -> Iterator[None]:
+    yield
+    db.session.rollback()
+    db.session.remove()
+    with db.engine.begin() as conn:
+        if conn.dialect.name != "sqlite":
+            return
+        triggers = conn.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        ).all()
+        for name, _sql in triggers:
+            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+        for _name, sql in triggers:
+            conn.exec_driver_sql(sql)

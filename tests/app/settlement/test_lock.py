@@ -1,0 +1,113 @@
+"""The database itself refuses to change a locked settlement (SQLite and PostgreSQL triggers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from fdoctor.extensions import db
+from fdoctor.settlement import services
+from fdoctor.settlement.models import SettlementLine
+from fdoctor.settlement.triggers import install_settlement_triggers
+from tests.app.settlement.factories import YEAR, build_world, make_login
+
+pytestmark = pytest.mark.db
+
+
+def _sheet(lock: bool) -> Any:
+    world = build_world()
+    city = make_login("city-user", "city_admin", world["city"])
+    finance = make_login("finance-user", "finance", world["city"])
+    settlement, _ = services.build_settlement(YEAR, "settlement", city)
+    db.session.commit()
+    if lock:
+        for action, user in (("review", city), ("approve", finance), ("lock", finance)):
+            services.transition(settlement, action, user)
+            db.session.commit()
+    return settlement
+
+
+@pytest.fixture()
+def locked(app: Flask) -> Any:
+    return _sheet(lock=True)
+
+
+def _refused(sql: str, **params: Any) -> str:
+    with pytest.raises(DBAPIError) as caught:
+        db.session.execute(text(sql), params)
+        db.session.flush()
+    db.session.rollback()
+    return str(caught.value)
+
+
+def test_raw_update_of_a_locked_settlement_is_refused(locked: Any) -> None:
+    message = _refused("UPDATE settlement SET total_fen = 1 WHERE id = :id", id=locked.id)
+    assert "settlement is locked" in message
+    assert db.session.get(type(locked), locked.id).total_fen == 1_500_000
+
+
+def test_raw_update_cannot_unlock_a_settlement(locked: Any) -> None:
+    _refused("UPDATE settlement SET status = 'draft' WHERE id = :id", id=locked.id)
+    assert (
+        db.session.scalar(text("SELECT status FROM settlement WHERE id = :id"), {"id": locked.id})
+        == "locked"
+    )
+
+
+def test_raw_delete_of_a_locked_settlement_is_refused(locked: Any) -> None:
+    _refused("DELETE FROM settlement_line WHERE settlement_id = :id", id=locked.id)
+    _refused("DELETE FROM settlement WHERE id = :id", id=locked.id)
+    assert (
+        db.session.scalar(
+            text("SELECT count(*) FROM settlement_line WHERE settlement_id = :id"),
+            {"id": locked.id},
+        )
+        > 0
+    )
+
+
+def test_raw_update_of_a_locked_settlements_line_is_refused(locked: Any) -> None:
+    message = _refused(
+        "UPDATE settlement_line SET entitled_fen = entitled_fen + 1 WHERE settlement_id = :id",
+        id=locked.id,
+    )
+    assert "settlement is locked" in message
+
+
+def test_a_line_cannot_be_added_to_a_locked_settlement(locked: Any) -> None:
+    _refused(
+        "INSERT INTO settlement_line (settlement_id, position, key, level, name, explanation) "
+        "VALUES (:id, 999, 'extra', 'pool', '新增', '{}')",
+        id=locked.id,
+    )
+
+
+def test_the_orm_cannot_change_a_locked_settlement_either(locked: Any) -> None:
+    line = db.session.scalar(
+        db.select(SettlementLine).where(SettlementLine.settlement_id == locked.id).limit(1)
+    )
+    line.entitled_fen = 0
+    with pytest.raises(DBAPIError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_a_draft_stays_writable(app: Flask) -> None:
+    draft = _sheet(lock=False)
+    db.session.execute(text("UPDATE settlement SET total_fen = 7 WHERE id = :id"), {"id": draft.id})
+    db.session.commit()
+    assert (
+        db.session.scalar(text("SELECT total_fen FROM settlement WHERE id = :id"), {"id": draft.id})
+        == 7
+    )
+
+
+def test_installing_the_triggers_again_is_harmless(locked: Any) -> None:
+    with db.engine.begin() as conn:
+        install_settlement_triggers(conn)
+        install_settlement_triggers(conn)
+    _refused("DELETE FROM settlement WHERE id = :id", id=locked.id)
