@@ -23,6 +23,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     WTF_CSRF_ENABLED = True
+    # CSRF is checked by our own before_request (fdoctor/core/web.py): every form and every
+    # cookie-authenticated API call; bearer-token API calls carry no cookie and need none.
+    WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session does
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -62,6 +62,16 @@ def init_extensions(app: Flask) -> None:
         flash("请先登录", "warning")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
+    @login_manager.request_loader
+    def load_user_from_token(req: Any) -> Any:
+        # Devices call /api/v1/ with "Authorization: Bearer <token>" instead of a session cookie.
+        header = req.headers.get("Authorization", "")
+        if not req.path.startswith("/api/") or not header.startswith("Bearer "):
+            return None
+        from fdoctor.auth.services import user_for_token
+
+        return user_for_token(header[7:].strip())
+
     @login_manager.user_loader
     def load_user(user_id: str) -> Any:
         from fdoctor.auth.models import User

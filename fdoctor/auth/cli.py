@@ -28,3 +28,30 @@ def create_command(
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"已创建用户 {user.username}（{user.role_enum.label}）")
+
+
+@users_cli.command("token")
+@click.option("--username", required=True)
+@click.option("--name", "device", default="平板", help="设备名称")
+@click.option("--revoke", is_flag=True, help="吊销该用户的全部令牌")
+def token_command(username: str, device: str, revoke: bool) -> None:
+    """签发（或吊销）接口访问令牌 (issue or revoke an API bearer token)."""
+    from sqlalchemy import select
+
+    from fdoctor.auth.models import User
+    from fdoctor.auth.services import issue_api_token, revoke_api_tokens
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    if revoke:
+        count = revoke_api_tokens(user)
+        db.session.commit()
+        click.echo(f"已吊销 {count} 个令牌")
+        return
+    try:
+        token = issue_api_token(user, device)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(token)

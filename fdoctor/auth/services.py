@@ -94,3 +94,47 @@ def authenticate(username: str, password: str) -> tuple[User | None, str | None]
     user.last_login_at = now
     db.session.flush()
     return user, None
+
+
+def _hash_token(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_api_token(user: User, name: str) -> str:
+    """Create a bearer token for ``user``; the plain token is returned once and never stored."""
+    import secrets
+
+    from fdoctor.auth.models import ApiToken
+
+    if not user.active:
+        raise UserError("账号已停用，不能签发令牌")
+    token = "fd_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, name=name[:64] or "设备", token_hash=_hash_token(token)))
+    db.session.flush()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user owning an unrevoked token (marks it used), or None."""
+    from fdoctor.auth.models import ApiToken
+
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user
+
+
+def revoke_api_tokens(user: User) -> int:
+    from fdoctor.auth.models import ApiToken
+
+    rows = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for row in rows:
+        row.revoked_at = clock.now()
+    db.session.flush()
+    return len(rows)

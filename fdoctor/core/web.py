@@ -16,6 +16,7 @@ from fdoctor.extensions import db
 
 ERROR_MESSAGES = {
     400: "请求有误，请检查后重试。",
+    401: "未登录、登录已过期或访问令牌无效。",
     403: "您没有权限访问此页面。",
     404: "页面或记录不存在，或不在您的管辖范围内。",
     405: "不支持此操作。",
@@ -58,6 +59,25 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+    @app.before_request
+    def csrf_check() -> None:
+        if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"}:
+            return
+        header = request.headers.get("Authorization", "")
+        if request.path.startswith("/api/") and header.startswith("Bearer "):
+            # No cookie is involved, so no CSRF; but a bad token must never fall back to the
+            # session cookie without the CSRF check.
+            from flask import abort
+
+            from fdoctor.auth.services import user_for_token
+
+            if user_for_token(header[7:].strip()) is None:
+                abort(401)
+            return
+        from fdoctor.extensions import csrf
+
+        csrf.protect()
 
     @app.before_request
     def keep_session_alive() -> None:
