@@ -37,6 +37,13 @@ class Config:
     # Verification calls (SPEC 6): per team 5% of signed residents, at least 20.
     VERIFICATION_SAMPLE_RATE = "0.05"
     VERIFICATION_SAMPLE_MINIMUM = 20
+    # Assessment workflow (SPEC 5): appeal window, rectification deadline, the L4 combination.
+    ASSESSMENT_APPEAL_DAYS = 7
+    ASSESSMENT_RECTIFICATION_DAYS = 30
+    ASSESSMENT_L4_REPORTED_WEIGHT = "0.4"
+    ASSESSMENT_L4_SPOT_WEIGHT = "0.6"
+    ASSESSMENT_L4_FLAG_POINTS = 10
+    ASSESSMENT_L4_PER_COUNTY = 2
     DEMO_SEED = int(os.environ.get("FDOCTOR_DEMO_SEED", "20260101"))
     # Front-end libraries copied from node_modules by the setup script (never a CDN).
     VENDOR_DIR = BASE_DIR / "fdoctor" / "static" / "vendor"

@@ -125,6 +125,8 @@ NAV = [
     ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
     ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),
     ("settlement.ratings", "成员系数", {"team_leader"}),
+    ("public.index", "结果公示", None),
+    ("assessments.notifications", "提醒", {"doctor"}),
     ("org.index", "机构", None),
     ("admin.users", "用户管理", {"admin", "centre_admin"}),
 ]

@@ -1,0 +1,829 @@
+"""Opening assessments (开启考核), filling their indicators, and the L4 municipal check.
+
+Who assesses whom (SPEC 5):
+
+=====  =====================  ============================  ===============  ==================
+level  assessee (grain)       assessor unit                 assessor role    assessee role
+=====  =====================  ============================  ===============  ==================
+L1     every team             the team itself (自查)         team_leader      team_leader
+L2     every team             its institution               centre_admin     team_leader
+L3     every institution      its county                    county_auditor   centre_admin
+L4     every county           the city                      city_admin       county_auditor
+L4S    each sampled inst.     the city (市级抽查)            city_admin       centre_admin
+=====  =====================  ============================  ===============  ==================
+
+Stations are not assessed at L2: no role is attached to a station (``ROLE_UNIT_KINDS``), so nobody
+could acknowledge or appeal a station's result; the station's work counts in its teams.
+
+Items are filled from ``fdoctor.assessments.metrics.compute_metrics`` at the assessee's grain over
+``Period.covers`` and scored with the index file in force (a county's own file
+``{region_code}-{year}.toml`` when there is one, else the city's). A metric whose value is ``None``
+(no events) on an indicator without ``when_empty`` cannot be scored from the records: the item is
+marked ``manual`` and the assessor must enter its points (with a reason below the maximum) before
+submitting, like the index's own manual indicators.
+
+L4: the city draws the spot check (``draw_l4_spot_check``); each drawn institution gets an ``L4S``
+assessment that the city scores with the same index as the county's L3 (so the two are comparable).
+The county's L4 total is ``0.4 × reported + 0.6 × spot check`` (weights configurable), where
+reported is the signed-population-weighted mean of its institutions' current year-end (H2) L3 totals
+and spot check is the mean of the sampled institutions' L4S totals. A county is flagged when a
+sampled institution's L3 total exceeds its L4S total by more than 10 points. The L4 items (the
+index at county grain) are scored too: they feed the county's rectification items, but not its total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+
+from assessments.index import INDEXES_DIR, Index, IndexFileError, default_index_path, load_index
+from assessments.sampling import SPOT_CHECK_MINIMUM, SamplingError, draw_spot_check, new_seed
+from assessments.scoring import ScoringError, score
+from assessments.tiers import Level, Period, PeriodError, due_on, opened_on
+from fdoctor.assessments.models import (
+    Assessment,
+    AssessmentItem,
+    SpotCheckDraw,
+    SpotCheckDrawItem,
+)
+from fdoctor.core import clock
+from fdoctor.core.roles import Role
+from fdoctor.extensions import db
+from fdoctor.org.models import OrgUnit
+
+SPOT_LEVEL = "L4S"
+LEVELS = ("L1", "L2", "L3", "L4", SPOT_LEVEL)
+LEVEL_LABELS = {
+    "L1": "一级考核 · 月度自查",
+    "L2": "二级考核 · 季度考核",
+    "L3": "三级考核 · 半年/年终考核",
+    "L4": "市级年度考核",
+    SPOT_LEVEL: "市级抽查评分",
+}
+ASSESSEE_KIND = {
+    "L1": "team",
+    "L2": "team",
+    "L3": "institution",
+    "L4": "county",
+    SPOT_LEVEL: "institution",
+}
+ASSESSOR_ROLE = {
+    "L1": Role.TEAM_LEADER,
+    "L2": Role.CENTRE_ADMIN,
+    "L3": Role.COUNTY_AUDITOR,
+    "L4": Role.CITY_ADMIN,
+    SPOT_LEVEL: Role.CITY_ADMIN,
+}
+ASSESSEE_ROLE = {
+    "L1": Role.TEAM_LEADER,
+    "L2": Role.TEAM_LEADER,
+    "L3": Role.CENTRE_ADMIN,
+    "L4": Role.COUNTY_AUDITOR,
+    SPOT_LEVEL: Role.CENTRE_ADMIN,
+}
+# Statuses whose scores count as reported (submitted or later, not superseded).
+REPORTED_STATUSES = ("submitted", "published", "acknowledged", "appealed")
+_CENT = Decimal("0.01")
+
+DEFAULTS: dict[str, Any] = {
+    "ASSESSMENT_APPEAL_DAYS": 7,
+    "ASSESSMENT_RECTIFICATION_DAYS": 30,
+    "ASSESSMENT_L4_REPORTED_WEIGHT": Decimal("0.4"),
+    "ASSESSMENT_L4_SPOT_WEIGHT": Decimal("0.6"),
+    "ASSESSMENT_L4_FLAG_POINTS": Decimal("10"),
+    "ASSESSMENT_L4_PER_COUNTY": SPOT_CHECK_MINIMUM,
+    "ASSESSMENT_INDEXES_DIR": None,
+}
+
+
+class AssessmentError(ValueError):
+    """A refused assessment operation; the message is Chinese. ``status`` is for JSON answers."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def setting(name: str) -> Any:
+    """An assessment setting from the app config, else its default."""
+    if has_app_context() and name in current_app.config:
+        value = current_app.config[name]
+        if isinstance(DEFAULTS.get(name), Decimal) and not isinstance(value, Decimal):
+            return Decimal(str(value))
+        return value
+    return DEFAULTS[name]
+
+
+def tier(level: str) -> Level:
+    """The tier calendar's level for an assessment level (the spot check follows L4)."""
+    return Level.L4 if level == SPOT_LEVEL else Level(level)
+
+
+def parse_level(text: str) -> str:
+    level = (text or "").strip().upper()
+    if level not in LEVELS:
+        raise AssessmentError(f"未知的考核层级「{text}」，可选：L1、L2、L3、L4", 422)
+    return level
+
+
+def parse_period(level: str, text: str) -> Period:
+    try:
+        return Period.parse(str(text), expect=tier(level).period_kind)
+    except PeriodError as exc:
+        raise AssessmentError(str(exc), 422) from None
+
+
+def round2(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+# --------------------------------------------------------------------------- index files
+
+
+@dataclass(frozen=True)
+class IndexChoice:
+    index: Index
+    file_name: str
+    sha256: str
+
+
+def _indexes_dir() -> Path:
+    configured = setting("ASSESSMENT_INDEXES_DIR")
+    return Path(configured) if configured else INDEXES_DIR
+
+
+def choose_index(year: int, county: OrgUnit | None) -> IndexChoice:
+    """The county's own index file for the year if it has one, else the city's."""
+    folder = _indexes_dir()
+    path: Path | None = None
+    if county is not None and county.region_code:
+        candidate = folder / f"{county.region_code}-{year}.toml"
+        if candidate.is_file():
+            path = candidate
+    try:
+        if path is None:
+            path = default_index_path(year, folder)
+        index = load_index(path)
+    except IndexFileError as exc:
+        raise AssessmentError(str(exc), 422) from None
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return IndexChoice(index=index, file_name=path.name, sha256=digest)
+
+
+def stored_index(assessment: Assessment) -> Index:
+    """The index file an assessment was opened with; refused if the file changed since."""
+    path = _indexes_dir() / (assessment.index_file or "")
+    if not assessment.index_file or not path.is_file():
+        raise AssessmentError(f"找不到开启考核时使用的指标文件 {assessment.index_file}", 409)
+    if hashlib.sha256(path.read_bytes()).hexdigest() != assessment.index_sha256:
+        raise AssessmentError(
+            f"指标文件 {assessment.index_file} 在开启考核后已被修改，不能按新文件重新计算", 409
+        )
+    try:
+        return load_index(path)
+    except IndexFileError as exc:
+        raise AssessmentError(str(exc), 422) from None
+
+
+# --------------------------------------------------------------------------- filling items
+
+
+def _json_value(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return json.dumps({str(k): v for k, v in value.items()}, ensure_ascii=False, sort_keys=True)
+    return json.dumps(str(value))
+
+
+def load_value(item: AssessmentItem) -> object:
+    """The stored metric value back in the form ``scoring.score`` takes."""
+    if item.value is None:
+        return None
+    raw = json.loads(item.value)
+    if isinstance(raw, dict):
+        return {k: int(v) for k, v in raw.items()}
+    return Decimal(raw)
+
+
+def score_metric_items(
+    index: Index, values: Mapping[str, object]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Score the metric indicators; codes that cannot be scored come back with the reason.
+
+    ``values`` maps metric indicator codes to values; manual indicators get a placeholder.
+    """
+    unscorable: dict[str, str] = {}
+    for indicator in index.indicators:
+        value = values.get(indicator.code)
+        if not indicator.is_manual and value is None and indicator.when_empty is None:
+            unscorable[indicator.code] = (
+                "无统计对象，且该指标未规定无数据时的得分，须由考核人员评分"
+            )
+    for _attempt in range(len(index.indicators) + 1):
+        placeholder = {"points": Decimal(0)}
+        prepared: dict[str, object] = {}
+        for indicator in index.indicators:
+            if indicator.is_manual or indicator.code in unscorable:
+                prepared[indicator.code] = placeholder if indicator.is_manual else _dummy(indicator)
+            else:
+                prepared[indicator.code] = values.get(indicator.code)
+        try:
+            result = score(index, prepared)
+        except ScoringError as exc:
+            if exc.code is None or exc.code in unscorable:
+                raise AssessmentError(str(exc), 422) from None
+            unscorable[exc.code] = f"指标数值无法计分（{exc}），须由考核人员评分"
+            continue
+        scored = {
+            item.code: item
+            for item in result.indicators
+            if item.code not in unscorable and item.rule != "manual"
+        }
+        return scored, unscorable
+    raise AssessmentError("指标无法计分", 422)  # pragma: no cover - the loop always returns
+
+
+def _dummy(indicator: Any) -> object:
+    """A harmless value for an indicator we will not use the score of."""
+    if indicator.rule.kind == "deduction":
+        return {event: 0 for event, _ in indicator.rule.per_event}
+    return Decimal(0)
+
+
+def fill_items(
+    assessment: Assessment, index: Index, metric_values: Mapping[str, Any], keep_manual: bool
+) -> None:
+    """Create or update the items from the metric values (``metric name → MetricValue``)."""
+    existing = {item.code: item for item in assessment.items}
+    values: dict[str, object] = {}
+    for indicator in index.indicators:
+        if indicator.metric:
+            mv = metric_values.get(indicator.metric)
+            values[indicator.code] = None if mv is None else mv.value
+    scored, unscorable = score_metric_items(index, values)
+    for indicator in index.indicators:
+        item = existing.get(indicator.code)
+        if item is None:
+            item = AssessmentItem(assessment=assessment, code=indicator.code)
+            db.session.add(item)
+        item.name = indicator.name
+        item.dimension = indicator.dimension
+        item.max_points = indicator.max_points
+        item.rule = indicator.rule.kind
+        item.metric = indicator.metric
+        item.target = indicator.target
+        item.description = indicator.description
+        mv = metric_values.get(indicator.metric) if indicator.metric else None
+        item.numerator = None if mv is None else mv.numerator
+        item.denominator = None if mv is None else mv.denominator
+        item.value = None if mv is None else _json_value(mv.value)
+        item.drill = None if mv is None else json.dumps(dict(mv.drill or {}), ensure_ascii=False)
+        if indicator.metric:
+            item.detail = mv.detail if mv is not None else "未取得该指标的统计结果"
+        else:
+            item.detail = None
+        was_hand = item.source == "manual" and item.points is not None
+        if indicator.code in scored:
+            result = scored[indicator.code]
+            item.source = "metric"
+            item.points = result.points
+            item.reason = None
+            item.score_detail = result.detail
+        else:
+            item.source = "manual"
+            item.score_detail = unscorable.get(indicator.code)
+            if not (keep_manual and was_hand):
+                item.points = None
+                item.reason = None
+    db.session.flush()
+    recompute_totals(assessment)
+
+
+def recompute_totals(assessment: Assessment) -> None:
+    """Dimension subtotals and the total: sums of the items' rounded points, once all are in."""
+    items = list(assessment.items)
+    complete = bool(items) and all(item.points is not None for item in items)
+    dims: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for item in items:
+        if item.points is not None:
+            dims[item.dimension] += item.points
+    assessment.dimension_a = dims["A"] if complete else None
+    assessment.dimension_b = dims["B"] if complete else None
+    assessment.dimension_c = dims["C"] if complete else None
+    if assessment.level != "L4":
+        assessment.total = sum(dims.values(), Decimal("0.00")) if complete else None
+
+
+def item_sum(assessment: Assessment) -> Decimal | None:
+    """The index score of the items (for L4 this is not the total)."""
+    items = list(assessment.items)
+    if not items or any(item.points is None for item in items):
+        return None
+    return sum((item.points for item in items if item.points is not None), Decimal("0.00"))
+
+
+# --------------------------------------------------------------------------- opening
+
+
+@dataclass
+class OpenResult:
+    level: str
+    period: str
+    created: list[int] = field(default_factory=list)
+    existing: int = 0
+
+    @property
+    def message(self) -> str:
+        return f"{LEVEL_LABELS[self.level]} {self.period}：新开启 {len(self.created)} 份，已存在 {self.existing} 份"
+
+
+def _assessees(level: str, within: OrgUnit | None, unit_ids: Iterable[int] | None) -> list[OrgUnit]:
+    stmt = select(OrgUnit).where(OrgUnit.kind == ASSESSEE_KIND[level], OrgUnit.active.is_(True))
+    if within is not None and within.kind != "city":
+        stmt = stmt.where(OrgUnit.path.startswith(within.path))
+    if unit_ids is not None:
+        stmt = stmt.where(OrgUnit.id.in_(list(unit_ids)))
+    return list(db.session.scalars(stmt.order_by(OrgUnit.code)))
+
+
+def _city_id() -> int | None:
+    return db.session.scalar(select(OrgUnit.id).where(OrgUnit.kind == "city").order_by(OrgUnit.id))
+
+
+def _assessor_unit_id(level: str, unit: OrgUnit, city_id: int | None) -> int | None:
+    if level == "L1":
+        return unit.id
+    if level == "L2":
+        return unit.institution_id
+    if level == "L3":
+        return unit.county_id
+    return city_id
+
+
+def _place(level: str, unit: OrgUnit) -> tuple[int | None, int | None, int | None]:
+    """(county_id, institution_id, team_id) of the assessee, for the scope filter."""
+    kind = ASSESSEE_KIND[level]
+    if kind == "team":
+        return unit.county_id, unit.institution_id, unit.id
+    if kind == "institution":
+        return unit.county_id, unit.id, None
+    return unit.id, None, None
+
+
+def open_assessments(
+    level: str,
+    period: Period | str,
+    today: date | None = None,
+    within: OrgUnit | None = None,
+    unit_ids: Iterable[int] | None = None,
+) -> OpenResult:
+    """Open one assessment per assessee of ``level`` for ``period``; idempotent. Flushes.
+
+    ``within`` limits opening to assessees under one unit (an assessor opening its own); an
+    assessee that already has an assessment of this level and period (any revision) is skipped.
+    """
+    level = parse_level(level)
+    if isinstance(period, str):
+        period = parse_period(level, period)
+    lvl = tier(level)
+    if period.kind != lvl.period_kind:
+        raise AssessmentError(
+            f"{LEVEL_LABELS[level]}按{lvl.period_kind.label}考核，不能用于周期「{period}」", 422
+        )
+    today = today or clock.today()
+    opens = opened_on(lvl, period)
+    if today < opens:
+        raise AssessmentError(
+            f"{period.label}尚未结束，{opens.isoformat()} 起方可开启{LEVEL_LABELS[level]}", 409
+        )
+    result = OpenResult(level=level, period=str(period))
+    units = _assessees(level, within, unit_ids)
+    if not units:
+        return result
+    have = set(
+        db.session.scalars(
+            select(Assessment.unit_id).where(
+                Assessment.level == level,
+                Assessment.period == str(period),
+                Assessment.unit_id.in_([u.id for u in units]),
+            )
+        )
+    )
+    missing = [u for u in units if u.id not in have]
+    result.existing = len(units) - len(missing)
+    if not missing:
+        return result
+
+    from fdoctor.assessments.metrics import compute_metrics
+
+    start, end = period.covers
+    grain = ASSESSEE_KIND[level]
+    values = _metrics(compute_metrics, grain, start, end, [u.id for u in missing])
+    counties = {
+        c.id: c
+        for c in db.session.scalars(
+            select(OrgUnit).where(OrgUnit.id.in_({u.county_id for u in missing if u.county_id}))
+        )
+    }
+    choices: dict[int | None, IndexChoice] = {}
+    city_id = _city_id()
+    now = clock.now()
+    due = due_on(lvl, period)
+    for unit in missing:
+        county_id = unit.county_id
+        if county_id not in choices:
+            choices[county_id] = choose_index(period.year, counties.get(county_id or -1))
+        choice = choices[county_id]
+        county, institution, team = _place(level, unit)
+        assessment = Assessment(
+            level=level,
+            period=str(period),
+            unit_id=unit.id,
+            assessor_unit_id=_assessor_unit_id(level, unit, city_id),
+            county_id=county,
+            institution_id=institution,
+            team_id=team,
+            index_code=choice.index.code,
+            index_version=str(choice.index.version),
+            index_file=choice.file_name,
+            index_sha256=choice.sha256,
+            status="open",
+            revision=1,
+            is_current=True,
+            opened_at=now,
+            due_on=due,
+        )
+        db.session.add(assessment)
+        fill_items(assessment, choice.index, values.get(unit.id, {}), keep_manual=False)
+        result.created.append(assessment.id)
+    db.session.flush()
+    return result
+
+
+def _metrics(
+    compute: Any, grain: str, start: date, end: date, unit_ids: list[int]
+) -> dict[int, Any]:
+    try:
+        result: dict[int, Any] = compute(grain, start, end, unit_ids=unit_ids)
+    except ValueError as exc:
+        raise AssessmentError(f"指标计算失败：{exc}", 422) from None
+    return result
+
+
+def refresh_metrics(assessment: Assessment) -> None:
+    """Fill the metric items again from the records (late entries); manual points are kept."""
+    from fdoctor.assessments.metrics import compute_metrics
+
+    index = stored_index(assessment)
+    period = parse_period(assessment.level, assessment.period)
+    start, end = period.covers
+    values = _metrics(
+        compute_metrics, ASSESSEE_KIND[assessment.level], start, end, [assessment.unit_id]
+    )
+    fill_items(assessment, index, values.get(assessment.unit_id, {}), keep_manual=True)
+
+
+# --------------------------------------------------------------------------- L4 spot check
+
+
+def _candidates() -> dict[int, list[int]]:
+    """Active institutions per active county, in code order."""
+    rows = db.session.execute(
+        select(OrgUnit.county_id, OrgUnit.id)
+        .where(
+            OrgUnit.kind == "institution", OrgUnit.active.is_(True), OrgUnit.county_id.is_not(None)
+        )
+        .order_by(OrgUnit.code)
+    ).all()
+    counties = set(
+        db.session.scalars(
+            select(OrgUnit.id).where(OrgUnit.kind == "county", OrgUnit.active.is_(True))
+        )
+    )
+    grouped: dict[int, list[int]] = {county: [] for county in counties}
+    for county_id, inst_id in rows:
+        if county_id in grouped:
+            grouped[county_id].append(inst_id)
+    return grouped
+
+
+def draw_for(year: int) -> SpotCheckDraw | None:
+    return db.session.scalar(select(SpotCheckDraw).where(SpotCheckDraw.year == year))
+
+
+def draw_l4_spot_check(
+    year: int, seed: int | None = None, user: Any | None = None, today: date | None = None
+) -> SpotCheckDraw:
+    """Draw (once per year) at least 2 institutions per county for the municipal spot check.
+
+    The seed and every candidate are stored; a second call returns the stored draw. The drawn
+    institutions get their L4S assessments opened (idempotent). Flushes.
+    """
+    today = today or clock.today()
+    period = Period.of_year(year)
+    opens = opened_on(Level.L4, period)
+    if today < opens:
+        raise AssessmentError(
+            f"{year} 年度尚未结束，{opens.isoformat()} 起方可抽取市级抽查机构", 409
+        )
+    draw = draw_for(year)
+    if draw is not None:
+        if seed is not None and seed != draw.seed:
+            raise AssessmentError(f"{year} 年度已抽取（随机种子 {draw.seed}），不能换种子重抽", 409)
+    else:
+        per_county = int(setting("ASSESSMENT_L4_PER_COUNTY"))
+        candidates = _candidates()
+        chosen_seed = new_seed() if seed is None else seed
+        try:
+            drawn = draw_spot_check(candidates, chosen_seed, per_county)
+        except SamplingError as exc:
+            raise AssessmentError(str(exc), 422) from None
+        draw = SpotCheckDraw(
+            year=year,
+            seed=chosen_seed,
+            per_county=per_county,
+            drawn_at=clock.now(),
+            drawn_by_id=getattr(user, "id", None),
+        )
+        db.session.add(draw)
+        db.session.flush()
+        for county_id, institutions in candidates.items():
+            order = {inst: n for n, inst in enumerate(drawn[county_id], start=1)}
+            for inst in institutions:
+                db.session.add(
+                    SpotCheckDrawItem(
+                        draw_id=draw.id,
+                        county_id=county_id,
+                        institution_id=inst,
+                        selected=inst in order,
+                        draw_order=order.get(inst),
+                    )
+                )
+        db.session.flush()
+    selected = [item.institution_id for item in draw.items if item.selected]
+    if selected:
+        open_assessments(SPOT_LEVEL, period, today=today, unit_ids=selected)
+    return draw
+
+
+def redraw(draw: SpotCheckDraw) -> dict[int, list[int]]:
+    """Recompute the draw from its stored seed and candidates (for the audit)."""
+    candidates: dict[int, list[int]] = defaultdict(list)
+    for item in draw.items:
+        candidates[item.county_id].append(item.institution_id)
+    return draw_spot_check(candidates, draw.seed, draw.per_county)
+
+
+def stored_selection(draw: SpotCheckDraw) -> dict[int, list[int]]:
+    """The drawn institutions per county in draw order, as stored."""
+    selection: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for item in draw.items:
+        selection.setdefault(item.county_id, [])
+        if item.selected and item.draw_order is not None:
+            selection[item.county_id].append((item.draw_order, item.institution_id))
+    return {county: [inst for _, inst in sorted(rows)] for county, rows in selection.items()}
+
+
+def draw_is_reproducible(draw: SpotCheckDraw) -> bool:
+    return redraw(draw) == stored_selection(draw)
+
+
+@dataclass(frozen=True)
+class L4Breakdown:
+    reported: Decimal
+    spot: Decimal
+    total: Decimal
+    flagged: list[str]
+    lines: list[str]
+
+
+def _current(level: str, period: str, unit_ids: Iterable[int]) -> dict[int, Assessment]:
+    ids = list(unit_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(Assessment).where(
+            Assessment.level == level,
+            Assessment.period == period,
+            Assessment.unit_id.in_(ids),
+            Assessment.is_current.is_(True),
+        )
+    )
+    return {a.unit_id: a for a in rows}
+
+
+def _signed_population(assessment: Assessment) -> Decimal:
+    """Signed residents of the assessee: the numerator of its signing-coverage item."""
+    for item in assessment.items:
+        if item.metric == "signing_coverage" and item.numerator is not None:
+            return Decimal(item.numerator)
+    return Decimal(0)
+
+
+def compute_l4(assessment: Assessment) -> L4Breakdown:
+    """Combine a county's reported L3 year-end results with the city's spot check. Flushes."""
+    if assessment.level != "L4":
+        raise AssessmentError("只有市级年度考核需要合成县区得分", 409)
+    year = int(assessment.period)
+    county = assessment.unit
+    institutions = list(
+        db.session.scalars(
+            select(OrgUnit).where(OrgUnit.kind == "institution", OrgUnit.county_id == county.id)
+        )
+    )
+    names = {inst.id: inst.name for inst in institutions}
+    l3 = _current("L3", f"{year}-H2", names)
+    reported_rows = {
+        uid: a for uid, a in l3.items() if a.status in REPORTED_STATUSES and a.total is not None
+    }
+    if not reported_rows:
+        raise AssessmentError(
+            f"{county.name}尚无已提交的 {year} 年终（H2）三级考核结果，不能合成市级得分", 409
+        )
+    weights = {uid: _signed_population(a) for uid, a in reported_rows.items()}
+    lines: list[str] = []
+    if sum(weights.values()) > 0:
+        reported = sum(
+            (weights[u] * a.total for u, a in reported_rows.items() if a.total is not None),
+            Decimal(0),
+        ) / sum(weights.values())
+        lines.append(
+            "上报得分 = Σ(签约人数 × 年终三级考核得分) ÷ Σ签约人数 = "
+            + " + ".join(f"{weights[u]:.0f}×{a.total}" for u, a in reported_rows.items())
+            + f" ÷ {sum(weights.values()):.0f}"
+        )
+    else:
+        reported = sum(
+            (a.total for a in reported_rows.values() if a.total is not None), Decimal(0)
+        ) / len(reported_rows)
+        lines.append("各机构签约人数均为 0，上报得分取年终三级考核得分的算术平均")
+    reported = round2(reported)
+
+    draw = draw_for(year)
+    if draw is None:
+        raise AssessmentError(f"{year} 年度尚未抽取市级抽查机构", 409)
+    sampled = [item for item in draw.items if item.selected and item.county_id == county.id]
+    if not sampled:
+        raise AssessmentError(f"{county.name}没有被抽中的机构", 409)
+    spots = _current(SPOT_LEVEL, str(year), [item.institution_id for item in sampled])
+    not_ready = [
+        names.get(item.institution_id, str(item.institution_id))
+        for item in sampled
+        if item.institution_id not in spots
+        or spots[item.institution_id].status not in REPORTED_STATUSES
+        or spots[item.institution_id].total is None
+    ]
+    if not_ready:
+        raise AssessmentError(
+            f"抽查机构{'、'.join(not_ready)}的市级评分尚未提交，不能合成市级得分", 409
+        )
+    spot_totals = [spots[item.institution_id].total for item in sampled]
+    spot = round2(sum((t for t in spot_totals if t is not None), Decimal(0)) / len(spot_totals))
+    lines.append(
+        "抽查得分 = 抽查机构市级评分的平均 = "
+        + " + ".join(str(t) for t in spot_totals)
+        + f" ÷ {len(spot_totals)}"
+    )
+
+    w_reported = setting("ASSESSMENT_L4_REPORTED_WEIGHT")
+    w_spot = setting("ASSESSMENT_L4_SPOT_WEIGHT")
+    total = round2(w_reported * reported + w_spot * spot)
+    lines.append(f"市级得分 = {w_reported} × {reported} + {w_spot} × {spot} = {total}")
+
+    threshold = setting("ASSESSMENT_L4_FLAG_POINTS")
+    flagged: list[str] = []
+    for item in sampled:
+        own = l3.get(item.institution_id)
+        item.spot_score = spots[item.institution_id].total
+        item.reported_score = (
+            own.total if own is not None and own.status in REPORTED_STATUSES else None
+        )
+        item.flagged = (
+            item.reported_score is not None
+            and item.spot_score is not None
+            and item.reported_score - item.spot_score > threshold
+        )
+        if item.flagged:
+            flagged.append(
+                f"{names.get(item.institution_id)}：上报 {item.reported_score} 分，抽查 {item.spot_score} 分，"
+                f"高出 {item.reported_score - (item.spot_score or 0)} 分"
+            )
+    assessment.reported_score = reported
+    assessment.spot_check_score = spot
+    assessment.total = total
+    assessment.flagged = bool(flagged)
+    assessment.flag_reason = (
+        f"上报得分高于市级抽查 {threshold} 分以上：" + "；".join(flagged) if flagged else None
+    )
+    db.session.flush()
+    return L4Breakdown(reported=reported, spot=spot, total=total, flagged=flagged, lines=lines)
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+def item_records_query(assessment: Assessment, item: AssessmentItem) -> Any:
+    """The rows behind an item's numerator (a ``Select``), or None for manual indicators."""
+    if not item.metric:
+        return None
+    from fdoctor.assessments.metrics import metric_records_query
+
+    period = parse_period(assessment.level, assessment.period)
+    start, end = period.covers
+    return metric_records_query(
+        item.metric, ASSESSEE_KIND[assessment.level], assessment.unit_id, start, end
+    )
+
+
+def assessment_chain(assessment: Assessment) -> list[Assessment]:
+    """Every revision of the same (level, period, assessee), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Assessment)
+            .where(
+                Assessment.level == assessment.level,
+                Assessment.period == assessment.period,
+                Assessment.unit_id == assessment.unit_id,
+            )
+            .order_by(Assessment.revision)
+        )
+    )
+
+
+def unit_leader(unit_id: int, role: Role) -> Any:
+    """The first active user of ``role`` attached to the unit (the owner of its rectifications)."""
+    from fdoctor.auth.models import User
+
+    return db.session.scalar(
+        select(User)
+        .where(User.org_unit_id == unit_id, User.role == role.value, User.active.is_(True))
+        .order_by(User.id)
+    )
+
+
+# --------------------------------------------------------------------------- display
+
+
+def _plain(value: Decimal, places: int = 2) -> str:
+    quantum = Decimal(1).scaleb(-places)
+    text = f"{value.quantize(quantum, rounding=ROUND_HALF_UP):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_value(item: AssessmentItem) -> str:
+    """The metric value as people read it: 35.2%, 4.1 人次/百人·月, 投诉 1 起 …"""
+    if not item.metric:
+        return "—"
+    return format_metric_value(item.metric, load_value(item))
+
+
+def format_metric_value(metric_name: str, value: object) -> str:
+    from assessments.index import KNOWN_METRICS
+
+    if value is None:
+        return "无统计对象"
+    metric = KNOWN_METRICS.get(metric_name)
+    kind = metric.kind if metric else "ratio"
+    if isinstance(value, Mapping):
+        labels = dict(metric.events) if metric else {}
+        return "，".join(f"{labels.get(k, k)} {v}" for k, v in value.items())
+    number = Decimal(str(value))
+    if kind == "ratio":
+        return f"{_plain(number * 100, 1)}%"
+    if kind == "rate":
+        return f"{_plain(number)} 人次/百人·月"
+    if kind == "count":
+        return f"{_plain(number)} 次/月"
+    return f"{_plain(number, 1)} 分"
+
+
+def format_target(item: AssessmentItem) -> str:
+    return format_metric_target(item.metric, item.target)
+
+
+def format_metric_target(metric_name: str | None, target: Decimal | None) -> str:
+    from assessments.index import KNOWN_METRICS
+
+    if target is None:
+        return "—"
+    metric = KNOWN_METRICS.get(metric_name or "")
+    if metric is not None and metric.kind == "ratio":
+        return f"{_plain(Decimal(target) * 100, 1)}%"
+    return _plain(Decimal(target))
+
+
+def format_number(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return _plain(Decimal(value))
