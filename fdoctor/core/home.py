@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, render_template
@@ -10,6 +11,7 @@ from flask_login import login_required
 from fdoctor.reports.dashboard import home_figures
 
 bp = Blueprint("home", __name__)
+_FAVICON = (Path(__file__).resolve().parents[1] / "static" / "img" / "favicon.svg").read_bytes()
 
 
 @bp.route("/")
@@ -20,10 +22,10 @@ def index() -> Any:
 
 @bp.route("/favicon.ico")
 def favicon() -> Any:
-    from flask import current_app, send_from_directory
+    from flask import Response
 
-    return send_from_directory(
-        current_app.static_folder + "/img", "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    return Response(
+        _FAVICON, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
     )
 
 

@@ -127,6 +127,7 @@ NAV = [
     ("settlement.ratings", "成员系数", {"team_leader"}),
     ("public.index", "结果公示", None),
     ("assessments.notifications", "提醒", {"doctor"}),
+    ("imports.index", "导入", {"doctor", "team_leader", "centre_admin"}),
     ("org.index", "机构", None),
     ("admin.users", "用户管理", {"admin", "centre_admin"}),
 ]

@@ -1,0 +1,119 @@
+"""Reading uploads: .xlsx and .csv in UTF-8 (with or without BOM) and GBK; cell values."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import pytest
+from openpyxl import Workbook
+
+from fdoctor.imports.reader import (
+    MAX_UPLOAD_BYTES,
+    ImportFileError,
+    parse_bool,
+    parse_date,
+    parse_int,
+    read_table,
+    split_list,
+)
+
+CSV_TEXT = "户编号,地址*, 网格编码\nH1,东街1号,G1\n\nH2,西街2号,G2\n"
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"), [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8"), ("gbk", "GBK")]
+)
+def test_csv_in_each_encoding_reads_the_same(encoding: str, expected: str) -> None:
+    table = read_table("户.csv", CSV_TEXT.encode(encoding))
+    assert table.encoding == expected
+    assert table.headers == ["户编号", "地址", "网格编码"]  # '*' and spaces dropped
+    assert [r.values["地址"] for r in table.rows] == ["东街1号", "西街2号"]
+
+
+def test_blank_lines_are_skipped_but_row_numbers_kept() -> None:
+    table = read_table("户.csv", CSV_TEXT.encode("utf-8"))
+    assert [r.number for r in table.rows] == [2, 4]
+
+
+def test_xlsx_rows_keep_their_types() -> None:
+    content = _xlsx([["姓名", "出生日期", "人数"], ["张三", datetime(1990, 1, 2), 12]])
+    table = read_table("居民.XLSX", content)
+    row = table.rows[0]
+    assert row.raw("出生日期") == datetime(1990, 1, 2)
+    assert row.text("人数") == "12"
+
+
+def test_unknown_extension_is_refused() -> None:
+    with pytest.raises(ImportFileError, match=r"只支持 \.xlsx 或 \.csv"):
+        read_table("户.xls", b"abc")
+
+
+def test_broken_xlsx_is_refused_in_chinese() -> None:
+    with pytest.raises(ImportFileError, match="无法读取该Excel文件"):
+        read_table("户.xlsx", b"not a zip file")
+
+
+def test_undecodable_csv_is_refused_in_chinese() -> None:
+    with pytest.raises(ImportFileError, match="无法识别文件编码"):
+        read_table("户.csv", b"\xff\xfe\x00\x81\x30\xff\x81")
+
+
+def test_empty_file_is_refused() -> None:
+    with pytest.raises(ImportFileError, match="文件是空的"):
+        read_table("户.csv", b"")
+
+
+def test_repeated_header_is_refused() -> None:
+    with pytest.raises(ImportFileError, match="出现了两次"):
+        read_table("户.csv", "户编号,户编号\nA,B\n".encode())
+
+
+def test_file_over_the_limit_is_refused() -> None:
+    with pytest.raises(ImportFileError, match="10MB"):
+        read_table("户.csv", b"a" * (MAX_UPLOAD_BYTES + 1))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-01-05", "2026/1/5", "2026.1.5", "2026年1月5日", "20260105", "2026-01-05 00:00:00"],
+)
+def test_common_date_formats_are_read(text: str) -> None:
+    assert parse_date(text) == date(2026, 1, 5)
+
+
+def test_impossible_date_is_a_chinese_error() -> None:
+    with pytest.raises(ValueError, match="不是有效日期"):
+        parse_date("2026-02-30")
+
+
+def test_yes_and_no() -> None:
+    assert parse_bool("是") and not parse_bool("否") and not parse_bool("")
+    with pytest.raises(ValueError, match="应填“是”或“否”"):
+        parse_bool("也许")
+
+
+def test_integers() -> None:
+    assert parse_int("1,200") == 1200 and parse_int(3.0) == 3 and parse_int("") is None
+    with pytest.raises(ValueError, match="不是整数"):
+        parse_int("3.5")
+
+
+def test_lists_split_on_chinese_and_ascii_separators() -> None:
+    assert split_list("高血压、糖尿病，残疾人; 脱贫人口") == [
+        "高血压",
+        "糖尿病",
+        "残疾人",
+        "脱贫人口",
+    ]
