@@ -107,10 +107,12 @@ def write_entries(connection: Any, pending: list[tuple[str, str, str, Any, Any]]
         return
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
-    prev = connection.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).scalar()
-    prev = prev or GENESIS
+    last = connection.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    # Ids are assigned here, under the chain lock, so the chain order is the id order and a batch
+    # of entries is one multi-row insert.
+    next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     user_id, username, ip = _actor()
     at = clock.now()
     rows = []
@@ -127,11 +129,10 @@ def write_entries(connection: Any, pending: list[tuple[str, str, str, Any, Any]]
             "after": canonical(after) if after is not None else None,
         }
         digest = entry_hash(prev, fields)
-        rows.append({**fields, "at": at, "prev_hash": prev, "hash": digest})
+        rows.append({**fields, "id": next_id, "at": at, "prev_hash": prev, "hash": digest})
         prev = digest
-    # One statement per entry keeps the ids in chain order on every database.
-    for row in rows:
-        connection.execute(insert(AuditEntry), [row])
+        next_id += 1
+    connection.execute(insert(AuditEntry), rows)
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     DateTime,
@@ -15,9 +17,11 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fdoctor.core import clock
 from fdoctor.core.types import BigId, ScopedMixin
 from fdoctor.extensions import db
 
@@ -49,6 +53,7 @@ VERIFICATION_STATES = {
     "disputed": "存疑",
     "false": "虚假",
 }
+REFERRAL_TYPES = frozenset({"referral_up", "referral_down"})
 
 
 class ServiceRecord(ScopedMixin, db.Model):
@@ -58,8 +63,15 @@ class ServiceRecord(ScopedMixin, db.Model):
         Index("ix_service_record_county_date", "county_id", "service_date"),
         Index("ix_service_record_resident_type_date", "resident_id", "type", "service_date"),
         Index("ix_service_record_doctor_date", "doctor_id", "service_date"),
-        CheckConstraint("systolic_bp IS NULL OR (systolic_bp BETWEEN 50 AND 300)", name="sbp_range"),
-        CheckConstraint("diastolic_bp IS NULL OR (diastolic_bp BETWEEN 30 AND 200)", name="dbp_range"),
+        # The tablet's refresh (GET /api/v1/services?since=) and the referral inbox.
+        Index("ix_service_record_team_updated", "team_id", "updated_at"),
+        Index("ix_service_record_other_institution", "other_institution_id", "type"),
+        CheckConstraint(
+            "systolic_bp IS NULL OR (systolic_bp BETWEEN 50 AND 300)", name="sbp_range"
+        ),
+        CheckConstraint(
+            "diastolic_bp IS NULL OR (diastolic_bp BETWEEN 30 AND 200)", name="dbp_range"
+        ),
         CheckConstraint(
             "fasting_glucose IS NULL OR (fasting_glucose BETWEEN 1 AND 40)", name="glucose_range"
         ),
@@ -92,9 +104,22 @@ class ServiceRecord(ScopedMixin, db.Model):
     device_id: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     verification: Mapped[str] = mapped_column(String(16), default="unverified", index=True)
+    # Same resident, type and day as another record: stored anyway, shown as a warning.
+    possible_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the server got it
+    # Any change (edit, receipt, review) moves updated_at: devices refresh from it.
+    updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime, default=clock.now, onupdate=clock.now
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     resident = relationship("Resident")
     doctor = relationship("User", foreign_keys=[doctor_id])
+    entered_by = relationship("User", foreign_keys=[entered_by_id])
+    updated_by = relationship("User", foreign_keys=[updated_by_id])
+    referral_received_by = relationship("User", foreign_keys=[referral_received_by_id])
+    team = relationship("OrgUnit", foreign_keys="ServiceRecord.team_id")
+    other_institution = relationship("OrgUnit", foreign_keys=[other_institution_id])
 
     @property
     def type_label(self) -> str:
@@ -103,3 +128,59 @@ class ServiceRecord(ScopedMixin, db.Model):
     @property
     def verification_label(self) -> str:
         return VERIFICATION_STATES.get(self.verification, self.verification)
+
+    @property
+    def is_referral(self) -> bool:
+        return self.type in REFERRAL_TYPES
+
+
+VERSION_KINDS = {"previous": "历史版本", "conflict": "冲突修改"}
+VERSION_STATUSES = {
+    "superseded": "已被替换",
+    "open": "待审核",
+    "accepted": "已采用",
+    "rejected": "未采用（保留）",
+}
+
+
+class ServiceRecordVersion(ScopedMixin, db.Model):
+    """A state of a record's editable fields that is not (or not yet) the current one.
+
+    * ``kind="previous"``: the fields as they were at ``version`` before an edit or a reviewer's
+      choice replaced them; the author is whoever replaced them.
+    * ``kind="conflict"``: an edit made on a device from ``version`` (its base) after someone else
+      had already changed the record. It waits (``status="open"``) until a reviewer accepts it
+      (the current state becomes a ``previous`` row) or rejects it (it stays here). Nothing is
+      overwritten without leaving a row behind.
+
+    ``edit_uuid`` is the device's id for the edit, so a replayed edit is recognised.
+    """
+
+    __tablename__ = "service_record_version"
+    __table_args__ = (Index("ix_service_record_version_kind_status", "kind", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    edit_uuid: Mapped[str | None] = mapped_column(String(36), unique=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    authored_at: Mapped[datetime] = mapped_column(DateTime)  # on the device, for edits
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    record: Mapped[ServiceRecord] = relationship()
+    author = relationship("User", foreign_keys=[author_id])
+    resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+
+    @property
+    def kind_label(self) -> str:
+        return VERSION_KINDS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return VERSION_STATUSES.get(self.status, self.status)

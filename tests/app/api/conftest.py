@@ -1,0 +1,13 @@
+"""Clients that keep their own login (see ``tests.app.services.factories.Device``)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from tests.app.services.factories import Device, device
+
+
+@pytest.fixture()
+def client(app: Flask) -> Device:
+    return device(app)
