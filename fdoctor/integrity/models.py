@@ -147,3 +147,23 @@ def _after_create(target: Any, connection: Any, **_kw: Any) -> None:
 
 for _table in (Assessment.__table__, AssessmentItem.__table__, ServiceRecord.__table__):
     event.listen(_table, "after_create", _after_create)
+
+
+TRIGGER_NAMES = (
+    "trg_assessment_locked_update", "trg_assessment_locked_delete", "trg_assessment_item_locked_update",
+    "trg_assessment_item_locked_delete", "trg_assessment_item_locked_insert",
+    "trg_service_record_locked_update", "trg_service_record_locked_delete",
+)
+
+
+def drop_integrity_triggers(connection: Any) -> None:
+    """Remove the triggers (migration downgrade)."""
+    if connection.dialect.name == "sqlite":
+        for name in TRIGGER_NAMES:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        return
+    connection.execute(text("DROP TRIGGER IF EXISTS trg_assessment_locked ON assessment"))
+    connection.execute(text("DROP TRIGGER IF EXISTS trg_assessment_item_locked ON assessment_item"))
+    connection.execute(text("DROP TRIGGER IF EXISTS trg_service_record_locked ON service_record"))
+    for fn in ("fd_assessment_locked", "fd_assessment_item_locked", "fd_service_record_locked"):
+        connection.execute(text(f"DROP FUNCTION IF EXISTS {fn}()"))

@@ -32,3 +32,24 @@ def test_one_active_contract_per_resident_is_a_database_index(migrated_db: Flask
 
     indexes = {ix["name"]: ix for ix in inspect(db.engine).get_indexes("contract_member")}
     assert indexes["uq_contract_member_one_active"]["unique"]
+
+
+def _triggers(engine: object) -> set[str]:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        else:
+            rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+        return {r[0] for r in rows}
+
+
+def test_migration_installs_the_same_lock_triggers_as_the_models(migrated_db: Flask, app: Flask) -> None:
+    with migrated_db.app_context():
+        migrated = _triggers(db.engine)
+    with app.app_context():
+        modelled = _triggers(db.engine)
+    assert migrated == modelled
+    assert any("settlement" in name for name in migrated)
+    assert any("service_record" in name for name in migrated)
