@@ -128,3 +128,11 @@ def _edit_one(client_uuid: str) -> Any:
     if result.id is None and "client_uuid" in result.errors:
         return {**out, "error": result.errors["client_uuid"]}, 404
     return {**out, "error": "；".join(result.errors.values())}, 422
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI description of this API (no data in it, so no login)."""
+    from fdoctor.api.openapi import spec
+
+    return spec()

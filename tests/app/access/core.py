@@ -20,6 +20,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "home.index": Expect(ALL),
     "home.healthz": Expect(ALL),
     "home.favicon": Expect(ALL),
+    "api.openapi": Expect(ALL),
     "org.index": Expect(ALL),
     "org.detail": Expect(ALL, _unit),
     "households.index": Expect(HEALTH),

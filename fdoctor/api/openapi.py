@@ -1,0 +1,124 @@
+"""The OpenAPI 3.1 description of ``/api/v1/`` (served at ``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fdoctor.services.models import SERVICE_TYPES
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+}
+_RECORD_IN = {
+    "type": "object",
+    "required": ["client_uuid", "type", "service_date"],
+    "properties": {
+        "op": {"type": "string", "enum": ["create", "update"]},
+        "client_uuid": {"type": "string", "format": "uuid"},
+        "resident_id": {"type": ["integer", "null"]},
+        "team_id": {"type": ["integer", "null"]},
+        "type": {"type": "string", "enum": sorted(SERVICE_TYPES)},
+        "service_date": {"type": "string", "format": "date"},
+        "systolic_bp": {"type": ["integer", "null"]},
+        "diastolic_bp": {"type": ["integer", "null"]},
+        "fasting_glucose": {"type": ["number", "string", "null"]},
+        "attendance": {"type": ["integer", "null"]},
+        "topic": {"type": ["string", "null"]},
+        "other_institution_id": {"type": ["integer", "null"]},
+        "other_institution_name": {"type": ["string", "null"]},
+        "referral_receipt_on": {"type": ["string", "null"], "format": "date"},
+        "notes": {"type": ["string", "null"], "maxLength": 2000},
+        "entered_at": {"type": ["string", "null"]},
+        "edit_uuid": {"type": ["string", "null"]},
+        "base_version": {"type": ["integer", "null"]},
+    },
+}
+_RESULT = {
+    "type": "object",
+    "required": ["client_uuid", "status"],
+    "properties": {
+        "client_uuid": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["created", "duplicate", "invalid", "updated", "conflict"]},
+        "id": {"type": ["integer", "null"]},
+        "version": {"type": ["integer", "null"]},
+        "errors": {"type": "object"},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    names = {400: "请求有误", 401: "未登录或令牌无效", 403: "无权限", 404: "不存在或不在管辖范围内",
+             409: "版本冲突", 422: "校验未通过"}
+    return {
+        str(c): {"description": names[c], "content": {"application/json": {"schema": _ERROR}}}
+        for c in codes
+    }
+
+
+def _json(schema: dict[str, Any], description: str = "成功") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fdoctor API",
+            "version": "1",
+            "description": "家庭医生签约服务：平板离线同步接口。认证：登录会话（写操作带 X-CSRFToken 头）或 "
+            "Authorization: Bearer <令牌>（flask users token 签发）。详见 docs/api.md。",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            }
+        },
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {
+            "/me": {"get": {"summary": "当前用户", "operationId": "me",
+                            "responses": {"200": _json({"type": "object"}), **_errors(401, 403)}}},
+            "/residents": {"get": {
+                "summary": "辖区居民（离线检索快照）", "operationId": "residents",
+                "parameters": [
+                    {"name": "after_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "team", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)}}},
+            "/services": {"get": {
+                "summary": "服务记录增量（since 游标）", "operationId": "services",
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)}}},
+            "/services/batch": {"post": {
+                "summary": "批量上传（幂等，逐条结果）", "operationId": "services_batch",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["records"],
+                    "properties": {
+                        "device_id": {"type": "string", "maxLength": 64},
+                        "records": {"type": "array", "maxItems": 200, "items": _RECORD_IN},
+                    }}}}},
+                "responses": {
+                    "200": _json({"type": "object", "required": ["results"], "properties": {
+                        "results": {"type": "array", "items": _RESULT},
+                        "server_time": {"type": "string"}}}),
+                    **_errors(400, 401, 403)}}},
+            "/services/{client_uuid}": {
+                "parameters": [{"name": "client_uuid", "in": "path", "required": True,
+                                "schema": {"type": "string", "format": "uuid"}}],
+                "get": {"summary": "单条记录", "operationId": "service_get",
+                        "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)}},
+                "put": {"summary": "离线修改（带 base_version）", "operationId": "service_put",
+                        "requestBody": {"required": True,
+                                        "content": {"application/json": {"schema": _RECORD_IN}}},
+                        "responses": {"200": _json(_RESULT), **_errors(400, 401, 403, 404, 409, 422)}},
+            },
+        },
+    }
