@@ -642,9 +642,18 @@ def verify(rect_id: int) -> Any:
 # --------------------------------------------------------------------------- L4 spot check
 
 
+def _known_year(year: int) -> None:
+    """A year outside the calendar's range is no page (404), never a crash."""
+    from assessments.tiers import MAX_YEAR, MIN_YEAR
+
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        abort(404)
+
+
 @bp.route("/l4/<int:year>")
 @roles_required(*L4_ROLES)
 def l4(year: int) -> Any:
+    _known_year(year)
     draw = draw_for(year)
     items: list[SpotCheckDrawItem] = []
     reproducible = None
@@ -702,6 +711,7 @@ def l4(year: int) -> Any:
 @bp.route("/l4/<int:year>/draw", methods=["POST"])
 @roles_required(Role.CITY_ADMIN)
 def l4_draw(year: int) -> Any:
+    _known_year(year)
     form = DrawForm()
     if not form.validate_on_submit():
         _flash_form_errors(form)
