@@ -156,11 +156,11 @@ def run(clients: int, seconds: float, workers: int, pg_admin: str, keep: bool) -
     from fdoctor.auth.models import User
     from fdoctor.auth.services import issue_api_token
     from fdoctor.backup.services import table_fingerprints
+    from fdoctor.contracts.models import Contract, ContractMember
     from fdoctor.core import clock
     from fdoctor.demo.generator import load_demo
     from fdoctor.extensions import db
     from fdoctor.households.models import Resident
-    from fdoctor.contracts.models import Contract, ContractMember
 
     name = f"fdoctor_load_{os.getpid()}"
     admin = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")

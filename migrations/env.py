@@ -1,9 +1,8 @@
 import logging
 from logging.config import fileConfig
 
-from flask import current_app
-
 from alembic import context
+from flask import current_app
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -39,9 +38,7 @@ target_db = current_app.extensions['migrate'].db
 
 def include_object(obj, name, type_, reflected, compare_to):
     # APScheduler creates and owns its job-store table.
-    if type_ == "table" and name == "apscheduler_jobs":
-        return False
-    return True
+    return not (type_ == "table" and name == "apscheduler_jobs")
 
 
 def get_metadata():

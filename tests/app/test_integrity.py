@@ -52,9 +52,8 @@ def _record(day: date) -> ServiceRecord:
 
 
 def _refused(sql: str, **params: object) -> None:
-    with pytest.raises(DatabaseError) as info:
-        with db.session.begin_nested():
-            db.session.execute(text(sql), params)
+    with pytest.raises(DatabaseError) as info, db.session.begin_nested():
+        db.session.execute(text(sql), params)
     assert "不可" in str(info.value)
 
 
