@@ -44,7 +44,9 @@ class Config:
     ASSESSMENT_L4_SPOT_WEIGHT = "0.6"
     ASSESSMENT_L4_FLAG_POINTS = 10
     ASSESSMENT_L4_PER_COUNTY = 2
-    MAX_CONTENT_LENGTH = 11 * 1024 * 1024  # uploads (imports) are limited to 10 MB plus form overhead
+    MAX_CONTENT_LENGTH = (
+        11 * 1024 * 1024
+    )  # uploads (imports) are limited to 10 MB plus form overhead
     DEMO_SEED = int(os.environ.get("FDOCTOR_DEMO_SEED", "20260101"))
     # Front-end libraries copied from node_modules by the setup script (never a CDN).
     VENDOR_DIR = BASE_DIR / "fdoctor" / "static" / "vendor"

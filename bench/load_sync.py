@@ -70,10 +70,23 @@ class Server:
     def start(self) -> None:
         env = {**os.environ, "DATABASE_URL": self.url, "FDOCTOR_ENV": "development"}
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--timeout", "30", "--log-level", "warning", "wsgi:app"],
-            cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--timeout",
+                "30",
+                "--log-level",
+                "warning",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -98,8 +111,15 @@ class Server:
             self.proc.wait(timeout=15)
 
 
-def tablet(port: int, token: str, residents: list[int], today: date, stop: threading.Event,
-           stats: Stats, seed: int) -> None:
+def tablet(
+    port: int,
+    token: str,
+    residents: list[int],
+    today: date,
+    stop: threading.Event,
+    stats: Stats,
+    seed: int,
+) -> None:
     rng = random.Random(seed)
     conn: http.client.HTTPConnection | None = None
     pending: list[dict[str, object]] = []
@@ -109,10 +129,15 @@ def tablet(port: int, token: str, residents: list[int], today: date, stop: threa
             for _ in range(BATCH):
                 cid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                 day = today - timedelta(days=rng.randint(0, 20))
-                pending.append({"client_uuid": cid, "resident_id": rng.choice(residents),
-                                "type": rng.choice(["consultation", "home_visit"]),
-                                "service_date": day.isoformat(),
-                                "entered_at": f"{day.isoformat()}T10:00:00"})
+                pending.append(
+                    {
+                        "client_uuid": cid,
+                        "resident_id": rng.choice(residents),
+                        "type": rng.choice(["consultation", "home_visit"]),
+                        "service_date": day.isoformat(),
+                        "entered_at": f"{day.isoformat()}T10:00:00",
+                    }
+                )
                 with stats.lock:
                     stats.queued.add(cid)
         body = json.dumps({"device_id": f"load-{seed}", "records": pending})
@@ -177,7 +202,9 @@ def run(clients: int, seconds: float, workers: int, pg_admin: str, keep: bool) -
             upgrade()
             load_demo(seed=20260101, anchor=today, scale="small")
             doctors = db.session.scalars(
-                sa.select(User).where(User.role == "doctor", User.on_probation.is_(False)).order_by(User.id)
+                sa.select(User)
+                .where(User.role == "doctor", User.on_probation.is_(False))
+                .order_by(User.id)
             ).all()
             tokens, residents = [], []
             for i in range(clients):
@@ -207,7 +234,9 @@ def run(clients: int, seconds: float, workers: int, pg_admin: str, keep: bool) -
         stats = Stats()
         stop = threading.Event()
         threads = [
-            threading.Thread(target=tablet, args=(server.port, tokens[i], residents[i], today, stop, stats, i))
+            threading.Thread(
+                target=tablet, args=(server.port, tokens[i], residents[i], today, stop, stats, i)
+            )
             for i in range(clients)
         ]
         started = time.perf_counter()
@@ -228,33 +257,53 @@ def run(clients: int, seconds: float, workers: int, pg_admin: str, keep: bool) -
         with app.app_context():
             db.session.remove()
             after = table_fingerprints(db.engine)
-            stored = db.session.scalar(sa.text("SELECT COUNT(*) FROM service_record")) - base_records
-            doubled = db.session.scalar(sa.text(
-                "SELECT COUNT(*) FROM (SELECT client_uuid FROM service_record GROUP BY client_uuid HAVING COUNT(*) > 1) d"))
-            stored_ids = set(db.session.scalars(sa.text(
-                "SELECT client_uuid FROM service_record WHERE device_id LIKE 'load-%'")).all())
+            stored = (
+                db.session.scalar(sa.text("SELECT COUNT(*) FROM service_record")) - base_records
+            )
+            doubled = db.session.scalar(
+                sa.text(
+                    "SELECT COUNT(*) FROM (SELECT client_uuid FROM service_record GROUP BY client_uuid HAVING COUNT(*) > 1) d"
+                )
+            )
+            stored_ids = set(
+                db.session.scalars(
+                    sa.text("SELECT client_uuid FROM service_record WHERE device_id LIKE 'load-%'")
+                ).all()
+            )
             db.session.remove()
             db.engine.dispose()
         unchanged = {t for t in before if t not in WRITTEN_TABLES and before[t] == after[t]}
         changed = sorted(t for t in before if t not in WRITTEN_TABLES and before[t] != after[t])
         lat = sorted(stats.latencies)
         report = {
-            "clients": clients, "workers": workers, "seconds": round(elapsed, 1),
+            "clients": clients,
+            "workers": workers,
+            "seconds": round(elapsed, 1),
             "killed_at_s": round(killed_at, 1),
-            "requests": stats.requests, "ok_responses": stats.ok, "errors": stats.errors,
-            "records_queued": len(stats.queued), "records_acknowledged": len(stats.sent),
-            "records_stored": stored, "invalid": stats.invalid,
+            "requests": stats.requests,
+            "ok_responses": stats.ok,
+            "errors": stats.errors,
+            "records_queued": len(stats.queued),
+            "records_acknowledged": len(stats.sent),
+            "records_stored": stored,
+            "invalid": stats.invalid,
             "doubled_client_ids": doubled,
-            "missing": len(stats.sent - stored_ids), "unexpected": len(stored_ids - stats.queued),
+            "missing": len(stats.sent - stored_ids),
+            "unexpected": len(stored_ids - stats.queued),
             "records_per_s": round(stored / elapsed, 1),
             "p50_batch_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
             "p95_batch_ms": round(lat[int(len(lat) * 0.95) - 1] * 1000, 1) if lat else None,
-            "other_tables_unchanged": len(unchanged), "other_tables_changed": changed,
+            "other_tables_unchanged": len(unchanged),
+            "other_tables_changed": changed,
         }
         report["passed"] = (
-            report["doubled_client_ids"] == 0 and report["missing"] == 0
-            and report["unexpected"] == 0 and not changed
-            and stats.sent == stats.queued and stored == len(stats.sent) and stats.invalid == 0
+            report["doubled_client_ids"] == 0
+            and report["missing"] == 0
+            and report["unexpected"] == 0
+            and not changed
+            and stats.sent == stats.queued
+            and stored == len(stats.sent)
+            and stats.invalid == 0
         )
         return report
     finally:

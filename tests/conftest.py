@@ -190,7 +190,9 @@ def demo_client(demo_app: Flask) -> Iterator[FlaskClient]:
         yield demo_app.test_client()
 
 
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

@@ -34,7 +34,9 @@ def make_tree() -> Tree:
     city = add_unit("C", "测试市", "city", None)
     pool = add_unit("C-P1", "市区", "pool", city)
     county = add_unit("410001", "甲区", "county", pool, "district")
-    inst = add_unit("410001-01", "甲区东街社区卫生服务中心", "institution", county, "community_centre")
+    inst = add_unit(
+        "410001-01", "甲区东街社区卫生服务中心", "institution", county, "community_centre"
+    )
     station = add_unit("410001-01-S1", "东街第一服务站", "station", inst, "community_station")
     team = add_unit("410001-01-T1", "东街一队", "team", station)
     team2 = add_unit("410001-01-T2", "东街二队", "team", inst)

@@ -26,5 +26,7 @@ def users() -> Any:
         .where(scope_clause(OrgUnit))
         .order_by(OrgUnit.path, User.username)
     )
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    page = db.paginate(
+        stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
+    )
     return render_template("admin/users.html", page=page)

@@ -40,7 +40,10 @@ _RESULT = {
     "required": ["client_uuid", "status"],
     "properties": {
         "client_uuid": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": ["created", "duplicate", "invalid", "updated", "conflict"]},
+        "status": {
+            "type": "string",
+            "enum": ["created", "duplicate", "invalid", "updated", "conflict"],
+        },
         "id": {"type": ["integer", "null"]},
         "version": {"type": ["integer", "null"]},
         "errors": {"type": "object"},
@@ -50,8 +53,14 @@ _RESULT = {
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    names = {400: "请求有误", 401: "未登录或令牌无效", 403: "无权限", 404: "不存在或不在管辖范围内",
-             409: "版本冲突", 422: "校验未通过"}
+    names = {
+        400: "请求有误",
+        401: "未登录或令牌无效",
+        403: "无权限",
+        404: "不存在或不在管辖范围内",
+        409: "版本冲突",
+        422: "校验未通过",
+    }
     return {
         str(c): {"description": names[c], "content": {"application/json": {"schema": _ERROR}}}
         for c in codes
@@ -80,45 +89,109 @@ def spec() -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
-            "/me": {"get": {"summary": "当前用户", "operationId": "me",
-                            "responses": {"200": _json({"type": "object"}), **_errors(401, 403)}}},
-            "/residents": {"get": {
-                "summary": "辖区居民（离线检索快照）", "operationId": "residents",
-                "parameters": [
-                    {"name": "after_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                    {"name": "team", "in": "query", "schema": {"type": "integer"}},
-                ],
-                "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)}}},
-            "/services": {"get": {
-                "summary": "服务记录增量（since 游标）", "operationId": "services",
-                "parameters": [
-                    {"name": "since", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                ],
-                "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)}}},
-            "/services/batch": {"post": {
-                "summary": "批量上传（幂等，逐条结果）", "operationId": "services_batch",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["records"],
-                    "properties": {
-                        "device_id": {"type": "string", "maxLength": 64},
-                        "records": {"type": "array", "maxItems": 200, "items": _RECORD_IN},
-                    }}}}},
-                "responses": {
-                    "200": _json({"type": "object", "required": ["results"], "properties": {
-                        "results": {"type": "array", "items": _RESULT},
-                        "server_time": {"type": "string"}}}),
-                    **_errors(400, 401, 403)}}},
+            "/me": {
+                "get": {
+                    "summary": "当前用户",
+                    "operationId": "me",
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 403)},
+                }
+            },
+            "/residents": {
+                "get": {
+                    "summary": "辖区居民（离线检索快照）",
+                    "operationId": "residents",
+                    "parameters": [
+                        {
+                            "name": "after_id",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        },
+                        {"name": "team", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)},
+                }
+            },
+            "/services": {
+                "get": {
+                    "summary": "服务记录增量（since 游标）",
+                    "operationId": "services",
+                    "parameters": [
+                        {"name": "since", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
+                    ],
+                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)},
+                }
+            },
+            "/services/batch": {
+                "post": {
+                    "summary": "批量上传（幂等，逐条结果）",
+                    "operationId": "services_batch",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["records"],
+                                    "properties": {
+                                        "device_id": {"type": "string", "maxLength": 64},
+                                        "records": {
+                                            "type": "array",
+                                            "maxItems": 200,
+                                            "items": _RECORD_IN,
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["results"],
+                                "properties": {
+                                    "results": {"type": "array", "items": _RESULT},
+                                    "server_time": {"type": "string"},
+                                },
+                            }
+                        ),
+                        **_errors(400, 401, 403),
+                    },
+                }
+            },
             "/services/{client_uuid}": {
-                "parameters": [{"name": "client_uuid", "in": "path", "required": True,
-                                "schema": {"type": "string", "format": "uuid"}}],
-                "get": {"summary": "单条记录", "operationId": "service_get",
-                        "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)}},
-                "put": {"summary": "离线修改（带 base_version）", "operationId": "service_put",
-                        "requestBody": {"required": True,
-                                        "content": {"application/json": {"schema": _RECORD_IN}}},
-                        "responses": {"200": _json(_RESULT), **_errors(400, 401, 403, 404, 409, 422)}},
+                "parameters": [
+                    {
+                        "name": "client_uuid",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "get": {
+                    "summary": "单条记录",
+                    "operationId": "service_get",
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)},
+                },
+                "put": {
+                    "summary": "离线修改（带 base_version）",
+                    "operationId": "service_put",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _RECORD_IN}},
+                    },
+                    "responses": {"200": _json(_RESULT), **_errors(400, 401, 403, 404, 409, 422)},
+                },
             },
         },
     }

@@ -145,7 +145,9 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         before = {}
         for attr in state.mapper.column_attrs:
             hist = state.attrs[attr.key].history
-            before[attr.key] = _jsonable(hist.deleted[0] if hist.deleted else getattr(obj, attr.key))
+            before[attr.key] = _jsonable(
+                hist.deleted[0] if hist.deleted else getattr(obj, attr.key)
+            )
         changes.append(("update", obj, before))
     for obj in session.deleted:
         if getattr(obj, "__tablename__", None) in AUDITED_TABLES:
@@ -166,7 +168,9 @@ def _after_flush(session: Session, _context: Any) -> None:
         write_entries(session.connection(), pending)
 
 
-def record_event(action: str, table: str, row_id: str, detail: dict[str, Any] | None = None) -> None:
+def record_event(
+    action: str, table: str, row_id: str, detail: dict[str, Any] | None = None
+) -> None:
     """Log a non-change event (e.g. a full citizen ID viewed) in the current transaction."""
     from fdoctor.extensions import db
 
@@ -253,7 +257,9 @@ def _compare_records(session: Session, latest: dict[tuple[str, str], str | None]
         for row_id, after in sorted(rows.items()):
             live = current.get(row_id)
             if after is None and live is not None:
-                problems.append(f"{table_name} 第 {row_id} 行已被删除的记录又出现了（未经系统写入）")
+                problems.append(
+                    f"{table_name} 第 {row_id} 行已被删除的记录又出现了（未经系统写入）"
+                )
             elif after is not None and live is None:
                 problems.append(f"{table_name} 第 {row_id} 行被绕过系统删除")
             elif after is not None and live != after:

@@ -111,7 +111,9 @@ def issue_api_token(user: User, name: str) -> str:
     if not user.active:
         raise UserError("账号已停用，不能签发令牌")
     token = "fd_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, name=name[:64] or "设备", token_hash=_hash_token(token)))
+    db.session.add(
+        ApiToken(user_id=user.id, name=name[:64] or "设备", token_hash=_hash_token(token))
+    )
     db.session.flush()
     return token
 
@@ -121,7 +123,9 @@ def user_for_token(token: str) -> User | None:
     from fdoctor.auth.models import ApiToken
 
     row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None)
+        )
     )
     if row is None or not row.user.active:
         return None

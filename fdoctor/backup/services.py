@@ -74,9 +74,17 @@ def create_backup(engine: Engine, output: Path) -> BackupResult:
             src.close()
     elif dialect == "postgresql":
         proc = subprocess.run(
-            [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-             f"--file={output}", _libpq_url(engine)],
-            capture_output=True, text=True, check=False,
+            [
+                _tool("pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--file={output}",
+                _libpq_url(engine),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             output.unlink(missing_ok=True)
@@ -117,9 +125,19 @@ def restore_backup(engine: Engine, source: Path, force: bool = False) -> None:
         engine.dispose()
         _drop_all_pg(engine)
         proc = subprocess.run(
-            [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-             "--single-transaction", f"--dbname={_libpq_url(engine)}", str(source)],
-            capture_output=True, text=True, check=False, env={**os.environ},
+            [
+                _tool("pg_restore"),
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                f"--dbname={_libpq_url(engine)}",
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ},
         )
         if proc.returncode != 0:
             raise BackupError(f"pg_restore 失败：{proc.stderr.strip()}")

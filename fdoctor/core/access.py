@@ -12,7 +12,9 @@ from flask_login import current_user, login_required
 from fdoctor.core.roles import FULL_ID_ROLES, Role
 
 
-def roles_required(*roles: Role | Iterable[Role]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def roles_required(
+    *roles: Role | Iterable[Role],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Allow only the given roles; others get 403. Implies login."""
     allowed: set[str] = set()
     for r in roles:

@@ -117,11 +117,27 @@ def _yuan(fen: int | None) -> str:
 NAV = [
     ("home.index", "首页", None),
     ("worklist.index", "工作清单", {"doctor", "team_leader"}),
-    ("households.index", "居民与家庭", {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"}),
-    ("contracts.index", "签约", {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"}),
+    (
+        "households.index",
+        "居民与家庭",
+        {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
+    ),
+    (
+        "contracts.index",
+        "签约",
+        {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
+    ),
     ("services.tablet", "录入服务", {"doctor", "team_leader"}),
-    ("services.index", "服务记录", {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"}),
-    ("surveys.index", "满意度与投诉", {"team_leader", "centre_admin", "county_auditor", "city_admin"}),
+    (
+        "services.index",
+        "服务记录",
+        {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
+    ),
+    (
+        "surveys.index",
+        "满意度与投诉",
+        {"team_leader", "centre_admin", "county_auditor", "city_admin"},
+    ),
     ("assessments.index", "考核", {"team_leader", "centre_admin", "county_auditor", "city_admin"}),
     ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
     ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),

@@ -27,8 +27,18 @@ DERIVED_TAGS = {"elderly65": "65岁及以上老年人", "child0_6": "0-6岁儿�
 TAG_LABELS = {**DERIVED_TAGS, **STORED_TAGS}
 # Residents with any of these count as key population (重点人群) for indicator A2.
 KEY_POPULATION_TAGS = frozenset(
-    {"elderly65", "child0_6", "maternal", "hypertension", "diabetes", "mental_severe",
-     "tuberculosis", "disabled", "poverty", "special_family"}
+    {
+        "elderly65",
+        "child0_6",
+        "maternal",
+        "hypertension",
+        "diabetes",
+        "mental_severe",
+        "tuberculosis",
+        "disabled",
+        "poverty",
+        "special_family",
+    }
 )
 RESIDENT_STATUSES = {"active": "在册", "moved": "迁出", "deceased": "死亡"}
 

@@ -23,16 +23,52 @@ from fdoctor.services.models import ServiceRecord
 
 LOCKED_ASSESSMENT = "('published', 'appealed', 'acknowledged', 'superseded')"
 ASSESSMENT_FROZEN_COLUMNS = (
-    "level", "period", "unit_id", "revision", "index_code", "total", "dimension_a",
-    "dimension_b", "dimension_c", "reported_score", "spot_check_score", "published_at",
+    "level",
+    "period",
+    "unit_id",
+    "revision",
+    "index_code",
+    "total",
+    "dimension_a",
+    "dimension_b",
+    "dimension_c",
+    "reported_score",
+    "spot_check_score",
+    "published_at",
     "supersedes_id",
 )
-ITEM_COLUMNS = ("assessment_id", "code", "max_points", "numerator", "denominator", "value", "points", "reason")
+ITEM_COLUMNS = (
+    "assessment_id",
+    "code",
+    "max_points",
+    "numerator",
+    "denominator",
+    "value",
+    "points",
+    "reason",
+)
 RECORD_FROZEN_COLUMNS = (
-    "resident_id", "contract_id", "doctor_id", "service_date", "category", "type",
-    "systolic_bp", "diastolic_bp", "fasting_glucose", "attendance", "topic",
-    "other_institution_id", "other_institution_name", "referral_received_at", "notes",
-    "entered_at", "entered_by_id", "county_id", "institution_id", "team_id", "client_uuid",
+    "resident_id",
+    "contract_id",
+    "doctor_id",
+    "service_date",
+    "category",
+    "type",
+    "systolic_bp",
+    "diastolic_bp",
+    "fasting_glucose",
+    "attendance",
+    "topic",
+    "other_institution_id",
+    "other_institution_name",
+    "referral_received_at",
+    "notes",
+    "entered_at",
+    "entered_by_id",
+    "county_id",
+    "institution_id",
+    "team_id",
+    "client_uuid",
 )
 MSG_ASSESSMENT = "已公示的考核结果不可修改或删除，更正须提交带理由的修订"
 MSG_RECORD = "该服务记录所在期间的三级考核已公示，记录已锁定，不可修改或删除"
@@ -47,17 +83,19 @@ def _sqlite_statements() -> list[str]:
         AND a.status IN {LOCKED_ASSESSMENT} AND a.unit_id = OLD.institution_id
         AND substr(a.period, 1, 4) = substr(OLD.service_date, 1, 4)
         AND (a.period LIKE '%-H2' OR CAST(substr(OLD.service_date, 6, 2) AS INTEGER) <= 6))"""
-    item_locked = f"(SELECT status FROM assessment WHERE id = OLD.assessment_id) IN {LOCKED_ASSESSMENT}"
+    item_locked = (
+        f"(SELECT status FROM assessment WHERE id = OLD.assessment_id) IN {LOCKED_ASSESSMENT}"
+    )
     return [
         f"""CREATE TRIGGER trg_assessment_locked_update BEFORE UPDATE ON assessment
-        WHEN OLD.status IN {LOCKED_ASSESSMENT} AND ({_changed(ASSESSMENT_FROZEN_COLUMNS, 'IS NOT')}
+        WHEN OLD.status IN {LOCKED_ASSESSMENT} AND ({_changed(ASSESSMENT_FROZEN_COLUMNS, "IS NOT")}
              OR NEW.status NOT IN {LOCKED_ASSESSMENT})
         BEGIN SELECT RAISE(ABORT, '{MSG_ASSESSMENT}'); END""",
         f"""CREATE TRIGGER trg_assessment_locked_delete BEFORE DELETE ON assessment
         WHEN OLD.status IN {LOCKED_ASSESSMENT}
         BEGIN SELECT RAISE(ABORT, '{MSG_ASSESSMENT}'); END""",
         f"""CREATE TRIGGER trg_assessment_item_locked_update BEFORE UPDATE ON assessment_item
-        WHEN {item_locked} AND ({_changed(ITEM_COLUMNS, 'IS NOT')})
+        WHEN {item_locked} AND ({_changed(ITEM_COLUMNS, "IS NOT")})
         BEGIN SELECT RAISE(ABORT, '{MSG_ASSESSMENT}'); END""",
         f"""CREATE TRIGGER trg_assessment_item_locked_delete BEFORE DELETE ON assessment_item
         WHEN {item_locked}
@@ -66,7 +104,7 @@ def _sqlite_statements() -> list[str]:
         WHEN (SELECT status FROM assessment WHERE id = NEW.assessment_id) IN {LOCKED_ASSESSMENT}
         BEGIN SELECT RAISE(ABORT, '{MSG_ASSESSMENT}'); END""",
         f"""CREATE TRIGGER trg_service_record_locked_update BEFORE UPDATE ON service_record
-        WHEN ({_changed(RECORD_FROZEN_COLUMNS, 'IS NOT')}) AND {l3_locked}
+        WHEN ({_changed(RECORD_FROZEN_COLUMNS, "IS NOT")}) AND {l3_locked}
         BEGIN SELECT RAISE(ABORT, '{MSG_RECORD}'); END""",
         f"""CREATE TRIGGER trg_service_record_locked_delete BEFORE DELETE ON service_record
         WHEN {l3_locked}
@@ -83,7 +121,7 @@ def _postgresql_statements() -> list[str]:
         f"""CREATE OR REPLACE FUNCTION fd_assessment_locked() RETURNS trigger AS $$
         BEGIN
           IF OLD.status IN {LOCKED_ASSESSMENT} THEN
-            IF TG_OP = 'DELETE' OR {_changed(ASSESSMENT_FROZEN_COLUMNS, 'IS DISTINCT FROM')}
+            IF TG_OP = 'DELETE' OR {_changed(ASSESSMENT_FROZEN_COLUMNS, "IS DISTINCT FROM")}
                OR NEW.status NOT IN {LOCKED_ASSESSMENT} THEN
               RAISE EXCEPTION '{MSG_ASSESSMENT}';
             END IF;
@@ -103,7 +141,7 @@ def _postgresql_statements() -> list[str]:
           END IF;
           SELECT status INTO parent_status FROM assessment WHERE id = OLD.assessment_id;
           IF parent_status IN {LOCKED_ASSESSMENT} THEN
-            IF TG_OP = 'DELETE' OR {_changed(ITEM_COLUMNS, 'IS DISTINCT FROM')} THEN
+            IF TG_OP = 'DELETE' OR {_changed(ITEM_COLUMNS, "IS DISTINCT FROM")} THEN
               RAISE EXCEPTION '{MSG_ASSESSMENT}';
             END IF;
           END IF;
@@ -114,7 +152,7 @@ def _postgresql_statements() -> list[str]:
         FOR EACH ROW EXECUTE FUNCTION fd_assessment_item_locked()""",
         f"""CREATE OR REPLACE FUNCTION fd_service_record_locked() RETURNS trigger AS $$
         BEGIN
-          IF (TG_OP = 'DELETE' OR {_changed(RECORD_FROZEN_COLUMNS, 'IS DISTINCT FROM')})
+          IF (TG_OP = 'DELETE' OR {_changed(RECORD_FROZEN_COLUMNS, "IS DISTINCT FROM")})
              AND {l3_locked} THEN
             RAISE EXCEPTION '{MSG_RECORD}';
           END IF;
@@ -150,9 +188,13 @@ for _table in (Assessment.__table__, AssessmentItem.__table__, ServiceRecord.__t
 
 
 TRIGGER_NAMES = (
-    "trg_assessment_locked_update", "trg_assessment_locked_delete", "trg_assessment_item_locked_update",
-    "trg_assessment_item_locked_delete", "trg_assessment_item_locked_insert",
-    "trg_service_record_locked_update", "trg_service_record_locked_delete",
+    "trg_assessment_locked_update",
+    "trg_assessment_locked_delete",
+    "trg_assessment_item_locked_update",
+    "trg_assessment_item_locked_delete",
+    "trg_assessment_item_locked_insert",
+    "trg_service_record_locked_update",
+    "trg_service_record_locked_delete",
 )
 
 

@@ -38,9 +38,7 @@ def cjk_font() -> str:
         if candidate and Path(candidate).is_file():
             pdfmetrics.registerFont(TTFont(FONT_NAME, candidate, subfontIndex=0))
             return FONT_NAME
-    raise FontMissingError(
-        "找不到中文字体（fonts-wqy-microhei），请先运行 scripts/setup 安装字体"
-    )
+    raise FontMissingError("找不到中文字体（fonts-wqy-microhei），请先运行 scripts/setup 安装字体")
 
 
 def styles() -> dict[str, ParagraphStyle]:
@@ -49,10 +47,14 @@ def styles() -> dict[str, ParagraphStyle]:
     return {
         "base": base,
         "small": ParagraphStyle("small", parent=base, fontSize=8, leading=11),
-        "title": ParagraphStyle("title", parent=base, fontSize=16, leading=22, alignment=1, spaceAfter=6),
+        "title": ParagraphStyle(
+            "title", parent=base, fontSize=16, leading=22, alignment=1, spaceAfter=6
+        ),
         "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=11, leading=16, alignment=1),
         "cell": ParagraphStyle("cell", parent=base, fontSize=9, leading=12),
-        "cell_right": ParagraphStyle("cell_right", parent=base, fontSize=9, leading=12, alignment=2),
+        "cell_right": ParagraphStyle(
+            "cell_right", parent=base, fontSize=9, leading=12, alignment=2
+        ),
     }
 
 
@@ -72,7 +74,9 @@ def grid_table(rows: list[list[object]], col_widths: list[float], header_rows: i
     return table
 
 
-def signature_block(day: date | None = None, labels: tuple[str, ...] = ("制表", "审核", "负责人")) -> Table:
+def signature_block(
+    day: date | None = None, labels: tuple[str, ...] = ("制表", "审核", "负责人")
+) -> Table:
     """制表/审核/负责人 lines with a date."""
     s = styles()
     cells = [Paragraph(f"{label}：________________", s["base"]) for label in labels]

@@ -301,7 +301,9 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
         .returning(table.c.client_uuid, table.c.id)
     )
     connection = db.session.connection()
-    stored = {client_uuid: record_id for client_uuid, record_id in connection.execute(stmt, rows).all()}
+    stored = {
+        client_uuid: record_id for client_uuid, record_id in connection.execute(stmt, rows).all()
+    }
     if stored:
         # The bulk path bypasses the ORM's audit listener: log each created record here, with the
         # row as the database holds it (defaults included), in the same transaction.
@@ -312,7 +314,10 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
         ).mappings()
         write_entries(
             connection,
-            [("create", "service_record", str(r["id"]), None, row_snapshot(dict(r))) for r in created],
+            [
+                ("create", "service_record", str(r["id"]), None, row_snapshot(dict(r)))
+                for r in created
+            ],
         )
     return stored
 

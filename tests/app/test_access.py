@@ -69,7 +69,9 @@ def test_role_walks_every_route(demo_app: Flask, role: str) -> None:
                 else:
                     got = client.get(url).status_code
                 if got != wanted:
-                    failures.append(f"{role} {expect.method} {url} ({which}): expected {wanted}, got {got}")
+                    failures.append(
+                        f"{role} {expect.method} {url} ({which}): expected {wanted}, got {got}"
+                    )
     assert not failures, "\n".join(failures)
 
 

@@ -79,7 +79,9 @@ def test_only_the_token_hash_is_stored(app: Flask) -> None:
     assert token not in stored and len(stored[0]) == 64
 
 
-def test_idle_session_expires_after_its_lifetime(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_idle_session_expires_after_its_lifetime(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _doctor_token(app)
     client = app.test_client()
     login(client, "doc", PASSWORD)

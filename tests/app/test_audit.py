@@ -30,7 +30,9 @@ def test_creating_and_changing_a_resident_is_logged_with_before_and_after(app: F
     person.phone = "13800000000"
     db.session.commit()
     entries = db.session.scalars(
-        select(AuditEntry).where(AuditEntry.table_name == "resident", AuditEntry.row_id == str(person.id))
+        select(AuditEntry).where(
+            AuditEntry.table_name == "resident", AuditEntry.row_id == str(person.id)
+        )
     ).all()
     assert [e.action for e in entries] == ["create", "update"]
     assert json.loads(entries[1].before)["phone"] == old_phone
@@ -56,7 +58,9 @@ def test_untouched_chain_verifies(app: Flask) -> None:
 def test_editing_a_log_entry_with_raw_sql_is_caught(app: Flask) -> None:
     _world()
     victim = db.session.scalars(select(AuditEntry.id).order_by(AuditEntry.id).offset(1)).first()
-    db.session.execute(text("UPDATE audit_entry SET username = 'mallory' WHERE id = :i"), {"i": victim})
+    db.session.execute(
+        text("UPDATE audit_entry SET username = 'mallory' WHERE id = :i"), {"i": victim}
+    )
     db.session.commit()
     result = verify(db.session)
     assert not result.ok

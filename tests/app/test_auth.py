@@ -43,21 +43,57 @@ def test_cli_requires_unit_for_other_roles(app: Flask) -> None:
 def test_cli_rejects_unknown_unit_and_wrong_kind(app: Flask) -> None:
     tree = make_tree()
     db.session.commit()
-    code, output = _run(app, "users", "create", "--username", "doc", "--password", "Secret123",
-                        "--role", "doctor", "--unit", "NOPE")
+    code, output = _run(
+        app,
+        "users",
+        "create",
+        "--username",
+        "doc",
+        "--password",
+        "Secret123",
+        "--role",
+        "doctor",
+        "--unit",
+        "NOPE",
+    )
     assert code != 0 and "机构编码 NOPE 不存在" in output
-    code, output = _run(app, "users", "create", "--username", "doc", "--password", "Secret123",
-                        "--role", "doctor", "--unit", tree.county.code)
+    code, output = _run(
+        app,
+        "users",
+        "create",
+        "--username",
+        "doc",
+        "--password",
+        "Secret123",
+        "--role",
+        "doctor",
+        "--unit",
+        tree.county.code,
+    )
     assert code != 0 and "不能挂在" in output
-    code, output = _run(app, "users", "create", "--username", "doc", "--password", "Secret123",
-                        "--role", "doctor", "--unit", tree.team.code)
+    code, output = _run(
+        app,
+        "users",
+        "create",
+        "--username",
+        "doc",
+        "--password",
+        "Secret123",
+        "--role",
+        "doctor",
+        "--unit",
+        tree.team.code,
+    )
     assert code == 0, output
 
 
-@pytest.mark.parametrize(("password", "message"), [("short1", "至少8位"), ("onlyletters", "字母和数字")])
+@pytest.mark.parametrize(
+    ("password", "message"), [("short1", "至少8位"), ("onlyletters", "字母和数字")]
+)
 def test_cli_enforces_password_policy(app: Flask, password: str, message: str) -> None:
-    code, output = _run(app, "users", "create", "--username", "root", "--password", password,
-                        "--role", "admin")
+    code, output = _run(
+        app, "users", "create", "--username", "root", "--password", password, "--role", "admin"
+    )
     assert code != 0 and message in output
     assert db.session.scalar(select(User.id)) is None
 
@@ -86,7 +122,9 @@ def test_wrong_password_is_refused_in_chinese(client: FlaskClient, app: Flask) -
     assert "用户名或密码错误" in response.get_data(as_text=True)
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(client: FlaskClient, app: Flask) -> None:
+def test_five_failures_lock_the_account_for_fifteen_minutes(
+    client: FlaskClient, app: Flask
+) -> None:
     _login_setup(app)
     start = datetime(2026, 3, 2, 9, 0, 0)
     with clock.frozen(start):

@@ -30,14 +30,18 @@ _SKIP = {"auth.logout", "auth.login"}
 
 values = st.one_of(
     st.text(max_size=40),
-    st.integers(min_value=-10**12, max_value=10**12).map(str),
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
     st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)).map(str),
     st.decimals(allow_nan=True, allow_infinity=True, places=3).map(str),
-    st.sampled_from(["", "0", "-1", "y", "on", "2026-02-30", "410001199901011234", "' OR 1=1 --", "<script>"]),
+    st.sampled_from(
+        ["", "0", "-1", "y", "on", "2026-02-30", "410001199901011234", "' OR 1=1 --", "<script>"]
+    ),
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
     max_leaves=15,
 )
 
@@ -105,8 +109,12 @@ def test_no_route_crashes_on_generated_input(world: Flask, role: str) -> None:
     targets = _targets(world)
     forms: dict[str, list[str]] = {}
 
-    @settings(max_examples=150, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(
         target=st.sampled_from(targets),
         ident=st.integers(min_value=0, max_value=60),
@@ -120,7 +128,9 @@ def test_no_route_crashes_on_generated_input(world: Flask, role: str) -> None:
             response = client.open(url, method=method, json=body, headers={"X-CSRFToken": token})
         else:
             page_url = re.sub(r"/(submit|score|publish|[a-z_]+)$", "", url)
-            names = forms.setdefault(page_url, _field_names(client, url) or _field_names(client, page_url))
+            names = forms.setdefault(
+                page_url, _field_names(client, url) or _field_names(client, page_url)
+            )
             fields = (
                 data.draw(st.dictionaries(st.sampled_from(names), values, max_size=len(names)))
                 if names

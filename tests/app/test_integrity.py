@@ -21,14 +21,27 @@ pytestmark = pytest.mark.db
 
 def _assessment(unit_id: int, level: str, period: str, status: str) -> Assessment:
     a = Assessment(
-        level=level, period=period, unit_id=unit_id, index_code="city-2026", status="draft",
-        total=Decimal("80.00"), opened_at=datetime(2027, 1, 1), due_on=date(2027, 1, 31),
+        level=level,
+        period=period,
+        unit_id=unit_id,
+        index_code="city-2026",
+        status="draft",
+        total=Decimal("80.00"),
+        opened_at=datetime(2027, 1, 1),
+        due_on=date(2027, 1, 31),
     )
     db.session.add(a)
     db.session.flush()
     db.session.add(
-        AssessmentItem(assessment_id=a.id, code="A1", name="签约覆盖率", dimension="A",
-                       max_points=Decimal(5), rule="ratio_to_target", points=Decimal("4.00"))
+        AssessmentItem(
+            assessment_id=a.id,
+            code="A1",
+            name="签约覆盖率",
+            dimension="A",
+            max_points=Decimal(5),
+            rule="ratio_to_target",
+            points=Decimal("4.00"),
+        )
     )
     db.session.flush()
     a.status = status  # items are written before publication, as the workflow does
@@ -41,10 +54,17 @@ def _record(day: date) -> ServiceRecord:
     household = make_household(tree.team)
     doctor = make_user("doc", "doctor", tree.team)
     record = ServiceRecord(
-        client_uuid=f"u-{day.isoformat()}", resident_id=household.residents[0].id,
-        doctor_id=doctor.id, entered_by_id=doctor.id, service_date=day, category="basic_medical",
-        type="consultation", entered_at=datetime(day.year, day.month, day.day, 10),
-        county_id=tree.team.county_id, institution_id=tree.team.institution_id, team_id=tree.team.id,
+        client_uuid=f"u-{day.isoformat()}",
+        resident_id=household.residents[0].id,
+        doctor_id=doctor.id,
+        entered_by_id=doctor.id,
+        service_date=day,
+        category="basic_medical",
+        type="consultation",
+        entered_at=datetime(day.year, day.month, day.day, 10),
+        county_id=tree.team.county_id,
+        institution_id=tree.team.institution_id,
+        team_id=tree.team.id,
     )
     db.session.add(record)
     db.session.flush()
@@ -69,20 +89,27 @@ def test_published_assessment_scores_cannot_change_with_raw_sql(app: Flask) -> N
 def test_published_assessment_may_still_be_acknowledged_and_superseded(app: Flask) -> None:
     tree = make_tree()
     a = _assessment(tree.team.id, "L1", "2026-10", "published")
-    db.session.execute(text("UPDATE assessment SET status = 'acknowledged' WHERE id = :i"), {"i": a.id})
+    db.session.execute(
+        text("UPDATE assessment SET status = 'acknowledged' WHERE id = :i"), {"i": a.id}
+    )
     db.session.execute(
         text("UPDATE assessment SET status = 'superseded', is_current = :f WHERE id = :i"),
         {"i": a.id, "f": False},
     )
     db.session.flush()
-    assert db.session.scalar(text("SELECT status FROM assessment WHERE id = :i"), {"i": a.id}) == "superseded"
+    assert (
+        db.session.scalar(text("SELECT status FROM assessment WHERE id = :i"), {"i": a.id})
+        == "superseded"
+    )
 
 
 def test_draft_assessment_can_still_change(app: Flask) -> None:
     tree = make_tree()
     a = _assessment(tree.team.id, "L1", "2026-10", "draft")
     db.session.execute(text("UPDATE assessment SET total = 99 WHERE id = :i"), {"i": a.id})
-    db.session.execute(text("UPDATE assessment_item SET points = 5 WHERE assessment_id = :i"), {"i": a.id})
+    db.session.execute(
+        text("UPDATE assessment_item SET points = 5 WHERE assessment_id = :i"), {"i": a.id}
+    )
 
 
 def test_service_record_in_published_l3_year_end_is_locked(app: Flask) -> None:
@@ -91,13 +118,17 @@ def test_service_record_in_published_l3_year_end_is_locked(app: Flask) -> None:
     _refused("UPDATE service_record SET service_date = '2026-09-11' WHERE id = :i", i=record.id)
     _refused("DELETE FROM service_record WHERE id = :i", i=record.id)
     # The review of disputed records may still mark it.
-    db.session.execute(text("UPDATE service_record SET verification = 'false' WHERE id = :i"), {"i": record.id})
+    db.session.execute(
+        text("UPDATE service_record SET verification = 'false' WHERE id = :i"), {"i": record.id}
+    )
 
 
 def test_h1_publication_does_not_lock_the_second_half(app: Flask) -> None:
     record = _record(date(2026, 9, 10))
     _assessment(record.institution_id, "L3", "2026-H1", "published")
-    db.session.execute(text("UPDATE service_record SET notes = 'x' WHERE id = :i"), {"i": record.id})
+    db.session.execute(
+        text("UPDATE service_record SET notes = 'x' WHERE id = :i"), {"i": record.id}
+    )
 
 
 def test_unpublished_l3_does_not_lock(app: Flask) -> None:

@@ -23,9 +23,25 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_uploads_survive_a_sigkill_exactly_once(tmp_path: Path) -> None:
     report_path = tmp_path / "load.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "load_sync.py"), "--clients", "10", "--seconds", "12",
-         "--workers", "2", "--pg-url", PG_ADMIN_URL, "--json", str(report_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "load_sync.py"),
+            "--clients",
+            "10",
+            "--seconds",
+            "12",
+            "--workers",
+            "2",
+            "--pg-url",
+            PG_ADMIN_URL,
+            "--json",
+            str(report_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert report_path.exists(), proc.stderr[-3000:]
     report = json.loads(report_path.read_text(encoding="utf-8"))

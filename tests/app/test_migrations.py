@@ -45,7 +45,9 @@ def _triggers(engine: object) -> set[str]:
         return {r[0] for r in rows}
 
 
-def test_migration_installs_the_same_lock_triggers_as_the_models(migrated_db: Flask, app: Flask) -> None:
+def test_migration_installs_the_same_lock_triggers_as_the_models(
+    migrated_db: Flask, app: Flask
+) -> None:
     with migrated_db.app_context():
         migrated = _triggers(db.engine)
     with app.app_context():

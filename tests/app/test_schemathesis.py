@@ -48,8 +48,9 @@ def test_api_never_crashes(_token_world: tuple[Flask, str]) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def run(case: Any) -> None:
             response = case.call(headers={"Authorization": f"Bearer {token}"})
             answered[response.status_code] = answered.get(response.status_code, 0) + 1

@@ -73,7 +73,9 @@ def page(browser: Any) -> Iterator[Any]:
     pg.console_errors = []  # type: ignore[attr-defined]
     pg.failed_responses = []  # type: ignore[attr-defined]
     pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))
-    pg.on("response", lambda r: r.status >= 400 and pg.failed_responses.append(f"{r.status} {r.url}"))
+    pg.on(
+        "response", lambda r: r.status >= 400 and pg.failed_responses.append(f"{r.status} {r.url}")
+    )
     yield pg
     context.close()
 
