@@ -109,6 +109,10 @@ class Assessment(db.Model):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     appeal_deadline: Mapped[date | None] = mapped_column(Date)
+    # Optimistic concurrency: every UPDATE checks and bumps it, so two assessors saving the same
+    # assessment at once cannot silently overwrite each other (the second gets StaleDataError).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     unit = relationship("OrgUnit", foreign_keys=[unit_id])
     assessor_unit = relationship("OrgUnit", foreign_keys=[assessor_unit_id])

@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import selectinload
 
 from assessments.scoring import DEFAULT_RECTIFICATION_THRESHOLD
@@ -106,15 +107,28 @@ def _flash_form_errors(form: Any) -> None:
             flash(str(error), "danger")
 
 
+STALE_MESSAGE = "此考核刚刚被其他人修改，您的操作未保存；请刷新页面查看最新内容后再操作"
+
+
+def _stale(assessment: Assessment) -> bool:
+    """The page the user acted on showed an older version than the database holds."""
+    seen = request.form.get("row_version", "")
+    return seen.isdigit() and int(seen) != assessment.row_version
+
+
 def _commit_or_flash(action: Any, success: str) -> Any:
     """Run a service call; commit once and flash success, or roll back and flash the reason."""
     try:
         result = action()
+        db.session.commit()
     except AssessmentError as exc:
         db.session.rollback()
         flash(str(exc), "danger")
         return None
-    db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash(STALE_MESSAGE, "danger")
+        return None
     flash(success, "success")
     return result if result is not None else True
 
@@ -327,6 +341,9 @@ def score(assessment_id: int) -> Any:
     if not ScoreForm().validate_on_submit():
         flash("表单已过期，请刷新后重试", "danger")
         return _back(assessment_id)
+    if _stale(assessment):
+        flash(STALE_MESSAGE, "danger")
+        return _back(assessment_id)
     codes = [i.code for i in assessment.items if i.source == "manual"]
     entries = _entries("points", "reason", codes)
     _commit_or_flash(lambda: workflow.score_manual(assessment, current_user, entries), "评分已保存")
@@ -338,6 +355,9 @@ def _simple_action(name: str, success: str) -> Any:
         assessment = get_scoped_or_404(Assessment, assessment_id)
         if not ActionForm().validate_on_submit():
             flash("表单已过期，请刷新后重试", "danger")
+            return _back(assessment_id)
+        if _stale(assessment):
+            flash(STALE_MESSAGE, "danger")
             return _back(assessment_id)
         function = getattr(workflow, name)
         _commit_or_flash(lambda: function(assessment, current_user), success)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 73bfbb53d82a
+Revision ID: 40f75c27f6fc
 Revises: 
-Create Date: 2026-11-23 17:59:36.312129
+Create Date: 2026-11-23 18:11:25.940946
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '73bfbb53d82a'
+revision = '40f75c27f6fc'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -238,6 +238,7 @@ def upgrade():
     sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
     sa.Column('acknowledged_by_id', sa.Integer(), nullable=True),
     sa.Column('appeal_deadline', sa.Date(), nullable=True),
+    sa.Column('row_version', sa.Integer(), server_default='1', nullable=False),
     sa.ForeignKeyConstraint(['acknowledged_by_id'], ['user_account.id'], name=op.f('fk_assessment_acknowledged_by_id_user_account')),
     sa.ForeignKeyConstraint(['assessor_unit_id'], ['org_unit.id'], name=op.f('fk_assessment_assessor_unit_id_org_unit')),
     sa.ForeignKeyConstraint(['county_id'], ['org_unit.id'], name=op.f('fk_assessment_county_id_org_unit')),
