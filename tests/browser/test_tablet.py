@@ -124,6 +124,9 @@ def test_offline_visits_survive_a_reload_and_upload_once_online(
     page.wait_for_selector("#tablet[data-sw-state='ready']")
     assert len(_records(app)) == 1
 
+    # Offline emulation does not always cover requests a service worker makes, so the API is also
+    # cut off at the network layer: nothing may reach the server until the network is back.
+    page.context.route("**/api/v1/**", lambda route: route.abort("internetdisconnected"))
     page.context.set_offline(True)
     page.wait_for_selector("#net-state:has-text('离线')")
     for (_, name, _), (sbp, dbp) in zip(
@@ -142,6 +145,7 @@ def test_offline_visits_survive_a_reload_and_upload_once_online(
     assert len(_records(app)) == 1
     screenshot(page, "tablet-offline-queue")
 
+    page.context.unroute("**/api/v1/**")
     page.context.set_offline(False)
     page.wait_for_selector("#queue-count:has-text('待上传 0 条')", timeout=20_000)
     stored = _records(app)
