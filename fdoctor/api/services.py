@@ -83,7 +83,9 @@ def residents_page(user: Any, args: Any) -> dict[str, Any]:
                 "name": person.name,
                 "sex": person.sex,
                 "age": person.age_on(today),
-                "citizen_id": person.citizen_id if full else citizen_id.mask(person.citizen_id),
+                "citizen_id": _full_id(person.citizen_id)
+                if full
+                else citizen_id.mask(person.citizen_id),
                 "id_tail": person.id_tail if full else None,
                 "team_id": person.team_id,
                 "household_id": person.household_id,
@@ -174,3 +176,11 @@ def records_page(user: Any, args: Any) -> dict[str, Any]:
         "next_cursor": f"{last.updated_at.isoformat()}|{last.id}" if more and last else None,
         "server_time": clock.now().isoformat(),
     }
+
+
+def _full_id(number: str) -> str:
+    """A full citizen ID leaving the server is logged (once per request, with the others)."""
+    from fdoctor.core.web import note_full_id_view
+
+    note_full_id_view(number)
+    return number

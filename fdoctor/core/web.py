@@ -52,6 +52,8 @@ def init_app(app: Flask) -> None:
             return {"error": ERROR_MESSAGES[500], "status": 500}, 500
         return render_template("errors/error.html", code=500, message=ERROR_MESSAGES[500]), 500
 
+    app.after_request(_log_full_id_views)
+
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -102,7 +104,43 @@ def init_app(app: Flask) -> None:
 
 
 def _show_id(number: str | None) -> str:
-    return (number or "") if sees_full_id() else citizen_id.mask(number)
+    if not sees_full_id():
+        return citizen_id.mask(number)
+    note_full_id_view(number)
+    return number or ""
+
+
+def note_full_id_view(number: str | None) -> None:
+    """Remember that this request showed a full citizen ID; logged once per request."""
+    from flask import g
+
+    if number:
+        g.setdefault("full_ids_viewed", []).append(citizen_id.mask(number))
+
+
+def _log_full_id_views(response: Any) -> Any:
+    """Write one audit entry per request that showed full citizen IDs (who, where, whose)."""
+    from flask import g
+
+    viewed = g.pop("full_ids_viewed", None)
+    if not viewed or response.status_code >= 400:
+        return response
+    from fdoctor.audit.services import record_event
+
+    try:
+        record_event(
+            "view_id",
+            "resident",
+            "*",
+            {"path": request.full_path.rstrip("?"), "count": len(viewed), "masked": viewed[:200]},
+        )
+        db.session.commit()
+    except Exception:  # never fail the page because of the log; the error is logged loudly
+        db.session.rollback()
+        from flask import current_app
+
+        current_app.logger.exception("could not log a full citizen ID view")
+    return response
 
 
 def _yuan(fen: int | None) -> str:

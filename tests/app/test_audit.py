@@ -6,7 +6,7 @@ import json
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from fdoctor.audit.models import AuditEntry
 from fdoctor.audit.services import verify
@@ -95,3 +95,36 @@ def test_cli_verify_reports_tampering_and_exits_nonzero(app: Flask) -> None:
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1
     assert "被绕过系统修改" in bad.output
+
+
+def test_viewing_full_citizen_ids_is_logged(app: Flask) -> None:
+    from tests.conftest import login
+    from tests.factories import PASSWORD, make_user
+
+    person = _world()
+    tree_team_id = person.team_id
+    from fdoctor.org.models import OrgUnit
+
+    make_user("docv", "doctor", db.session.get(OrgUnit, tree_team_id))
+    make_user(
+        "cityv",
+        "city_admin",
+        db.session.scalars(select(OrgUnit).where(OrgUnit.kind == "city")).one(),
+    )
+    db.session.commit()
+    doctor = app.test_client()
+    login(doctor, "docv", PASSWORD)
+    assert doctor.get(f"/households/residents/{person.id}").status_code == 200
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "view_id")).all()
+    assert len(entries) == 1
+    detail = json.loads(entries[0].after)
+    assert entries[0].username == "docv" and detail["count"] >= 1
+    assert person.citizen_id not in entries[0].after  # the log itself holds masked numbers only
+    city = app.test_client()
+    login(city, "cityv", PASSWORD)
+    assert city.get(f"/households/residents/{person.id}").status_code == 200
+    assert (
+        db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "view_id"))
+        == 1
+    )
+    assert verify(db.session).ok
