@@ -57,7 +57,7 @@ def residents_page(user: Any, args: Any) -> dict[str, Any]:
     """One page of the residents the user may see, for the tablet's offline search."""
     after_id = _int_arg(args, "after_id", 0, 0, 2**62)
     limit = _int_arg(args, "limit", RESIDENTS_PAGE, 1, RESIDENTS_PAGE)
-    team = _int_arg(args, "team", 0, 0, 2**62)
+    team = _int_arg(args, "team", 0, 0, 2**31 - 1)  # org unit ids are 32-bit integers
     stmt = (
         select(Resident, Household.code, Household.address, Contract.start_date, Contract.end_date)
         .join(Household, Household.id == Resident.household_id)
@@ -147,7 +147,10 @@ def _since(args: Any) -> tuple[datetime, int]:
         since = datetime.fromisoformat(raw)
         if since.tzinfo is not None:
             since = since.astimezone(clock.CHINA_TZ).replace(tzinfo=None)
-        return since, int(after_id)
+        after = int(after_id)
+        if not 0 <= after < 2**62:
+            raise ValueError(after_id)
+        return since, after
     except ValueError:
         raise ApiError("since 应为 ISO 时间（如 2026-06-01T00:00:00），cursor 应原样传回") from None
 

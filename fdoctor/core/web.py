@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from fdoctor.core import citizen_id, clock
@@ -43,6 +44,16 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return {"error": message, "status": code}, code
         return render_template("errors/error.html", code=code, message=message), code
+
+    @app.errorhandler(DataError)
+    def out_of_range(exc: DataError) -> Any:
+        # The database refused a value (e.g. an id beyond the column's range): the input was
+        # bad, not the server. Nothing of the request is kept.
+        db.session.rollback()
+        message = "输入的数值超出允许范围或格式不正确，请检查后重试。"
+        if request.path.startswith("/api/"):
+            return {"error": message, "status": 400}, 400
+        return render_template("errors/error.html", code=400, message=message), 400
 
     @app.errorhandler(Exception)
     def unhandled(exc: Exception) -> Any:

@@ -113,6 +113,7 @@ def test_no_route_crashes_on_generated_input(world: Flask, role: str) -> None:
         max_examples=150,
         deadline=None,
         database=None,
+        derandomize=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(

@@ -49,7 +49,11 @@ def test_api_never_crashes(_token_world: tuple[Flask, str]) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=40,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
         )
         def run(case: Any) -> None:
             response = case.call(headers={"Authorization": f"Bearer {token}"})
