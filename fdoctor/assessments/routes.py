@@ -18,8 +18,8 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from assessments.scoring import DEFAULT_RECTIFICATION_THRESHOLD
 from fdoctor.assessments import workflow

@@ -166,7 +166,7 @@ def contract_expiry(today: date, warning_days: int = CONTRACT_WARNING_DAYS) -> O
     Expired contracts get status ``expired`` and their members ``is_active = False``. Done row by
     row through the ORM so the audit trail records every change (few contracts end on one day).
     """
-    from fdoctor.contracts.models import Contract, ContractMember
+    from fdoctor.contracts.models import Contract
 
     until = today + timedelta(days=warning_days)
     expiring = db.session.execute(
@@ -195,27 +195,13 @@ def contract_expiry(today: date, warning_days: int = CONTRACT_WARNING_DAYS) -> O
         for c in expiring
     ]
     created = _notify(rows)
-    ended = db.session.scalars(
-        select(Contract).where(Contract.status == "active", Contract.end_date < today)
-    ).all()
-    for contract in ended:
-        contract.status = "expired"
-    ended_ids = [c.id for c in ended]
-    members = 0
-    for start in range(0, len(ended_ids), _CHUNK):
-        for member in db.session.scalars(
-            select(ContractMember).where(
-                ContractMember.contract_id.in_(ended_ids[start : start + _CHUNK]),
-                ContractMember.is_active.is_(True),
-            )
-        ):
-            member.is_active = False
-            members += 1
-    db.session.flush()
+    from fdoctor.contracts.services import expire_contracts
+
+    ended = expire_contracts(today)  # the contracts area owns the rule; it is idempotent
     return Outcome(
         created=created,
-        updated=len(ended),
-        note=f"30 天内到期 {len(expiring)} 份，置为已到期 {len(ended)} 份（涉及 {members} 名居民）",
+        updated=ended,
+        note=f"30 天内到期 {len(expiring)} 份，置为已到期 {ended} 份",
     )
 
 
