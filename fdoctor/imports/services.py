@@ -121,6 +121,19 @@ class Importer:
         number = row.number if isinstance(row, Row) else row
         self.problems.append(Problem(number, column, message))
 
+    def unique_code(
+        self, row: Row, column: str, pattern: re.Pattern[str], seen: dict[str, int]
+    ) -> str:
+        """A required natural-key code: its format, and not repeated inside the file."""
+        code = self.required_text(row, column, 40)
+        if code and not pattern.match(code):
+            self.bad(row, column, "只能包含字母、数字、连字符和下划线")
+        if code in seen:
+            self.bad(row, column, f"与第{seen[code]}行的{column}重复")
+        elif code:
+            seen[code] = row.number
+        return code
+
     def required_text(self, row: Row, column: str, max_len: int) -> str:
         value = row.text(column)
         if not value:
@@ -277,13 +290,7 @@ class HouseholdImporter(Importer):
         self.parsed: list[_HouseholdRow] = []
         for row in rows:
             before = len(self.problems)
-            code = self.required_text(row, "户编号", 40)
-            if code and not HOUSEHOLD_CODE_PATTERN.match(code):
-                self.bad(row, "户编号", "只能包含字母、数字、连字符和下划线")
-            if code in seen:
-                self.bad(row, "户编号", f"与第{seen[code]}行的户编号重复")
-            elif code:
-                seen[code] = row.number
+            code = self.unique_code(row, "户编号", HOUSEHOLD_CODE_PATTERN, seen)
             household = existing.get(code)
             if household is not None and household.team_id not in teams:
                 self.bad(row, "户编号", f"户编号 {code} 已被您管辖范围外的家庭使用")
@@ -650,13 +657,7 @@ class ContractImporter(Importer):
         self.parsed: list[_ContractRow] = []
         for row in rows:
             before = len(self.problems)
-            code = self.required_text(row, "协议编号", 40)
-            if code and not CONTRACT_CODE_PATTERN.match(code):
-                self.bad(row, "协议编号", "只能包含字母、数字、连字符和下划线")
-            if code in seen:
-                self.bad(row, "协议编号", f"与第{seen[code]}行的协议编号重复")
-            elif code:
-                seen[code] = row.number
+            code = self.unique_code(row, "协议编号", CONTRACT_CODE_PATTERN, seen)
             contract = existing.get(code)
             if contract is not None and contract.team_id not in teams:
                 self.bad(row, "协议编号", f"协议编号 {code} 已被您管辖范围外的协议使用")
