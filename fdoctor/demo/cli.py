@@ -46,7 +46,7 @@ def _pad(text: str, columns: int) -> str:
     type=click.Choice(list(SCALES)),
     default="demo",
     show_default=True,
-    help="规模：demo 约3000户；small 每团队十几户（测试用）",
+    help="规模：" + "；".join(f"{name} {scale.label}" for name, scale in SCALES.items()),
 )
 @click.option("--if-empty", is_flag=True, help="已有机构或用户数据时跳过，不报错（启动脚本用）")
 def load_command(seed: int | None, anchor: datetime | None, scale: str, if_empty: bool) -> None:

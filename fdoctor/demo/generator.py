@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -58,8 +59,58 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("finance", Role.FINANCE.label),
     ("admin", Role.ADMIN.label),
 ]
-# Households per team (inclusive range) for each scale; "small" keeps tests fast.
-SCALES: dict[str, tuple[int, int]] = {"demo": (60, 100), "small": (10, 16)}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a generated city is. Ranges are inclusive and drawn per parent unit.
+
+    ``demo`` and ``small`` build the six-county city in memory and insert it at once; ``county``
+    and ``city`` are for benchmarks and stream institution by institution (COPY on PostgreSQL),
+    so memory stays flat whatever the size.
+    """
+
+    label: str
+    households: tuple[int, int]  # per team
+    counties: int = 6
+    institutions: tuple[int, int] = (2, 3)  # per county
+    stations: tuple[int, int] = (2, 3)  # per institution
+    teams: tuple[int, int] = (2, 3)  # per institution
+    # Share of the remaining refusals that sign anyway (0 keeps the demo's signing rates).
+    sign_boost: float = 0.0
+    volume: float = 1.0  # multiplier on consultations and home visits
+    streaming: bool = False
+
+
+SCALES: dict[str, Scale] = {
+    "demo": Scale("演示：6个县区，约3000户", (60, 100)),
+    "small": Scale("测试：每团队十几户", (10, 16)),
+    # A tenth of the city: two counties (one per settlement pool), ~200 teams, ~60,000 households.
+    "county": Scale(
+        "县级规模：2个县区，约200个团队、6万户",
+        (240, 360),
+        counties=2,
+        institutions=(7, 8),
+        stations=(15, 22),
+        teams=(11, 16),
+        sign_boost=0.85,
+        volume=6.5,
+        streaming=True,
+    ),
+    # The seed documents' city: 9 counties, ~150 institutions, ~2,800 stations, ~2,000 teams,
+    # ~600,000 households, ~1.5 million signed residents, ~12 million service records a year.
+    "city": Scale(
+        "市级规模：9个县区，约2000个团队、60万户",
+        (240, 360),
+        counties=9,
+        institutions=(14, 19),
+        stations=(15, 22),
+        teams=(11, 16),
+        sign_boost=0.85,
+        volume=6.5,
+        streaming=True,
+    ),
+}
 
 # Insert order respects every foreign key (SQLite enforces them row by row).
 TABLE_LABELS: dict[str, str] = {
@@ -128,15 +179,17 @@ def load_demo(seed: int, anchor: date, scale: str = "demo") -> DemoSummary:
         raise DemoError(f"未知的演示数据规模：{scale}（可选：{'、'.join(SCALES)}）")
     _refuse_non_empty()
     builder = _Builder(seed, anchor, scale)
-    builder.build()
-    for table, rows in builder.rows.items():
-        # Core inserts on the tables: the ORM's bulk path costs twice as long for the same rows,
-        # and the rows already carry their keys and every column.
-        for start in range(0, len(rows), 20_000):
-            db.session.execute(insert(_MODELS[table].__table__), rows[start : start + 20_000])
+    writer = _Writer()
+    if SCALES[scale].streaming:
+        writer.defer_constraints()
+        builder.build_streaming(lambda: writer.write(builder.rows))
+        writer.restore_constraints()
+    else:
+        builder.build()
+        writer.write(builder.rows)
     _reset_sequences()
     db.session.flush()
-    counts = {table: len(builder.rows[table]) for table in TABLE_LABELS}
+    counts = {table: writer.counts[table] for table in TABLE_LABELS}
     # Bulk rows bypass the per-row audit listener: the trail records one entry per table.
     from fdoctor.audit.services import AUDITED_TABLES, record_bulk_load
 
@@ -147,6 +200,96 @@ def load_demo(seed: int, anchor: date, scale: str = "demo") -> DemoSummary:
         # Fresh tables have no statistics; without them the planner picks nested loops.
         db.session.execute(text("ANALYZE"))
     return DemoSummary(seed, anchor, scale, counts, builder.login_rows())
+
+
+class _Writer:
+    """Writes the builder's rows table by table (in foreign-key order) and empties them.
+
+    PostgreSQL gets COPY on the session's own connection, so everything stays in the caller's
+    transaction; SQLite gets multi-row Core inserts (the ORM's bulk path costs twice as long for
+    the same rows, and the rows already carry their keys and every column).
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = defaultdict(int)
+        self.copy = db.session.get_bind().dialect.name == "postgresql"
+        self.deferred: list[str] = []
+
+    def defer_constraints(self) -> None:
+        """On PostgreSQL, drop the loaded tables' foreign keys, unique constraints and secondary
+        indexes (not primary keys) for the load and rebuild them afterwards, as a restore does:
+        one validating pass per constraint instead of a dozen index probes per copied row.
+        It is all in the caller's transaction, so a failed load leaves the schema as it was."""
+        if not self.copy:
+            return
+        tables = list(TABLE_LABELS)
+        connection = db.session.connection()
+        constraints = connection.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype "
+                "FROM pg_constraint WHERE contype IN ('f', 'u') "
+                "AND conrelid::regclass::text = ANY(:tables) ORDER BY contype, conname"
+            ),
+            {"tables": tables},
+        ).all()
+        indexes = connection.execute(
+            text(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                "WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables) "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+            ),
+            {"tables": tables},
+        ).all()
+        # Foreign keys first (they may lean on a unique constraint), then uniques, then indexes.
+        for table, name, _, _ in constraints:
+            connection.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
+        for name, _ in indexes:
+            connection.execute(text(f'DROP INDEX "{name}"'))
+        # Rebuilt in the opposite order: indexes, unique constraints, then foreign keys.
+        self.deferred = [definition for _, definition in indexes]
+        for kind in ("u", "f"):
+            self.deferred += [
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
+                for table, name, definition, contype in constraints
+                if contype == kind
+            ]
+
+    def restore_constraints(self) -> None:
+        if not self.deferred:
+            return
+        connection = db.session.connection()
+        connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for statement in self.deferred:
+            connection.execute(text(statement))
+        self.deferred = []
+
+    def write(self, rows: dict[str, list[Row]]) -> None:
+        for table in TABLE_LABELS:
+            chunk = rows[table]
+            if not chunk:
+                continue
+            if self.copy:
+                self._copy(table, chunk)
+            else:
+                for start in range(0, len(chunk), 20_000):
+                    db.session.execute(
+                        insert(_MODELS[table].__table__), chunk[start : start + 20_000]
+                    )
+            self.counts[table] += len(chunk)
+            chunk.clear()
+
+    @staticmethod
+    def _copy(table: str, chunk: list[Row]) -> None:
+        columns = list(chunk[0])
+        known = set(_MODELS[table].__table__.columns.keys())
+        if not set(columns) <= known:
+            raise AssertionError(f"{table}: unknown columns {set(columns) - known}")
+        values = itemgetter(*columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        raw = db.session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+            for row in chunk:
+                copy.write_row(values(row))
 
 
 def _refuse_non_empty() -> None:
@@ -206,7 +349,27 @@ _COUNTIES = (
                 ("柏梁镇", "陈化店镇", "马栏镇", "望田镇"),
                 ("鄢陵县人民医院", "鄢陵县中医院", "许昌市人民医院")),
 )
+# The city scale adds the remaining county and the two functional zones the city pays as
+# counties (their codes here are the city's own, not national division codes).
+_MORE_COUNTIES = (
+    _CountySpec("411025", "襄城县", "county", 1, False,
+                ("城关镇", "颍桥回族镇", "麦岭镇", "库庄镇"),
+                ("襄城县人民医院", "襄城县中医院", "许昌市中心医院")),
+    _CountySpec("411073", "经济技术开发区", "district", 0, True,
+                ("长村张街道", "魏武路街道"),
+                ("许昌市中心医院", "许昌市人民医院")),
+    _CountySpec("411074", "城乡一体化示范区", "district", 0, True,
+                ("祖师街道", "许由街道"),
+                ("许昌市人民医院", "许昌市中医院")),
+)
 # fmt: on
+
+
+def _county_specs(count: int) -> tuple[_CountySpec, ...]:
+    """The demo's six counties, one per pool for the county scale, nine for the city scale."""
+    if count == 2:
+        return (_COUNTIES[0], _COUNTIES[3])
+    return (_COUNTIES + _MORE_COUNTIES)[:count]
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -471,6 +634,7 @@ class _Builder:
         self.rng = random.Random(seed)
         self.anchor = anchor
         self.scale = scale
+        self.spec = SCALES[scale]
         # Activity ends the day before the anchor so that nothing is dated later than "now".
         self.last_day = anchor - timedelta(days=1)
         self.window_start = anchor - timedelta(days=365)
@@ -491,6 +655,8 @@ class _Builder:
         self.team_stations: dict[int, list[_Place]] = {}
         self.contract_numbers: dict[str, int] = defaultdict(int)
         self.password_hash = self._password_hash()
+        self.unit_names: dict[int, str] = {}
+        self._county_of: dict[int, int] = {}
 
     # --- plumbing ---
 
@@ -543,7 +709,25 @@ class _Builder:
             if name not in self._used_names:
                 self._used_names.add(name)
                 return name
-        raise AssertionError("name pool exhausted")
+        # Only the benchmark scales get here: number the name (阳光花园二区, 三区, …).
+        base, n = make(), 2
+        while f"{base}{n}区" in self._used_names:
+            n += 1
+        self._used_names.add(f"{base}{n}区")
+        return f"{base}{n}区"
+
+    def place_name(self, urban: bool) -> str:
+        """A further street (街道) or town (镇/乡) for counties with more institutions."""
+        if urban:
+            return self.unique_name(lambda: self.rng.choice(_ROADS).removesuffix("路") + "街道")
+        return self.unique_name(
+            lambda: (
+                self.rng.choice(_VILLAGE_PREFIXES[3:])
+                + self.rng.choice(_SURNAMES[:40])
+                + self.rng.choice(_VILLAGE_SUFFIXES)
+                + self.rng.choice(("镇", "镇", "乡"))
+            )
+        )
 
     def village_name(self) -> str:
         return self.unique_name(
@@ -584,8 +768,53 @@ class _Builder:
         self.build_surveys()
         self.build_complaints()
 
+    def build_streaming(self, flush: Callable[[], None]) -> None:
+        """The same city built one institution at a time: after each, ``flush`` writes
+        ``rows`` out and empties them, and the institution's people are dropped."""
+        self.build_org()
+        self.build_packages()
+        flush()
+        years = self.figure_years()
+        for county in self.counties:
+            # Citizen ids carry the county's region code, and names need only be unique within
+            # a county: both sets stay as small as one county.
+            self._used_ids.clear()
+            self._used_names.clear()
+            county_counts: dict[tuple[int, str], int] = defaultdict(int)
+            for institution in [i for i in self.institutions if i.county_id == county.id]:
+                teams = [t for t in self.teams if t.institution is institution]
+                for team in teams:
+                    self.build_grid(team)
+                    self.build_homes(team)
+                self.ensure_key_populations(teams, [institution])
+                self.write_homes(teams)
+                stations = [s.id for s in self.stations if s.institution_id == institution.id]
+                units = [t.id for t in teams] + stations + [institution.id]
+                for year, day in years:
+                    counts = self.figure_counts(teams, day)
+                    self.add_figures(year, counts, units)
+                    for category in POPULATION_CATEGORIES:
+                        county_counts[(year, category)] += counts[(county.id, category)]
+                for team in teams:
+                    for home in team.homes:
+                        self.build_contracts(home)
+                self.finish_contracts(teams)
+                for team in teams:
+                    self.build_services(team)
+                self.build_surveys([institution], teams)
+                flush()
+                self.records_by_resident.clear()
+                for team in teams:
+                    team.homes.clear()
+                    team.leaves.clear()
+            for year, _ in years:
+                counts = {(county.id, c): county_counts[(year, c)] for c in POPULATION_CATEGORIES}
+                self.add_figures(year, counts, [county.id])
+        self.build_complaints()
+        flush()
+
     def login_rows(self) -> list[tuple[str, str, str]]:
-        unit_names = {row["id"]: row["name"] for row in self.rows["org_unit"]}
+        unit_names = self.unit_names
         result = []
         for username, label in DEMO_LOGINS:
             user = self.users_by_name[username]
@@ -608,6 +837,7 @@ class _Builder:
     ) -> Row:
         unit_id = self.next_id("org_unit")
         path = f"{parent['path'] if parent else '/'}{unit_id}/"
+        self.unit_names[unit_id] = name
         if kind == "county":
             county_id = unit_id
         if kind == "institution":
@@ -696,7 +926,7 @@ class _Builder:
             self.unit("4110-P1", "市区", "pool", None, city),
             self.unit("4110-P2", "县市", "pool", None, city),
         ]
-        for spec in _COUNTIES:
+        for spec in _county_specs(self.spec.counties):
             county = self.unit(
                 spec.region,
                 spec.name,
@@ -710,9 +940,9 @@ class _Builder:
             )
             self.counties.append(county_place)
             places = list(spec.places)
-            n_institutions = rng.randint(2, 3)
+            n_institutions = rng.randint(*self.spec.institutions)
             for i in range(n_institutions):
-                place = places[i]
+                place = places[i] if i < len(places) else self.place_name(spec.urban)
                 inst_code = f"{spec.region}-{i + 1:02d}"
                 if spec.urban:
                     inst_name = f"{spec.name}{place}社区卫生服务中心"
@@ -740,7 +970,7 @@ class _Builder:
         rng, spec = self.rng, institution.county
         stations: list[_Place] = []
         station_rows: dict[int, Row] = {}
-        for j in range(rng.randint(2, 3)):
+        for j in range(rng.randint(*self.spec.stations)):
             if spec.urban:
                 home = self.unique_name(lambda: rng.choice(_ROADS) + "社区")
                 name, subtype = f"{institution.short}{home}卫生服务站", "community_station"
@@ -753,7 +983,7 @@ class _Builder:
             station = _Place(row["id"], code, name, home, spec, county["id"], inst["id"], home)
             stations.append(station)
             self.stations.append(station)
-        n_teams = rng.randint(2, 3)
+        n_teams = min(rng.randint(*self.spec.teams), len(stations) + 1)
         for k in range(n_teams):
             # The first team works from the centre itself; the others from a station each.
             base: _Place | None = stations[k - 1] if k >= 1 else None
@@ -1009,8 +1239,7 @@ class _Builder:
 
     def build_homes(self, team: _Team) -> None:
         rng = self.rng
-        lo, hi = SCALES[self.scale]
-        for _ in range(rng.randint(lo, hi)):
+        for _ in range(rng.randint(*self.spec.households)):
             cell = rng.choice(team.leaves)
             if cell.rural:
                 address = (
@@ -1090,12 +1319,14 @@ class _Builder:
             return False
         return delivery is None or day <= delivery + timedelta(days=42)
 
-    def ensure_key_populations(self) -> None:
+    def ensure_key_populations(
+        self, teams: list[_Team] | None = None, institutions: list[_Place] | None = None
+    ) -> None:
         """Every team gets a hypertensive household that signs early, a pregnancy and a
         severe mental illness patient, and every institution a TB patient, so that each
         indicator has data behind it at every level even at the small scale."""
         rng = self.rng
-        for team in self.teams:
+        for team in self.teams if teams is None else teams:
             people = [p for h in team.homes for p in h.people]
             adults = [p for p in people if cid.age_on(p.born, self.anchor) >= 35]
             if not any("hypertension" in p.tags for p in people):
@@ -1122,17 +1353,17 @@ class _Builder:
                 ]
                 if candidates:
                     rng.choice(candidates).tags.add("mental_severe")
-        for institution in self.institutions:
-            teams = [t for t in self.teams if t.institution is institution]
-            people = [p for t in teams for h in t.homes for p in h.people]
+        for institution in self.institutions if institutions is None else institutions:
+            of_institution = [t for t in self.teams if t.institution is institution]
+            people = [p for t in of_institution for h in t.homes for p in h.people]
             adults = [p for p in people if 18 <= cid.age_on(p.born, self.anchor) <= 75]
             if adults and not any("tuberculosis" in p.tags for p in people):
                 person = rng.choice(adults)
                 person.tags.add("tuberculosis")
                 person.tb_start = self.anchor - timedelta(days=rng.randint(30, 150))
 
-    def write_homes(self) -> None:
-        for team in self.teams:
+    def write_homes(self, teams: list[_Team] | None = None) -> None:
+        for team in self.teams if teams is None else teams:
             for home in team.homes:
                 # Registered before the earliest contract (455 days before the anchor).
                 created = self.stamp + timedelta(
@@ -1214,53 +1445,66 @@ class _Builder:
             tags.add("tuberculosis")
         return tags
 
-    def build_figures(self) -> None:
-        """Yearly 常住人口 and key-population counts per team, station, institution, county."""
-        years = (
+    def figure_years(self) -> tuple[tuple[int, date], ...]:
+        """This year's figures as of the anchor and last year's as of its last day."""
+        return (
             (self.anchor.year, self.anchor),
             (self.anchor.year - 1, date(self.anchor.year - 1, 12, 31)),
         )
-        for year, day in years:
-            counts: dict[tuple[int, str], int] = defaultdict(int)
-            # 常住人口 is estimated per grid cell and rounded there, so every level adds up.
-            per_cell: dict[int, float] = defaultdict(float)
-            units_of: dict[int, tuple[int, ...]] = {}
-            for team in self.teams:
-                for home in team.homes:
-                    units: tuple[int, ...] = (team.id, team.institution.id, team.county_id)
-                    if home.cell.station_id:
-                        units += (home.cell.station_id,)
-                    units_of[home.cell.id] = units
-                    for person in home.people:
-                        if person.born > day:
-                            continue
-                        per_cell[home.cell.id] += 1 + home.cell.registered_extra
-                        for tag in self.tags_on(person, day):
-                            for unit in units:
-                                counts[(unit, tag)] += 1
-            for cell_id, value in per_cell.items():
-                for unit in units_of[cell_id]:
-                    counts[(unit, "registered")] += math.ceil(value)
-            county_of = {t.id: t.county_id for t in self.teams}
-            county_of |= {
+
+    def figure_counts(self, teams: list[_Team], day: date) -> dict[tuple[int, str], int]:
+        """常住人口 and key-population counts on ``day`` for the teams' units and their parents."""
+        counts: dict[tuple[int, str], int] = defaultdict(int)
+        # 常住人口 is estimated per grid cell and rounded there, so every level adds up.
+        per_cell: dict[int, float] = defaultdict(float)
+        units_of: dict[int, tuple[int, ...]] = {}
+        for team in teams:
+            for home in team.homes:
+                units: tuple[int, ...] = (team.id, team.institution.id, team.county_id)
+                if home.cell.station_id:
+                    units += (home.cell.station_id,)
+                units_of[home.cell.id] = units
+                for person in home.people:
+                    if person.born > day:
+                        continue
+                    per_cell[home.cell.id] += 1 + home.cell.registered_extra
+                    for tag in self.tags_on(person, day):
+                        for unit in units:
+                            counts[(unit, tag)] += 1
+        for cell_id, value in per_cell.items():
+            for unit in units_of[cell_id]:
+                counts[(unit, "registered")] += math.ceil(value)
+        return counts
+
+    def add_figures(
+        self, year: int, counts: Mapping[tuple[int, str], int], units: list[int]
+    ) -> None:
+        if not self._county_of:
+            self._county_of = {t.id: t.county_id for t in self.teams}
+            self._county_of |= {
                 p.id: p.county_id for p in self.institutions + self.stations + self.counties
             }
+        for unit in units:
+            for category in POPULATION_CATEGORIES:
+                self.add(
+                    "population_figure",
+                    {
+                        "id": self.next_id("population_figure"),
+                        "org_unit_id": unit,
+                        "county_id": self._county_of[unit],
+                        "year": year,
+                        "category": category,
+                        "count": counts.get((unit, category), 0),
+                    },
+                )
+
+    def build_figures(self) -> None:
+        """Yearly 常住人口 and key-population counts per team, station, institution, county."""
+        for year, day in self.figure_years():
+            counts = self.figure_counts(self.teams, day)
             ordered = [t.id for t in self.teams] + [s.id for s in self.stations]
             ordered += [i.id for i in self.institutions] + [c.id for c in self.counties]
-            for unit in ordered:
-                for category in POPULATION_CATEGORIES:
-                    value = counts[(unit, category)]
-                    self.add(
-                        "population_figure",
-                        {
-                            "id": self.next_id("population_figure"),
-                            "org_unit_id": unit,
-                            "county_id": county_of[unit],
-                            "year": year,
-                            "category": category,
-                            "count": value,
-                        },
-                    )
+            self.add_figures(year, counts, ordered)
 
     # --- contracts ---
 
@@ -1268,12 +1512,15 @@ class _Builder:
         rng, team = self.rng, home.team
         key = [p for p in home.people if self.tags_on(p, self.anchor)]
         chance = team.traits.sign_key if key else team.traits.sign_other
+        boost = self.spec.sign_boost
+        if boost:
+            chance += (1 - chance) * boost
         if not home.must_sign and rng.random() >= chance:
             return
         members = [
             p
             for p in home.people
-            if rng.random() < (0.97 if p in key else 0.35 if key else 0.95)
+            if rng.random() < (0.97 if p in key else 0.35 + 0.6 * boost if key else 0.95)
             or (home.must_sign and "hypertension" in p.tags)
         ]
         if not members:
@@ -1312,12 +1559,12 @@ class _Builder:
                     updated_at=self.at(stopped),
                 )
 
-    def finish_contracts(self) -> None:
+    def finish_contracts(self, teams: list[_Team] | None = None) -> None:
         """Members are active only in active contracts; services stop when a contract stops."""
         contracts = {row["id"]: row for row in self.rows["contract"]}
         for row in self.rows["contract_member"]:
             row["is_active"] = contracts[row["contract_id"]]["status"] == "active"
-        for team in self.teams:
+        for team in self.teams if teams is None else teams:
             for home in team.homes:
                 for person in home.people:
                     spans = []
@@ -1667,7 +1914,7 @@ class _Builder:
         chronic = bool(person.tags & {"hypertension", "diabetes"})
         base = 2.4 if chronic else 1.8 if age >= 65 else 1.1 if age <= 6 else 0.6
         housebound = age >= 75 or bool(person.tags & {"disabled", "mental_severe"})
-        volume = home.team.traits.volume
+        volume = home.team.traits.volume * self.spec.volume
         plan = (
             ("consultation", base * volume * share, _CONSULT_NOTES),
             ("home_visit", (1.5 if housebound else 0.06) * volume * share, _HOME_VISIT_NOTES),
@@ -1809,11 +2056,13 @@ class _Builder:
             },
         )
 
-    def build_surveys(self) -> None:
+    def build_surveys(
+        self, institutions: list[_Place] | None = None, teams: list[_Team] | None = None
+    ) -> None:
         """Each quarter each centre draws residents per team and calls them (抽查复核)."""
         rng = self.rng
         for q_start, q_end in self.verification_quarters():
-            for institution in self.institutions:
+            for institution in self.institutions if institutions is None else institutions:
                 drawn_on = q_end + timedelta(days=rng.randint(1, 6))
                 sample = _Sample(
                     self.next_id("verification_sample"),
@@ -1840,7 +2089,7 @@ class _Builder:
                     },
                 )
                 # Drawn with the app's own sampler, so the recorded seed replays this very draw.
-                teams = [t for t in self.teams if t.institution is institution]
+                drawn_teams = [t for t in self.teams if t.institution is institution]
                 signed = {
                     team.id: {
                         p.id: p
@@ -1848,17 +2097,17 @@ class _Builder:
                         for p in h.people
                         if any(s <= q_end and e >= q_start for s, e, _ in p.spans)
                     }
-                    for team in teams
+                    for team in drawn_teams
                 }
                 drawn = sampling.draw_residents_per_team(
                     {team_id: list(people) for team_id, people in signed.items()}, seed
                 )
                 order = 0
-                for team in teams:
+                for team in drawn_teams:
                     for resident_id in drawn[team.id]:
                         order += 1
                         self.sample_call(sample, team, signed[team.id][resident_id], order)
-        for team in self.teams:
+        for team in self.teams if teams is None else teams:
             self.walk_in_surveys(team)
 
     def sample_call(self, sample: _Sample, team: _Team, person: _Person, order: int) -> None:
