@@ -1158,9 +1158,15 @@ class _Builder:
         def years(lo: int, hi: int) -> int:
             return rng.randint(lo * 365, hi * 365 + 364)
 
+        spread = self.spec.streaming
+
         def kid(max_age: int) -> int:
             age = rng.randint(0, 6) if rng.random() < 0.4 else rng.randint(7, 15)
-            return min(years(age, age), max(0, max_age) * 365 + 200)
+            # A young mother's child is capped at 200 days old; at the benchmark scales the cap
+            # is spread over the year, or thousands of babies would share one birthday and
+            # exhaust its 500 citizen-id sequence numbers.
+            cap = max(0, max_age) * 365 + (rng.randint(30, 364) if spread else 200)
+            return min(years(age, age), cap)
 
         kinds = ("elderly", "left_behind", "young", "three_gen", "middle")
         weights = (30, 16, 20, 19, 15) if rural else (17, 4, 34, 20, 25)
@@ -1212,12 +1218,19 @@ class _Builder:
         return members
 
     def citizen_id(self, region: str, born: date, sex: str) -> str:
-        while True:
-            sequence = self.rng.randrange(0, 500) * 2 + (1 if sex == "M" else 0)
+        parity = 1 if sex == "M" else 0
+        for _ in range(50):
+            number = cid.make(region, born, self.rng.randrange(0, 500) * 2 + parity)
+            if number not in self._used_ids:
+                self._used_ids.add(number)
+                return number
+        # A crowded birthday: take the first free sequence number rather than draw forever.
+        for sequence in range(parity, 1000, 2):
             number = cid.make(region, born, sequence)
             if number not in self._used_ids:
                 self._used_ids.add(number)
                 return number
+        raise DemoError(f"{region} 地区 {born.isoformat()} 出生的居民过多，身份证号顺序码已用尽")
 
     def stored_tags(self, age: int) -> set[str]:
         """Chronic disease rising with age (hypertension ~25% and diabetes ~10% of the 35+)."""
