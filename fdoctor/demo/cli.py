@@ -58,7 +58,9 @@ def load_command(seed: int | None, anchor: datetime | None, scale: str, if_empty
     day: date = anchor.date() if anchor else clock.today()
     started = time.perf_counter()
     try:
-        summary = load_demo(seed=seed, anchor=day, scale=scale)
+        if SCALES[scale].streaming:
+            click.echo(f"正在生成{SCALES[scale].label}的数据，按县区逐个写入……")
+        summary = load_demo(seed=seed, anchor=day, scale=scale, progress=click.echo)
     except DemoError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None

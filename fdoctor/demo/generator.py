@@ -17,6 +17,7 @@ import bisect
 import hashlib
 import math
 import random
+import time as time_module
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -173,8 +174,15 @@ class DemoSummary:
         return sum(self.counts.values())
 
 
-def load_demo(seed: int, anchor: date, scale: str = "demo") -> DemoSummary:
-    """Build the demo city into an empty database and flush it; the caller commits."""
+def load_demo(
+    seed: int,
+    anchor: date,
+    scale: str = "demo",
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Build the demo city into an empty database and flush it; the caller commits.
+
+    ``progress`` hears a line (in Chinese) after each county of a streamed scale."""
     if scale not in SCALES:
         raise DemoError(f"未知的演示数据规模：{scale}（可选：{'、'.join(SCALES)}）")
     _refuse_non_empty()
@@ -182,7 +190,17 @@ def load_demo(seed: int, anchor: date, scale: str = "demo") -> DemoSummary:
     writer = _Writer()
     if SCALES[scale].streaming:
         writer.defer_constraints()
-        builder.build_streaming(lambda: writer.write(builder.rows))
+        started = time_module.perf_counter()
+
+        def county_done(name: str) -> None:
+            if progress:
+                elapsed = time_module.perf_counter() - started
+                progress(
+                    f"  {name}：累计 {writer.counts['resident']:,} 名居民、"
+                    f"{writer.counts['service_record']:,} 条服务记录，{elapsed:.0f} 秒"
+                )
+
+        builder.build_streaming(lambda: writer.write(builder.rows), county_done)
         writer.restore_constraints()
     else:
         builder.build()
@@ -768,7 +786,9 @@ class _Builder:
         self.build_surveys()
         self.build_complaints()
 
-    def build_streaming(self, flush: Callable[[], None]) -> None:
+    def build_streaming(
+        self, flush: Callable[[], None], county_done: Callable[[str], None] | None = None
+    ) -> None:
         """The same city built one institution at a time: after each, ``flush`` writes
         ``rows`` out and empties them, and the institution's people are dropped."""
         self.build_org()
@@ -810,6 +830,8 @@ class _Builder:
             for year, _ in years:
                 counts = {(county.id, c): county_counts[(year, c)] for c in POPULATION_CATEGORIES}
                 self.add_figures(year, counts, [county.id])
+            if county_done:
+                county_done(county.name)
         self.build_complaints()
         flush()
 
