@@ -70,8 +70,15 @@ def row_snapshot(row: dict[str, Any]) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in row.items()}
 
 
+# One encoder for every entry: json.dumps with options builds a new encoder on each call.
+_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+)
+
+
 def canonical(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    """The stable text of a value (keys sorted, no spaces): what the chain hashes."""
+    return _CANONICAL.encode(data)
 
 
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -101,24 +108,26 @@ def _pk(obj: Any) -> str:
     return ":".join(str(x) for x in key)
 
 
-def write_entries(connection: Any, pending: list[tuple[str, str, str, Any, Any]]) -> None:
-    """Append entries (action, table, row id, before, after) to the chain on ``connection``."""
+def write_entries(
+    connection: Any, pending: list[tuple[str, str, str, Any, Any]], *, bulk: bool = False
+) -> None:
+    """Append entries (action, table, row id, before, after) to the chain on ``connection``.
+
+    Everything that does not depend on the previous entry (the canonical text of each entry) is
+    computed before the chain lock is taken; under the lock only the last entry is read, the hashes
+    are chained and the rows are inserted. The lock is then held until the transaction ends.
+    ``bulk`` (the tablet upload's created records): on PostgreSQL the entries go in as one JSON
+    parameter rather than one parameter set per entry.
+    """
     if not pending:
         return
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
-    last = connection.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
-    # Ids are assigned here, under the chain lock, so the chain order is the id order and a batch
-    # of entries is one multi-row insert.
-    next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     user_id, username, ip = _actor()
     at = clock.now()
-    rows = []
+    stamp = _jsonable(at)
+    prepared = []
     for action, table, row_id, before, after in pending:
         fields = {
-            "at": _jsonable(at),
+            "at": stamp,
             "user_id": user_id,
             "username": username,
             "ip": ip,
@@ -128,11 +137,60 @@ def write_entries(connection: Any, pending: list[tuple[str, str, str, Any, Any]]
             "before": canonical(before) if before is not None else None,
             "after": canonical(after) if after is not None else None,
         }
-        digest = entry_hash(prev, fields)
+        # The same bytes entry_hash() hashes after the previous hash and "|".
+        prepared.append((fields, ("|" + canonical(fields)).encode("utf-8")))
+
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+    last = connection.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    # Ids are assigned here, under the chain lock, so the chain order is the id order and a batch
+    # of entries is one multi-row insert.
+    next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    rows = []
+    sha256 = hashlib.sha256
+    for fields, tail in prepared:
+        digest = sha256(prev.encode("ascii") + tail).hexdigest()
         rows.append({**fields, "id": next_id, "at": at, "prev_hash": prev, "hash": digest})
         prev = digest
         next_id += 1
-    connection.execute(insert(AuditEntry), rows)
+    if postgres and bulk and len(rows) > 1:
+        _insert_entries_pg(connection, rows)
+    else:
+        connection.execute(insert(AuditEntry), rows)
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_ENTRY_COLUMNS = ("id", "at", "user_id", "username", "ip", "action", "table_name", "row_id",
+                  "before", "after", "prev_hash", "hash")  # fmt: skip
+_pg_entries_insert: Any = None
+
+
+def _insert_entries_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """Many entries as one statement with one parameter (a JSON array, expanded by the server).
+
+    A multi-row VALUES list would carry 12 parameters per entry, and the driver parses such long
+    statements afresh every time; this one is short, compiled once and cached.
+    """
+    global _pg_entries_insert
+    if _pg_entries_insert is None:
+        from sqlalchemy import Text as TextType
+        from sqlalchemy import bindparam, cast, column
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        table = AuditEntry.__table__
+        recordset = (
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=TextType), JSONB))
+            .table_valued(*(column(name, table.c[name].type) for name in _ENTRY_COLUMNS))
+            .render_derived(name="r", with_types=True)
+        )
+        _pg_entries_insert = insert(table).from_select(
+            list(_ENTRY_COLUMNS), select(*(recordset.c[name] for name in _ENTRY_COLUMNS))
+        )
+    payload = _COMPACT.encode([{**row, "at": row["at"].isoformat()} for row in rows])
+    connection.execute(_pg_entries_insert, {"rows": payload})
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:

@@ -13,6 +13,7 @@ applies them, and one that lost the race is kept as a conflicting version for a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -35,6 +36,7 @@ from fdoctor.services.models import (
 from fdoctor.services.validation import (
     Draft,
     Placement,
+    any_of,
     is_uuid,
     load_context,
     parse_draft,
@@ -212,7 +214,7 @@ def _stored(user: Any, client_uuids: list[str]) -> dict[str, _Stored]:
     visible = case((scope_clause(ServiceRecord, user), True), else_=False)
     rows = db.session.execute(
         select(ServiceRecord.client_uuid, ServiceRecord.id, ServiceRecord.version, visible).where(
-            ServiceRecord.client_uuid.in_(client_uuids)
+            any_of(ServiceRecord.client_uuid, client_uuids)
         )
     ).all()
     return {r[0]: _Stored(r[1], r[2], bool(r[3])) for r in rows}
@@ -289,37 +291,89 @@ def _dialect_insert(model: Any) -> Any:
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
     """INSERT … ON CONFLICT (client_uuid) DO NOTHING; the ids of the rows stored.
 
-    One statement, compiled once and cached, executed for all rows: SQLAlchemy's "insert many
-    values" sends them as multi-row INSERTs with RETURNING (no ORM unit of work on this path).
+    One statement for all rows, compiled once and cached (no ORM unit of work on this path), that
+    returns the stored rows whole, so they are audited without reading them back. On PostgreSQL
+    the rows travel as one JSON array expanded by ``jsonb_to_recordset``: a multi-row VALUES list
+    would carry 30 parameters per record, and the driver parses such long statements afresh on
+    every call. On SQLite, SQLAlchemy's "insert many values" sends multi-row INSERTs.
     """
     if not rows:
         return {}
-    table = ServiceRecord.__table__
-    stmt = (
-        _dialect_insert(table)
-        .on_conflict_do_nothing(index_elements=["client_uuid"])
-        .returning(table.c.client_uuid, table.c.id)
-    )
     connection = db.session.connection()
-    stored = {
-        client_uuid: record_id for client_uuid, record_id in connection.execute(stmt, rows).all()
-    }
+    if connection.dialect.name == "postgresql":
+        created = connection.execute(_pg_insert_statement(), {"rows": _json_rows(rows)})
+    else:
+        created = connection.execute(_sqlite_insert_statement(), rows)
+    stored = sorted((dict(r) for r in created.mappings()), key=lambda r: r["id"])
     if stored:
         # The bulk path bypasses the ORM's audit listener: log each created record here, with the
         # row as the database holds it (defaults included), in the same transaction.
         from fdoctor.audit.services import row_snapshot, write_entries
 
-        created = connection.execute(
-            select(table).where(table.c.id.in_(list(stored.values()))).order_by(table.c.id)
-        ).mappings()
         write_entries(
             connection,
-            [
-                ("create", "service_record", str(r["id"]), None, row_snapshot(dict(r)))
-                for r in created
-            ],
+            [("create", "service_record", str(r["id"]), None, row_snapshot(r)) for r in stored],
+            bulk=True,
         )
-    return stored
+    return {r["client_uuid"]: r["id"] for r in stored}
+
+
+# The columns a new record's row carries (every column but the id); see _new_row.
+_ROW_COLUMNS = tuple(c.name for c in ServiceRecord.__table__.columns if c.name != "id")
+_statements: dict[str, Any] = {}
+
+
+def _pg_insert_statement() -> Any:
+    stmt = _statements.get("postgresql")
+    if stmt is None:
+        from sqlalchemy import Text, bindparam, cast, column, func
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        table = ServiceRecord.__table__
+        recordset = (
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(*(column(name, table.c[name].type) for name in _ROW_COLUMNS))
+            .render_derived(name="r", with_types=True)
+        )
+        stmt = (
+            _dialect_insert(table)
+            .from_select(list(_ROW_COLUMNS), select(*(recordset.c[n] for n in _ROW_COLUMNS)))
+            .on_conflict_do_nothing(index_elements=["client_uuid"])
+            .returning(*table.c)
+        )
+        _statements["postgresql"] = stmt
+    return stmt
+
+
+def _sqlite_insert_statement() -> Any:
+    stmt = _statements.get("sqlite")
+    if stmt is None:
+        table = ServiceRecord.__table__
+        stmt = (
+            _dialect_insert(table)
+            .on_conflict_do_nothing(index_elements=["client_uuid"])
+            .returning(*table.c)
+        )
+        _statements["sqlite"] = stmt
+    return stmt
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+_ROWS_ENCODER = json.JSONEncoder(default=_json_value, separators=(",", ":"))
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> str:
+    missing = set(_ROW_COLUMNS) - set(rows[0])
+    if missing:  # a column left out would silently be stored as NULL
+        raise ValueError(f"rows lack columns {sorted(missing)}")
+    return _ROWS_ENCODER.encode(rows)
 
 
 # --- offline edits --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Messages are Chinese and name the field; they are keyed by the payload's field n
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,21 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
@@ -357,6 +372,18 @@ class Context:
     user_team_id: int | None = None
 
 
+def any_of(column: Any, values: Iterable[Any]) -> Any:
+    """``column IN (values)``; on PostgreSQL as ``column = ANY(:array)``, one parameter.
+
+    A batch's IN lists hold up to 200 values: as one array the statement is the same whatever the
+    count, so SQLAlchemy renders it once and the driver's parse is cached too.
+    """
+    values = list(values)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def load_context(drafts: Iterable[Draft], user: Any) -> Context:
     """Read residents (in the user's scope), contracts, institutions and same-day records."""
     drafts = list(drafts)
@@ -376,7 +403,7 @@ def load_context(drafts: Iterable[Draft], user: Any) -> Context:
                 Household.station_id,
             )
             .join(Household, Household.id == Resident.household_id)
-            .where(Resident.id.in_(resident_ids), scope_clause(Resident, user))
+            .where(any_of(Resident.id, resident_ids), scope_clause(Resident, user))
         ).all()
         ctx.residents = {r.id: ResidentInfo(*r) for r in rows}
     if ctx.residents:
@@ -390,27 +417,13 @@ def load_context(drafts: Iterable[Draft], user: Any) -> Context:
                 Contract.terminated_on,
             )
             .join(Contract, Contract.id == ContractMember.contract_id)
-            .where(ContractMember.resident_id.in_(ctx.residents))
+            .where(any_of(ContractMember.resident_id, ctx.residents))
         ).all()
         for resident_id, *term in terms:
             ctx.contracts.setdefault(resident_id, []).append(ContractTerm(*term))
-        days = [d.service_date for d in drafts if d.resident_id in ctx.residents]
-        same = db.session.execute(
-            select(
-                ServiceRecord.id,
-                ServiceRecord.resident_id,
-                ServiceRecord.type,
-                ServiceRecord.service_date,
-            ).where(
-                ServiceRecord.resident_id.in_(ctx.residents),
-                ServiceRecord.service_date.between(min(days), max(days)),
-                ServiceRecord.type.in_({d.type for d in drafts}),
-            )
-        ).all()
-        grouped: dict[tuple[int, str, date], set[int]] = defaultdict(set)
-        for record_id, resident_id, stype, day in same:
-            grouped[(resident_id, stype, day)].add(record_id)
-        ctx.same_day = dict(grouped)
+        keys = {(d.resident_id, d.type, d.service_date) for d in drafts
+                if d.resident_id in ctx.residents}  # fmt: skip
+        ctx.same_day = _same_day(keys)
     institution_ids = {d.other_institution_id for d in drafts if d.other_institution_id}
     if institution_ids:
         ctx.institutions = dict(
@@ -439,6 +452,36 @@ def load_context(drafts: Iterable[Draft], user: Any) -> Context:
             )
         }
     return ctx
+
+
+def _same_day(keys: set[tuple[Any, str, date]]) -> dict[tuple[int, str, date], set[int]]:
+    """Ids of stored records with exactly these (resident, type, day), one query.
+
+    Only the keys asked for are read (the resident/type/date index answers each), so the cost does
+    not grow with how many records the residents already have around those days. On PostgreSQL
+    the keys travel as one JSON parameter; SQLite gets a row-value IN list.
+    """
+    if not keys:
+        return {}
+    columns = (ServiceRecord.resident_id, ServiceRecord.type, ServiceRecord.service_date)
+    if db.session.get_bind().dialect.name == "postgresql":
+        payload = json.dumps(
+            [{"r": r, "t": t, "d": d.isoformat()} for r, t, d in keys], separators=(",", ":")
+        )
+        wanted = (
+            func.jsonb_to_recordset(cast(literal(payload, Text), JSONB))
+            .table_valued(column("r", BigInteger), column("t", String), column("d", Date))
+            .render_derived(name="k", with_types=True)
+        )
+        condition = tuple_(*columns).in_(select(wanted.c.r, wanted.c.t, wanted.c.d))
+    else:
+        condition = tuple_(*columns).in_(sorted(keys))
+    grouped: dict[tuple[int, str, date], set[int]] = defaultdict(set)
+    for record_id, resident_id, stype, day in db.session.execute(
+        select(ServiceRecord.id, *columns).where(condition)
+    ):
+        grouped[(resident_id, stype, day)].add(record_id)
+    return dict(grouped)
 
 
 def same_day_ids(draft: Draft, ctx: Context) -> set[int]:
