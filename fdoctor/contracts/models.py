@@ -99,6 +99,9 @@ class ContractMember(ScopedMixin, db.Model):
             sqlite_where=text("is_active"),
             postgresql_where=text("is_active"),
         ),
+        # Which contracts cover a resident, whatever their status: the metrics' signed test per
+        # resident (B4, B6 care-schedule windows) probes it instead of hashing every member.
+        Index("ix_contract_member_resident_id", "resident_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

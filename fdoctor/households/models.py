@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import DDL, Date, ForeignKey, Index, String, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fdoctor.core import citizen_id as cid
@@ -45,7 +45,17 @@ RESIDENT_STATUSES = {"active": "在册", "moved": "迁出", "deceased": "死亡"
 
 class Household(ScopedMixin, TimestampMixin, db.Model):
     __tablename__ = "household"
-    __table_args__ = (Index("ix_household_team_grid", "team_id", "grid_cell_id"),)
+    __table_args__ = (
+        Index("ix_household_team_grid", "team_id", "grid_cell_id"),
+        # Search by part of the address: a trigram index on PostgreSQL (pg_trgm), a plain one
+        # elsewhere (see fdoctor/households/search.py).
+        Index(
+            "ix_household_address_search",
+            "address",
+            postgresql_using="gin",
+            postgresql_ops={"address": "gin_trgm_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)  # 户编号, stable for imports
@@ -73,6 +83,21 @@ class Resident(ScopedMixin, TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_resident_county_name", "county_id", "name"),
         Index("ix_resident_id_tail", "id_tail"),
+        # Search by the start of a name in any scope: trigrams on PostgreSQL (pg_trgm), a B-tree
+        # range on SQLite (see fdoctor/households/search.py).
+        Index(
+            "ix_resident_name_search",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        # The few residents under TB treatment, by treatment start (the metrics' B6 windows).
+        Index(
+            "ix_resident_tb_treatment_start",
+            "tb_treatment_start",
+            sqlite_where=text("tb_treatment_start IS NOT NULL"),
+            postgresql_where=text("tb_treatment_start IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -131,3 +156,11 @@ class Pregnancy(db.Model):
     delivery_date: Mapped[date | None] = mapped_column(Date)
 
     resident: Mapped[Resident] = relationship(back_populates="pregnancies")
+
+
+# The trigram indexes above need pg_trgm; the migration creates it too (db.create_all in tests).
+event.listen(
+    Household.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)

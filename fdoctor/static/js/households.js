@@ -1,6 +1,7 @@
-// Households and residents: the grid cascade (area › community › building), doctors filtered by
-// team, and the birth date / sex read from a citizen ID as it is typed. Progressive: without
-// this script the plain selects still work.
+// Households and residents: the search filter (units › team › grid, one level at a time), the
+// grid cascade (area › community › building), doctors filtered by team, and the birth date / sex
+// read from a citizen ID as it is typed. Progressive: without this script the plain selects
+// still work (the search filter then shows a level's children after 搜索).
 (function () {
   "use strict";
 
@@ -157,7 +158,21 @@
     input.addEventListener("input", update);
   }
 
+  function setupSearchFilter(form) {
+    // Choosing a level asks the server for the next one: the levels below the changed one are
+    // dropped (they belonged to the previous choice) and the search runs again.
+    var levels = Array.prototype.slice.call(form.querySelectorAll(".fd-filter-level"));
+    levels.forEach(function (select, index) {
+      select.addEventListener("change", function () {
+        levels.slice(index + 1).forEach(function (lower) { lower.disabled = true; });
+        if (typeof form.requestSubmit === "function") { form.requestSubmit(); } else { form.submit(); }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var search = document.getElementById("resident-search");
+    if (search) { setupSearchFilter(search); }
     var household = document.getElementById("household-form");
     if (household) { setupHouseholdForm(household); }
     var resident = document.getElementById("resident-form");
