@@ -45,7 +45,7 @@ date and ignored in ``tags``; the maternal and TB schedules need their dates, so
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -55,6 +55,9 @@ from assessments.tiers import Period, PeriodKind
 
 __all__ = [
     "CHRONIC_TAGS",
+    "MATERNAL_RULES",
+    "Anchor",
+    "AnchoredRun",
     "CareScheduleError",
     "DueItem",
     "DueStatus",
@@ -63,12 +66,15 @@ __all__ = [
     "ResidentProfile",
     "ServiceDone",
     "ServiceType",
+    "MaternalRule",
     "add_months",
     "age_on",
+    "anchored_windows_ending",
     "chronic_standard_managed",
     "count_due_and_done",
     "due_items",
     "population_tags",
+    "quarters_ending",
     "work_list",
 ]
 
@@ -333,38 +339,75 @@ _VACCINATIONS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-def _child(profile: ResidentProfile[RidT]) -> list[_Window]:
-    birth = profile.birth_date
+class Anchor(StrEnum):
+    """The date a schedule of windows is reckoned from."""
+
+    BIRTH = "birth"
+    TB_TREATMENT = "tb_treatment"
+
+
+@dataclass(frozen=True)
+class _AnchoredRule:
+    """One window reckoned from an anchor date (a birth date, a TB treatment start): the window
+    is ``[add_months(anchor, from_months) + from_days, add_months(anchor, to_months) + to_days]``.
+    Its end never decreases as the anchor moves later (``anchored_windows_ending`` relies on it)."""
+
+    anchor: Anchor
+    service_type: ServiceType
+    label: str
+    from_months: int
+    from_days: int
+    to_months: int
+    to_days: int
+
+    def bounds(self, anchor: date) -> tuple[date, date]:
+        first = add_months(anchor, self.from_months) if self.from_months else anchor
+        last = add_months(anchor, self.to_months) if self.to_months else anchor
+        return first + timedelta(days=self.from_days), last + timedelta(days=self.to_days)
+
+    def window(self, anchor: date) -> _Window:
+        first, last = self.bounds(anchor)
+        return _Window(self.service_type, self.label, first, last)
+
+
+def _child_rules() -> tuple[_AnchoredRule, ...]:
     checkup = ServiceType.CHILD_CHECKUP
+    vaccination = ServiceType.VACCINATION
     first, last = NEONATAL_CHECKUP_DAYS
-    windows = [
-        _Window(
-            checkup,
-            f"{checkup.label}（满月）",
-            birth + timedelta(days=first),
-            birth + timedelta(days=last),
-        )
-    ]
-    windows += [
-        _Window(
+    rules = [_AnchoredRule(Anchor.BIRTH, checkup, f"{checkup.label}（满月）", 0, first, 0, last)]
+    # From one or more months before the target age to the day before the months after it.
+    rules += [
+        _AnchoredRule(
+            Anchor.BIRTH,
             checkup,
             f"{checkup.label}（{label}）",
-            add_months(birth, target - before),
-            _day_before(add_months(birth, target + after)),
+            target - before,
+            0,
+            target + after,
+            -1,
         )
         for label, target, before, after in _CHILD_CHECKUPS
     ]
-    vaccination = ServiceType.VACCINATION
-    windows += [
-        _Window(
+    rules += [
+        _AnchoredRule(
+            Anchor.BIRTH,
             vaccination,
             f"{vaccination.label}（{label}）",
-            add_months(birth, target),
-            _day_before(add_months(birth, target + length)),
+            target,
+            0,
+            target + length,
+            -1,
         )
         for label, target, length in _VACCINATIONS
     ]
-    return windows
+    return tuple(rules)
+
+
+_CHILD_RULES = _child_rules()
+
+
+def _child(profile: ResidentProfile[RidT]) -> list[_Window]:
+    return [rule.window(profile.birth_date) for rule in _CHILD_RULES]
 
 
 # (label, from week, to week): "to week" runs to its sixth day.
@@ -379,45 +422,65 @@ POSTPARTUM_VISIT_DAYS = (3, 7)
 POSTPARTUM_CHECK_DAYS = (42, 56)
 
 
+@dataclass(frozen=True)
+class MaternalRule:
+    """One maternal visit window, in days from the LMP (antenatal) or from the delivery date
+    (postpartum, only once delivered). Once delivered, an antenatal window that has not started by
+    the delivery date is dropped and one in progress ends the day before delivery."""
+
+    label: str
+    postpartum: bool
+    start_days: int
+    end_days: int
+
+
+MATERNAL_RULES: tuple[MaternalRule, ...] = (
+    *(
+        MaternalRule(label, False, 7 * from_week, 7 * to_week + 6)
+        for label, from_week, to_week in _ANTENATAL
+    ),
+    MaternalRule("产后访视（产后3–7天）", True, *POSTPARTUM_VISIT_DAYS),
+    MaternalRule("产后42天健康检查", True, *POSTPARTUM_CHECK_DAYS),
+)
+
+
 def _maternal(pregnancy: Pregnancy) -> list[_Window]:
     visit = ServiceType.MATERNAL_VISIT
     delivered = pregnancy.delivery_date
     windows = []
-    for label, from_week, to_week in _ANTENATAL:
-        start = pregnancy.on_week(from_week)
-        end = pregnancy.on_week(to_week, 6)
-        if delivered is not None:
-            if start >= delivered:
+    for rule in MATERNAL_RULES:
+        if rule.postpartum:
+            if delivered is None:
                 continue
-            end = min(end, _day_before(delivered))
-        windows.append(_Window(visit, label, start, end))
-    if delivered is not None:
-        for label, (first, last) in (
-            ("产后访视（产后3–7天）", POSTPARTUM_VISIT_DAYS),
-            ("产后42天健康检查", POSTPARTUM_CHECK_DAYS),
-        ):
-            windows.append(
-                _Window(
-                    visit,
-                    label,
-                    delivered + timedelta(days=first),
-                    delivered + timedelta(days=last),
-                )
-            )
+            start = delivered + timedelta(days=rule.start_days)
+            end = delivered + timedelta(days=rule.end_days)
+        else:
+            start = pregnancy.last_period + timedelta(days=rule.start_days)
+            end = pregnancy.last_period + timedelta(days=rule.end_days)
+            if delivered is not None:
+                if start >= delivered:
+                    continue
+                end = min(end, _day_before(delivered))
+        windows.append(_Window(visit, rule.label, start, end))
     return windows
 
 
+_TB_RULES = tuple(
+    _AnchoredRule(
+        Anchor.TB_TREATMENT,
+        ServiceType.TB_FOLLOWUP,
+        f"{ServiceType.TB_FOLLOWUP.label}（治疗第{month + 1}月）",
+        month,
+        0,
+        month + 1,
+        -1,
+    )
+    for month in range(TB_TREATMENT_MONTHS)
+)
+
+
 def _tuberculosis(treatment_start: date) -> list[_Window]:
-    followup = ServiceType.TB_FOLLOWUP
-    return [
-        _Window(
-            followup,
-            f"{followup.label}（治疗第{month + 1}月）",
-            add_months(treatment_start, month),
-            _day_before(add_months(treatment_start, month + 1)),
-        )
-        for month in range(TB_TREATMENT_MONTHS)
-    ]
+    return [rule.window(treatment_start) for rule in _TB_RULES]
 
 
 def _windows(profile: ResidentProfile[RidT], start: date, end: date) -> list[_Window]:
@@ -578,6 +641,86 @@ def count_due_and_done(
                 if item.status is DueStatus.DONE:
                     done += 1
     return due, done
+
+
+@dataclass(frozen=True)
+class AnchoredRun:
+    """Windows of one rule for a run of anchor dates (birth dates or TB treatment starts).
+
+    For every anchor ``a`` from ``first`` to ``last`` (both inclusive) the rule's window is
+    ``[a + start_days, a + end_days]``: within a run the month arithmetic shifts every anchor
+    alike, so a database can reckon the windows of its residents with plain day arithmetic.
+    """
+
+    anchor: Anchor
+    service_type: ServiceType
+    label: str  # the window's label: one per rule, shared by its runs
+    first: date
+    last: date
+    start_days: int
+    end_days: int
+
+
+# An anchor lies at most this long before the end of any of its windows (the 6-year vaccination
+# window ends 78 months after birth); the search for anchors starts this far back.
+_ANCHOR_REACH = timedelta(days=366 * 8)
+
+
+def anchored_windows_ending(start: date, end: date) -> list[AnchoredRun]:
+    """Every child checkup and vaccination window (from the birth date) and TB follow-up window
+    (from the treatment start) that ends within ``[start, end]``, as runs of anchors.
+
+    A profile with that birth date (or treatment start) has exactly these windows ending in the
+    range among those three types: the windows ``due_items`` reckons, found here without a
+    resident. The runs of one rule (one ``label``) follow each other without gaps, ordered by
+    anchor.
+    """
+    _check_range(start, end)
+    runs: list[AnchoredRun] = []
+    for rule in (*_CHILD_RULES, *_TB_RULES):
+        anchor = _first_anchor(rule, start, lambda day: day >= start)
+        after = _first_anchor(rule, start, lambda day: day > end)
+        rule_runs: list[AnchoredRun] = []
+        while anchor < after:
+            window_start, window_end = rule.bounds(anchor)
+            offsets = ((window_start - anchor).days, (window_end - anchor).days)
+            last = rule_runs[-1] if rule_runs else None
+            if last is not None and (last.start_days, last.end_days) == offsets:
+                rule_runs[-1] = AnchoredRun(
+                    rule.anchor, rule.service_type, rule.label, last.first, anchor, *offsets
+                )
+            else:
+                rule_runs.append(
+                    AnchoredRun(
+                        rule.anchor, rule.service_type, rule.label, anchor, anchor, *offsets
+                    )
+                )
+            anchor += timedelta(days=1)
+        runs += rule_runs
+    return runs
+
+
+def _first_anchor(rule: _AnchoredRule, near: date, ends: Callable[[date], bool]) -> date:
+    """The earliest anchor whose window end satisfies ``ends``, a test that is false up to some
+    day and true from it on (window ends never decrease as the anchor moves later). The answer
+    lies after ``near`` minus the reach of the longest schedule."""
+    low, high = (near - _ANCHOR_REACH).toordinal(), near.toordinal()
+    while not ends(rule.bounds(date.fromordinal(high))[1]):
+        high += 366
+    while low < high:
+        middle = (low + high) // 2
+        if ends(rule.bounds(date.fromordinal(middle))[1]):
+            high = middle
+        else:
+            low = middle + 1
+    return date.fromordinal(low)
+
+
+def quarters_ending(start: date, end: date) -> list[tuple[date, date]]:
+    """The calendar quarters (first and last day) that end within ``[start, end]``: the quarterly
+    follow-up windows (hypertension, diabetes, severe mental disorder) due in that range."""
+    _check_range(start, end)
+    return [(q.start, q.end) for q in _quarters(start, end) if start <= q.end <= end]
 
 
 _CHRONIC_SERVICES = {

@@ -4,11 +4,27 @@
 institution, county, city) in a fixed number of queries, whatever the number of units: 13 for all
 fourteen metrics (the units; the population figures; signed residents; key-population residents
 with the elderly checkups; contracts; one pass over the period's service records for A5, B1, B5,
-B7 and C1; chronic follow-ups; the care-schedule residents and their records; complaints; survey
-responses; latest blood pressure; latest glucose), fewer when only some metrics are asked. ``start..end`` is the period's covered range
+B7 and C1; chronic follow-ups; the care-schedule windows of residents; those of pregnancies;
+complaints; survey responses; latest blood pressure; latest glucose), fewer when only some metrics
+are asked. Every query returns aggregated rows only (a few per unit), so the work stays in the
+database and grows with the records, not with Python. ``start..end`` is the period's covered range
 (``Period.covers``); ``as_of`` (default ``end``) is the day contract status, ages and the rolling
 12-month windows are judged on. ``metric_records_query`` gives the rows behind a numerator for the
 drill-down page.
+
+Performance at city scale (issue #7)
+------------------------------------
+Per-resident facts are probes, not sets: whether a resident is signed (``EXISTS`` over
+``ix_contract_member_resident_id``), a contract served, a patient followed up each quarter, a
+patient's latest reading, a care-schedule window satisfied: each reads the partial index of
+counting records ``ix_service_record_counting`` (resident, type, date; on PostgreSQL it carries the
+readings, so the probes never touch the table). Never ``id IN (subquery)`` inside an expression:
+when the subquery does not fit in ``work_mem`` PostgreSQL rescans it for every row. Constants the
+partial index is defined with are written into the SQL (``_counting``), not bound. The care
+schedules (B4, B6) are reckoned in SQL from rules that ``assessments.care_schedule`` derives for
+the period (see the section on care schedules below). JIT compilation is best switched off for
+the app's PostgreSQL connections (``jit = off``): on statements this size it costs more than it
+saves.
 
 Counting records
 ----------------
@@ -113,7 +129,7 @@ of ``metric_records_query`` — plus filters describing the rows, where they app
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -123,31 +139,34 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    column,
     distinct,
     func,
+    literal,
     literal_column,
     not_,
     or_,
     select,
     true,
+    union_all,
+    values,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, Integer, String
 
 from assessments.care_schedule import (
-    CareScheduleError,
-    DueStatus,
-    ResidentProfile,
-    ServiceDone,
+    MATERNAL_RULES,
+    Anchor,
+    AnchoredRun,
     ServiceType,
     add_months,
     age_on,
-    due_items,
+    anchored_windows_ending,
+    quarters_ending,
 )
-from assessments.care_schedule import Pregnancy as SchedulePregnancy
 from assessments.index import KNOWN_METRICS
 from assessments.tiers import Period
 from fdoctor.contracts.models import Contract, ContractMember
@@ -195,7 +214,6 @@ SPECIAL_CARE_PARTS = (
     ("mental", ServiceType.MENTAL_FOLLOWUP, "严重精神障碍患者随访"),
     ("tb", ServiceType.TB_FOLLOWUP, "肺结核患者随访"),
 )
-_SCHEDULED_TYPES = tuple(str(t) for _, t, _ in KEY_SERVICE_PARTS[1:] + SPECIAL_CARE_PARTS)
 
 _PLACES = Decimal("0.000001")
 _HUNDRED = Decimal(100)
@@ -224,14 +242,17 @@ class MetricValue:
 
 
 class _DaysAfter(FunctionElement[date]):
-    """``column + N days`` as a date: SQLite and PostgreSQL spell date arithmetic differently."""
+    """``column + days`` as a date (``days`` an int or an integer expression): SQLite and
+    PostgreSQL spell date arithmetic differently."""
 
     type = Date()
     name = "days_after"
     inherit_cache = True
 
-    def __init__(self, column: Any, days: int) -> None:
-        super().__init__(column, literal_column(str(int(days))))
+    def __init__(self, column: Any, days: Any) -> None:
+        if isinstance(days, int):
+            days = literal_column(str(days))
+        super().__init__(column, days)
 
 
 @compiles(_DaysAfter)
@@ -245,14 +266,15 @@ def _days_after_default(element: _DaysAfter, compiler: Any, **kw: Any) -> str:
 def _days_after_sqlite(element: _DaysAfter, compiler: Any, **kw: Any) -> str:
     column, days = list(element.clauses)
     # SQLite stores dates as 'YYYY-MM-DD' text; date() returns the same form, which compares
-    # correctly with the 'YYYY-MM-DD HH:MM:SS.ffffff' text of a DateTime column.
-    return (
-        f"date({compiler.process(column, **kw)}, '+' || {compiler.process(days, **kw)} || ' days')"
-    )
+    # correctly with the 'YYYY-MM-DD HH:MM:SS.ffffff' text of a DateTime column. The modifier
+    # reads '3 days' or '-1 days'.
+    return f"date({compiler.process(column, **kw)}, ({compiler.process(days, **kw)}) || ' days')"
 
 
 def _counting() -> ColumnElement[bool]:
-    return ServiceRecord.verification.in_(COUNTING)
+    # Constants in the SQL text, not parameters: the partial index of counting records
+    # (``ix_service_record_counting``) serves only queries that state its condition.
+    return ServiceRecord.verification.in_([literal_column(f"'{state}'") for state in COUNTING])
 
 
 def _timely() -> ColumnElement[bool]:
@@ -406,9 +428,8 @@ def _chronic_managed(followups: Any, needed: int) -> ColumnElement[bool]:
     )
 
 
-def _latest_readings(kind: str, as_of: date) -> Any:
-    """Subquery: each resident's counting readings of ``kind`` in the 12 months, latest first."""
-    low, high = _twelve_months(as_of)
+def _reading(kind: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(measured, controlled): the record holds a reading of ``kind``, and it is below the limit."""
     if kind == "bp":
         measured = and_(
             ServiceRecord.systolic_bp.is_not(None), ServiceRecord.diastolic_bp.is_not(None)
@@ -420,6 +441,13 @@ def _latest_readings(kind: str, as_of: date) -> Any:
     else:
         measured = ServiceRecord.fasting_glucose.is_not(None)
         controlled = ServiceRecord.fasting_glucose < GLUCOSE_LIMIT
+    return measured, controlled
+
+
+def _latest_readings(kind: str, as_of: date) -> Any:
+    """Subquery: each resident's counting readings of ``kind`` in the 12 months, latest first."""
+    low, high = _twelve_months(as_of)
+    measured, controlled = _reading(kind)
     rank = func.row_number().over(
         partition_by=ServiceRecord.resident_id,
         order_by=(ServiceRecord.service_date.desc(), ServiceRecord.id.desc()),
@@ -440,6 +468,31 @@ def _latest_readings(kind: str, as_of: date) -> Any:
         )
         .subquery(f"latest_{kind}")
     )
+
+
+def _latest_controlled(kind: str, as_of: date) -> Any:
+    """Per resident (correlated): 1 when the latest counting reading of ``kind`` in the 12 months
+    (last service date, then highest id) is below the limit, 0 when not, NULL without one."""
+    low, high = _twelve_months(as_of)
+    measured, controlled = _reading(kind)
+    return (
+        select(case((controlled, 1), else_=0))
+        .where(
+            ServiceRecord.resident_id == Resident.id,
+            measured,
+            _counting(),
+            ServiceRecord.service_date >= low,
+            ServiceRecord.service_date <= high,
+        )
+        .order_by(ServiceRecord.service_date.desc(), ServiceRecord.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _flag(condition: Any) -> Any:
+    """1 when ``condition`` holds, else 0."""
+    return case((condition, 1), else_=0)
 
 
 _PATIENT_TAG = {"bp": "tag_hypertension", "glucose": "tag_diabetes"}
@@ -599,6 +652,39 @@ class _Run:
                 if name != "unit_key" and value is not None:
                     bucket[name] += int(value)
 
+    def collect_flags(
+        self,
+        stmt: Select[Any],
+        key: Any,
+        flags: Sequence[Any],
+        tally: Callable[[tuple[Any, ...]], Iterable[str]],
+    ) -> None:
+        """Count rows per unit and combination of ``flags``, and add each group's rows to the
+        counts ``tally`` names. The flags (subqueries per row) are computed once per row in a
+        materialised CTE: referenced from several aggregates, they would be evaluated again for
+        each, and grouped on directly they would steer PostgreSQL to a sorted plan."""
+        if self.filter_ids:
+            stmt = stmt.where(key.in_(self.unit_ids))
+        names = [f"flag_{index}" for index in range(len(flags))]
+        rows = (
+            stmt.add_columns(
+                key.label("unit_key"),
+                *(flag.label(name) for flag, name in zip(flags, names, strict=True)),
+            )
+            .cte("flagged")
+            .prefix_with("MATERIALIZED")
+        )
+        grouping = [rows.c.unit_key, *(rows.c[name] for name in names)]
+        for row in db.session.execute(
+            select(*grouping, func.count().label("rows")).group_by(*grouping)
+        ):
+            unit = self.unit_for(row[0])
+            if unit is None:
+                continue
+            bucket = self.counts[unit]
+            for name in tally(tuple(row[1:-1])):
+                bucket[name] += int(row[-1])
+
     # ------------------------------------------------------------------ queries
 
     def fetch_population(self) -> None:
@@ -646,58 +732,104 @@ class _Run:
         stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
         self.collect(stmt, key)
 
-    def fetch_residents(self, key_population: bool, elderly: bool) -> None:
-        """A2 (key population, signed) and the elderly part of B4, in one pass over residents."""
-        signed = _signed_residents(self.as_of)
-        is_signed = signed.c.resident_id.is_not(None)
-        columns: list[Any] = []
-        if key_population:
-            columns += [
-                func.count(Resident.id).label("key_residents"),
-                func.count(signed.c.resident_id).label("key_signed"),
-            ]
-        stmt = (
-            select(*columns)
-            .select_from(Resident)
-            .outerjoin(signed, signed.c.resident_id == Resident.id)
+    def fetch_residents(self) -> None:
+        """A2 (key population, signed) and the elderly part of B4: the key population counted
+        per unit, and (a second branch of one statement) its signed residents per unit, aged 65+
+        and checked (a counting elderly checkup in the 12 months).
+
+        Signed is a semi-join (EXISTS in WHERE: a parallel hash semi-join on PostgreSQL, a probe
+        of ``ix_contract_member_resident_id`` per resident on SQLite), never ``id IN (members)``
+        in an expression: when the members do not fit in work_mem PostgreSQL rescans that list
+        for every resident.
+        """
+        low, high = _twelve_months(self.as_of)
+        elderly = _elderly(self.as_of)
+        checked = (
+            select(ServiceRecord.id)
+            .where(
+                ServiceRecord.resident_id == Resident.id,
+                ServiceRecord.type == "elderly_checkup",
+                _counting(),
+                ServiceRecord.service_date >= low,
+                ServiceRecord.service_date <= high,
+            )
+            .exists()
         )
-        if elderly:
-            low, high = _twelve_months(self.as_of)
-            checked = (
-                select(ServiceRecord.resident_id.label("resident_id"))
-                .where(
-                    ServiceRecord.type == "elderly_checkup",
-                    _counting(),
-                    ServiceRecord.service_date >= low,
-                    ServiceRecord.service_date <= high,
-                )
-                .distinct()
-                .subquery("checked")
+        branches = []
+        for signed in (False, True):
+            stmt = (
+                select()
+                .select_from(Resident)
+                .where(Resident.status == "active", _key_population(self.as_of))
             )
-            is_elderly = and_(_elderly(self.as_of), is_signed)
-            stmt = stmt.outerjoin(checked, checked.c.resident_id == Resident.id).add_columns(
-                func.count(case((is_elderly, 1))).label("elderly_due"),
-                func.count(case((and_(is_elderly, checked.c.resident_id.is_not(None)), 1))).label(
-                    "elderly_done"
-                ),
+            stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
+            if self.filter_ids:
+                stmt = stmt.where(key.in_(self.unit_ids))
+            if signed:
+                flags = [literal_column("1"), _flag(elderly), _flag(and_(elderly, checked))]
+                stmt = stmt.where(_signed_resident(self.as_of, Resident.id))
+            else:
+                flags = [literal_column("0"), literal_column("0"), literal_column("0")]
+            names = ["signed", "elderly", "checked"]
+            branches.append(
+                stmt.add_columns(
+                    key.label("unit_key"),
+                    *(flag.label(name) for flag, name in zip(flags, names, strict=True)),
+                    func.count().label("rows"),
+                ).group_by(key, *(literal_column(name) for name in names[1:] if signed))
             )
-        stmt = stmt.where(Resident.status == "active", _key_population(self.as_of))
-        stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
-        self.collect(stmt, key)
+        for unit_key, signed, old, done, rows in db.session.execute(union_all(*branches)):
+            unit = self.unit_for(unit_key)
+            if unit is None:
+                continue
+            names = ["key_signed"] if signed else ["key_residents"]
+            if signed and old:
+                names.append("elderly_due")
+                if done:
+                    names.append("elderly_done")
+            for name in names:
+                self.counts[unit][name] += int(rows)
 
     def fetch_contracts(self) -> None:
-        served = _served_contracts(self.as_of)
-        stmt = (
-            select(
-                func.count(Contract.id).label("contracts"),
-                func.count(served.c.contract_id).label("served_contracts"),
+        """A3: contracts in force per unit, and (a second branch of one statement) those with a
+        member served in the 12 months: a semi-join from each contract to its members and from
+        each member to their counting records (parallel probes on PostgreSQL)."""
+        low, high = _twelve_months(self.as_of)
+        # Nested so that both engines go from the contract's members to each one's records.
+        member_served = (
+            select(ServiceRecord.id)
+            .where(
+                ServiceRecord.resident_id == ContractMember.resident_id,
+                _counting(),
+                ServiceRecord.service_date >= low,
+                ServiceRecord.service_date <= high,
             )
-            .select_from(Contract)
-            .outerjoin(served, served.c.contract_id == Contract.id)
-            .where(_contract_in_force(self.as_of))
+            .exists()
         )
-        stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
-        self.collect(stmt, key)
+        served = (
+            select(ContractMember.id)
+            .where(ContractMember.contract_id == Contract.id, member_served)
+            .exists()
+        )
+        branches = []
+        for label in ("contracts", "served_contracts"):
+            stmt = select().select_from(Contract).where(_contract_in_force(self.as_of))
+            stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
+            if self.filter_ids:
+                stmt = stmt.where(key.in_(self.unit_ids))
+            if label == "served_contracts":
+                stmt = stmt.where(served)
+            branches.append(
+                stmt.add_columns(
+                    literal(label, String()).label("count_name"),
+                    key.label("unit_key"),
+                    func.count().label("rows"),
+                ).group_by(key)
+            )
+        for label, unit_key, rows in db.session.execute(union_all(*branches)):
+            unit = self.unit_for(unit_key)
+            if unit is not None:
+                self.counts[unit][label] += int(rows)
 
     def fetch_records(self) -> None:
         """A5, B1, B5, B7 and the false records of C1: one pass over the period's records."""
@@ -731,23 +863,64 @@ class _Run:
         self.collect(stmt, key)
 
     def fetch_chronic(self) -> None:
-        followups, needed = _chronic_followups(self.as_of)
-        stmt = (
-            select(
-                func.count(Resident.id).label("chronic_patients"),
-                func.count(case((_chronic_managed(followups, needed), 1))).label("chronic_managed"),
+        """B3: each patient's judged quarters with a follow-up, counted per disease."""
+        year, quarters = _judged_quarters(self.as_of)
+
+        def quarters_followed(type_: str) -> Any:
+            quarter = _quarter_of(ServiceRecord.service_date, quarters)
+            return (
+                select(func.count(distinct(quarter)))
+                .where(
+                    ServiceRecord.resident_id == Resident.id,
+                    ServiceRecord.type == type_,
+                    _counting(),
+                    ServiceRecord.service_date >= date(year, 1, 1),
+                    ServiceRecord.service_date <= quarters[-1].end,
+                )
+                .scalar_subquery()
             )
-            .select_from(Resident)
-            .outerjoin(followups, followups.c.resident_id == Resident.id)
-            .where(_chronic_patient())
+
+        managed = and_(
+            or_(
+                not_(Resident.tag_hypertension),
+                quarters_followed("hypertension_followup") >= len(quarters),
+            ),
+            or_(
+                not_(Resident.tag_diabetes), quarters_followed("diabetes_followup") >= len(quarters)
+            ),
         )
+        stmt = select().select_from(Resident).where(_chronic_patient())
         stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
-        self.collect(stmt, key)
+
+        def tally(row: tuple[Any, ...]) -> list[str]:
+            return ["chronic_patients", "chronic_managed"] if row[0] else ["chronic_patients"]
+
+        self.collect_flags(stmt, key, [_flag(managed)], tally)
 
     def fetch_schedules(self) -> None:
-        """Child, maternal, vaccination, mental and TB windows (B4, B6), evaluated in Python."""
-        for unit, tallies in _schedule_tallies(self.grain, self).items():
-            self.counts[unit].update(tallies)
+        """Child, vaccination, mental and TB windows, then maternal windows (B4, B6): windows
+        due and done per unit and part."""
+        for windows in (
+            _resident_windows(self.grain, self.start, self.end, self.as_of),
+            _pregnancy_windows(self.grain, self.start, self.end, self.as_of),
+        ):
+            done = _windows_done(windows, self.start, self.end)
+            key = done.c.unit_key
+            stmt = select(
+                done.c.part,
+                func.count().label("due"),
+                func.sum(done.c.done).label("done"),
+                key.label("unit_key"),
+            ).group_by(key, done.c.part)
+            if self.filter_ids:
+                # ``+ 0``: pushed into every branch, a bare ``team_id IN (...)`` made SQLite
+                # walk each unit's residents by the team index instead of the anchor ranges.
+                stmt = stmt.where((key + 0).in_(self.unit_ids))
+            for part, due, finished, unit_key in db.session.execute(stmt):
+                unit = self.unit_for(unit_key)
+                if unit is not None:
+                    self.counts[unit][f"{part}_due"] += int(due)
+                    self.counts[unit][f"{part}_done"] += int(finished)
 
     def fetch_complaints(self) -> None:
         stmt = select(func.count(Complaint.id).label("complaints")).where(
@@ -774,223 +947,295 @@ class _Run:
         self.collect(stmt, key)
 
     def fetch_control(self) -> None:
+        """C4: each patient's latest reading of the 12 months (1 controlled, 0 not, None none)."""
         for kind in ("bp", "glucose"):
-            latest = _latest_readings(kind, self.as_of)
+
+            def tally(row: tuple[Any, ...], kind: str = kind) -> list[str]:
+                if row[0] is None:
+                    return []
+                names = [f"{kind}_measured"]
+                if row[0]:
+                    names.append(f"{kind}_controlled")
+                return names
+
             stmt = (
-                select(
-                    func.count(Resident.id).label(f"{kind}_measured"),
-                    func.coalesce(func.sum(latest.c.controlled), 0).label(f"{kind}_controlled"),
-                )
+                select()
                 .select_from(Resident)
-                .join(latest, and_(latest.c.resident_id == Resident.id, latest.c.rank == 1))
                 .where(Resident.status == "active", getattr(Resident, _PATIENT_TAG[kind]))
             )
             stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
-            self.collect(stmt, key)
+            self.collect_flags(stmt, key, [_latest_controlled(kind, self.as_of)], tally)
 
 
 # --------------------------------------------------------------------------- care schedules
+#
+# B4 (child checkups, maternal visits) and B6 (vaccinations, mental and TB follow-ups) count the
+# windows of ``assessments.care_schedule`` that end within the period, for signed active residents,
+# and those satisfied by a counting record of the window's type dated inside the window. Windows of
+# one type never overlap for one resident (nor within one pregnancy), so the schedule's matching
+# (one record per window) comes down to "a record exists inside the window", and the whole count
+# runs in the database: the windows come from small tables of rules built in Python by
+# ``care_schedule`` (runs of birth dates / TB treatment starts with the windows' day offsets, the
+# quarters ending in the period, the maternal rules), joined to the residents and pregnancies.
+
+_PART_OF_TYPE = {
+    str(service_type): part for part, service_type, _ in KEY_SERVICE_PARTS[1:] + SPECIAL_CARE_PARTS
+}
 
 
-@dataclass
-class _ScheduleData:
-    profiles: dict[int, list[ResidentProfile[int]]]  # unit key → residents' profiles
-    pregnancies: dict[int, list[ResidentProfile[int]]]  # unit key → one profile per pregnancy
-    done: dict[int, list[ServiceDone]]
-    record_ids: dict[tuple[int, str, date], int]  # (resident, type, date) → first record id
+def _rules_table(
+    name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[tuple[Any, ...]]
+) -> Any:
+    """A small constant table (``WITH name(columns) AS (VALUES ...)``: portable), or None."""
+    if not rows:
+        return None
+    return (
+        values(*(column(label, type_) for label, type_ in columns), name=name).data(rows).cte(name)
+    )
 
 
-def _schedule_residents(
-    stmt: Select[Any], start: date, end: date, as_of: date, signed: bool
-) -> Select[Any]:
-    """``stmt`` (selecting from Resident) limited to the residents who may have a child, maternal,
-    mental or TB window ending in the period, and with ``signed`` to those signed on ``as_of``.
-
-    Signed is a plain join to the member and contract rows rather than an IN over the signed set:
-    without table statistics (a freshly loaded database) PostgreSQL re-ran that set per row. A
-    resident in two overlapping contracts comes twice; callers de-duplicate.
-    """
-    # Aliased: the profile query outer-joins Pregnancy itself.
-    pregnancy = aliased(Pregnancy, name="recent_pregnancy")
-    recent_pregnancy = (
-        select(pregnancy.id)
-        .where(
-            pregnancy.resident_id == Resident.id,
-            pregnancy.lmp_date >= end - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
-            pregnancy.lmp_date <= end,
-        )
-        .correlate(Resident)
+def _signed_resident(as_of: date, resident_id: Any) -> ColumnElement[bool]:
+    """The resident is signed on ``as_of``: a correlated EXISTS (a semi-join on PostgreSQL, a probe
+    of ``ix_contract_member_resident_id`` per resident on SQLite, which would otherwise drive the
+    query from the list of every signed resident)."""
+    return (
+        select(ContractMember.id)
+        .join(Contract, Contract.id == ContractMember.contract_id)
+        .where(ContractMember.resident_id == resident_id, _member_in_force(as_of))
         .exists()
     )
-    young = and_(
-        Resident.birth_date > _latest_birth_for_age(start, CHILD_AGE_LIMIT),
-        Resident.birth_date <= end,
-    )
-    treated = and_(
-        Resident.tb_treatment_start.is_not(None),
-        Resident.tb_treatment_start >= add_months(start, -7),
-        Resident.tb_treatment_start <= end,
-    )
-    stmt = stmt.where(
-        Resident.status == "active",
-        or_(young, Resident.tag_mental_severe, treated, recent_pregnancy),
-    )
-    if not signed:
-        return stmt
-    return (
-        stmt.join(ContractMember, ContractMember.resident_id == Resident.id)
-        .join(Contract, Contract.id == ContractMember.contract_id)
-        .where(_member_in_force(as_of))
-    )
 
 
-def _load_schedules(
-    grain: _Grain, start: date, end: date, as_of: date, unit_clause: Any
-) -> _ScheduleData:
-    """Two queries: the residents (with their pregnancies) and their scheduled services."""
-    lmp_from = end - timedelta(days=SCHEDULE_LOOKBACK_DAYS)
-    stmt = select(
-        Resident.id,
-        Resident.birth_date,
-        Resident.tag_mental_severe,
-        Resident.tb_treatment_start,
-        Pregnancy.lmp_date,
-        Pregnancy.delivery_date,
-    ).select_from(Resident)
-    stmt = _schedule_residents(stmt, start, end, as_of, signed=True).outerjoin(
-        Pregnancy,
-        and_(
-            Pregnancy.resident_id == Resident.id,
-            Pregnancy.lmp_date >= lmp_from,
-            Pregnancy.lmp_date <= end,
-        ),
-    )
-    stmt, key = grain.keyed(stmt, Resident, household_id=Resident.household_id)
-    stmt = stmt.add_columns(key.label("unit_key")).where(unit_clause(key))
-    profiles: dict[int, list[ResidentProfile[int]]] = defaultdict(list)
-    pregnancies: dict[int, list[ResidentProfile[int]]] = defaultdict(list)
-    seen: set[int] = set()
-    seen_pregnancies: set[tuple[int, date]] = set()
-    for row in db.session.execute(stmt.order_by(Resident.id, Pregnancy.lmp_date)).mappings():
-        if row["unit_key"] is None:
-            continue
-        resident_id, unit = row["id"], row["unit_key"]
-        if resident_id not in seen:
-            seen.add(resident_id)
-            tags = frozenset({"mental_severe"}) if row["tag_mental_severe"] else frozenset()
-            profiles[unit].append(
-                ResidentProfile(
-                    resident_id=resident_id,
-                    birth_date=row["birth_date"],
-                    tags=tags,
-                    tb_treatment_start=row["tb_treatment_start"],
-                )
-            )
-        lmp = row["lmp_date"]
-        if lmp is None or (resident_id, lmp) in seen_pregnancies:
-            continue
-        seen_pregnancies.add((resident_id, lmp))
-        try:
-            pregnancy = SchedulePregnancy(lmp=lmp, delivery_date=row["delivery_date"])
-        except CareScheduleError:
-            continue  # delivered before the LMP: no schedule can be reckoned from it
-        pregnancies[unit].append(
-            ResidentProfile(
-                resident_id=resident_id, birth_date=row["birth_date"], pregnancy=pregnancy
-            )
-        )
-
-    services = (
-        select(
-            ServiceRecord.id,
-            ServiceRecord.resident_id,
-            ServiceRecord.type,
-            ServiceRecord.service_date,
-        )
-        .select_from(Resident)
-        .join(ServiceRecord, ServiceRecord.resident_id == Resident.id)
+def _window_done(
+    resident_id: Any, type_: Any, first: Any, last: Any, start: date, end: date
+) -> Any:
+    """1 when a counting record of the type lies inside the window, else 0."""
+    found = (
+        select(literal_column("1"))
+        .select_from(ServiceRecord)
         .where(
-            ServiceRecord.type.in_(_SCHEDULED_TYPES),
+            ServiceRecord.resident_id == resident_id,
+            ServiceRecord.type == type_,
             _counting(),
+            ServiceRecord.service_date >= first,
+            ServiceRecord.service_date <= last,
+            # The records the schedules look at (no window ending in the period starts earlier).
             ServiceRecord.service_date >= start - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
             ServiceRecord.service_date <= end,
         )
+        .exists()
     )
-    # The records of every resident of the population, signed or not, filtered to the signed
-    # ones here: joining the contracts again made PostgreSQL without statistics scan them per row.
-    services, key = grain.keyed(
-        _schedule_residents(services, start, end, as_of, signed=False),
-        Resident,
-        household_id=Resident.household_id,
+    return case((found, 1), else_=0)
+
+
+def _branch_runs(
+    anchor: Anchor, day: Any, mine: Sequence[AnchoredRun], branch: Callable[[Select[Any]], None]
+) -> None:
+    """The residents joined to the table of ``mine`` (runs of one anchor) on the anchor's range."""
+    date_, text, number = Date(), String(), Integer()
+    rules = _rules_table(
+        f"{anchor}_runs",
+        [
+            ("type", text),
+            ("part", text),
+            ("first_anchor", date_),
+            ("last_anchor", date_),
+            ("start_days", number),
+            ("end_days", number),
+        ],
+        [
+            (
+                str(run.service_type),
+                _PART_OF_TYPE[str(run.service_type)],
+                run.first,
+                run.last,
+                run.start_days,
+                run.end_days,
+            )
+            for run in mine
+        ],
     )
-    done: dict[int, list[ServiceDone]] = defaultdict(list)
-    record_ids: dict[tuple[int, str, date], int] = {}
-    seen_records: set[int] = set()
-    for record_id, resident_id, type_, day in db.session.execute(
-        services.where(unit_clause(key)).order_by(ServiceRecord.id)
-    ):
-        if record_id in seen_records or resident_id not in seen:
-            continue
-        seen_records.add(record_id)
-        done[resident_id].append(ServiceDone(ServiceType(type_), day))
-        record_ids.setdefault((resident_id, type_, day), record_id)
-    return _ScheduleData(profiles, pregnancies, done, record_ids)
+    if rules is None:
+        return
+    branch(
+        select(
+            Resident.id.label("resident_id"),
+            rules.c.part,
+            rules.c.type,
+            _DaysAfter(day, rules.c.start_days).label("window_start"),
+            _DaysAfter(day, rules.c.end_days).label("window_end"),
+        )
+        .select_from(Resident)
+        .join(rules, and_(day >= rules.c.first_anchor, day <= rules.c.last_anchor))
+        # The span of all the runs, as constants: an index range for the planner.
+        .where(day >= min(r.first for r in mine), day <= max(r.last for r in mine))
+    )
 
 
-def _tally(
-    profiles: Iterable[ResidentProfile[int]],
-    data: _ScheduleData,
-    start: date,
-    end: date,
-    parts: Mapping[ServiceType, str],
-    matched: list[int] | None = None,
-) -> Counter[str]:
-    """``{part}_due`` / ``{part}_done`` counts: windows of ``parts`` ending within the period.
+def _run_offsets(anchor: Any, runs: Sequence[AnchoredRun], days: str) -> Any:
+    """The day offset of one rule's window for ``anchor``: a CASE over its runs."""
+    offsets = [getattr(run, days) for run in runs]
+    if len(set(offsets)) == 1:
+        return offsets[0]
+    whens = [
+        (anchor <= run.last, offset) for run, offset in zip(runs[:-1], offsets[:-1], strict=True)
+    ]
+    return case(*whens, else_=offsets[-1])
 
-    The rule of ``care_schedule.count_due_and_done``, in one ``due_items`` pass per resident so
-    that every part is counted at once and the satisfying records can be listed.
+
+# Periods shorter than this (a month, a quarter) reckon each schedule rule in its own branch
+# (exact row estimates, so PostgreSQL probes); longer ones join one table of runs per anchor,
+# which keeps the statement small (hundreds of runs would otherwise become CASE arms that JIT
+# compiles in every worker).
+_RULE_BRANCHES_DAYS = 92
+
+
+def _resident_windows(grain: _Grain, start: date, end: date, as_of: date) -> Any:
+    """Subquery (resident_id, part, type, window_start, window_end, unit_key) of the child,
+    vaccination, TB and mental windows of signed active residents that end in the period.
+
+    The anchored windows (from the birth date, the TB treatment start) come from the runs of
+    ``care_schedule.anchored_windows_ending``: for a short period one branch per schedule rule,
+    the residents whose anchor lies in the rule's range (constants: the index and the row
+    estimate serve) with the offsets of its runs as a CASE; for a long one the residents joined
+    to a table of the runs on the anchor's range. The mental windows are the quarters ending in
+    the period.
     """
-    tallies: Counter[str] = Counter()
-    for profile in profiles:
-        for item in due_items(profile, data.done.get(profile.resident_id, ()), start, end, end):
-            part = parts.get(item.service_type)
-            if part is None or not start <= item.window_end <= end:
-                continue
-            tallies[f"{part}_due"] += 1
-            if item.status is DueStatus.DONE:
-                tallies[f"{part}_done"] += 1
-                if matched is not None and item.done_on is not None:
-                    key = (profile.resident_id, str(item.service_type), item.done_on)
-                    matched.append(data.record_ids[key])
-    return tallies
+    runs = anchored_windows_ending(start, end)
+    branches: list[Select[Any]] = []
 
-
-_RESIDENT_PARTS = {
-    ServiceType.CHILD_CHECKUP: "child",
-    ServiceType.VACCINATION: "vaccination",
-    ServiceType.MENTAL_FOLLOWUP: "mental",
-    ServiceType.TB_FOLLOWUP: "tb",
-}
-_PREGNANCY_PARTS = {ServiceType.MATERNAL_VISIT: "maternal"}
-
-
-def _schedule_tallies(grain: _Grain, run: _Run) -> dict[int, Counter[str]]:
-    def unit_clause(key: Any) -> Any:
-        return key.in_(run.unit_ids) if run.filter_ids else true()
-
-    data = _load_schedules(grain, run.start, run.end, run.as_of, unit_clause)
-    result: dict[int, Counter[str]] = defaultdict(Counter)
-    for key in set(data.profiles) | set(data.pregnancies):
-        unit = run.unit_for(key)
-        if unit is None:
-            continue
-        result[unit] += _tally(
-            data.profiles.get(key, ()), data, run.start, run.end, _RESIDENT_PARTS
+    def branch(stmt: Select[Any]) -> None:
+        stmt, key = grain.keyed(
+            stmt.where(Resident.status == "active"), Resident, household_id=Resident.household_id
         )
-        result[unit] += _tally(
-            data.pregnancies.get(key, ()), data, run.start, run.end, _PREGNANCY_PARTS
+        branches.append(stmt.add_columns(key.label("unit_key")))
+
+    anchors = {Anchor.BIRTH: Resident.birth_date, Anchor.TB_TREATMENT: Resident.tb_treatment_start}
+    if (end - start).days < _RULE_BRANCHES_DAYS:
+        rules: dict[str, list[AnchoredRun]] = {}
+        for run in runs:
+            rules.setdefault(run.label, []).append(run)
+        for mine in rules.values():
+            day = anchors[mine[0].anchor]
+            service_type = str(mine[0].service_type)
+            branch(
+                select(
+                    Resident.id.label("resident_id"),
+                    literal(_PART_OF_TYPE[service_type], String()).label("part"),
+                    literal(service_type, String()).label("type"),
+                    _DaysAfter(day, _run_offsets(day, mine, "start_days")).label("window_start"),
+                    _DaysAfter(day, _run_offsets(day, mine, "end_days")).label("window_end"),
+                ).where(day >= mine[0].first, day <= mine[-1].last)
+            )
+    else:
+        for anchor, day in anchors.items():
+            _branch_runs(anchor, day, [run for run in runs if run.anchor is anchor], branch)
+    # One pass over the residents with the mental disorder tag, joined to the quarters.
+    quarters = _rules_table(
+        "quarter_rules",
+        [("window_start", Date()), ("window_end", Date())],
+        quarters_ending(start, end),
+    )
+    if quarters is not None:
+        branch(
+            select(
+                Resident.id.label("resident_id"),
+                literal("mental", String()).label("part"),
+                literal(str(ServiceType.MENTAL_FOLLOWUP), String()).label("type"),
+                quarters.c.window_start,
+                quarters.c.window_end,
+            )
+            .select_from(Resident)
+            .join(quarters, true())
+            .where(Resident.tag_mental_severe)
         )
-    return result
+    # Never empty: some birth date has its neonatal checkup window end on any given day.
+    assert branches
+    windows = union_all(*branches).subquery("branches")
+    # Signed once for all branches (the planner joins it above their union).
+    return (
+        select(windows)
+        .where(_signed_resident(as_of, windows.c.resident_id))
+        .subquery("resident_windows")
+    )
+
+
+def _pregnancy_windows(grain: _Grain, start: date, end: date, as_of: date) -> Any:
+    """Subquery (unit_key, resident_id, part, type, window_start, window_end) of the maternal
+    windows ending in the period of the pregnancies of signed active residents whose LMP lies in
+    the lookback (one pregnancy per resident and LMP: the first recorded; none when the delivery
+    date lies before the LMP)."""
+    number = Integer()
+    rules = _rules_table(
+        "maternal_rules",
+        [("postpartum", number), ("start_days", number), ("end_days", number)],
+        [(int(rule.postpartum), rule.start_days, rule.end_days) for rule in MATERNAL_RULES],
+    )
+    lmp, delivered = Pregnancy.lmp_date, Pregnancy.delivery_date
+    postpartum = rules.c.postpartum == 1
+    first = case(
+        (postpartum, _DaysAfter(delivered, rules.c.start_days)),
+        else_=_DaysAfter(lmp, rules.c.start_days),
+    )
+    scheduled_last = case(
+        (postpartum, _DaysAfter(delivered, rules.c.end_days)),
+        else_=_DaysAfter(lmp, rules.c.end_days),
+    )
+    # Once delivered, an antenatal window in progress ends the day before delivery.
+    last = case(
+        (
+            and_(not_(postpartum), delivered.is_not(None), scheduled_last >= delivered),
+            _DaysAfter(delivered, -1),
+        ),
+        else_=scheduled_last,
+    )
+    earlier = aliased(Pregnancy, name="earlier_pregnancy")
+    stmt = (
+        select(
+            Resident.id.label("resident_id"),
+            literal("maternal", String()).label("part"),
+            literal(str(ServiceType.MATERNAL_VISIT), String()).label("type"),
+            first.label("window_start"),
+            last.label("window_end"),
+        )
+        .select_from(Pregnancy)
+        .join(Resident, Resident.id == Pregnancy.resident_id)
+        .join(rules, true())
+        .where(
+            lmp >= end - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
+            lmp <= end,
+            ~select(earlier.id)
+            .where(
+                earlier.resident_id == Pregnancy.resident_id,
+                earlier.lmp_date == Pregnancy.lmp_date,
+                earlier.id < Pregnancy.id,
+            )
+            .exists(),
+            or_(delivered.is_(None), delivered >= lmp),
+            or_(
+                and_(postpartum, delivered.is_not(None)),
+                and_(not_(postpartum), or_(delivered.is_(None), first < delivered)),
+            ),
+            last >= start,
+            last <= end,
+            Resident.status == "active",
+            _signed_resident(as_of, Resident.id),
+        )
+    )
+    stmt, key = grain.keyed(stmt, Resident, household_id=Resident.household_id)
+    return stmt.add_columns(key.label("unit_key")).subquery("pregnancy_windows")
+
+
+def _windows_done(windows: Any, start: date, end: date) -> Any:
+    """``windows`` with ``done`` (1/0), the existence test run once per window."""
+    w = windows.c
+    return select(
+        w.unit_key,
+        w.resident_id,
+        w.part,
+        w.type,
+        _window_done(w.resident_id, w.type, w.window_start, w.window_end, start, end).label("done"),
+    ).subquery("windows_done")
 
 
 # --------------------------------------------------------------------------- values
@@ -1362,7 +1607,7 @@ def compute_metrics(
     if "signed" in needs:
         run.fetch_signed()
     if "residents" in needs or "elderly" in needs:
-        run.fetch_residents(key_population="residents" in needs, elderly="elderly" in needs)
+        run.fetch_residents()
     if "contracts" in needs:
         run.fetch_contracts()
     if "records" in needs:
@@ -1400,10 +1645,10 @@ def metric_records_query(
 
     Service records for A5, B1, B4, B5, B6, B7, C1 (the false records; complaints are listed on
     their own page) and C4 (each patient's latest controlled reading); residents for A1, A2 and B3;
-    contracts for A3; survey responses for C2 and C3. B4 and B6 are evaluated in Python (care
-    schedules), so their select lists by id the records that satisfied a window, plus for B4 every
-    counting elderly checkup of the 12 months (a resident checked twice shows twice). Raises ``ValueError`` for an
-    unknown metric or grain.
+    contracts for A3; survey responses for C2 and C3. B4 and B6 count care-schedule windows, so
+    their select lists by id the record that satisfied each window (its earliest), plus for B4
+    every counting elderly checkup of the 12 months (a resident checked twice shows twice).
+    Raises ``ValueError`` for an unknown metric or grain.
     """
     if metric not in KNOWN_METRICS:
         raise ValueError(f"未知的指标：{metric}，可选：{'、'.join(METRICS)}")
@@ -1529,17 +1774,35 @@ def metric_records_query(
 def _matched_schedule_records(
     g: _Grain, metric: str, unit_id: int, start: date, end: date, as_of: date
 ) -> list[int]:
-    """Ids of the records that satisfied a B4/B6 window ending in the period, for one unit."""
+    """Ids of the records that satisfied a B4/B6 window ending in the period, for one unit: in
+    each satisfied window the earliest record (by date, then id)."""
     parts = KEY_SERVICE_PARTS if metric == "key_population_services" else SPECIAL_CARE_PARTS
-    types = {t for _, t, _ in parts}
-    data = _load_schedules(g, start, end, as_of, lambda key: g.match(key, unit_id))
+    wanted = [key for key, _, _ in parts]
     matched: list[int] = []
-    resident_parts = {t: p for t, p in _RESIDENT_PARTS.items() if t in types}
-    pregnancy_parts = {t: p for t, p in _PREGNANCY_PARTS.items() if t in types}
-    for profiles in data.profiles.values():
-        _tally(profiles, data, start, end, resident_parts, matched)
-    for profiles in data.pregnancies.values():
-        _tally(profiles, data, start, end, pregnancy_parts, matched)
+    for windows in (
+        _resident_windows(g, start, end, as_of),
+        _pregnancy_windows(g, start, end, as_of),
+    ):
+        w = windows.c
+        first = (
+            select(ServiceRecord.id)
+            .where(
+                ServiceRecord.resident_id == w.resident_id,
+                ServiceRecord.type == w.type,
+                _counting(),
+                ServiceRecord.service_date >= w.window_start,
+                ServiceRecord.service_date <= w.window_end,
+                ServiceRecord.service_date >= start - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
+                ServiceRecord.service_date <= end,
+            )
+            .order_by(ServiceRecord.service_date, ServiceRecord.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = select(first.label("record_id")).where(
+            w.part.in_(wanted), g.match(w.unit_key, unit_id)
+        )
+        matched += [record for record in db.session.scalars(stmt) if record is not None]
     return matched
 
 

@@ -264,7 +264,9 @@ def _dummy(indicator: Any) -> object:
 def fill_items(
     assessment: Assessment, index: Index, metric_values: Mapping[str, Any], keep_manual: bool
 ) -> None:
-    """Create or update the items from the metric values (``metric name → MetricValue``)."""
+    """Create or update the items from the metric values (``metric name → MetricValue``), and the
+    totals. Does not flush: opening every team's assessment flushes them all at once (one audit
+    write, multi-row inserts) instead of once per assessment."""
     existing = {item.code: item for item in assessment.items}
     values: dict[str, object] = {}
     for indicator in index.indicators:
@@ -306,7 +308,6 @@ def fill_items(
             if not (keep_manual and was_hand):
                 item.points = None
                 item.reason = None
-    db.session.flush()
     recompute_totals(assessment)
 
 
@@ -440,6 +441,7 @@ def open_assessments(
     city_id = _city_id()
     now = clock.now()
     due = due_on(lvl, period)
+    opened: list[Assessment] = []
     for unit in missing:
         county_id = unit.county_id
         if county_id not in choices:
@@ -466,8 +468,9 @@ def open_assessments(
         )
         db.session.add(assessment)
         fill_items(assessment, choice.index, values.get(unit.id, {}), keep_manual=False)
-        result.created.append(assessment.id)
+        opened.append(assessment)
     db.session.flush()
+    result.created = [assessment.id for assessment in opened]
     return result
 
 
@@ -492,6 +495,7 @@ def refresh_metrics(assessment: Assessment) -> None:
         compute_metrics, ASSESSEE_KIND[assessment.level], start, end, [assessment.unit_id]
     )
     fill_items(assessment, index, values.get(assessment.unit_id, {}), keep_manual=True)
+    db.session.flush()
 
 
 # --------------------------------------------------------------------------- L4 spot check

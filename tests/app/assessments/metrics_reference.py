@@ -1,0 +1,1281 @@
+"""The reference ``compute_metrics``: the implementation as it stood before it was tuned for
+city scale (issue #7), kept verbatim (drill-down left out) so that the tuned one can be proven
+to give exactly the same ``MetricValue`` for every unit, grain and period.
+
+It evaluates the care-schedule metrics B4 and B6 resident by resident in Python with
+``assessments.care_schedule.due_items``: slow, but it is the rule itself. Do not tune this file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    distinct,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Date
+
+from assessments.care_schedule import (
+    CareScheduleError,
+    DueStatus,
+    ResidentProfile,
+    ServiceDone,
+    ServiceType,
+    add_months,
+    age_on,
+    due_items,
+)
+from assessments.care_schedule import Pregnancy as SchedulePregnancy
+from assessments.index import KNOWN_METRICS
+from assessments.tiers import Period
+from fdoctor.contracts.models import Contract, ContractMember
+from fdoctor.extensions import db
+from fdoctor.households.models import (
+    KEY_POPULATION_TAGS,
+    STORED_TAGS,
+    Household,
+    Pregnancy,
+    Resident,
+)
+from fdoctor.org.models import OrgUnit, PopulationFigure
+from fdoctor.services.models import ServiceRecord
+from fdoctor.surveys.models import Complaint, SurveyResponse
+
+__all__ = ["compute_metrics"]
+
+GRAINS = ("team", "station", "institution", "county", "city")
+METRICS = tuple(KNOWN_METRICS)
+
+COUNTING = ("unverified", "confirmed")
+VISIT_TYPES = ("consultation", "home_visit")
+REFERRAL_TYPES = ("referral_up", "referral_down")
+CHRONIC_TYPES = ("hypertension_followup", "diabetes_followup")
+# Entered before 00:00 of this many days after the service date: 48 h after the service day ends.
+ENTRY_DEADLINE_DAYS = 3
+LOOKBACK_MONTHS = 12
+# Far enough back for every care-schedule window that can end in the period (the longest, a
+# pregnancy from its LMP to the postpartum check, is about 340 days).
+SCHEDULE_LOOKBACK_DAYS = 430
+BP_SYSTOLIC_LIMIT = 140
+BP_DIASTOLIC_LIMIT = 90
+GLUCOSE_LIMIT = Decimal("7.0")
+ELDERLY_AGE = 65
+CHILD_AGE_LIMIT = 7  # 0–6 years: younger than 7
+
+# (part key, service type, Chinese label) of B4 and B6.
+KEY_SERVICE_PARTS = (
+    ("elderly", ServiceType.ELDERLY_CHECKUP, "老年人健康体检"),
+    ("child", ServiceType.CHILD_CHECKUP, "儿童健康检查"),
+    ("maternal", ServiceType.MATERNAL_VISIT, "孕产妇访视"),
+)
+SPECIAL_CARE_PARTS = (
+    ("vaccination", ServiceType.VACCINATION, "预防接种"),
+    ("mental", ServiceType.MENTAL_FOLLOWUP, "严重精神障碍患者随访"),
+    ("tb", ServiceType.TB_FOLLOWUP, "肺结核患者随访"),
+)
+_SCHEDULED_TYPES = tuple(str(t) for _, t, _ in KEY_SERVICE_PARTS[1:] + SPECIAL_CARE_PARTS)
+
+_PLACES = Decimal("0.000001")
+_HUNDRED = Decimal(100)
+_GRAIN_LABELS = {
+    "team": "团队",
+    "station": "服务站",
+    "institution": "机构",
+    "county": "县区",
+    "city": "全市",
+}
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric of one unit: the value ``assessments.scoring.score`` takes, and how it came."""
+
+    metric: str
+    numerator: Decimal | None
+    denominator: Decimal | None
+    value: object
+    detail: str
+    drill: dict[str, str]
+
+
+# --------------------------------------------------------------------------- portable SQL
+
+
+class _DaysAfter(FunctionElement[date]):
+    """``column + N days`` as a date: SQLite and PostgreSQL spell date arithmetic differently."""
+
+    type = Date()
+    name = "reference_days_after"
+    inherit_cache = True
+
+    def __init__(self, column: Any, days: int) -> None:
+        super().__init__(column, literal_column(str(int(days))))
+
+
+@compiles(_DaysAfter)
+def _days_after_default(element: _DaysAfter, compiler: Any, **kw: Any) -> str:
+    column, days = list(element.clauses)
+    # PostgreSQL (and standard SQL engines with date + integer): a date.
+    return f"({compiler.process(column, **kw)} + {compiler.process(days, **kw)})"
+
+
+@compiles(_DaysAfter, "sqlite")
+def _days_after_sqlite(element: _DaysAfter, compiler: Any, **kw: Any) -> str:
+    column, days = list(element.clauses)
+    # SQLite stores dates as 'YYYY-MM-DD' text; date() returns the same form, which compares
+    # correctly with the 'YYYY-MM-DD HH:MM:SS.ffffff' text of a DateTime column.
+    return (
+        f"date({compiler.process(column, **kw)}, '+' || {compiler.process(days, **kw)} || ' days')"
+    )
+
+
+def _counting() -> ColumnElement[bool]:
+    return ServiceRecord.verification.in_(COUNTING)
+
+
+def _timely() -> ColumnElement[bool]:
+    return ServiceRecord.entered_at < _DaysAfter(ServiceRecord.service_date, ENTRY_DEADLINE_DAYS)
+
+
+def _contract_in_force(as_of: date) -> ColumnElement[bool]:
+    return and_(
+        Contract.start_date <= as_of,
+        Contract.end_date >= as_of,
+        or_(
+            Contract.status == "active",
+            Contract.status.in_(("renewed", "expired")),
+            and_(Contract.status == "terminated", Contract.terminated_on > as_of),
+        ),
+    )
+
+
+def _member_in_force(as_of: date) -> ColumnElement[bool]:
+    return and_(
+        Contract.start_date <= as_of,
+        Contract.end_date >= as_of,
+        or_(
+            and_(Contract.status == "active", ContractMember.is_active),
+            Contract.status.in_(("renewed", "expired")),
+            and_(Contract.status == "terminated", Contract.terminated_on > as_of),
+        ),
+    )
+
+
+def _served_contracts(as_of: date) -> Any:
+    """Subquery of the ids of contracts with a member served (counting record) in the 12 months.
+
+    Built from non-correlated sets (hash semi-joins on PostgreSQL, materialised once on SQLite):
+    a correlated EXISTS per contract makes SQLite rescan the records for every contract.
+    """
+    low, high = _twelve_months(as_of)
+    served = select(ServiceRecord.resident_id).where(
+        ServiceRecord.resident_id.is_not(None),
+        _counting(),
+        ServiceRecord.service_date >= low,
+        ServiceRecord.service_date <= high,
+    )
+    return (
+        select(ContractMember.contract_id.label("contract_id"))
+        .where(ContractMember.resident_id.in_(served))
+        .distinct()
+        .subquery("served_contracts")
+    )
+
+
+def _signed_residents(as_of: date) -> Any:
+    """Subquery of the ids of residents signed on ``as_of`` (one row each)."""
+    return (
+        select(ContractMember.resident_id.label("resident_id"))
+        .join(Contract, Contract.id == ContractMember.contract_id)
+        .where(_member_in_force(as_of))
+        .distinct()
+        .subquery("signed")
+    )
+
+
+def _latest_birth_for_age(day: date, years: int) -> date:
+    """The latest birth date of someone at least ``years`` old on ``day`` (care_schedule ages)."""
+    born = add_months(day, -12 * years)
+    # Someone born on 29 February has their birthday on 28 February in other years.
+    while age_on(born + timedelta(days=1), day) >= years:
+        born += timedelta(days=1)
+    return born
+
+
+def _elderly(as_of: date) -> ColumnElement[bool]:
+    return Resident.birth_date <= _latest_birth_for_age(as_of, ELDERLY_AGE)
+
+
+def _child(as_of: date) -> ColumnElement[bool]:
+    return and_(
+        Resident.birth_date > _latest_birth_for_age(as_of, CHILD_AGE_LIMIT),
+        Resident.birth_date <= as_of,
+    )
+
+
+def _key_population(as_of: date) -> ColumnElement[bool]:
+    stored = [getattr(Resident, f"tag_{tag}") for tag in STORED_TAGS if tag in KEY_POPULATION_TAGS]
+    return or_(*stored, _elderly(as_of), _child(as_of))
+
+
+def _twelve_months(as_of: date) -> tuple[date, date]:
+    """The 12 months up to ``as_of``: from the day after ``as_of`` minus 12 months."""
+    return add_months(as_of, -LOOKBACK_MONTHS) + timedelta(days=1), as_of
+
+
+def _months(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def _judged_quarters(as_of: date) -> tuple[int, list[Period]]:
+    """B3: the completed quarters of ``as_of``'s year, or all of last year's when none has."""
+    quarters = [Period.of_quarter(as_of.year, q) for q in range(1, 5)]
+    completed = [q for q in quarters if q.end <= as_of]
+    if completed:
+        return as_of.year, completed
+    return as_of.year - 1, [Period.of_quarter(as_of.year - 1, q) for q in range(1, 5)]
+
+
+def _quarter_of(column: Any, quarters: Sequence[Period]) -> Any:
+    """The quarter number of a date inside ``quarters`` (a CASE on their end dates: portable)."""
+    whens = [(column <= q.end, q.number) for q in quarters[:-1]]
+    if not whens:
+        return literal_column(str(quarters[-1].number))
+    return case(*whens, else_=quarters[-1].number)
+
+
+def _chronic_followups(as_of: date) -> tuple[Any, int]:
+    """Subquery: per resident, the number of judged quarters with a follow-up of each disease."""
+    year, quarters = _judged_quarters(as_of)
+    quarter = _quarter_of(ServiceRecord.service_date, quarters)
+    hypertension_q = func.count(
+        distinct(case((ServiceRecord.type == "hypertension_followup", quarter)))
+    )
+    diabetes_q = func.count(distinct(case((ServiceRecord.type == "diabetes_followup", quarter))))
+    followups = (
+        select(
+            ServiceRecord.resident_id.label("resident_id"),
+            hypertension_q.label("hypertension_quarters"),
+            diabetes_q.label("diabetes_quarters"),
+        )
+        .where(
+            ServiceRecord.type.in_(CHRONIC_TYPES),
+            _counting(),
+            ServiceRecord.service_date >= date(year, 1, 1),
+            ServiceRecord.service_date <= quarters[-1].end,
+        )
+        .group_by(ServiceRecord.resident_id)
+        .subquery("followups")
+    )
+    return followups, len(quarters)
+
+
+def _chronic_patient() -> ColumnElement[bool]:
+    return and_(Resident.status == "active", or_(Resident.tag_hypertension, Resident.tag_diabetes))
+
+
+def _chronic_managed(followups: Any, needed: int) -> ColumnElement[bool]:
+    return and_(
+        or_(
+            not_(Resident.tag_hypertension),
+            func.coalesce(followups.c.hypertension_quarters, 0) >= needed,
+        ),
+        or_(not_(Resident.tag_diabetes), func.coalesce(followups.c.diabetes_quarters, 0) >= needed),
+    )
+
+
+def _latest_readings(kind: str, as_of: date) -> Any:
+    """Subquery: each resident's counting readings of ``kind`` in the 12 months, latest first."""
+    low, high = _twelve_months(as_of)
+    if kind == "bp":
+        measured = and_(
+            ServiceRecord.systolic_bp.is_not(None), ServiceRecord.diastolic_bp.is_not(None)
+        )
+        controlled = and_(
+            ServiceRecord.systolic_bp < BP_SYSTOLIC_LIMIT,
+            ServiceRecord.diastolic_bp < BP_DIASTOLIC_LIMIT,
+        )
+    else:
+        measured = ServiceRecord.fasting_glucose.is_not(None)
+        controlled = ServiceRecord.fasting_glucose < GLUCOSE_LIMIT
+    rank = func.row_number().over(
+        partition_by=ServiceRecord.resident_id,
+        order_by=(ServiceRecord.service_date.desc(), ServiceRecord.id.desc()),
+    )
+    return (
+        select(
+            ServiceRecord.id.label("record_id"),
+            ServiceRecord.resident_id.label("resident_id"),
+            case((controlled, 1), else_=0).label("controlled"),
+            rank.label("rank"),
+        )
+        .where(
+            measured,
+            ServiceRecord.resident_id.is_not(None),
+            _counting(),
+            ServiceRecord.service_date >= low,
+            ServiceRecord.service_date <= high,
+        )
+        .subquery(f"latest_{kind}")
+    )
+
+
+_PATIENT_TAG = {"bp": "tag_hypertension", "glucose": "tag_diabetes"}
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+class _Grain:
+    """How rows of each table find their unit at one grain (the GROUP BY column)."""
+
+    def __init__(self, grain: str) -> None:
+        if grain not in GRAINS:
+            raise ValueError(f"未知的统计层级 {grain!r}，可选：{'、'.join(GRAINS)}")
+        self.grain = grain
+        # The city grain groups by county and sums per city in Python.
+        self.column = "county" if grain == "city" else grain
+
+    def keyed(
+        self,
+        stmt: Select[Any],
+        model: Any,
+        household_id: Any = None,
+        via: Sequence[tuple[Any, Any]] = (),
+    ) -> tuple[Select[Any], Any]:
+        """``stmt`` with any joins the key needs, and the key column for rows of ``model``.
+
+        At the station grain rows without ``station_id`` reach it through a household:
+        ``household_id`` is that column, ``via`` the joins needed first to reach it.
+        """
+        if self.column != "station":
+            return stmt, getattr(model, f"{self.column}_id")
+        if model is ServiceRecord:
+            return stmt, ServiceRecord.station_id
+        if model is Complaint:
+            team = aliased(OrgUnit, name="complaint_team")
+            return stmt.join(team, team.id == Complaint.team_id), team.parent_id
+        if household_id is None:
+            raise ValueError(f"{model.__name__} 无法按服务站统计")
+        for target, onclause in via:
+            stmt = stmt.join(target, onclause)
+        home = aliased(Household, name="unit_household")
+        return stmt.join(home, home.id == household_id), home.station_id
+
+    def match(self, key: Any, unit_id: int) -> ColumnElement[bool]:
+        """The WHERE clause keeping one unit's rows (drill-down)."""
+        if self.grain != "city":
+            return key == unit_id
+        city = db.session.get(OrgUnit, unit_id)
+        if city is None or city.kind != "city":
+            raise ValueError(f"单位 {unit_id} 不是市")
+        counties = select(OrgUnit.id).where(
+            OrgUnit.kind == "county", OrgUnit.path.startswith(city.path)
+        )
+        return key.in_(counties)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    id: int
+    kind: str
+    parent_id: int | None
+    county_id: int | None
+    institution_id: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class _Population:
+    count: int | None
+    parts_with: int = 0  # when summed from the parts: how many had a figure
+    parts: int = 0
+
+
+class _Run:
+    """One ``compute_metrics`` call: the grouped queries and their counts per unit."""
+
+    def __init__(
+        self,
+        grain: str,
+        start: date,
+        end: date,
+        as_of: date,
+        unit_ids: Sequence[int] | None,
+    ) -> None:
+        self.grain = _Grain(grain)
+        self.start, self.end, self.as_of = start, end, as_of
+        self.counts: dict[int, Counter[str]] = defaultdict(Counter)
+        self.population: dict[int, _Population] = {}
+        self._load_units(unit_ids)
+
+    # ------------------------------------------------------------------ units
+
+    def _load_units(self, unit_ids: Sequence[int] | None) -> None:
+        rows = db.session.execute(
+            select(
+                OrgUnit.id,
+                OrgUnit.kind,
+                OrgUnit.parent_id,
+                OrgUnit.county_id,
+                OrgUnit.institution_id,
+                OrgUnit.active,
+            )
+        ).all()
+        self.units = {row.id: _Unit(*row) for row in rows}
+        kind = self.grain.grain
+        if unit_ids is None:
+            wanted = [u.id for u in self.units.values() if u.kind == kind and u.active]
+        else:
+            wanted = list(dict.fromkeys(unit_ids))
+            wrong = [i for i in wanted if i not in self.units or self.units[i].kind != kind]
+            if wrong:
+                raise ValueError(
+                    f"以下单位不是{_GRAIN_LABELS[kind]}：{'、'.join(str(i) for i in wrong)}"
+                )
+        self.unit_ids = sorted(wanted)
+        # Only an explicit list is filtered in SQL; otherwise rows of units not asked for (inactive
+        # ones) are dropped in Python, which keeps the grouped scans free of a long IN list.
+        self.filter_ids = unit_ids is not None and kind != "city"
+        self.wanted = set(self.unit_ids)
+        self.city_of: dict[int, int] = {}
+        if kind == "city":
+            for unit in self.units.values():
+                if unit.kind == "county":
+                    city = self._ancestor(unit, "city")
+                    if city is not None:
+                        self.city_of[unit.id] = city
+
+    def _ancestor(self, unit: _Unit, kind: str) -> int | None:
+        seen = 0
+        current: _Unit | None = unit
+        while current is not None and seen < 16:
+            if current.kind == kind:
+                return current.id
+            current = self.units.get(current.parent_id) if current.parent_id else None
+            seen += 1
+        return None
+
+    def unit_for(self, key: int | None) -> int | None:
+        """The result unit a grouped row's key belongs to (None: not asked for)."""
+        if key is None:
+            return None
+        unit = self.city_of.get(key) if self.grain.grain == "city" else key
+        return unit if unit in self.wanted else None
+
+    def collect(self, stmt: Select[Any], key: Any) -> None:
+        """Run a grouped aggregate and add its labelled columns to each unit's counts."""
+        if self.filter_ids:
+            stmt = stmt.where(key.in_(self.unit_ids))
+        stmt = stmt.add_columns(key.label("unit_key")).group_by(key)
+        for row in db.session.execute(stmt).mappings():
+            unit = self.unit_for(row["unit_key"])
+            if unit is None:
+                continue
+            bucket = self.counts[unit]
+            for name, value in row.items():
+                if name != "unit_key" and value is not None:
+                    bucket[name] += int(value)
+
+    # ------------------------------------------------------------------ queries
+
+    def fetch_population(self) -> None:
+        figures = dict(
+            db.session.execute(
+                select(PopulationFigure.org_unit_id, PopulationFigure.count).where(
+                    PopulationFigure.year == self.end.year,
+                    PopulationFigure.category == "registered",
+                )
+            ).all()
+        )
+        parts: dict[int, list[int]] = defaultdict(list)
+        for unit in self.units.values():
+            if unit.kind == "county":
+                city = self._ancestor(unit, "city")
+                if city is not None:
+                    parts[city].append(unit.id)
+            elif unit.kind == "institution" and unit.county_id is not None:
+                parts[unit.county_id].append(unit.id)
+            elif unit.kind == "team":
+                if unit.institution_id is not None:
+                    parts[unit.institution_id].append(unit.id)
+                parent = self.units.get(unit.parent_id) if unit.parent_id else None
+                if parent is not None and parent.kind == "station":
+                    parts[parent.id].append(unit.id)
+
+        def population(unit_id: int) -> _Population:
+            if unit_id in figures:
+                return _Population(int(figures[unit_id]))
+            found = [population(part) for part in parts.get(unit_id, [])]
+            counted = [p.count for p in found if p.count is not None]
+            if not counted:
+                return _Population(None, 0, len(found))
+            return _Population(sum(counted), len(counted), len(found))
+
+        self.population = {unit_id: population(unit_id) for unit_id in self.unit_ids}
+
+    def fetch_signed(self) -> None:
+        stmt = (
+            select(func.count(distinct(ContractMember.resident_id)).label("signed"))
+            .select_from(ContractMember)
+            .join(Contract, Contract.id == ContractMember.contract_id)
+            .where(_member_in_force(self.as_of))
+        )
+        stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
+        self.collect(stmt, key)
+
+    def fetch_residents(self, key_population: bool, elderly: bool) -> None:
+        """A2 (key population, signed) and the elderly part of B4, in one pass over residents."""
+        signed = _signed_residents(self.as_of)
+        is_signed = signed.c.resident_id.is_not(None)
+        columns: list[Any] = []
+        if key_population:
+            columns += [
+                func.count(Resident.id).label("key_residents"),
+                func.count(signed.c.resident_id).label("key_signed"),
+            ]
+        stmt = (
+            select(*columns)
+            .select_from(Resident)
+            .outerjoin(signed, signed.c.resident_id == Resident.id)
+        )
+        if elderly:
+            low, high = _twelve_months(self.as_of)
+            checked = (
+                select(ServiceRecord.resident_id.label("resident_id"))
+                .where(
+                    ServiceRecord.type == "elderly_checkup",
+                    _counting(),
+                    ServiceRecord.service_date >= low,
+                    ServiceRecord.service_date <= high,
+                )
+                .distinct()
+                .subquery("checked")
+            )
+            is_elderly = and_(_elderly(self.as_of), is_signed)
+            stmt = stmt.outerjoin(checked, checked.c.resident_id == Resident.id).add_columns(
+                func.count(case((is_elderly, 1))).label("elderly_due"),
+                func.count(case((and_(is_elderly, checked.c.resident_id.is_not(None)), 1))).label(
+                    "elderly_done"
+                ),
+            )
+        stmt = stmt.where(Resident.status == "active", _key_population(self.as_of))
+        stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
+        self.collect(stmt, key)
+
+    def fetch_contracts(self) -> None:
+        served = _served_contracts(self.as_of)
+        stmt = (
+            select(
+                func.count(Contract.id).label("contracts"),
+                func.count(served.c.contract_id).label("served_contracts"),
+            )
+            .select_from(Contract)
+            .outerjoin(served, served.c.contract_id == Contract.id)
+            .where(_contract_in_force(self.as_of))
+        )
+        stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
+        self.collect(stmt, key)
+
+    def fetch_records(self) -> None:
+        """A5, B1, B5, B7 and the false records of C1: one pass over the period's records."""
+        counting = _counting()
+        referral = and_(counting, ServiceRecord.type.in_(REFERRAL_TYPES))
+        stmt = select(
+            func.count(case((counting, 1))).label("records"),
+            func.count(case((and_(counting, _timely()), 1))).label("timely"),
+            func.count(case((and_(counting, ServiceRecord.type.in_(VISIT_TYPES)), 1))).label(
+                "visits"
+            ),
+            func.count(
+                case(
+                    (
+                        and_(
+                            counting,
+                            ServiceRecord.type == "health_education",
+                            ServiceRecord.resident_id.is_(None),
+                        ),
+                        1,
+                    )
+                )
+            ).label("sessions"),
+            func.count(case((referral, 1))).label("referrals"),
+            func.count(
+                case((and_(referral, ServiceRecord.referral_received_at.is_not(None)), 1))
+            ).label("received"),
+            func.count(case((ServiceRecord.verification == "false", 1))).label("false_records"),
+        ).where(ServiceRecord.service_date >= self.start, ServiceRecord.service_date <= self.end)
+        stmt, key = self.grain.keyed(stmt, ServiceRecord)
+        self.collect(stmt, key)
+
+    def fetch_chronic(self) -> None:
+        followups, needed = _chronic_followups(self.as_of)
+        stmt = (
+            select(
+                func.count(Resident.id).label("chronic_patients"),
+                func.count(case((_chronic_managed(followups, needed), 1))).label("chronic_managed"),
+            )
+            .select_from(Resident)
+            .outerjoin(followups, followups.c.resident_id == Resident.id)
+            .where(_chronic_patient())
+        )
+        stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
+        self.collect(stmt, key)
+
+    def fetch_schedules(self) -> None:
+        """Child, maternal, vaccination, mental and TB windows (B4, B6), evaluated in Python."""
+        for unit, tallies in _schedule_tallies(self.grain, self).items():
+            self.counts[unit].update(tallies)
+
+    def fetch_complaints(self) -> None:
+        stmt = select(func.count(Complaint.id).label("complaints")).where(
+            Complaint.status == "verified",
+            Complaint.received_on >= self.start,
+            Complaint.received_on <= self.end,
+        )
+        stmt, key = self.grain.keyed(stmt, Complaint)
+        self.collect(stmt, key)
+
+    def fetch_surveys(self) -> None:
+        stmt = select(
+            func.count(case((SurveyResponse.knows_doctor.is_(True), 1))).label("aware"),
+            func.count(SurveyResponse.knows_doctor).label("answered"),
+            func.coalesce(func.sum(SurveyResponse.satisfaction), 0).label("satisfaction_sum"),
+            func.count(SurveyResponse.satisfaction).label("satisfaction_count"),
+        ).where(SurveyResponse.surveyed_on >= self.start, SurveyResponse.surveyed_on <= self.end)
+        stmt, key = self.grain.keyed(
+            stmt,
+            SurveyResponse,
+            household_id=Resident.household_id,
+            via=[(Resident, Resident.id == SurveyResponse.resident_id)],
+        )
+        self.collect(stmt, key)
+
+    def fetch_control(self) -> None:
+        for kind in ("bp", "glucose"):
+            latest = _latest_readings(kind, self.as_of)
+            stmt = (
+                select(
+                    func.count(Resident.id).label(f"{kind}_measured"),
+                    func.coalesce(func.sum(latest.c.controlled), 0).label(f"{kind}_controlled"),
+                )
+                .select_from(Resident)
+                .join(latest, and_(latest.c.resident_id == Resident.id, latest.c.rank == 1))
+                .where(Resident.status == "active", getattr(Resident, _PATIENT_TAG[kind]))
+            )
+            stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
+            self.collect(stmt, key)
+
+
+# --------------------------------------------------------------------------- care schedules
+
+
+@dataclass
+class _ScheduleData:
+    profiles: dict[int, list[ResidentProfile[int]]]  # unit key → residents' profiles
+    pregnancies: dict[int, list[ResidentProfile[int]]]  # unit key → one profile per pregnancy
+    done: dict[int, list[ServiceDone]]
+    record_ids: dict[tuple[int, str, date], int]  # (resident, type, date) → first record id
+
+
+def _schedule_residents(
+    stmt: Select[Any], start: date, end: date, as_of: date, signed: bool
+) -> Select[Any]:
+    """``stmt`` (selecting from Resident) limited to the residents who may have a child, maternal,
+    mental or TB window ending in the period, and with ``signed`` to those signed on ``as_of``.
+
+    Signed is a plain join to the member and contract rows rather than an IN over the signed set:
+    without table statistics (a freshly loaded database) PostgreSQL re-ran that set per row. A
+    resident in two overlapping contracts comes twice; callers de-duplicate.
+    """
+    # Aliased: the profile query outer-joins Pregnancy itself.
+    pregnancy = aliased(Pregnancy, name="recent_pregnancy")
+    recent_pregnancy = (
+        select(pregnancy.id)
+        .where(
+            pregnancy.resident_id == Resident.id,
+            pregnancy.lmp_date >= end - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
+            pregnancy.lmp_date <= end,
+        )
+        .correlate(Resident)
+        .exists()
+    )
+    young = and_(
+        Resident.birth_date > _latest_birth_for_age(start, CHILD_AGE_LIMIT),
+        Resident.birth_date <= end,
+    )
+    treated = and_(
+        Resident.tb_treatment_start.is_not(None),
+        Resident.tb_treatment_start >= add_months(start, -7),
+        Resident.tb_treatment_start <= end,
+    )
+    stmt = stmt.where(
+        Resident.status == "active",
+        or_(young, Resident.tag_mental_severe, treated, recent_pregnancy),
+    )
+    if not signed:
+        return stmt
+    return (
+        stmt.join(ContractMember, ContractMember.resident_id == Resident.id)
+        .join(Contract, Contract.id == ContractMember.contract_id)
+        .where(_member_in_force(as_of))
+    )
+
+
+def _load_schedules(
+    grain: _Grain, start: date, end: date, as_of: date, unit_clause: Any
+) -> _ScheduleData:
+    """Two queries: the residents (with their pregnancies) and their scheduled services."""
+    lmp_from = end - timedelta(days=SCHEDULE_LOOKBACK_DAYS)
+    stmt = select(
+        Resident.id,
+        Resident.birth_date,
+        Resident.tag_mental_severe,
+        Resident.tb_treatment_start,
+        Pregnancy.lmp_date,
+        Pregnancy.delivery_date,
+    ).select_from(Resident)
+    stmt = _schedule_residents(stmt, start, end, as_of, signed=True).outerjoin(
+        Pregnancy,
+        and_(
+            Pregnancy.resident_id == Resident.id,
+            Pregnancy.lmp_date >= lmp_from,
+            Pregnancy.lmp_date <= end,
+        ),
+    )
+    stmt, key = grain.keyed(stmt, Resident, household_id=Resident.household_id)
+    stmt = stmt.add_columns(key.label("unit_key")).where(unit_clause(key))
+    profiles: dict[int, list[ResidentProfile[int]]] = defaultdict(list)
+    pregnancies: dict[int, list[ResidentProfile[int]]] = defaultdict(list)
+    seen: set[int] = set()
+    seen_pregnancies: set[tuple[int, date]] = set()
+    for row in db.session.execute(stmt.order_by(Resident.id, Pregnancy.lmp_date)).mappings():
+        if row["unit_key"] is None:
+            continue
+        resident_id, unit = row["id"], row["unit_key"]
+        if resident_id not in seen:
+            seen.add(resident_id)
+            tags = frozenset({"mental_severe"}) if row["tag_mental_severe"] else frozenset()
+            profiles[unit].append(
+                ResidentProfile(
+                    resident_id=resident_id,
+                    birth_date=row["birth_date"],
+                    tags=tags,
+                    tb_treatment_start=row["tb_treatment_start"],
+                )
+            )
+        lmp = row["lmp_date"]
+        if lmp is None or (resident_id, lmp) in seen_pregnancies:
+            continue
+        seen_pregnancies.add((resident_id, lmp))
+        try:
+            pregnancy = SchedulePregnancy(lmp=lmp, delivery_date=row["delivery_date"])
+        except CareScheduleError:
+            continue  # delivered before the LMP: no schedule can be reckoned from it
+        pregnancies[unit].append(
+            ResidentProfile(
+                resident_id=resident_id, birth_date=row["birth_date"], pregnancy=pregnancy
+            )
+        )
+
+    services = (
+        select(
+            ServiceRecord.id,
+            ServiceRecord.resident_id,
+            ServiceRecord.type,
+            ServiceRecord.service_date,
+        )
+        .select_from(Resident)
+        .join(ServiceRecord, ServiceRecord.resident_id == Resident.id)
+        .where(
+            ServiceRecord.type.in_(_SCHEDULED_TYPES),
+            _counting(),
+            ServiceRecord.service_date >= start - timedelta(days=SCHEDULE_LOOKBACK_DAYS),
+            ServiceRecord.service_date <= end,
+        )
+    )
+    # The records of every resident of the population, signed or not, filtered to the signed
+    # ones here: joining the contracts again made PostgreSQL without statistics scan them per row.
+    services, key = grain.keyed(
+        _schedule_residents(services, start, end, as_of, signed=False),
+        Resident,
+        household_id=Resident.household_id,
+    )
+    done: dict[int, list[ServiceDone]] = defaultdict(list)
+    record_ids: dict[tuple[int, str, date], int] = {}
+    seen_records: set[int] = set()
+    for record_id, resident_id, type_, day in db.session.execute(
+        services.where(unit_clause(key)).order_by(ServiceRecord.id)
+    ):
+        if record_id in seen_records or resident_id not in seen:
+            continue
+        seen_records.add(record_id)
+        done[resident_id].append(ServiceDone(ServiceType(type_), day))
+        record_ids.setdefault((resident_id, type_, day), record_id)
+    return _ScheduleData(profiles, pregnancies, done, record_ids)
+
+
+def _tally(
+    profiles: Iterable[ResidentProfile[int]],
+    data: _ScheduleData,
+    start: date,
+    end: date,
+    parts: Mapping[ServiceType, str],
+    matched: list[int] | None = None,
+) -> Counter[str]:
+    """``{part}_due`` / ``{part}_done`` counts: windows of ``parts`` ending within the period.
+
+    The rule of ``care_schedule.count_due_and_done``, in one ``due_items`` pass per resident so
+    that every part is counted at once and the satisfying records can be listed.
+    """
+    tallies: Counter[str] = Counter()
+    for profile in profiles:
+        for item in due_items(profile, data.done.get(profile.resident_id, ()), start, end, end):
+            part = parts.get(item.service_type)
+            if part is None or not start <= item.window_end <= end:
+                continue
+            tallies[f"{part}_due"] += 1
+            if item.status is DueStatus.DONE:
+                tallies[f"{part}_done"] += 1
+                if matched is not None and item.done_on is not None:
+                    key = (profile.resident_id, str(item.service_type), item.done_on)
+                    matched.append(data.record_ids[key])
+    return tallies
+
+
+_RESIDENT_PARTS = {
+    ServiceType.CHILD_CHECKUP: "child",
+    ServiceType.VACCINATION: "vaccination",
+    ServiceType.MENTAL_FOLLOWUP: "mental",
+    ServiceType.TB_FOLLOWUP: "tb",
+}
+_PREGNANCY_PARTS = {ServiceType.MATERNAL_VISIT: "maternal"}
+
+
+def _schedule_tallies(grain: _Grain, run: _Run) -> dict[int, Counter[str]]:
+    def unit_clause(key: Any) -> Any:
+        return key.in_(run.unit_ids) if run.filter_ids else true()
+
+    data = _load_schedules(grain, run.start, run.end, run.as_of, unit_clause)
+    result: dict[int, Counter[str]] = defaultdict(Counter)
+    for key in set(data.profiles) | set(data.pregnancies):
+        unit = run.unit_for(key)
+        if unit is None:
+            continue
+        result[unit] += _tally(
+            data.profiles.get(key, ()), data, run.start, run.end, _RESIDENT_PARTS
+        )
+        result[unit] += _tally(
+            data.pregnancies.get(key, ()), data, run.start, run.end, _PREGNANCY_PARTS
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _ratio(numerator: int, denominator: int) -> Decimal | None:
+    if denominator == 0:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(_PLACES, ROUND_HALF_UP)
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(value: Decimal) -> str:
+    return f"{(value * _HUNDRED).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
+
+
+def _dec(value: Decimal, places: str = "0.01") -> str:
+    return str(value.quantize(Decimal(places), ROUND_HALF_UP))
+
+
+class _Builder:
+    """Turns one unit's counts into MetricValues."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.months = _months(run.start, run.end)
+        self.low, self.high = _twelve_months(run.as_of)
+
+    def drill(self, metric: str, unit: int, **extra: str) -> dict[str, str]:
+        run = self.run
+        base = {
+            "metric": metric,
+            "grain": run.grain.grain,
+            "unit_id": str(unit),
+            "start": run.start.isoformat(),
+            "end": run.end.isoformat(),
+            "as_of": run.as_of.isoformat(),
+        }
+        if run.grain.grain != "city":
+            base[f"{run.grain.grain}_id"] = str(unit)
+        return base | extra
+
+    def value(
+        self,
+        metric: str,
+        unit: int,
+        numerator: int | None,
+        denominator: int | None,
+        value: object,
+        detail: str,
+        **drill: str,
+    ) -> MetricValue:
+        return MetricValue(
+            metric=metric,
+            numerator=None if numerator is None else Decimal(numerator),
+            denominator=None if denominator is None else Decimal(denominator),
+            value=value,
+            detail=detail,
+            drill=self.drill(metric, unit, **drill),
+        )
+
+    def ratio(
+        self,
+        metric: str,
+        unit: int,
+        numerator: int,
+        denominator: int,
+        labels: tuple[str, str],
+        measure: str,
+        empty: str,
+        prefix: str = "",
+        **drill: str,
+    ) -> MetricValue:
+        """A share: ``{prefix}{top} n{measure} ÷ {bottom} d{measure} = p%``, or ``empty``."""
+        value = _ratio(numerator, denominator)
+        if value is None:
+            detail = prefix + empty
+        else:
+            top, bottom = labels
+            detail = (
+                f"{prefix}{top} {_n(numerator)} {measure} ÷ {bottom} {_n(denominator)} {measure}"
+                f" = {_pct(value)}"
+            )
+        return self.value(metric, unit, numerator, denominator, value, detail, **drill)
+
+    # ------------------------------------------------------------------ one per metric
+
+    def signing_coverage(self, unit: int, c: Counter[str]) -> MetricValue:
+        signed = c["signed"]
+        population = self.run.population.get(unit, _Population(None))
+        year = self.run.end.year
+        if population.count is None:
+            return self.value(
+                "signing_coverage",
+                unit,
+                signed,
+                None,
+                None,
+                f"签约居民 {_n(signed)} 人；没有 {year} 年常住人口数，无法计算签约覆盖率",
+            )
+        source = ""
+        if population.parts:
+            source = f"（{year} 年，由下级 {population.parts_with}/{population.parts} 个单位合计）"
+        value = _ratio(signed, population.count)
+        if value is None:
+            detail = f"签约居民 {_n(signed)} 人；{year} 年常住人口为 0{source}，无法计算签约覆盖率"
+        else:
+            detail = (
+                f"签约居民 {_n(signed)} 人 ÷ 常住人口 {_n(population.count)} 人{source}"
+                f" = {_pct(value)}"
+            )
+        return self.value("signing_coverage", unit, signed, population.count, value, detail)
+
+    def key_population_signing(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self.ratio(
+            "key_population_signing",
+            unit,
+            c["key_signed"],
+            c["key_residents"],
+            ("已签约重点人群", "重点人群"),
+            "人",
+            "辖区内没有重点人群居民",
+        )
+
+    def effective_contracts(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self.ratio(
+            "effective_contracts",
+            unit,
+            c["served_contracts"],
+            c["contracts"],
+            (f"{self.low} 至 {self.high} 有服务记录的在约协议", "在约协议"),
+            "份",
+            f"{self.run.as_of} 没有在约签约协议",
+            service_start=self.low.isoformat(),
+            service_end=self.high.isoformat(),
+        )
+
+    def timely_entry(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self.ratio(
+            "timely_entry",
+            unit,
+            c["timely"],
+            c["records"],
+            ("服务日后 48 小时内录入的记录", "服务记录"),
+            "条",
+            "考核期内没有服务记录",
+            verification=",".join(COUNTING),
+            entered="timely",
+        )
+
+    def basic_medical_volume(self, unit: int, c: Counter[str]) -> MetricValue:
+        visits, signed = c["visits"], c["signed"]
+        denominator = signed * self.months
+        drill = {"type": ",".join(VISIT_TYPES), "verification": ",".join(COUNTING)}
+        if denominator == 0:
+            detail = f"诊疗与上门服务 {_n(visits)} 人次；没有签约居民，无法折算每百人每月人次"
+            return self.value(
+                "basic_medical_volume", unit, visits * 100, None, None, detail, **drill
+            )
+        value = (Decimal(visits * 100) / Decimal(denominator)).quantize(_PLACES, ROUND_HALF_UP)
+        detail = (
+            f"诊疗与上门服务 {_n(visits)} 人次 × 100 ÷（签约居民 {_n(signed)} 人 × "
+            f"{self.months} 个月）= {_dec(value)} 人次/百人·月"
+        )
+        return self.value(
+            "basic_medical_volume", unit, visits * 100, denominator, value, detail, **drill
+        )
+
+    def chronic_standard_management(self, unit: int, c: Counter[str]) -> MetricValue:
+        year, quarters = _judged_quarters(self.run.as_of)
+        first, last = quarters[0].number, quarters[-1].number
+        span = f"第 {first} 季度" if first == last else f"第 {first}–{last} 季度"
+        prefix = f"按 {year} 年{span}判断"
+        if year < self.run.as_of.year:
+            prefix += "（本年尚无完整季度，按上一年度）"
+        return self.ratio(
+            "chronic_standard_management",
+            unit,
+            c["chronic_managed"],
+            c["chronic_patients"],
+            ("每季度均有随访的高血压、糖尿病患者", "高血压、糖尿病患者"),
+            "人",
+            "辖区内没有高血压、糖尿病患者",
+            prefix=prefix + "：",
+            tag="hypertension,diabetes",
+            service_start=date(year, 1, 1).isoformat(),
+            service_end=quarters[-1].end.isoformat(),
+        )
+
+    def _parts(
+        self,
+        metric: str,
+        unit: int,
+        c: Counter[str],
+        parts: Sequence[tuple[str, ServiceType, str]],
+        empty: str,
+    ) -> MetricValue:
+        due = sum(c[f"{key}_due"] for key, _, _ in parts)
+        done = sum(c[f"{key}_done"] for key, _, _ in parts)
+        lines = "，".join(
+            f"{label} {_n(c[f'{key}_done'])}/{_n(c[f'{key}_due'])}" for key, _, label in parts
+        )
+        drill = {"type": ",".join(str(t) for _, t, _ in parts), "verification": ",".join(COUNTING)}
+        value = _ratio(done, due)
+        if value is None:
+            detail = f"{empty}（{lines}）"
+        else:
+            detail = f"完成 {_n(done)} ÷ 应完成 {_n(due)} = {_pct(value)}（{lines}）"
+        return self.value(metric, unit, done, due, value, detail, **drill)
+
+    def key_population_services(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self._parts(
+            "key_population_services", unit, c, KEY_SERVICE_PARTS, "考核期内没有应完成的服务"
+        )
+
+    def vaccination_special_care(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self._parts(
+            "vaccination_special_care", unit, c, SPECIAL_CARE_PARTS, "考核期内没有应完成的服务"
+        )
+
+    def health_education_sessions(self, unit: int, c: Counter[str]) -> MetricValue:
+        sessions = c["sessions"]
+        value = (Decimal(sessions) / Decimal(self.months)).quantize(_PLACES, ROUND_HALF_UP)
+        detail = f"健康教育活动 {_n(sessions)} 次 ÷ {self.months} 个月 = {_dec(value)} 次/月"
+        return self.value(
+            "health_education_sessions",
+            unit,
+            sessions,
+            self.months,
+            value,
+            detail,
+            type="health_education",
+            resident="none",
+            verification=",".join(COUNTING),
+        )
+
+    def referral_receipt(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self.ratio(
+            "referral_receipt",
+            unit,
+            c["received"],
+            c["referrals"],
+            ("已确认回执的转诊", "发起的转诊"),
+            "次",
+            "考核期内没有发起转诊",
+            type=",".join(REFERRAL_TYPES),
+            received="yes",
+            verification=",".join(COUNTING),
+        )
+
+    def ethics_deductions(self, unit: int, c: Counter[str]) -> MetricValue:
+        complaints, false_records = c["complaints"], c["false_records"]
+        detail = f"经核实的投诉 {_n(complaints)} 起，经核查虚假的服务记录 {_n(false_records)} 条"
+        return self.value(
+            "ethics_deductions",
+            unit,
+            None,
+            None,
+            {"complaints": complaints, "false_records": false_records},
+            detail,
+            verification="false",
+        )
+
+    def awareness(self, unit: int, c: Counter[str]) -> MetricValue:
+        return self.ratio(
+            "awareness",
+            unit,
+            c["aware"],
+            c["answered"],
+            ("知道签约家庭医生的受访者", "回答该问题的受访者"),
+            "人",
+            "考核期内没有知晓率调查答卷",
+            knows_doctor="yes",
+        )
+
+    def satisfaction(self, unit: int, c: Counter[str]) -> MetricValue:
+        total, count = c["satisfaction_sum"], c["satisfaction_count"]
+        if count == 0:
+            return self.value(
+                "satisfaction", unit, 0, 0, None, "考核期内没有满意度调查答卷", satisfaction="any"
+            )
+        value = (Decimal(total) / Decimal(count)).quantize(_PLACES, ROUND_HALF_UP)
+        detail = f"满意度得分合计 {_n(total)} ÷ 答卷 {_n(count)} 份 = {_dec(value)} 分"
+        return self.value("satisfaction", unit, total, count, value, detail, satisfaction="any")
+
+    def health_improvement(self, unit: int, c: Counter[str]) -> MetricValue:
+        bp_ok, bp_all = c["bp_controlled"], c["bp_measured"]
+        gl_ok, gl_all = c["glucose_controlled"], c["glucose_measured"]
+        numerator, denominator = bp_ok + gl_ok, bp_all + gl_all
+        drill = {"service_start": self.low.isoformat(), "service_end": self.high.isoformat()}
+        value = _ratio(numerator, denominator)
+        if value is None:
+            detail = f"{self.low} 至 {self.high} 没有高血压患者的血压记录和糖尿病患者的空腹血糖记录"
+        else:
+            detail = (
+                f"最近一次血压 <140/90 的高血压患者 {_n(bp_ok)} 人 + 最近一次空腹血糖 <7.0 的糖尿病患者"
+                f" {_n(gl_ok)} 人 = {_n(numerator)} ÷（有血压记录的高血压患者 {_n(bp_all)} 人 + "
+                f"有血糖记录的糖尿病患者 {_n(gl_all)} 人 = {_n(denominator)}）= {_pct(value)}"
+                f"（{self.low} 至 {self.high} 的最近一次测量）"
+            )
+        return self.value(
+            "health_improvement", unit, numerator, denominator, value, detail, **drill
+        )
+
+
+# Which queries each metric needs.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "signing_coverage": ("population", "signed"),
+    "key_population_signing": ("residents",),
+    "effective_contracts": ("contracts",),
+    "timely_entry": ("records",),
+    "basic_medical_volume": ("records", "signed"),
+    "chronic_standard_management": ("chronic",),
+    "key_population_services": ("elderly", "schedules"),
+    "health_education_sessions": ("records",),
+    "vaccination_special_care": ("schedules",),
+    "referral_receipt": ("records",),
+    "ethics_deductions": ("records", "complaints"),
+    "awareness": ("surveys",),
+    "satisfaction": ("surveys",),
+    "health_improvement": ("control",),
+}
+
+
+def _check_metrics(metrics: Iterable[str] | None) -> list[str]:
+    if metrics is None:
+        return list(METRICS)
+    wanted = list(dict.fromkeys(metrics))
+    unknown = [m for m in wanted if m not in KNOWN_METRICS]
+    if unknown:
+        raise ValueError(f"未知的指标：{'、'.join(unknown)}，可选：{'、'.join(METRICS)}")
+    return wanted
+
+
+def _check_dates(start: date, end: date, as_of: date) -> None:
+    if start > end:
+        raise ValueError(f"开始日期 {start} 晚于结束日期 {end}")
+    if as_of < start:
+        raise ValueError(f"统计截止日 {as_of} 早于开始日期 {start}")
+
+
+def compute_metrics(
+    grain: str,
+    start: date,
+    end: date,
+    as_of: date | None = None,
+    unit_ids: Sequence[int] | None = None,
+    metrics: Iterable[str] | None = None,
+) -> dict[int, dict[str, MetricValue]]:
+    """Every metric (or ``metrics``) of every unit of ``grain`` (or ``unit_ids``) for
+    ``start..end``, judged as of ``as_of`` (default ``end``); see the module docstring.
+
+    The key for ``"city"`` is the city's OrgUnit id. A fixed number of grouped queries, whatever
+    the number of units. Raises ``ValueError`` (Chinese) for an unknown grain or metric, a unit
+    that is not of the grain, or dates out of order.
+    """
+    as_of = end if as_of is None else as_of
+    wanted = _check_metrics(metrics)
+    _check_dates(start, end, as_of)
+    run = _Run(grain, start, end, as_of, unit_ids)
+    if not run.unit_ids:
+        return {}
+    needs = {need for metric in wanted for need in _NEEDS[metric]}
+    if "population" in needs:
+        run.fetch_population()
+    if "signed" in needs:
+        run.fetch_signed()
+    if "residents" in needs or "elderly" in needs:
+        run.fetch_residents(key_population="residents" in needs, elderly="elderly" in needs)
+    if "contracts" in needs:
+        run.fetch_contracts()
+    if "records" in needs:
+        run.fetch_records()
+    if "chronic" in needs:
+        run.fetch_chronic()
+    if "schedules" in needs:
+        run.fetch_schedules()
+    if "complaints" in needs:
+        run.fetch_complaints()
+    if "surveys" in needs:
+        run.fetch_surveys()
+    if "control" in needs:
+        run.fetch_control()
+
+    builder = _Builder(run)
+    return {
+        unit: {metric: getattr(builder, metric)(unit, run.counts[unit]) for metric in wanted}
+        for unit in run.unit_ids
+    }
