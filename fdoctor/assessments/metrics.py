@@ -145,6 +145,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     not_,
+    null,
     or_,
     select,
     true,
@@ -862,8 +863,11 @@ class _Run:
         stmt, key = self.grain.keyed(stmt, ServiceRecord)
         self.collect(stmt, key)
 
-    def fetch_chronic(self) -> None:
-        """B3: each patient's judged quarters with a follow-up, counted per disease."""
+    def fetch_patients(self, chronic: bool, control: bool) -> None:
+        """B3 and C4 in one pass over the active patients (hypertension or diabetes): B3 each
+        patient's judged quarters with a follow-up, counted per disease; C4 each patient's latest
+        reading of the 12 months per disease (1 controlled, 0 not, NULL none). Each flag is a
+        per-patient probe of ``ix_service_record_counting``, run only for the patient's diseases."""
         year, quarters = _judged_quarters(self.as_of)
 
         def quarters_followed(type_: str) -> Any:
@@ -880,22 +884,43 @@ class _Run:
                 .scalar_subquery()
             )
 
-        managed = and_(
-            or_(
-                not_(Resident.tag_hypertension),
-                quarters_followed("hypertension_followup") >= len(quarters),
-            ),
-            or_(
-                not_(Resident.tag_diabetes), quarters_followed("diabetes_followup") >= len(quarters)
-            ),
-        )
+        flags: list[Any] = [literal_column("0"), null(), null()]
+        if chronic:
+            flags[0] = _flag(
+                and_(
+                    or_(
+                        not_(Resident.tag_hypertension),
+                        quarters_followed("hypertension_followup") >= len(quarters),
+                    ),
+                    or_(
+                        not_(Resident.tag_diabetes),
+                        quarters_followed("diabetes_followup") >= len(quarters),
+                    ),
+                )
+            )
+        if control:
+            for position, kind in ((1, "bp"), (2, "glucose")):
+                flags[position] = case(
+                    (getattr(Resident, _PATIENT_TAG[kind]), _latest_controlled(kind, self.as_of))
+                )
         stmt = select().select_from(Resident).where(_chronic_patient())
         stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
 
         def tally(row: tuple[Any, ...]) -> list[str]:
-            return ["chronic_patients", "chronic_managed"] if row[0] else ["chronic_patients"]
+            managed, bp, glucose = row
+            names = []
+            if chronic:
+                names.append("chronic_patients")
+                if managed:
+                    names.append("chronic_managed")
+            for kind, latest in (("bp", bp), ("glucose", glucose)):
+                if control and latest is not None:
+                    names.append(f"{kind}_measured")
+                    if latest:
+                        names.append(f"{kind}_controlled")
+            return names
 
-        self.collect_flags(stmt, key, [_flag(managed)], tally)
+        self.collect_flags(stmt, key, flags, tally)
 
     def fetch_schedules(self) -> None:
         """Child, vaccination, mental and TB windows, then maternal windows (B4, B6): windows
@@ -945,26 +970,6 @@ class _Run:
             via=[(Resident, Resident.id == SurveyResponse.resident_id)],
         )
         self.collect(stmt, key)
-
-    def fetch_control(self) -> None:
-        """C4: each patient's latest reading of the 12 months (1 controlled, 0 not, None none)."""
-        for kind in ("bp", "glucose"):
-
-            def tally(row: tuple[Any, ...], kind: str = kind) -> list[str]:
-                if row[0] is None:
-                    return []
-                names = [f"{kind}_measured"]
-                if row[0]:
-                    names.append(f"{kind}_controlled")
-                return names
-
-            stmt = (
-                select()
-                .select_from(Resident)
-                .where(Resident.status == "active", getattr(Resident, _PATIENT_TAG[kind]))
-            )
-            stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
-            self.collect_flags(stmt, key, [_latest_controlled(kind, self.as_of)], tally)
 
 
 # --------------------------------------------------------------------------- care schedules
@@ -1612,16 +1617,14 @@ def compute_metrics(
         run.fetch_contracts()
     if "records" in needs:
         run.fetch_records()
-    if "chronic" in needs:
-        run.fetch_chronic()
+    if "chronic" in needs or "control" in needs:
+        run.fetch_patients(chronic="chronic" in needs, control="control" in needs)
     if "schedules" in needs:
         run.fetch_schedules()
     if "complaints" in needs:
         run.fetch_complaints()
     if "surveys" in needs:
         run.fetch_surveys()
-    if "control" in needs:
-        run.fetch_control()
 
     builder = _Builder(run)
     return {

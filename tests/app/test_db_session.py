@@ -14,6 +14,7 @@ def test_every_connection_has_its_settings(app: Flask) -> None:
         with db.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 assert connection.execute(text("SHOW jit")).scalar() == "off"
+                assert connection.execute(text("SHOW work_mem")).scalar() == "64MB"
                 # Set outside any transaction: a rollback does not undo it.
                 connection.rollback()
                 assert connection.execute(text("SHOW jit")).scalar() == "off"

@@ -520,7 +520,7 @@ def test_query_count_does_not_grow_with_teams(app: Flask, count_queries: Any) ->
     with count_queries() as many:
         result = compute_metrics("team", START, END)
     assert len(result) == 8  # 2 + 5 + the other county's team
-    assert many.count == few.count == 13
+    assert many.count == few.count == 11
 
 
 def test_drill_query_lists_the_numerator_rows(world: World) -> None:
