@@ -8,7 +8,8 @@ database's single writer does the same.
 
 Limits, stated honestly: bulk Core statements (``insert(Model)`` with lists of rows, ``update()``,
 COPY) bypass the ORM and are not captured row by row; the demo loader and imports record one
-``bulk_load`` entry per table instead.
+``bulk_load`` entry per table instead. A service that inserts rows with one Core statement can
+give each row the entry the ORM would have with ``write_created_rows`` (the settlement lines do).
 """
 
 from __future__ import annotations
@@ -160,6 +161,20 @@ def write_entries(
         _insert_entries_pg(connection, rows)
     else:
         connection.execute(insert(AuditEntry), rows)
+
+
+def write_created_rows(connection: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """Audit rows a service inserted itself with one Core statement, as the ORM would have.
+
+    Each row (every column, ``id`` included, with the values as written) gets the same
+    ``create`` entry that the flush listener writes for an ORM insert; the entries are chained
+    and inserted together (``bulk``).
+    """
+    write_entries(
+        connection,
+        [("create", table, str(row["id"]), None, row_snapshot(row)) for row in rows],
+        bulk=True,
+    )
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))

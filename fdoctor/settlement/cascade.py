@@ -76,15 +76,58 @@ def _check_json_safe(value: Any, where: str = "$") -> None:
     raise TypeError(f"{where}: {type(value).__name__} is not allowed in settlement JSON")
 
 
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 text, no floats: the same bytes on every machine."""
-    _check_json_safe(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def _json_safe_quick(value: Any) -> bool:
+    """True when the structure holds only exact str/int/bool/None, str-keyed dicts and lists.
+
+    A fast, non-recursive pass for the common case; anything else (floats, but also subclasses
+    such as an ``IntEnum``) is left to ``_check_json_safe`` to accept or name.
+    """
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        else:
+            return False
+    return True
+
+
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def canonical_json(value: Any, *, checked: bool = False) -> str:
+    """Sorted keys, no spaces, UTF-8 text, no floats: the same bytes on every machine.
+
+    ``checked``: the value is part of a structure already checked (e.g. a line of outputs whose
+    canonical JSON was just made), so the check is not repeated.
+    """
+    if not checked and not _json_safe_quick(value):
+        _check_json_safe(value)
+    return _CANONICAL.encode(value)
 
 
 def sha256_of(inputs: Any, outputs: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``{"inputs": …, "outputs": …}``."""
     text = canonical_json({"inputs": inputs, "outputs": outputs})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_of_texts(inputs_json: str, outputs_json: str) -> str:
+    """``sha256_of`` from the canonical JSON of the inputs and of the outputs, already made.
+
+    The canonical JSON of ``{"inputs": i, "outputs": o}`` is exactly the two texts in that frame
+    (keys sorted, no spaces), so the structures need not be walked and encoded a second time.
+    """
+    text = '{"inputs":' + inputs_json + ',"outputs":' + outputs_json + "}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -103,12 +146,27 @@ def parse_frac(text: str | None) -> Fraction | None:
 
 
 def approx(value: Fraction, places: int = 6, sign: bool = False) -> str:
-    """A fraction as a decimal: exact when it terminates within ``places``, else ``≈`` rounded."""
-    rounded = round_half_up(value, places)
-    text = f"{exact_decimal(rounded):,}"
-    if sign and value > 0:
+    """A fraction as a decimal: exact when it terminates within ``places``, else ``≈`` rounded.
+
+    Rounded half-up like ``round_half_up`` and written like ``exact_decimal`` (shortest form,
+    thousands separators), in integers: it runs for every figure of every line.
+    """
+    numerator, denominator = value.numerator, value.denominator
+    scale = 10**places
+    scaled = abs(numerator) * scale
+    rounded = (2 * scaled + denominator) // (2 * denominator)
+    if rounded and rounded * 10**6 < scale:
+        # Below 0.000001 a Decimal writes itself in scientific notation ("5E-7"): let it.
+        text = f"{exact_decimal(Fraction(-rounded if numerator < 0 else rounded, scale)):,}"
+    else:
+        whole, rest = divmod(rounded, scale)
+        digits = f"{rest:0{places}d}".rstrip("0") if places else ""
+        text = f"{whole:,}.{digits}" if digits else f"{whole:,}"
+        if numerator < 0 and rounded:
+            text = "-" + text
+    if sign and numerator > 0:
         text = "+" + text
-    return text if rounded == value else f"≈{text}"
+    return text if rounded * denominator == scaled else f"≈{text}"
 
 
 def num(value: Decimal | int) -> str:

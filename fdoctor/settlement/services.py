@@ -24,7 +24,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, func, or_, select
+from sqlalchemy import and_, delete, distinct, func, insert, inspect, or_, select
+from sqlalchemy import text as sql_text
 
 from assessments.money import SettlementInputError, exact_decimal
 from assessments.settlement import (
@@ -33,6 +34,7 @@ from assessments.settlement import (
     DEFAULT_RESERVE_RATE,
 )
 from fdoctor.assessments.models import Assessment
+from fdoctor.audit import services as audit
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
@@ -41,7 +43,7 @@ from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.services.models import ServiceRecord
-from fdoctor.settlement.cascade import canonical_json, compute, sha256_of
+from fdoctor.settlement.cascade import canonical_json, compute, sha256_of, sha256_of_texts
 from fdoctor.settlement.models import (
     SETTLEMENT_KINDS,
     InstitutionSplit,
@@ -177,24 +179,73 @@ def signed_population(as_of: date, column: str) -> dict[int, int]:
     rows = db.session.execute(
         select(col, func.count(distinct(ContractMember.resident_id)))
         .join(Contract, Contract.id == ContractMember.contract_id)
-        .where(
-            Contract.start_date <= as_of,
-            Contract.end_date >= as_of,
-            or_(
-                Contract.status != "terminated",
-                and_(Contract.terminated_on.is_not(None), Contract.terminated_on > as_of),
-            ),
-        )
+        .where(_signed_on(as_of))
         .group_by(col)
     ).all()
     return {unit_id: count for unit_id, count in rows if unit_id is not None}
 
 
-def _scores(year: int) -> dict[tuple[str, str, int], Assessment]:
-    """The year's counting L4, L3 year-end and L2 scores, by (level, period, unit)."""
+_POPULATION_LEVELS = ("county", "institution", "team")
+
+
+def signed_population_by_level(as_of: date) -> dict[str, dict[int, int]]:
+    """``signed_population`` for counties, institutions and teams at once.
+
+    On PostgreSQL one scan with ``GROUPING SETS`` (the counts are the same as three grouped
+    queries: each set counts distinct residents in its own groups); elsewhere three queries.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return {level: signed_population(as_of, f"{level}_id") for level in _POPULATION_LEVELS}
+    columns = [getattr(ContractMember, f"{level}_id") for level in _POPULATION_LEVELS]
+    # grouping(county, institution, team) sets a bit for each column left out of the row's set.
+    bits = {0b011: "county", 0b101: "institution", 0b110: "team"}
+    rows: Any = db.session.execute(
+        select(
+            func.grouping(*columns),
+            *columns,
+            func.count(distinct(ContractMember.resident_id)),
+        )
+        .join(Contract, Contract.id == ContractMember.contract_id)
+        .where(_signed_on(as_of))
+        .group_by(func.grouping_sets(*columns))
+    ).all()
+    result: dict[str, dict[int, int]] = {level: {} for level in _POPULATION_LEVELS}
+    for grouping, county_id, institution_id, team_id, count in rows:
+        level = bits[grouping]
+        unit_id = {"county": county_id, "institution": institution_id, "team": team_id}[level]
+        if unit_id is not None:
+            result[level][unit_id] = count
+    return result
+
+
+def _signed_on(as_of: date) -> Any:
+    """Contracts in force on ``as_of`` (see the module's docstring)."""
+    return and_(
+        Contract.start_date <= as_of,
+        Contract.end_date >= as_of,
+        or_(
+            Contract.status != "terminated",
+            and_(Contract.terminated_on.is_not(None), Contract.terminated_on > as_of),
+        ),
+    )
+
+
+def _scores(year: int) -> dict[tuple[str, str, int], Any]:
+    """The year's counting L4, L3 year-end and L2 scores, by (level, period, unit).
+
+    Rows of the columns a score's JSON needs (attribute access like the model), not objects.
+    """
     quarters = [f"{year}-Q{q}" for q in range(1, 5)]
-    rows = db.session.scalars(
-        select(Assessment).where(
+    rows = db.session.execute(
+        select(
+            Assessment.id,
+            Assessment.level,
+            Assessment.period,
+            Assessment.unit_id,
+            Assessment.revision,
+            Assessment.status,
+            Assessment.total,
+        ).where(
             Assessment.is_current,
             Assessment.status.in_(COUNTING_STATUSES),
             Assessment.total.is_not(None),
@@ -208,7 +259,7 @@ def _scores(year: int) -> dict[tuple[str, str, int], Assessment]:
     return {(a.level, a.period, a.unit_id): a for a in rows}
 
 
-def _score_json(assessment: Assessment | None) -> dict[str, Any] | None:
+def _score_json(assessment: Any | None) -> dict[str, Any] | None:
     if assessment is None or assessment.total is None:
         return None
     return {
@@ -339,24 +390,34 @@ def _gather_settlement(year: int) -> tuple[dict[str, Any], list[str]]:
     funds = _funds(year)
     params = parameters_for(year)
     scores = _scores(year)
-    population = {
-        kind: signed_population(as_of, f"{kind}_id") for kind in ("county", "institution", "team")
-    }
+    population = signed_population_by_level(as_of)
     splits = {s.institution_id: s for s in db.session.scalars(select(InstitutionSplit))}
     posts = {p.post: p.coefficient for p in db.session.scalars(select(PostCoefficient))}
     standards = {
         s.post: s.services_per_year
         for s in db.session.scalars(select(WorkloadStandard).where(WorkloadStandard.year == year))
     }
+    # Rows of the needed columns (attribute access like the models): thousands of members.
     ratings = {
         r.user_id: r
-        for r in db.session.scalars(select(MemberRating).where(MemberRating.year == year))
+        for r in db.session.execute(
+            select(MemberRating.id, MemberRating.user_id, MemberRating.c, MemberRating.a).where(
+                MemberRating.year == year
+            )
+        )
     }
     team_ids = [t.id for teams in tree.teams_of.values() for t in teams]
-    members_of: dict[int, list[User]] = defaultdict(list)
+    members_of: dict[int, list[Any]] = defaultdict(list)
     if team_ids:
-        for user in db.session.scalars(
-            select(User)
+        for user in db.session.execute(
+            select(
+                User.id,
+                User.username,
+                User.display_name,
+                User.post,
+                User.on_probation,
+                User.org_unit_id,
+            )
             .join(OrgUnit, OrgUnit.id == User.org_unit_id)
             .where(OrgUnit.kind == "team", User.role.in_(MEMBER_ROLES), User.active)
             .order_by(User.org_unit_id, User.id)
@@ -365,7 +426,7 @@ def _gather_settlement(year: int) -> tuple[dict[str, Any], list[str]]:
     services = {
         (doctor_id, team_id): count
         for doctor_id, team_id, count in db.session.execute(
-            select(ServiceRecord.doctor_id, ServiceRecord.team_id, func.count(ServiceRecord.id))
+            select(ServiceRecord.doctor_id, ServiceRecord.team_id, func.count())
             .where(
                 ServiceRecord.service_date >= date(year, 1, 1),
                 ServiceRecord.service_date <= as_of,
@@ -544,8 +605,18 @@ def _gather_settlement(year: int) -> tuple[dict[str, Any], list[str]]:
 # --------------------------------------------------------------------------- building a sheet
 
 
-def preview(year: int, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """Compute without saving: inputs, output lines and their SHA-256."""
+@dataclass(frozen=True)
+class _Computed:
+    inputs: dict[str, Any]
+    outputs: list[dict[str, Any]]
+    inputs_json: str
+    outputs_json: str
+    sha256: str
+
+
+def _computed(year: int, kind: str) -> _Computed:
+    """Gather and compute; the canonical JSON of inputs and outputs is made once, for the
+    SHA-256 and for storing."""
     inputs, missing = gather_inputs(year, kind)
     if missing:
         raise SettlementIncomplete(missing)
@@ -553,7 +624,16 @@ def preview(year: int, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]],
         outputs = compute(inputs)
     except SettlementInputError as exc:
         raise SettlementIncomplete([str(exc)]) from None
-    return inputs, outputs, sha256_of(inputs, outputs)
+    inputs_json, outputs_json = canonical_json(inputs), canonical_json(outputs)
+    return _Computed(
+        inputs, outputs, inputs_json, outputs_json, sha256_of_texts(inputs_json, outputs_json)
+    )
+
+
+def preview(year: int, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Compute without saving: inputs, output lines and their SHA-256."""
+    result = _computed(year, kind)
+    return result.inputs, result.outputs, result.sha256
 
 
 def get_settlement(year: int, kind: str) -> Settlement | None:
@@ -574,7 +654,8 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
             f"{year} 年度{kind_label(kind)}表{existing.status_label}，不能重新计算"
             + ("" if existing.status == "locked" else "（如需重算，请先退回草稿）")
         )
-    inputs, outputs, digest = preview(year, kind)
+    result = _computed(year, kind)
+    outputs, digest = result.outputs, result.sha256
     if existing is not None and existing.sha256 == digest:
         return existing, False
     now = clock.now()
@@ -586,13 +667,14 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
         db.session.add(settlement)
     else:
         settlement = existing
+        _forget_lines(settlement)
         db.session.execute(
             delete(SettlementLine).where(SettlementLine.settlement_id == settlement.id),
             execution_options={"synchronize_session": False},
         )
         settlement.version += 1
-    settlement.inputs_json = canonical_json(inputs)
-    settlement.outputs_json = canonical_json(outputs)
+    settlement.inputs_json = result.inputs_json
+    settlement.outputs_json = result.outputs_json
     settlement.sha256 = digest
     settlement.total_fen = sum(
         (line["entitled_fen"] if kind == "settlement" else line["preallocated_fen"]) or 0
@@ -606,49 +688,127 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
     return settlement, True
 
 
+def _forget_lines(settlement: Settlement) -> None:
+    """Take the sheet's lines loaded in this session out of it before they are replaced.
+
+    The new lines are written with Core statements, which leave the identity map alone; a new
+    line may reuse an old line's id (SQLite), and a stale object must not stand in for it.
+    """
+    for obj in list(db.session.identity_map.values()):
+        if (
+            isinstance(obj, SettlementLine)
+            and inspect(obj).dict.get("settlement_id") == settlement.id
+        ):
+            db.session.expunge(obj)
+
+
 def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
-    """Store the output lines level by level, so each parent has its id before its children."""
-    ids: dict[str, int] = {}
-    by_depth: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-    for position, line in enumerate(outputs):
-        by_depth[LEVEL_DEPTH[line["level"]]].append((position, line))
-    for depth in sorted(by_depth):
-        rows = []
-        for position, line in by_depth[depth]:
-            source = line.get("source") or {}
-            rows.append(
-                SettlementLine(
-                    settlement_id=settlement.id,
-                    position=position,
-                    key=line["key"],
-                    level=line["level"],
-                    parent_id=ids[line["parent"]] if line["parent"] else None,
-                    unit_id=line["unit_id"],
-                    user_id=line["user_id"],
-                    name=line["name"],
-                    county_id=line["county_id"],
-                    institution_id=line["institution_id"],
-                    team_id=line["team_id"],
-                    signed_population=line["signed_population"],
-                    score=Decimal(line["score"]) if line["score"] is not None else None,
-                    source_assessment_id=source.get("assessment_id"),
-                    source_revision=source.get("revision"),
-                    source_period=source.get("period"),
-                    weight=line["weight"],
-                    share=line["share"],
-                    share_display=line["share_display"],
-                    exact_fen=line["exact_fen"],
-                    entitled_fen=line["entitled_fen"],
-                    preallocated_fen=line["preallocated_fen"],
-                    balance_fen=line["balance_fen"],
-                    rounding_adjustment=line["rounding_adjustment"],
-                    explanation=canonical_json(line["explanation"]),
-                )
-            )
-        db.session.add_all(rows)
-        db.session.flush()
-        for row in rows:
-            ids[row.key] = row.id
+    """Store the output lines in one multi-row insert and their audit entries in one more.
+
+    The ids are reserved first (PostgreSQL: from the column's sequence; SQLite: after the largest
+    id, which is what SQLite itself would assign in this write transaction), in the order the
+    lines used to be inserted one level at a time: by depth (parents first), then by position.
+    So every parent's id is known before its children's rows are built, and the rows, ids and
+    audit entries are the same as when each line was an ORM object flushed level by level.
+    """
+    if not outputs:
+        return
+    connection = db.session.connection()
+    order = sorted(range(len(outputs)), key=lambda p: LEVEL_DEPTH[outputs[p]["level"]])
+    reserved = _reserve_line_ids(connection, len(order))
+    ids = {outputs[position]["key"]: reserved[n] for n, position in enumerate(order)}
+    rows = []
+    for position in order:
+        line = outputs[position]
+        source = line.get("source") or {}
+        rows.append(
+            {
+                "id": ids[line["key"]],
+                "settlement_id": settlement.id,
+                "position": position,
+                "key": line["key"],
+                "level": line["level"],
+                "parent_id": ids[line["parent"]] if line["parent"] else None,
+                "unit_id": line["unit_id"],
+                "user_id": line["user_id"],
+                "name": line["name"],
+                "county_id": line["county_id"],
+                "institution_id": line["institution_id"],
+                "team_id": line["team_id"],
+                "signed_population": line["signed_population"],
+                "score": Decimal(line["score"]) if line["score"] is not None else None,
+                "source_assessment_id": source.get("assessment_id"),
+                "source_revision": source.get("revision"),
+                "source_period": source.get("period"),
+                "weight": line["weight"],
+                "share": line["share"],
+                "share_display": line["share_display"],
+                "exact_fen": line["exact_fen"],
+                "entitled_fen": line["entitled_fen"],
+                "preallocated_fen": line["preallocated_fen"],
+                "balance_fen": line["balance_fen"],
+                "rounding_adjustment": line["rounding_adjustment"],
+                # Checked as part of the outputs, whose canonical JSON was made just before.
+                "explanation": canonical_json(line["explanation"], checked=True),
+            }
+        )
+    if connection.dialect.name == "postgresql":
+        _insert_lines_pg(connection, rows)
+    else:
+        connection.execute(insert(SettlementLine.__table__), rows)
+    audit.write_created_rows(connection, SettlementLine.__tablename__, rows)
+
+
+def _reserve_line_ids(connection: Any, count: int) -> list[int]:
+    """``count`` new, ascending ``settlement_line`` ids for this transaction."""
+    if connection.dialect.name == "postgresql":
+        return sorted(
+            connection.execute(
+                sql_text(
+                    "SELECT nextval(pg_get_serial_sequence('settlement_line', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            ).scalars()
+        )
+    # SQLite (no AUTOINCREMENT): a new row gets the largest rowid + 1. The sheet's row was written
+    # just before, so this transaction holds the database's write lock.
+    last = connection.execute(select(func.max(SettlementLine.id))).scalar() or 0
+    return list(range(last + 1, last + 1 + count))
+
+
+_LINE_COLUMNS = tuple(column.name for column in SettlementLine.__table__.columns)
+_pg_lines_insert: Any = None
+
+
+def _insert_lines_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """All lines as one statement with one parameter (a JSON array the server expands).
+
+    A multi-row VALUES list would carry 26 parameters per line, and the driver parses such long
+    statements afresh every time; this one is short, compiled once and cached.
+    """
+    global _pg_lines_insert
+    if _pg_lines_insert is None:
+        from sqlalchemy import Text as TextType
+        from sqlalchemy import bindparam, cast, column
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        table = SettlementLine.__table__
+        recordset = (
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=TextType), JSONB))
+            .table_valued(*(column(name, table.c[name].type) for name in _LINE_COLUMNS))
+            .render_derived(name="r", with_types=True)
+        )
+        _pg_lines_insert = insert(table).from_select(
+            list(_LINE_COLUMNS),
+            select(*(recordset.c[name] for name in _LINE_COLUMNS)).order_by(recordset.c.id),
+        )
+    payload = json.dumps(
+        [{**row, "score": None if row["score"] is None else str(row["score"])} for row in rows],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    connection.execute(_pg_lines_insert, {"rows": payload})
 
 
 def stored_digest(settlement: Settlement) -> str:
