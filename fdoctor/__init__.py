@@ -65,12 +65,11 @@ def init_extensions(app: Flask) -> None:
     @login_manager.request_loader
     def load_user_from_token(req: Any) -> Any:
         # Devices call /api/v1/ with "Authorization: Bearer <token>" instead of a session cookie.
-        header = req.headers.get("Authorization", "")
-        if not req.path.startswith("/api/") or not header.startswith("Bearer "):
-            return None
-        from fdoctor.auth.services import user_for_token
+        # The before_request hook (fdoctor.core.web) normally logs them in already; either way
+        # the token is looked up once per request.
+        from fdoctor.core.web import bearer_user, is_bearer_request
 
-        return user_for_token(header[7:].strip())
+        return bearer_user() if is_bearer_request(req) else None
 
     @login_manager.user_loader
     def load_user(user_id: str) -> Any:

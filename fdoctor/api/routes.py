@@ -1,10 +1,11 @@
 """JSON API ``/api/v1/`` (tablet sync and more); documented in docs/api.md.
 
-Authentication is the Flask-Login session, the same login as the pages, and every query is
-scoped exactly like the pages (``fdoctor.core.scope``). Views read ``current_user`` only through
-:func:`_user`, so per-user API tokens can later be added as a Flask-Login ``request_loader``
-without touching them. Writes need the ``X-CSRFToken`` header (CSRFProtect stays on); the token
-is in the tablet page's ``<meta name="csrf-token">`` and in ``GET /api/v1/me``.
+Authentication is either the Flask-Login session, the same login as the pages, or a device's
+bearer token (``Authorization: Bearer <token>``, resolved once per request in
+``fdoctor.core.web``: no session is read or set for such a call), and every query is scoped
+exactly like the pages (``fdoctor.core.scope``). Views read ``current_user`` only through
+:func:`_user`. Cookie-authenticated writes need the ``X-CSRFToken`` header (CSRFProtect stays
+on); the token is in the tablet page's ``<meta name="csrf-token">`` and in ``GET /api/v1/me``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
@@ -32,7 +33,83 @@ CSP = (
 )
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_BEARER_USER = "fdoctor.bearer_user"  # the request environ key of the looked-up token's user
+
+
+def is_bearer_request(req: Any = None) -> bool:
+    """An API call authenticated by a bearer token (a device), not by the session cookie."""
+    req = request if req is None else req
+    return bool(
+        req.path.startswith("/api/") and req.headers.get("Authorization", "").startswith("Bearer ")
+    )
+
+
+_token_user_statement: Any = None
+
+
+def bearer_user() -> Any:
+    """The active user owning the request's unrevoked bearer token, or None; one query per request.
+
+    The user's org unit comes in the same query (every API view scopes by it). The answer is kept
+    in the request's environ (not ``g``, which tests share between requests), so the CSRF
+    exemption, the login and Flask-Login's request loader all use one look-up.
+    """
+    environ = request.environ
+    if _BEARER_USER in environ:
+        return environ[_BEARER_USER]
+    header = request.headers.get("Authorization", "")
+    user = None
+    if header.startswith("Bearer "):
+        from fdoctor.auth.services import _hash_token
+
+        user = db.session.scalar(_token_user(), {"token_hash": _hash_token(header[7:].strip())})
+    environ[_BEARER_USER] = user
+    return user
+
+
+def _token_user() -> Any:
+    global _token_user_statement
+    if _token_user_statement is None:
+        from sqlalchemy import bindparam, select
+        from sqlalchemy.orm import joinedload
+
+        from fdoctor.auth.models import ApiToken, User
+
+        _token_user_statement = (
+            select(User)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.token_hash == bindparam("token_hash"),
+                ApiToken.revoked_at.is_(None),
+                User.active,
+            )
+            .options(joinedload(User.org_unit))
+        )
+    return _token_user_statement
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, except that token-authenticated API calls have none.
+
+    A device's call neither reads a session cookie it may carry nor gets one back: the API is
+    stateless, and a session must never stand in for a token.
+    """
+
+    def open_session(self, app: Flask, req: Any) -> Any:
+        if is_bearer_request(req):
+            return self.session_class()
+        return super().open_session(app, req)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if is_bearer_request():
+            return
+        super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = _SessionInterface()
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
@@ -74,19 +151,25 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.before_request
-    def csrf_check() -> None:
-        if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"}:
+    def bearer_login() -> None:
+        # A device's API call ("Authorization: Bearer <token>"): the token alone says who it is,
+        # looked up once (with the user's unit) and never mixed with a session cookie.
+        if not is_bearer_request():
             return
-        header = request.headers.get("Authorization", "")
-        if request.path.startswith("/api/") and header.startswith("Bearer "):
-            # No cookie is involved, so no CSRF; but a bad token must never fall back to the
-            # session cookie without the CSRF check.
+        user = bearer_user()
+        if user is None and request.method not in SAFE_METHODS:
+            # No cookie is involved, so no CSRF check follows; a bad token must therefore never
+            # fall back to the session cookie.
             from flask import abort
 
-            from fdoctor.auth.services import user_for_token
+            abort(401)
+        from flask import current_app
 
-            if user_for_token(header[7:].strip()) is None:
-                abort(401)
+        current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
+
+    @app.before_request
+    def csrf_check() -> None:
+        if request.method in SAFE_METHODS or is_bearer_request():
             return
         from fdoctor.extensions import csrf
 
@@ -95,6 +178,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def keep_session_alive() -> None:
         # Idle sessions expire: the lifetime restarts on every request of a logged-in user.
+        # Token-authenticated API calls have no session.
+        if is_bearer_request():
+            return
         from flask import session
 
         session.permanent = True

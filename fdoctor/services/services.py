@@ -147,20 +147,20 @@ def _create(
         else:
             drafts.append((i, draft))
 
-    stored = _stored(user, [d.client_uuid for _, d in drafts])
-    fresh = [(i, d) for i, d in drafts if d.client_uuid not in stored]
-    for i, d in drafts:
-        if d.client_uuid in stored:
-            results[i] = _already_stored(d.client_uuid, stored[d.client_uuid])
-
-    ctx = load_context([d for _, d in fresh], user)
+    # No look-up of the batch's ids before the insert: a record already stored is not inserted
+    # again (ON CONFLICT DO NOTHING) and is reported below from one look-up of the ids that were
+    # not stored now, so the usual batch of new records costs no query for it.
+    ctx = load_context([d for _, d in drafts], user)
     rows: list[dict[str, Any]] = []
     pending: dict[str, tuple[int, list[str]]] = {}
+    refused: dict[str, tuple[int, ItemResult]] = {}
     in_batch: set[tuple[int, str, date]] = set()
-    for i, d in fresh:
+    for i, d in drafts:
         placement, errors, warnings = place(d, ctx, now)
         if placement is None:
-            results[i] = ItemResult("invalid", d.client_uuid, errors=errors, warnings=warnings)
+            result = ItemResult("invalid", d.client_uuid, errors=errors, warnings=warnings)
+            results[i] = result
+            refused[d.client_uuid] = (i, result)
             continue
         duplicate = bool(same_day_ids(d, ctx))
         key = (d.resident_id or 0, d.type, d.service_date)
@@ -175,15 +175,20 @@ def _create(
         pending[d.client_uuid] = (i, warnings)
 
     inserted = _insert_ignoring_duplicates(rows)
-    # Rows another upload stored between our look-up and our insert: report them as duplicates.
-    raced = _stored(user, [u for u in pending if u not in inserted])
+    # Ids already stored (an upload sent again, or another upload of the same record at the same
+    # moment) are duplicates, whatever their validation would say now; a refused record whose id
+    # is not stored stays refused.
+    stored = _stored(user, [u for u in pending if u not in inserted] + list(refused))
     for client_uuid, (i, warnings) in pending.items():
         if client_uuid in inserted:
             results[i] = ItemResult(
                 "created", client_uuid, id=inserted[client_uuid], version=1, warnings=warnings
             )
         else:
-            results[i] = _already_stored(client_uuid, raced.get(client_uuid))
+            results[i] = _already_stored(client_uuid, stored.get(client_uuid))
+    for client_uuid, (i, _result) in refused.items():
+        if client_uuid in stored:
+            results[i] = _already_stored(client_uuid, stored[client_uuid])
 
     for i, j in repeats:
         prior = results[j]
@@ -292,10 +297,12 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
     """INSERT … ON CONFLICT (client_uuid) DO NOTHING; the ids of the rows stored.
 
     One statement for all rows, compiled once and cached (no ORM unit of work on this path), that
-    returns the stored rows whole, so they are audited without reading them back. On PostgreSQL
-    the rows travel as one JSON array expanded by ``jsonb_to_recordset``: a multi-row VALUES list
-    would carry 30 parameters per record, and the driver parses such long statements afresh on
-    every call. On SQLite, SQLAlchemy's "insert many values" sends multi-row INSERTs.
+    returns the id of each row it stored. The rows give every column (nothing is left to a
+    default, and no trigger changes an inserted row), so a stored row is exactly the row sent plus
+    its id: that is what is audited, without reading the rows back. On PostgreSQL the rows travel
+    as one JSON array expanded by ``jsonb_to_recordset``: a multi-row VALUES list would carry 30
+    parameters per record, and the driver parses such long statements afresh on every call. On
+    SQLite, SQLAlchemy's "insert many values" sends multi-row INSERTs.
     """
     if not rows:
         return {}
@@ -304,23 +311,59 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
         created = connection.execute(_pg_insert_statement(), {"rows": _json_rows(rows)})
     else:
         created = connection.execute(_sqlite_insert_statement(), rows)
-    stored = sorted((dict(r) for r in created.mappings()), key=lambda r: r["id"])
-    if stored:
-        # The bulk path bypasses the ORM's audit listener: log each created record here, with the
-        # row as the database holds it (defaults included), in the same transaction.
-        from fdoctor.audit.services import row_snapshot, write_entries
+    ids = sorted(created.all(), key=lambda r: r[0])  # (id, client_uuid), in the chain's order
+    if ids:
+        # The bulk path bypasses the ORM's audit listener: log each created record here, as the
+        # database holds it, in the same transaction.
+        from fdoctor.audit.services import write_entries
 
+        sent = {row["client_uuid"]: row for row in rows}
         write_entries(
             connection,
-            [("create", "service_record", str(r["id"]), None, row_snapshot(r)) for r in stored],
+            [
+                ("create", "service_record", str(record_id), None,
+                 _snapshot({"id": record_id, **sent[client_uuid]}))
+                for record_id, client_uuid in ids
+            ],
             bulk=True,
-        )
-    return {r["client_uuid"]: r["id"] for r in stored}
+        )  # fmt: skip
+    return {client_uuid: record_id for record_id, client_uuid in ids}
+
+
+def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
+    """``audit.services.row_snapshot`` of a row, converting only the columns that need it.
+
+    Only date, time and numeric columns hold values the audit's ``_jsonable`` changes; every other
+    value is kept as it is, exactly as ``row_snapshot`` would.
+    """
+    from fdoctor.audit.services import _jsonable
+
+    out = dict(row)
+    for name in _converted():
+        value = out[name]
+        if value is not None:
+            out[name] = _jsonable(value)
+    return out
 
 
 # The columns a new record's row carries (every column but the id); see _new_row.
 _ROW_COLUMNS = tuple(c.name for c in ServiceRecord.__table__.columns if c.name != "id")
 _statements: dict[str, Any] = {}
+_converted_columns: tuple[str, ...] | None = None
+
+
+def _converted() -> tuple[str, ...]:
+    """The columns whose values are dates, times or decimals (see _snapshot).
+
+    Read on first use: a foreign key column's type is known only once its target table is.
+    """
+    global _converted_columns
+    if _converted_columns is None:
+        plain = (int, str, bool)
+        _converted_columns = tuple(
+            c.name for c in ServiceRecord.__table__.columns if c.type.python_type not in plain
+        )
+    return _converted_columns
 
 
 def _pg_insert_statement() -> Any:
@@ -339,7 +382,7 @@ def _pg_insert_statement() -> Any:
             _dialect_insert(table)
             .from_select(list(_ROW_COLUMNS), select(*(recordset.c[n] for n in _ROW_COLUMNS)))
             .on_conflict_do_nothing(index_elements=["client_uuid"])
-            .returning(*table.c)
+            .returning(table.c.id, table.c.client_uuid)
         )
         _statements["postgresql"] = stmt
     return stmt
@@ -352,7 +395,7 @@ def _sqlite_insert_statement() -> Any:
         stmt = (
             _dialect_insert(table)
             .on_conflict_do_nothing(index_elements=["client_uuid"])
-            .returning(*table.c)
+            .returning(table.c.id, table.c.client_uuid)
         )
         _statements["sqlite"] = stmt
     return stmt

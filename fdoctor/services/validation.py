@@ -14,6 +14,7 @@ Messages are Chinese and name the field; they are keyed by the payload's field n
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -32,11 +33,11 @@ from sqlalchemy import (
     cast,
     column,
     func,
-    literal,
     select,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import aliased
 
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
@@ -195,9 +196,16 @@ def _entered_at(raw: Mapping[str, Any], errors: dict[str, str]) -> datetime | No
     return moment.replace(microsecond=0)
 
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
 def is_uuid(value: Any) -> bool:
     if not isinstance(value, str) or len(value) != 36:
         return False
+    if _CANONICAL_UUID.fullmatch(value):
+        return True  # the usual form, without building a UUID; other spellings are checked below
     try:
         uuid.UUID(value)
     except ValueError:
@@ -359,6 +367,16 @@ class ContractTerm:
         )
 
 
+@dataclass(frozen=True)
+class TeamInfo:
+    """A team that holds an event without a single resident (health education)."""
+
+    id: int
+    county_id: int
+    institution_id: int
+    station_id: int | None  # the team's parent when that is a station
+
+
 @dataclass
 class Context:
     """What a batch's drafts need from the database, read in bulk."""
@@ -366,7 +384,7 @@ class Context:
     residents: dict[int, ResidentInfo] = field(default_factory=dict)
     contracts: dict[int, list[ContractTerm]] = field(default_factory=dict)
     institutions: dict[int, str] = field(default_factory=dict)
-    teams: dict[int, OrgUnit] = field(default_factory=dict)
+    teams: dict[int, TeamInfo] = field(default_factory=dict)
     # (resident, type, day) -> ids of stored records, for the duplicate warning.
     same_day: dict[tuple[int, str, date], set[int]] = field(default_factory=dict)
     user_team_id: int | None = None
@@ -384,6 +402,45 @@ def any_of(column: Any, values: Iterable[Any]) -> Any:
     return column.in_(values)
 
 
+_residents_statements: dict[str, Any] = {}
+
+
+def _residents_statement() -> Any:
+    """Residents by id with their station and contract terms, built once per dialect.
+
+    Each request only adds the user's scope to it; the ids are one parameter (an array on
+    PostgreSQL, an expanding IN list on SQLite).
+    """
+    dialect = db.session.get_bind().dialect.name
+    stmt = _residents_statements.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            wanted = Resident.id == any_(bindparam("resident_ids", type_=ARRAY(BigInteger)))
+        else:
+            wanted = Resident.id.in_(bindparam("resident_ids", expanding=True))
+        stmt = (
+            select(
+                Resident.id,
+                Resident.name,
+                Resident.county_id,
+                Resident.institution_id,
+                Resident.team_id,
+                Household.station_id,
+                Contract.id,
+                Contract.start_date,
+                Contract.end_date,
+                Contract.status,
+                Contract.terminated_on,
+            )
+            .join(Household, Household.id == Resident.household_id)
+            .outerjoin(ContractMember, ContractMember.resident_id == Resident.id)
+            .outerjoin(Contract, Contract.id == ContractMember.contract_id)
+            .where(wanted)
+        )
+        _residents_statements[dialect] = stmt
+    return stmt
+
+
 def load_context(drafts: Iterable[Draft], user: Any) -> Context:
     """Read residents (in the user's scope), contracts, institutions and same-day records."""
     drafts = list(drafts)
@@ -393,34 +450,18 @@ def load_context(drafts: Iterable[Draft], user: Any) -> Context:
         ctx.user_team_id = unit.id
     resident_ids = {d.resident_id for d in drafts if d.resident_id is not None}
     if resident_ids:
+        # The residents in scope and their contract terms, one query (a row per contract).
         rows = db.session.execute(
-            select(
-                Resident.id,
-                Resident.name,
-                Resident.county_id,
-                Resident.institution_id,
-                Resident.team_id,
-                Household.station_id,
-            )
-            .join(Household, Household.id == Resident.household_id)
-            .where(any_of(Resident.id, resident_ids), scope_clause(Resident, user))
+            _residents_statement().where(scope_clause(Resident, user)),
+            {"resident_ids": list(resident_ids)},
         ).all()
-        ctx.residents = {r.id: ResidentInfo(*r) for r in rows}
+        for row in rows:
+            resident_id = row[0]
+            if resident_id not in ctx.residents:
+                ctx.residents[resident_id] = ResidentInfo(*row[:6])
+            if row[6] is not None:
+                ctx.contracts.setdefault(resident_id, []).append(ContractTerm(*row[6:]))
     if ctx.residents:
-        terms = db.session.execute(
-            select(
-                ContractMember.resident_id,
-                Contract.id,
-                Contract.start_date,
-                Contract.end_date,
-                Contract.status,
-                Contract.terminated_on,
-            )
-            .join(Contract, Contract.id == ContractMember.contract_id)
-            .where(any_of(ContractMember.resident_id, ctx.residents))
-        ).all()
-        for resident_id, *term in terms:
-            ctx.contracts.setdefault(resident_id, []).append(ContractTerm(*term))
         keys = {(d.resident_id, d.type, d.service_date) for d in drafts
                 if d.resident_id in ctx.residents}  # fmt: skip
         ctx.same_day = _same_day(keys)
@@ -441,15 +482,23 @@ def load_context(drafts: Iterable[Draft], user: Any) -> Context:
         if d.resident_id is None and (d.team_id or ctx.user_team_id)
     }
     if team_ids:
-        ctx.teams = {
-            t.id: t
-            for t in db.session.scalars(
-                select(OrgUnit).where(
-                    OrgUnit.id.in_(team_ids),
-                    OrgUnit.kind == "team",
-                    scope_clause(OrgUnit, user),
-                )
+        # The parent's kind comes in the same query (a team under a station records the station).
+        parent = aliased(OrgUnit)
+        teams = db.session.execute(
+            select(OrgUnit.id, OrgUnit.county_id, OrgUnit.institution_id, parent.id, parent.kind)
+            .outerjoin(parent, parent.id == OrgUnit.parent_id)
+            .where(
+                OrgUnit.id.in_(team_ids),
+                OrgUnit.kind == "team",
+                scope_clause(OrgUnit, user),
             )
+        ).all()
+        ctx.teams = {
+            team_id: TeamInfo(
+                team_id, county_id, institution_id, parent_id if parent_kind == "station" else None
+            )
+            for team_id, county_id, institution_id, parent_id, parent_kind in teams
+            if county_id is not None and institution_id is not None  # always, for a team
         }
     return ctx
 
@@ -465,23 +514,35 @@ def _same_day(keys: set[tuple[Any, str, date]]) -> dict[tuple[int, str, date], s
         return {}
     columns = (ServiceRecord.resident_id, ServiceRecord.type, ServiceRecord.service_date)
     if db.session.get_bind().dialect.name == "postgresql":
-        payload = json.dumps(
-            [{"r": r, "t": t, "d": d.isoformat()} for r, t, d in keys], separators=(",", ":")
-        )
+        payload = _KEYS_ENCODER.encode([{"r": r, "t": t, "d": d.isoformat()} for r, t, d in keys])
+        stmt, params = _same_day_pg(), {"keys": payload}
+    else:
+        stmt = select(ServiceRecord.id, *columns).where(tuple_(*columns).in_(sorted(keys)))
+        params = {}
+    grouped: dict[tuple[int, str, date], set[int]] = defaultdict(set)
+    for record_id, resident_id, stype, day in db.session.execute(stmt, params):
+        grouped[(resident_id, stype, day)].add(record_id)
+    return dict(grouped)
+
+
+_KEYS_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_same_day_statement: Any = None
+
+
+def _same_day_pg() -> Any:
+    """The PostgreSQL look-up of _same_day, built once: the keys are one JSON parameter."""
+    global _same_day_statement
+    if _same_day_statement is None:
+        columns = (ServiceRecord.resident_id, ServiceRecord.type, ServiceRecord.service_date)
         wanted = (
-            func.jsonb_to_recordset(cast(literal(payload, Text), JSONB))
+            func.jsonb_to_recordset(cast(bindparam("keys", type_=Text), JSONB))
             .table_valued(column("r", BigInteger), column("t", String), column("d", Date))
             .render_derived(name="k", with_types=True)
         )
-        condition = tuple_(*columns).in_(select(wanted.c.r, wanted.c.t, wanted.c.d))
-    else:
-        condition = tuple_(*columns).in_(sorted(keys))
-    grouped: dict[tuple[int, str, date], set[int]] = defaultdict(set)
-    for record_id, resident_id, stype, day in db.session.execute(
-        select(ServiceRecord.id, *columns).where(condition)
-    ):
-        grouped[(resident_id, stype, day)].add(record_id)
-    return dict(grouped)
+        _same_day_statement = select(ServiceRecord.id, *columns).where(
+            tuple_(*columns).in_(select(wanted.c.r, wanted.c.t, wanted.c.d))
+        )
+    return _same_day_statement
 
 
 def same_day_ids(draft: Draft, ctx: Context) -> set[int]:
@@ -524,8 +585,7 @@ def place(
             )
             return None, errors, warnings
         county_id, institution_id, team_id = team.county_id, team.institution_id, team.id
-        if team.parent is not None and team.parent.kind == "station":
-            station_id = team.parent_id
+        station_id = team.station_id
     other_name = draft.other_institution_name
     if draft.other_institution_id is not None:
         other_name = ctx.institutions.get(draft.other_institution_id)
