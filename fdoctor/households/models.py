@@ -91,6 +91,21 @@ class Resident(ScopedMixin, TimestampMixin, db.Model):
             postgresql_using="gin",
             postgresql_ops={"name": "gin_trgm_ops"},
         ),
+        # Residents by birth date. On PostgreSQL it also carries what the metrics' care-schedule
+        # windows (B4, B6) read of each child, so the birth-date ranges of the schedule's rules
+        # are index-only scans instead of a heap visit per child and rule.
+        Index(
+            "ix_resident_birth_date",
+            "birth_date",
+            postgresql_include=[
+                "id",
+                "status",
+                "team_id",
+                "institution_id",
+                "county_id",
+                "household_id",
+            ],
+        ),
         # The few residents under TB treatment, by treatment start (the metrics' B6 windows).
         Index(
             "ix_resident_tb_treatment_start",
@@ -106,7 +121,7 @@ class Resident(ScopedMixin, TimestampMixin, db.Model):
     citizen_id: Mapped[str] = mapped_column(String(18), unique=True)
     id_tail: Mapped[str] = mapped_column(String(6))  # last six characters, for search
     sex: Mapped[str] = mapped_column(String(1))
-    birth_date: Mapped[date] = mapped_column(Date, index=True)
+    birth_date: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     relation: Mapped[str] = mapped_column(String(16), default="本人")  # 与户主关系
     is_head: Mapped[bool] = mapped_column(default=False)
