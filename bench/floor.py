@@ -113,26 +113,37 @@ class Capture:
 # --------------------------------------------------------------------------- recording cursors
 
 
-class _RecordingSqliteCursor(sqlite3.Cursor):
+class _RecordingFetches:
+    """Fetch methods that feed every fetched row to the statement's digest (a mixin before the
+    driver's cursor class; sqlite3 and psycopg differ only in ``fetchmany``'s default size)."""
+
     _bench_digest: RowDigest | None = None
 
+    def _absorb(self, rows: Any) -> None:
+        if self._bench_digest is not None:
+            self._bench_digest.absorb(rows)
+
     def fetchone(self) -> Any:
-        row = super().fetchone()
-        if row is not None and self._bench_digest is not None:
-            self._bench_digest.absorb((row,))
+        row = super().fetchone()  # type: ignore[misc]
+        if row is not None:
+            self._absorb((row,))
         return row
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
-        rows = super().fetchmany(self.arraysize if size is None else size)
-        if self._bench_digest is not None:
-            self._bench_digest.absorb(rows)
+        if size is None:
+            size = getattr(self, "arraysize", 1)
+        rows: list[Any] = super().fetchmany(size)  # type: ignore[misc]
+        self._absorb(rows)
         return rows
 
     def fetchall(self) -> list[Any]:
-        rows = super().fetchall()
-        if self._bench_digest is not None:
-            self._bench_digest.absorb(rows)
+        rows: list[Any] = super().fetchall()  # type: ignore[misc]
+        self._absorb(rows)
         return rows
+
+
+class _RecordingSqliteCursor(_RecordingFetches, sqlite3.Cursor):
+    pass
 
 
 class _RecordingSqliteConnection(sqlite3.Connection):
@@ -143,26 +154,8 @@ class _RecordingSqliteConnection(sqlite3.Connection):
 def _recording_psycopg_cursor() -> type:
     import psycopg
 
-    class _RecordingPsycopgCursor(psycopg.Cursor):  # type: ignore[type-arg]
-        _bench_digest: RowDigest | None = None
-
-        def fetchone(self) -> Any:
-            row = super().fetchone()
-            if row is not None and self._bench_digest is not None:
-                self._bench_digest.absorb((row,))
-            return row
-
-        def fetchmany(self, size: int = 0) -> list[Any]:
-            rows = super().fetchmany(size)
-            if self._bench_digest is not None:
-                self._bench_digest.absorb(rows)
-            return rows
-
-        def fetchall(self) -> list[Any]:
-            rows = super().fetchall()
-            if self._bench_digest is not None:
-                self._bench_digest.absorb(rows)
-            return rows
+    class _RecordingPsycopgCursor(_RecordingFetches, psycopg.Cursor):  # type: ignore[type-arg]
+        pass
 
     return _RecordingPsycopgCursor
 
