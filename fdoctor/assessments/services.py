@@ -38,13 +38,13 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from assessments.index import INDEXES_DIR, Index, IndexFileError, default_index_path, load_index
 from assessments.sampling import SPOT_CHECK_MINIMUM, SamplingError, draw_spot_check, new_seed
@@ -261,69 +261,111 @@ def _dummy(indicator: Any) -> object:
     return Decimal(0)
 
 
-def fill_items(
-    assessment: Assessment, index: Index, metric_values: Mapping[str, Any], keep_manual: bool
-) -> None:
-    """Create or update the items from the metric values (``metric name → MetricValue``), and the
-    totals. Does not flush: opening every team's assessment flushes them all at once (one audit
-    write, multi-row inserts) instead of once per assessment."""
-    existing = {item.code: item for item in assessment.items}
+def item_rows(
+    index: Index,
+    metric_values: Mapping[str, Any],
+    kept: Mapping[str, tuple[Decimal | None, str | None]] | None = None,
+) -> list[dict[str, Any]]:
+    """The items of one assessment as column values (every column but ``id`` and
+    ``assessment_id``), in index order.
+
+    ``metric_values`` maps metric names to ``MetricValue``; ``kept`` maps the codes of items an
+    assessor already scored by hand to their (points, reason), kept when the indicator still
+    cannot be scored from the records. Pure: used by ``fill_items`` (refreshing existing items
+    through the ORM) and by ``open_assessments`` (inserting new ones in bulk).
+    """
+    kept = kept or {}
     values: dict[str, object] = {}
     for indicator in index.indicators:
         if indicator.metric:
             mv = metric_values.get(indicator.metric)
             values[indicator.code] = None if mv is None else mv.value
     scored, unscorable = score_metric_items(index, values)
+    rows = []
     for indicator in index.indicators:
-        item = existing.get(indicator.code)
-        if item is None:
-            item = AssessmentItem(assessment=assessment, code=indicator.code)
-            db.session.add(item)
-        item.name = indicator.name
-        item.dimension = indicator.dimension
-        item.max_points = indicator.max_points
-        item.rule = indicator.rule.kind
-        item.metric = indicator.metric
-        item.target = indicator.target
-        item.description = indicator.description
         mv = metric_values.get(indicator.metric) if indicator.metric else None
-        item.numerator = None if mv is None else mv.numerator
-        item.denominator = None if mv is None else mv.denominator
-        item.value = None if mv is None else _json_value(mv.value)
-        item.drill = None if mv is None else json.dumps(dict(mv.drill or {}), ensure_ascii=False)
+        row: dict[str, Any] = {
+            "code": indicator.code,
+            "name": indicator.name,
+            "dimension": indicator.dimension,
+            "max_points": indicator.max_points,
+            "rule": indicator.rule.kind,
+            "metric": indicator.metric,
+            "target": indicator.target,
+            "description": indicator.description,
+            "numerator": None if mv is None else mv.numerator,
+            "denominator": None if mv is None else mv.denominator,
+            "value": None if mv is None else _json_value(mv.value),
+            "drill": None if mv is None else json.dumps(dict(mv.drill or {}), ensure_ascii=False),
+        }
         if indicator.metric:
-            item.detail = mv.detail if mv is not None else "未取得该指标的统计结果"
+            row["detail"] = mv.detail if mv is not None else "未取得该指标的统计结果"
         else:
-            item.detail = None
-        was_hand = item.source == "manual" and item.points is not None
+            row["detail"] = None
         if indicator.code in scored:
             result = scored[indicator.code]
-            item.source = "metric"
-            item.points = result.points
-            item.reason = None
-            item.score_detail = result.detail
+            row["source"] = "metric"
+            row["points"] = result.points
+            row["reason"] = None
+            row["score_detail"] = result.detail
         else:
-            item.source = "manual"
-            item.score_detail = unscorable.get(indicator.code)
-            if not (keep_manual and was_hand):
-                item.points = None
-                item.reason = None
+            row["source"] = "manual"
+            row["points"], row["reason"] = kept.get(indicator.code, (None, None))
+            row["score_detail"] = unscorable.get(indicator.code)
+        rows.append(row)
+    return rows
+
+
+def fill_items(
+    assessment: Assessment, index: Index, metric_values: Mapping[str, Any], keep_manual: bool
+) -> None:
+    """Create or update the items from the metric values (``metric name → MetricValue``), and the
+    totals, through the ORM (``refresh_metrics``). Does not flush. With ``keep_manual``, points an
+    assessor gave by hand stay when the indicator still cannot be scored from the records."""
+    existing = {item.code: item for item in assessment.items}
+    kept = (
+        {
+            code: (item.points, item.reason)
+            for code, item in existing.items()
+            if item.source == "manual" and item.points is not None
+        }
+        if keep_manual
+        else None
+    )
+    for row in item_rows(index, metric_values, kept):
+        item = existing.get(row["code"])
+        if item is None:
+            item = AssessmentItem(assessment=assessment, code=row["code"])
+            db.session.add(item)
+        for name, value in row.items():
+            setattr(item, name, value)
     recompute_totals(assessment)
+
+
+def item_totals(level: str, items: Iterable[tuple[str, Decimal | None]]) -> dict[str, Any]:
+    """Dimension subtotals and the total (not for L4, whose total is combined otherwise) of
+    (dimension, points) pairs: sums of the rounded points, once all are in, else None."""
+    pairs = list(items)
+    complete = bool(pairs) and all(points is not None for _, points in pairs)
+    dims: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for dimension, points in pairs:
+        if points is not None:
+            dims[dimension] += points
+    totals: dict[str, Any] = {
+        "dimension_a": dims["A"] if complete else None,
+        "dimension_b": dims["B"] if complete else None,
+        "dimension_c": dims["C"] if complete else None,
+    }
+    if level != "L4":
+        totals["total"] = sum(dims.values(), Decimal("0.00")) if complete else None
+    return totals
 
 
 def recompute_totals(assessment: Assessment) -> None:
     """Dimension subtotals and the total: sums of the items' rounded points, once all are in."""
-    items = list(assessment.items)
-    complete = bool(items) and all(item.points is not None for item in items)
-    dims: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
-    for item in items:
-        if item.points is not None:
-            dims[item.dimension] += item.points
-    assessment.dimension_a = dims["A"] if complete else None
-    assessment.dimension_b = dims["B"] if complete else None
-    assessment.dimension_c = dims["C"] if complete else None
-    if assessment.level != "L4":
-        assessment.total = sum(dims.values(), Decimal("0.00")) if complete else None
+    totals = item_totals(assessment.level, ((i.dimension, i.points) for i in assessment.items))
+    for name, value in totals.items():
+        setattr(assessment, name, value)
 
 
 def item_sum(assessment: Assessment) -> Decimal | None:
@@ -441,14 +483,18 @@ def open_assessments(
     city_id = _city_id()
     now = clock.now()
     due = due_on(lvl, period)
-    opened: list[Assessment] = []
+    columns = Assessment.__table__.columns.keys()
+    rows: list[dict[str, Any]] = []
+    items: list[list[dict[str, Any]]] = []
     for unit in missing:
         county_id = unit.county_id
         if county_id not in choices:
             choices[county_id] = choose_index(period.year, counties.get(county_id or -1))
         choice = choices[county_id]
         county, institution, team = _place(level, unit)
-        assessment = Assessment(
+        unit_items = item_rows(choice.index, values.get(unit.id, {}))
+        row = dict.fromkeys(columns)
+        row.update(
             level=level,
             period=str(period),
             unit_id=unit.id,
@@ -463,15 +509,123 @@ def open_assessments(
             status="open",
             revision=1,
             is_current=True,
+            flagged=False,
             opened_at=now,
             due_on=due,
+            row_version=1,  # the version counter's first value, as the ORM sets it
         )
-        db.session.add(assessment)
-        fill_items(assessment, choice.index, values.get(unit.id, {}), keep_manual=False)
-        opened.append(assessment)
-    db.session.flush()
-    result.created = [assessment.id for assessment in opened]
+        row.update(item_totals(level, ((i["dimension"], i["points"]) for i in unit_items)))
+        del row["id"]
+        rows.append(row)
+        items.append(unit_items)
+    result.created = _insert_opened(rows, items)
     return result
+
+
+def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]) -> list[int]:
+    """Insert new assessments (``rows``) and their items with Core statements; ids in order.
+
+    The ORM would track 17 objects per assessment (attribute events, multi-row inserts, a
+    snapshot of each in the audit listener); here the rows are plain values, inserted with one
+    statement per table, and the audit gets the same ``create`` entries (``write_created_rows``,
+    the values as given, ids included). Nothing is loaded into the session, so it holds no stale
+    copies of the new rows.
+    """
+    from fdoctor.audit.services import write_created_rows
+
+    db.session.flush()  # the caller's pending changes first, as the ORM flush wrote them
+    connection = db.session.connection()
+    a_table = Assessment.__table__
+    i_table = AssessmentItem.__table__
+    postgres = connection.dialect.name == "postgresql"
+    returned: list[Any]
+    if postgres:
+        returned = _insert_pg(connection, a_table, rows, ("unit_id", "id"))
+    else:
+        returned = list(
+            connection.execute(insert(a_table).returning(a_table.c.unit_id, a_table.c.id), rows)
+        )
+    id_of = {unit_id: assessment_id for unit_id, assessment_id in returned}
+    created = [id_of[row["unit_id"]] for row in rows]
+    item_values = [
+        {"assessment_id": assessment_id, **item}
+        for assessment_id, unit_items in zip(created, items, strict=True)
+        for item in unit_items
+    ]
+    if postgres:
+        keys = _insert_pg(connection, i_table, item_values, ("id", "assessment_id", "code"))
+    else:
+        connection.execute(insert(i_table), item_values)  # executemany, no RETURNING
+        # The new assessments' ids are a range; other transactions may hold ids inside it.
+        ours = set(created)
+        keys = [
+            key
+            for key in connection.execute(
+                select(i_table.c.id, i_table.c.assessment_id, i_table.c.code).where(
+                    i_table.c.assessment_id.between(min(created), max(created))
+                )
+            )
+            if key[1] in ours
+        ]
+    item_id = {(assessment_id, code): item_id for item_id, assessment_id, code in keys}
+    write_created_rows(
+        connection,
+        "assessment",
+        [{**row, "id": assessment_id} for row, assessment_id in zip(rows, created, strict=True)],
+    )
+    write_created_rows(
+        connection,
+        "assessment_item",
+        [{**item, "id": item_id[(item["assessment_id"], item["code"])]} for item in item_values],
+    )
+    return created
+
+
+_pg_inserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _pg_json(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)  # exact; the server reads the text into the numeric column
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_PG_ROWS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_pg_json)
+
+
+def _insert_pg(
+    connection: Any, table: Any, rows: list[dict[str, Any]], returning: tuple[str, ...]
+) -> list[Any]:
+    """PostgreSQL: insert ``rows`` with one statement whose one parameter is a JSON array,
+    expanded by the server (``jsonb_to_recordset``); returns the ``returning`` columns.
+
+    Many rows as a multi-row VALUES list would carry a parameter per value (19 per item), and
+    the driver parses such long statements afresh each time; this one is short and cached.
+    """
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    key = (table.name, columns, returning)
+    stmt = _pg_inserts.get(key)
+    if stmt is None:
+        from sqlalchemy import Text, bindparam, cast, column, func
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        recordset = (
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(*(column(name, table.c[name].type) for name in columns))
+            .render_derived(name="r", with_types=True)
+        )
+        stmt = (
+            insert(table)
+            .from_select(list(columns), select(*(recordset.c[name] for name in columns)))
+            .returning(*(table.c[name] for name in returning))
+        )
+        _pg_inserts[key] = stmt
+    returned: list[Any] = connection.execute(stmt, {"rows": _PG_ROWS.encode(rows)}).all()
+    return returned
 
 
 def _metrics(
