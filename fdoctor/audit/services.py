@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import event, func, insert, inspect, select, text
+from sqlalchemy import Integer, Numeric, event, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from fdoctor.audit.models import AuditEntry
@@ -321,6 +321,7 @@ def _compare_records(session: Session, latest: dict[tuple[str, str], str | None]
         if table is None:
             continue
         pk = list(table.primary_key.columns)[0]
+        decimals = _decimal_columns(table)
         ids = [int(r) if r.isdigit() else r for r in rows]
         current = {}
         for chunk_start in range(0, len(ids), 500):
@@ -335,9 +336,41 @@ def _compare_records(session: Session, latest: dict[tuple[str, str], str | None]
                 )
             elif after is not None and live is None:
                 problems.append(f"{table_name} 第 {row_id} 行被绕过系统删除")
-            elif after is not None and live != after:
+            elif after is not None and live != after and not _same_row(after, live, decimals):
                 problems.append(f"{table_name} 第 {row_id} 行被绕过系统修改（与审计记录不符）")
     return problems
+
+
+def _decimal_columns(table: Any) -> set[str]:
+    """Columns holding fixed-point numbers (``Numeric`` but not integers)."""
+    return {
+        column.name
+        for column in table.columns
+        if isinstance(column.type, Numeric) and not isinstance(column.type, Integer)
+    }
+
+
+def _same_row(after: str, live: str | None, decimals: set[str]) -> bool:
+    """Whether the audited snapshot and the live row hold the same values, numbers compared by
+    value: an entry written from the values the app gave (``0.35``) and the row read back from a
+    NUMERIC(14, 4) column (``0.3500``) are the same row."""
+    if live is None or not decimals:
+        return False
+    audited, current = json.loads(after), json.loads(live)
+    if audited.keys() != current.keys():
+        return False
+    for key, value in audited.items():
+        other = current[key]
+        if value == other:
+            continue
+        if key not in decimals or value is None or other is None:
+            return False
+        try:
+            if Decimal(str(value)) != Decimal(str(other)):
+                return False
+        except ArithmeticError:
+            return False
+    return True
 
 
 def count_entries(session: Session) -> int:

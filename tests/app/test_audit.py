@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -128,3 +130,28 @@ def test_viewing_full_citizen_ids_is_logged(app: Flask) -> None:
         == 1
     )
     assert verify(db.session).ok
+
+
+def test_numbers_are_compared_by_value_and_a_changed_number_is_caught(app: Flask) -> None:
+    from datetime import date
+
+    from tests.metrics_factories import record
+
+    person = _world()
+    # Given as 6.50, stored and read back at the column's scale as 6.5: the same value.
+    row = record(person_team(person), "hypertension_followup", date(2026, 3, 2), person)
+    row.fasting_glucose = Decimal("6.50")
+    db.session.commit()
+    assert verify(db.session).ok, verify(db.session).problems
+    db.session.execute(
+        text("UPDATE service_record SET fasting_glucose = 6.6 WHERE id = :i"), {"i": row.id}
+    )
+    db.session.commit()
+    result = verify(db.session)
+    assert any(f"service_record 第 {row.id} 行被绕过系统修改" in p for p in result.problems)
+
+
+def person_team(person: Resident) -> Any:
+    from fdoctor.org.models import OrgUnit
+
+    return db.session.get(OrgUnit, person.team_id)
