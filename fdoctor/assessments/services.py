@@ -38,7 +38,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from fdoctor.assessments.models import (
     SpotCheckDrawItem,
 )
 from fdoctor.core import clock
+from fdoctor.core.bulk import encode_rows, recordset
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -486,7 +487,7 @@ def open_assessments(
     columns = Assessment.__table__.columns.keys()
     rows: list[dict[str, Any]] = []
     items: list[list[dict[str, Any]]] = []
-    for unit in missing:
+    for position, unit in enumerate(missing):
         county_id = unit.county_id
         if county_id not in choices:
             choices[county_id] = choose_index(period.year, counties.get(county_id or -1))
@@ -518,8 +519,15 @@ def open_assessments(
         del row["id"]
         rows.append(row)
         items.append(unit_items)
-    result.created = _insert_opened(rows, items)
+        if len(rows) == _OPEN_CHUNK or position == len(missing) - 1:
+            result.created += _insert_opened(rows, items)
+            rows, items = [], []
     return result
+
+
+# Assessments inserted (with their items and audit entries) per batch: 2,000 teams' rows, their
+# audit snapshots and the JSON sent for them at once took the L1 open past 500 MB at city scale.
+_OPEN_CHUNK = 250
 
 
 def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]) -> list[int]:
@@ -584,17 +592,6 @@ def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]
 _pg_inserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
-def _pg_json(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)  # exact; the server reads the text into the numeric column
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-_PG_ROWS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_pg_json)
-
-
 def _insert_pg(
     connection: Any, table: Any, rows: list[dict[str, Any]], returning: tuple[str, ...]
 ) -> list[Any]:
@@ -610,21 +607,13 @@ def _insert_pg(
     key = (table.name, columns, returning)
     stmt = _pg_inserts.get(key)
     if stmt is None:
-        from sqlalchemy import Text, bindparam, cast, column, func
-        from sqlalchemy.dialects.postgresql import JSONB
-
-        recordset = (
-            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
-            .table_valued(*(column(name, table.c[name].type) for name in columns))
-            .render_derived(name="r", with_types=True)
-        )
         stmt = (
             insert(table)
-            .from_select(list(columns), select(*(recordset.c[name] for name in columns)))
+            .from_select(list(columns), recordset(table, columns))
             .returning(*(table.c[name] for name in returning))
         )
         _pg_inserts[key] = stmt
-    returned: list[Any] = connection.execute(stmt, {"rows": _PG_ROWS.encode(rows)}).all()
+    returned: list[Any] = connection.execute(stmt, {"rows": encode_rows(rows)}).all()
     return returned
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from fdoctor.audit.models import AuditEntry
 from fdoctor.core import clock
+from fdoctor.core.bulk import encode_rows, recordset
 
 AUDITED_TABLES = frozenset(
     {
@@ -49,7 +50,12 @@ GENESIS = "0" * 64
 _ADVISORY_KEY = 7_245_001  # arbitrary constant naming the audit chain lock
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most columns: as they are (isinstance below is 4× slower)
+        return value
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, date):
@@ -177,7 +183,6 @@ def write_created_rows(connection: Any, table: str, rows: list[dict[str, Any]]) 
     )
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 _ENTRY_COLUMNS = ("id", "at", "user_id", "username", "ip", "action", "table_name", "row_id",
                   "before", "after", "prev_hash", "hash")  # fmt: skip
 _pg_entries_insert: Any = None
@@ -191,21 +196,11 @@ def _insert_entries_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
     """
     global _pg_entries_insert
     if _pg_entries_insert is None:
-        from sqlalchemy import Text as TextType
-        from sqlalchemy import bindparam, cast, column
-        from sqlalchemy.dialects.postgresql import JSONB
-
         table = AuditEntry.__table__
-        recordset = (
-            func.jsonb_to_recordset(cast(bindparam("rows", type_=TextType), JSONB))
-            .table_valued(*(column(name, table.c[name].type) for name in _ENTRY_COLUMNS))
-            .render_derived(name="r", with_types=True)
-        )
         _pg_entries_insert = insert(table).from_select(
-            list(_ENTRY_COLUMNS), select(*(recordset.c[name] for name in _ENTRY_COLUMNS))
+            list(_ENTRY_COLUMNS), recordset(table, _ENTRY_COLUMNS)
         )
-    payload = _COMPACT.encode([{**row, "at": row["at"].isoformat()} for row in rows])
-    connection.execute(_pg_entries_insert, {"rows": payload})
+    connection.execute(_pg_entries_insert, {"rows": encode_rows(rows)})
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:

@@ -13,7 +13,6 @@ applies them, and one that lost the race is kept as a conflicting version for a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -24,6 +23,7 @@ from sqlalchemy import Select, case, select, update
 from sqlalchemy.orm import joinedload
 
 from fdoctor.core import clock
+from fdoctor.core.bulk import encode_rows, recordset
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import in_scope, scope_clause, scoped
 from fdoctor.extensions import db
@@ -369,18 +369,10 @@ def _converted() -> tuple[str, ...]:
 def _pg_insert_statement() -> Any:
     stmt = _statements.get("postgresql")
     if stmt is None:
-        from sqlalchemy import Text, bindparam, cast, column, func
-        from sqlalchemy.dialects.postgresql import JSONB
-
         table = ServiceRecord.__table__
-        recordset = (
-            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
-            .table_valued(*(column(name, table.c[name].type) for name in _ROW_COLUMNS))
-            .render_derived(name="r", with_types=True)
-        )
         stmt = (
             _dialect_insert(table)
-            .from_select(list(_ROW_COLUMNS), select(*(recordset.c[n] for n in _ROW_COLUMNS)))
+            .from_select(list(_ROW_COLUMNS), recordset(table, _ROW_COLUMNS))
             .on_conflict_do_nothing(index_elements=["client_uuid"])
             .returning(table.c.id, table.c.client_uuid)
         )
@@ -401,22 +393,11 @@ def _sqlite_insert_statement() -> Any:
     return stmt
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):  # datetime is a date
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {value!r}")
-
-
-_ROWS_ENCODER = json.JSONEncoder(default=_json_value, separators=(",", ":"))
-
-
 def _json_rows(rows: list[dict[str, Any]]) -> str:
     missing = set(_ROW_COLUMNS) - set(rows[0])
     if missing:  # a column left out would silently be stored as NULL
         raise ValueError(f"rows lack columns {sorted(missing)}")
-    return _ROWS_ENCODER.encode(rows)
+    return encode_rows(rows)
 
 
 # --- offline edits --------------------------------------------------------------------------

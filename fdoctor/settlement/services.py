@@ -38,6 +38,7 @@ from fdoctor.audit import services as audit
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
+from fdoctor.core.bulk import encode_rows, recordset
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
@@ -789,26 +790,12 @@ def _insert_lines_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
     """
     global _pg_lines_insert
     if _pg_lines_insert is None:
-        from sqlalchemy import Text as TextType
-        from sqlalchemy import bindparam, cast, column
-        from sqlalchemy.dialects.postgresql import JSONB
-
         table = SettlementLine.__table__
-        recordset = (
-            func.jsonb_to_recordset(cast(bindparam("rows", type_=TextType), JSONB))
-            .table_valued(*(column(name, table.c[name].type) for name in _LINE_COLUMNS))
-            .render_derived(name="r", with_types=True)
-        )
+        rows_sent = recordset(table, _LINE_COLUMNS)
         _pg_lines_insert = insert(table).from_select(
-            list(_LINE_COLUMNS),
-            select(*(recordset.c[name] for name in _LINE_COLUMNS)).order_by(recordset.c.id),
+            list(_LINE_COLUMNS), rows_sent.order_by(rows_sent.selected_columns.id)
         )
-    payload = json.dumps(
-        [{**row, "score": None if row["score"] is None else str(row["score"])} for row in rows],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    connection.execute(_pg_lines_insert, {"rows": payload})
+    connection.execute(_pg_lines_insert, {"rows": encode_rows(rows)})
 
 
 def stored_digest(settlement: Settlement) -> str:

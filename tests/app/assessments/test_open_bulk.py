@@ -165,10 +165,13 @@ def _written(after_entry: int) -> tuple[dict[Any, Any], dict[Any, Any]]:
     return rows, audited
 
 
+@pytest.mark.parametrize("chunk", [250, 1])
 @pytest.mark.parametrize(("level", "period", "today"), CASES)
 def test_opening_writes_the_rows_and_audit_entries_the_orm_wrote(
-    world: World, level: str, period: str, today: date
+    world: World, level: str, period: str, today: date, chunk: int, monkeypatch: Any
 ) -> None:
+    # One batch, and (chunk 1) one insert per assessee: the same rows and entries either way.
+    monkeypatch.setattr(services, "_OPEN_CHUNK", chunk)
     mark = _last_entry_id()
     with clock.frozen(today):
         result = open_assessments(level, period, today=today)
