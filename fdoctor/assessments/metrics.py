@@ -610,9 +610,13 @@ class _Run:
                     f"以下单位不是{_GRAIN_LABELS[kind]}：{'、'.join(str(i) for i in wrong)}"
                 )
         self.unit_ids = sorted(wanted)
-        # Only an explicit list is filtered in SQL; otherwise rows of units not asked for (inactive
-        # ones) are dropped in Python, which keeps the grouped scans free of a long IN list.
-        self.filter_ids = unit_ids is not None and kind != "city"
+        # Only an explicit list that leaves out some active unit is filtered in SQL; otherwise
+        # rows of units not asked for (inactive ones) are dropped in Python (``unit_for``), which
+        # keeps the grouped scans free of an IN list. Opening assessments names every unit: the
+        # list then only misleads the planner (at city scale a county list made it join every
+        # child to every schedule rule, 19 s instead of 6 s).
+        active = {u.id for u in self.units.values() if u.kind == kind and u.active}
+        self.filter_ids = unit_ids is not None and kind != "city" and not active <= set(wanted)
         self.wanted = set(self.unit_ids)
         self.city_of: dict[int, int] = {}
         if kind == "city":
