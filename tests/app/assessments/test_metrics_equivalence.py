@@ -25,7 +25,7 @@ from tests.app.assessments import metrics_reference
 
 def as_plain(result: dict[int, dict[str, Any]]) -> dict[int, dict[str, tuple[str, ...]]]:
     """Every field of every MetricValue as its repr: ``Decimal('0.5')`` differs from
-    ``Decimal('0.500000')``, and the two implementations have their own MetricValue class."""
+    ``Decimal('0.500000')``."""
     return {
         unit: {
             metric: tuple(repr(getattr(mv, f.name)) for f in fields(mv))
