@@ -1,6 +1,8 @@
-"""The reference ``compute_metrics``: the implementation as it stood before it was tuned for
-city scale (issue #7), kept verbatim (drill-down left out) so that the tuned one can be proven
-to give exactly the same ``MetricValue`` for every unit, grain and period.
+"""The reference ``compute_metrics``: the counting as it stood before it was tuned for city scale
+(issue #7), kept so that the tuned one can be proven to give exactly the same ``MetricValue`` for
+every unit, grain and period. What the tuning did not touch (the definitions of "counting",
+"signed", "key population"…, the grouping by unit and turning counts into values) is imported
+from ``fdoctor.assessments.metrics``; the queries that count are this file's own.
 
 It evaluates the care-schedule metrics B4 and B6 resident by resident in Python with
 ``assessments.care_schedule.due_items``: slow, but it is the rule itself. Do not tune this file.
@@ -22,7 +24,6 @@ from sqlalchemy import (
     distinct,
     func,
     literal_column,
-    not_,
     or_,
     select,
     true,
@@ -40,25 +41,35 @@ from assessments.care_schedule import (
     ServiceDone,
     ServiceType,
     add_months,
-    age_on,
     due_items,
 )
 from assessments.care_schedule import Pregnancy as SchedulePregnancy
 from assessments.index import KNOWN_METRICS
-from assessments.tiers import Period
-from fdoctor.assessments.metrics import (
+from fdoctor.assessments.metrics import (  # what the tuning did not change
     _NEEDS,
     MetricValue,
     _Builder,
     _check_dates,
     _check_metrics,
+    _chronic_followups,
+    _chronic_managed,
+    _chronic_patient,
+    _contract_in_force,
+    _elderly,
+    _Grain,
+    _key_population,
+    _latest_birth_for_age,
+    _member_in_force,
+    _Population,
+    _served_contracts,
+    _signed_residents,
+    _timely,
+    _twelve_months,
+    _Unit,
 )
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.extensions import db
 from fdoctor.households.models import (
-    KEY_POPULATION_TAGS,
-    STORED_TAGS,
-    Household,
     Pregnancy,
     Resident,
 )
@@ -146,157 +157,6 @@ def _counting() -> ColumnElement[bool]:
     return ServiceRecord.verification.in_(COUNTING)
 
 
-def _timely() -> ColumnElement[bool]:
-    return ServiceRecord.entered_at < _DaysAfter(ServiceRecord.service_date, ENTRY_DEADLINE_DAYS)
-
-
-def _contract_in_force(as_of: date) -> ColumnElement[bool]:
-    return and_(
-        Contract.start_date <= as_of,
-        Contract.end_date >= as_of,
-        or_(
-            Contract.status == "active",
-            Contract.status.in_(("renewed", "expired")),
-            and_(Contract.status == "terminated", Contract.terminated_on > as_of),
-        ),
-    )
-
-
-def _member_in_force(as_of: date) -> ColumnElement[bool]:
-    return and_(
-        Contract.start_date <= as_of,
-        Contract.end_date >= as_of,
-        or_(
-            and_(Contract.status == "active", ContractMember.is_active),
-            Contract.status.in_(("renewed", "expired")),
-            and_(Contract.status == "terminated", Contract.terminated_on > as_of),
-        ),
-    )
-
-
-def _served_contracts(as_of: date) -> Any:
-    """Subquery of the ids of contracts with a member served (counting record) in the 12 months.
-
-    Built from non-correlated sets (hash semi-joins on PostgreSQL, materialised once on SQLite):
-    a correlated EXISTS per contract makes SQLite rescan the records for every contract.
-    """
-    low, high = _twelve_months(as_of)
-    served = select(ServiceRecord.resident_id).where(
-        ServiceRecord.resident_id.is_not(None),
-        _counting(),
-        ServiceRecord.service_date >= low,
-        ServiceRecord.service_date <= high,
-    )
-    return (
-        select(ContractMember.contract_id.label("contract_id"))
-        .where(ContractMember.resident_id.in_(served))
-        .distinct()
-        .subquery("served_contracts")
-    )
-
-
-def _signed_residents(as_of: date) -> Any:
-    """Subquery of the ids of residents signed on ``as_of`` (one row each)."""
-    return (
-        select(ContractMember.resident_id.label("resident_id"))
-        .join(Contract, Contract.id == ContractMember.contract_id)
-        .where(_member_in_force(as_of))
-        .distinct()
-        .subquery("signed")
-    )
-
-
-def _latest_birth_for_age(day: date, years: int) -> date:
-    """The latest birth date of someone at least ``years`` old on ``day`` (care_schedule ages)."""
-    born = add_months(day, -12 * years)
-    # Someone born on 29 February has their birthday on 28 February in other years.
-    while age_on(born + timedelta(days=1), day) >= years:
-        born += timedelta(days=1)
-    return born
-
-
-def _elderly(as_of: date) -> ColumnElement[bool]:
-    return Resident.birth_date <= _latest_birth_for_age(as_of, ELDERLY_AGE)
-
-
-def _child(as_of: date) -> ColumnElement[bool]:
-    return and_(
-        Resident.birth_date > _latest_birth_for_age(as_of, CHILD_AGE_LIMIT),
-        Resident.birth_date <= as_of,
-    )
-
-
-def _key_population(as_of: date) -> ColumnElement[bool]:
-    stored = [getattr(Resident, f"tag_{tag}") for tag in STORED_TAGS if tag in KEY_POPULATION_TAGS]
-    return or_(*stored, _elderly(as_of), _child(as_of))
-
-
-def _twelve_months(as_of: date) -> tuple[date, date]:
-    """The 12 months up to ``as_of``: from the day after ``as_of`` minus 12 months."""
-    return add_months(as_of, -LOOKBACK_MONTHS) + timedelta(days=1), as_of
-
-
-def _months(start: date, end: date) -> int:
-    return (end.year - start.year) * 12 + end.month - start.month + 1
-
-
-def _judged_quarters(as_of: date) -> tuple[int, list[Period]]:
-    """B3: the completed quarters of ``as_of``'s year, or all of last year's when none has."""
-    quarters = [Period.of_quarter(as_of.year, q) for q in range(1, 5)]
-    completed = [q for q in quarters if q.end <= as_of]
-    if completed:
-        return as_of.year, completed
-    return as_of.year - 1, [Period.of_quarter(as_of.year - 1, q) for q in range(1, 5)]
-
-
-def _quarter_of(column: Any, quarters: Sequence[Period]) -> Any:
-    """The quarter number of a date inside ``quarters`` (a CASE on their end dates: portable)."""
-    whens = [(column <= q.end, q.number) for q in quarters[:-1]]
-    if not whens:
-        return literal_column(str(quarters[-1].number))
-    return case(*whens, else_=quarters[-1].number)
-
-
-def _chronic_followups(as_of: date) -> tuple[Any, int]:
-    """Subquery: per resident, the number of judged quarters with a follow-up of each disease."""
-    year, quarters = _judged_quarters(as_of)
-    quarter = _quarter_of(ServiceRecord.service_date, quarters)
-    hypertension_q = func.count(
-        distinct(case((ServiceRecord.type == "hypertension_followup", quarter)))
-    )
-    diabetes_q = func.count(distinct(case((ServiceRecord.type == "diabetes_followup", quarter))))
-    followups = (
-        select(
-            ServiceRecord.resident_id.label("resident_id"),
-            hypertension_q.label("hypertension_quarters"),
-            diabetes_q.label("diabetes_quarters"),
-        )
-        .where(
-            ServiceRecord.type.in_(CHRONIC_TYPES),
-            _counting(),
-            ServiceRecord.service_date >= date(year, 1, 1),
-            ServiceRecord.service_date <= quarters[-1].end,
-        )
-        .group_by(ServiceRecord.resident_id)
-        .subquery("followups")
-    )
-    return followups, len(quarters)
-
-
-def _chronic_patient() -> ColumnElement[bool]:
-    return and_(Resident.status == "active", or_(Resident.tag_hypertension, Resident.tag_diabetes))
-
-
-def _chronic_managed(followups: Any, needed: int) -> ColumnElement[bool]:
-    return and_(
-        or_(
-            not_(Resident.tag_hypertension),
-            func.coalesce(followups.c.hypertension_quarters, 0) >= needed,
-        ),
-        or_(not_(Resident.tag_diabetes), func.coalesce(followups.c.diabetes_quarters, 0) >= needed),
-    )
-
-
 def _latest_readings(kind: str, as_of: date) -> Any:
     """Subquery: each resident's counting readings of ``kind`` in the 12 months, latest first."""
     low, high = _twelve_months(as_of)
@@ -337,72 +197,6 @@ _PATIENT_TAG = {"bp": "tag_hypertension", "glucose": "tag_diabetes"}
 
 
 # --------------------------------------------------------------------------- grouping
-
-
-class _Grain:
-    """How rows of each table find their unit at one grain (the GROUP BY column)."""
-
-    def __init__(self, grain: str) -> None:
-        if grain not in GRAINS:
-            raise ValueError(f"未知的统计层级 {grain!r}，可选：{'、'.join(GRAINS)}")
-        self.grain = grain
-        # The city grain groups by county and sums per city in Python.
-        self.column = "county" if grain == "city" else grain
-
-    def keyed(
-        self,
-        stmt: Select[Any],
-        model: Any,
-        household_id: Any = None,
-        via: Sequence[tuple[Any, Any]] = (),
-    ) -> tuple[Select[Any], Any]:
-        """``stmt`` with any joins the key needs, and the key column for rows of ``model``.
-
-        At the station grain rows without ``station_id`` reach it through a household:
-        ``household_id`` is that column, ``via`` the joins needed first to reach it.
-        """
-        if self.column != "station":
-            return stmt, getattr(model, f"{self.column}_id")
-        if model is ServiceRecord:
-            return stmt, ServiceRecord.station_id
-        if model is Complaint:
-            team = aliased(OrgUnit, name="complaint_team")
-            return stmt.join(team, team.id == Complaint.team_id), team.parent_id
-        if household_id is None:
-            raise ValueError(f"{model.__name__} 无法按服务站统计")
-        for target, onclause in via:
-            stmt = stmt.join(target, onclause)
-        home = aliased(Household, name="unit_household")
-        return stmt.join(home, home.id == household_id), home.station_id
-
-    def match(self, key: Any, unit_id: int) -> ColumnElement[bool]:
-        """The WHERE clause keeping one unit's rows (drill-down)."""
-        if self.grain != "city":
-            return key == unit_id
-        city = db.session.get(OrgUnit, unit_id)
-        if city is None or city.kind != "city":
-            raise ValueError(f"单位 {unit_id} 不是市")
-        counties = select(OrgUnit.id).where(
-            OrgUnit.kind == "county", OrgUnit.path.startswith(city.path)
-        )
-        return key.in_(counties)
-
-
-@dataclass(frozen=True)
-class _Unit:
-    id: int
-    kind: str
-    parent_id: int | None
-    county_id: int | None
-    institution_id: int | None
-    active: bool
-
-
-@dataclass(frozen=True)
-class _Population:
-    count: int | None
-    parts_with: int = 0  # when summed from the parts: how many had a figure
-    parts: int = 0
 
 
 class _Run:
