@@ -57,7 +57,7 @@ from fdoctor.assessments.models import (
     SpotCheckDrawItem,
 )
 from fdoctor.core import clock
-from fdoctor.core.bulk import encode_rows, recordset
+from fdoctor.core.bulk import insert_rows
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -548,7 +548,7 @@ def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]
     postgres = connection.dialect.name == "postgresql"
     returned: list[Any]
     if postgres:
-        returned = _insert_pg(connection, a_table, rows, ("unit_id", "id"))
+        returned = insert_rows(connection, a_table, rows, returning=("unit_id", "id"))
     else:
         returned = list(
             connection.execute(insert(a_table).returning(a_table.c.unit_id, a_table.c.id), rows)
@@ -561,7 +561,9 @@ def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]
         for item in unit_items
     ]
     if postgres:
-        keys = _insert_pg(connection, i_table, item_values, ("id", "assessment_id", "code"))
+        keys = insert_rows(
+            connection, i_table, item_values, returning=("id", "assessment_id", "code")
+        )
     else:
         connection.execute(insert(i_table), item_values)  # executemany, no RETURNING
         # The new assessments' ids are a range; other transactions may hold ids inside it.
@@ -587,34 +589,6 @@ def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]
         [{**item, "id": item_id[(item["assessment_id"], item["code"])]} for item in item_values],
     )
     return created
-
-
-_pg_inserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
-
-
-def _insert_pg(
-    connection: Any, table: Any, rows: list[dict[str, Any]], returning: tuple[str, ...]
-) -> list[Any]:
-    """PostgreSQL: insert ``rows`` with one statement whose one parameter is a JSON array,
-    expanded by the server (``jsonb_to_recordset``); returns the ``returning`` columns.
-
-    Many rows as a multi-row VALUES list would carry a parameter per value (19 per item), and
-    the driver parses such long statements afresh each time; this one is short and cached.
-    """
-    if not rows:
-        return []
-    columns = tuple(rows[0])
-    key = (table.name, columns, returning)
-    stmt = _pg_inserts.get(key)
-    if stmt is None:
-        stmt = (
-            insert(table)
-            .from_select(list(columns), recordset(table, columns))
-            .returning(*(table.c[name] for name in returning))
-        )
-        _pg_inserts[key] = stmt
-    returned: list[Any] = connection.execute(stmt, {"rows": encode_rows(rows)}).all()
-    return returned
 
 
 def _metrics(

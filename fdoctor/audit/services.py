@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from fdoctor.audit.models import AuditEntry
 from fdoctor.core import clock
-from fdoctor.core.bulk import encode_rows, recordset
+from fdoctor.core.bulk import insert_rows
 
 AUDITED_TABLES = frozenset(
     {
@@ -185,22 +185,11 @@ def write_created_rows(connection: Any, table: str, rows: list[dict[str, Any]]) 
 
 _ENTRY_COLUMNS = ("id", "at", "user_id", "username", "ip", "action", "table_name", "row_id",
                   "before", "after", "prev_hash", "hash")  # fmt: skip
-_pg_entries_insert: Any = None
 
 
 def _insert_entries_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
-    """Many entries as one statement with one parameter (a JSON array, expanded by the server).
-
-    A multi-row VALUES list would carry 12 parameters per entry, and the driver parses such long
-    statements afresh every time; this one is short, compiled once and cached.
-    """
-    global _pg_entries_insert
-    if _pg_entries_insert is None:
-        table = AuditEntry.__table__
-        _pg_entries_insert = insert(table).from_select(
-            list(_ENTRY_COLUMNS), recordset(table, _ENTRY_COLUMNS)
-        )
-    connection.execute(_pg_entries_insert, {"rows": encode_rows(rows)})
+    """Many entries as one statement with one parameter (``fdoctor.core.bulk``)."""
+    insert_rows(connection, AuditEntry.__table__, rows, _ENTRY_COLUMNS)
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:

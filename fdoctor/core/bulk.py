@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, Text, bindparam, cast, column, func, select
+from sqlalchemy import Select, Text, bindparam, cast, column, func, insert, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 
@@ -45,3 +45,34 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_
 def encode_rows(rows: Sequence[dict[str, Any]]) -> str:
     """The JSON array of ``rows`` for :func:`recordset` (decimals as exact text, dates ISO)."""
     return _ENCODER.encode(list(rows))
+
+
+_inserts: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], Any] = {}
+
+
+def insert_rows(
+    connection: Any,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str] | None = None,
+    returning: Sequence[str] = (),
+    by_id: bool = False,
+) -> list[Any]:
+    """PostgreSQL: ``INSERT INTO table (columns) SELECT … FROM jsonb_to_recordset(:rows)``, the
+    statement built once per table, columns and ``returning`` and cached; ``by_id`` inserts in id
+    order. Returns the ``returning`` columns of each row (nothing without them)."""
+    if not rows:
+        return []
+    cols = tuple(columns if columns is not None else rows[0])
+    key = (table.name, cols, tuple(returning), by_id)
+    stmt = _inserts.get(key)
+    if stmt is None:
+        sent = recordset(table, cols)
+        if by_id:
+            sent = sent.order_by(sent.selected_columns.id)
+        stmt = insert(table).from_select(list(cols), sent)
+        if returning:
+            stmt = stmt.returning(*(table.c[name] for name in returning))
+        _inserts[key] = stmt
+    result = connection.execute(stmt, {"rows": encode_rows(rows)})
+    return list(result.all()) if returning else []

@@ -38,7 +38,7 @@ from fdoctor.audit import services as audit
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
-from fdoctor.core.bulk import encode_rows, recordset
+from fdoctor.core.bulk import insert_rows
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
@@ -779,23 +779,11 @@ def _reserve_line_ids(connection: Any, count: int) -> list[int]:
 
 
 _LINE_COLUMNS = tuple(column.name for column in SettlementLine.__table__.columns)
-_pg_lines_insert: Any = None
 
 
 def _insert_lines_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
-    """All lines as one statement with one parameter (a JSON array the server expands).
-
-    A multi-row VALUES list would carry 26 parameters per line, and the driver parses such long
-    statements afresh every time; this one is short, compiled once and cached.
-    """
-    global _pg_lines_insert
-    if _pg_lines_insert is None:
-        table = SettlementLine.__table__
-        rows_sent = recordset(table, _LINE_COLUMNS)
-        _pg_lines_insert = insert(table).from_select(
-            list(_LINE_COLUMNS), rows_sent.order_by(rows_sent.selected_columns.id)
-        )
-    connection.execute(_pg_lines_insert, {"rows": encode_rows(rows)})
+    """All lines as one statement with one parameter, in id order (``fdoctor.core.bulk``)."""
+    insert_rows(connection, SettlementLine.__table__, rows, _LINE_COLUMNS, by_id=True)
 
 
 def stored_digest(settlement: Settlement) -> str:
