@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from fdoctor.imports.services import Importer, iter_problem_rows
+from fdoctor.imports.importers import Importer
 
 REPORT_HEADERS = ["行号", "列名", "问题"]
 _HEADER_FILL = PatternFill("solid", fgColor="E8EEF7")
@@ -58,6 +58,12 @@ def build_template_xlsx(importer: type[Importer]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def iter_problem_rows(problems: Iterable[tuple[int, str, str]]) -> Iterator[list[str]]:
+    """The report as table rows: 行号 (or 文件 for the file as a whole), 列名, 问题."""
+    for row, column, message in problems:
+        yield ["文件" if row == 0 else str(row), column or "—", message]
 
 
 def report_csv(problems: Iterable[tuple[int, str, str]]) -> bytes:
