@@ -263,7 +263,7 @@ class ContractImporter(Importer):
         team = (
             lookups.teams_by_code.get(team_code)
             if team_code
-            else (lookups.teams.get(household.team_id) if household else None)
+            else (lookups.teams.get(household.team_id or 0) if household else None)
         )
         if team_code and team is None:
             self.bad(row, "团队编码", f"团队编码 {team_code} 不存在或不在您的管辖范围内")
