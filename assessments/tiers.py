@@ -16,7 +16,8 @@ Nothing is judged before its period ends
 ``first_judgeable_day(period)`` is the day after the period ends; ``ensure_period_ended`` raises
 ``PeriodNotEnded`` (a ``PeriodError`` naming that day) before it. The web app applies it, with its
 clock's today, wherever a level is opened, the L4 spot check drawn, a verification sample drawn or
-a settlement built, and to every period job (scheduled or run by hand with ``--period``).
+a settlement built, and to every period job that reads its period's records (scheduled or run by
+hand with ``--period``/``--date``; ``flag_overdue`` acts on its run day and is exempt).
 
 Choices where SPEC is silent
 ----------------------------
