@@ -51,7 +51,7 @@ def work_l1(s: Settings, recording: bool) -> dict[str, Any]:
             calls: list[dict[str, Any]] = []
             with metrics_probe(cap, calls):
                 started = time.perf_counter()
-                result = open_assessments(level, period, today=day)
+                result = open_assessments(level, period)
                 db.session.flush()
                 open_s = time.perf_counter() - started
             runs.append(
@@ -198,7 +198,7 @@ def _open_l3(cap: Capture, l3_period: str, day: date) -> tuple[dict[str, Any], d
     calls: list[dict[str, Any]] = []
     with metrics_probe(cap, calls):
         started = time.perf_counter()
-        r3 = open_assessments("L3", l3_period, today=day)
+        r3 = open_assessments("L3", l3_period)
         db.session.flush()
         l3_s = time.perf_counter() - started
     figures = {
@@ -233,11 +233,11 @@ def _l4_whole(
     calls: list[dict[str, Any]] = []
     with metrics_probe(cap, calls):
         started = time.perf_counter()
-        r4 = open_assessments("L4", l4_period, today=day)
+        r4 = open_assessments("L4", l4_period)
         db.session.flush()
         open_s = time.perf_counter() - started
         started = time.perf_counter()
-        draw = draw_l4_spot_check(s.year, seed=s.seed, today=day)
+        draw = draw_l4_spot_check(s.year, seed=s.seed)
         db.session.flush()
         draw_s = time.perf_counter() - started
     sampled = sum(1 for item in draw.items if item.selected)

@@ -184,7 +184,7 @@ def _anchor_day_state(s: Settings) -> list[dict[str, Any]]:
             continue
         started = time.perf_counter()
         with clock.frozen(day):
-            result = open_assessments(level, period, today=day)
+            result = open_assessments(level, period)
         db.session.commit()
         done.append(
             {"level": level, "period": period, "opened": len(result.created),

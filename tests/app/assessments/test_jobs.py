@@ -110,6 +110,11 @@ def test_contract_expiry_expires_past_contracts_and_frees_their_members(world: W
 
 
 def test_a_job_run_by_hand_for_a_past_period_runs_on_its_scheduled_day(world: World) -> None:
+    with clock.frozen(date(2026, 7, 1)):
+        _plans_on_the_scheduled_day()
+
+
+def _plans_on_the_scheduled_day() -> None:
     assert scheduled_run_date("open_l1", plan("open_l1", "2026-03").period) == date(2026, 4, 1)  # type: ignore[arg-type]
     assert plan("flag_overdue", "2026-03").today == date(2026, 4, 6)
     assert plan("open_l4", "2025").today == date(2026, 1, 1)
@@ -134,7 +139,7 @@ def test_every_scheduled_job_has_a_function() -> None:
 
 
 def test_flag_overdue_marks_unsubmitted_assessments_and_late_rectifications(world: World) -> None:
-    open_assessments("L1", "2026-03", today=TODAY)
+    open_assessments("L1", "2026-03")
     submitted = db.session.scalar(
         select(Assessment).where(
             Assessment.unit_id == world.tree.team2.id, Assessment.level == "L1"
@@ -160,7 +165,7 @@ def test_flag_overdue_marks_unsubmitted_assessments_and_late_rectifications(worl
 def test_flag_overdue_marks_a_rectification_past_its_deadline(world: World) -> None:
     from decimal import Decimal
 
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
