@@ -128,10 +128,16 @@ def plan(name: str, period: str | None = None, day: date | None = None) -> JobRu
         raise JobError(str(exc)) from None
     if period is not None and day is not None:
         raise JobError("--period 与 --date 只能指定一个")
+    today = clock.today()
+    if day is not None and day > today and (job.period_kind is None or name in ACTS_ON_RUN_DAY):
+        # A job that acts on its run day (contract expiry, overdue flags) run for a later day
+        # would act early on what is not yet due: expire live contracts, flag what is not late.
+        # Period jobs run for a later day are refused below, by their period's end.
+        raise JobError(f"不能为将来的日期 {day.isoformat()} 运行任务（今天是 {today.isoformat()}）")
     if job.period_kind is None:
         if period is not None:
             raise JobError(f"定时任务「{name}」按日运行，请用 --date 指定日期")
-        return JobRun(name, None, day or clock.today())
+        return JobRun(name, None, day or today)
     if period is not None:
         try:
             parsed = Period.parse(period, expect=job.period_kind)
@@ -139,12 +145,16 @@ def plan(name: str, period: str | None = None, day: date | None = None) -> JobRu
             raise JobError(str(exc)) from None
         run = JobRun(name, parsed, scheduled_run_date(name, parsed))
     else:
-        run_day = day or clock.today()
+        run_day = day or today
         run = JobRun(name, period_for_job(name, run_day), run_day)
+    if name in ACTS_ON_RUN_DAY and run.today > today:
+        raise JobError(
+            f"任务「{name}」的运行日 {run.today.isoformat()} 尚未到来（今天是 {today.isoformat()}）"
+        )
     if name not in ACTS_ON_RUN_DAY:
         assert run.period is not None
         try:
-            ensure_period_ended(run.period, clock.today(), "运行此任务")
+            ensure_period_ended(run.period, today, "运行此任务")
         except PeriodError as exc:
             raise JobError(str(exc)) from None
     return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date, datetime
 
 import pytest
@@ -76,9 +77,12 @@ def test_running_a_period_job_twice_changes_nothing_the_second_time(
 ) -> None:
     if name in ("remind_l1", "flag_overdue"):
         run_job("open_l1", period="2026-03")
-    first = run_job(name, period=period)
-    after_first = _snapshot()
-    second = run_job(name, period=period)
+    # flag_overdue acts on its run day (the 6th): it may run only once that day has come.
+    on_run_day = clock.frozen(date(2026, 4, 6)) if name == "flag_overdue" else nullcontext()
+    with on_run_day:
+        first = run_job(name, period=period)
+        after_first = _snapshot()
+        second = run_job(name, period=period)
     assert _snapshot() == after_first
     assert second.created == 0 and second.updated == 0
     if name not in ("flag_overdue",):
@@ -96,6 +100,23 @@ def test_contract_expiry_twice_on_the_same_day_changes_nothing(world: World) -> 
     second = run_job("contract_expiry", day=date(2026, 4, 2))
     assert _snapshot() == after_first
     assert (first.created, first.updated) == (1, 1) and (second.created, second.updated) == (0, 0)
+
+
+def test_a_day_job_for_a_later_day_is_refused_and_changes_nothing(world: World) -> None:
+    """The clock says 2026-04-02: expiring on 2026-05-01 would end a contract still running."""
+    ending = make_household(world.tree.team2)
+    contract = add_contract(ending, date(2025, 4, 20), date(2026, 4, 19))
+    db.session.commit()
+    before = _snapshot()
+    with pytest.raises(JobError, match="不能为将来的日期 2026-05-01"):
+        run_job("contract_expiry", day=date(2026, 5, 1))
+    with pytest.raises(JobError, match="不能为将来的日期"):
+        plan("flag_overdue", day=date(2026, 4, 3))
+    with pytest.raises(JobError, match="运行日 2026-04-06 尚未到来"):
+        plan("flag_overdue", "2026-03")
+    assert _snapshot() == before
+    assert contract.status == "active"
+    assert plan("contract_expiry", day=date(2026, 4, 2)).today == date(2026, 4, 2)
 
 
 def test_contract_expiry_expires_past_contracts_and_frees_their_members(world: World) -> None:
@@ -175,9 +196,11 @@ def test_flag_overdue_marks_a_rectification_past_its_deadline(world: World) -> N
     workflow.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     rect = db.session.scalar(select(Rectification).where(Rectification.code == "A4"))
-    run_job("flag_overdue", day=rect.deadline)
+    with clock.frozen(rect.deadline):
+        run_job("flag_overdue", day=rect.deadline)
     assert rect.overdue_since is None
-    run_job("flag_overdue", day=date(2026, 5, 6))
+    with clock.frozen(date(2026, 5, 6)):
+        run_job("flag_overdue", day=date(2026, 5, 6))
     assert rect.overdue_since == date(2026, 5, 3)
     note = db.session.scalar(
         select(Notification).where(Notification.kind == "rectification_overdue")
