@@ -404,4 +404,3 @@ def test_static_assets_and_anonymous_pages_stay_cacheable(client: FlaskClient, a
         with client.get(path) as response:
             assert response.status_code == 200, path
             assert not _no_store(response), path
-
