@@ -252,7 +252,8 @@ def _no_store_when_signed_in(response: Any) -> Any:
     Health data must not stay on a shared clinic computer after logout, nor come back through
     the back button; static assets stay cacheable.
     """
-    if request.endpoint in CACHEABLE_ENDPOINTS or not current_user.is_authenticated:
+    # is_anonymous reads no column: a user expired by the request's commit is not loaded again.
+    if request.endpoint in CACHEABLE_ENDPOINTS or current_user.is_anonymous:
         return response
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
