@@ -404,3 +404,29 @@ def test_static_assets_and_anonymous_pages_stay_cacheable(client: FlaskClient, a
         with client.get(path) as response:
             assert response.status_code == 200, path
             assert not _no_store(response), path
+
+
+def test_cli_unlocks_and_resets_for_a_locked_out_administrator(
+    client: FlaskClient, app: Flask
+) -> None:
+    users = _users()
+    for _ in range(MAX_FAILED_LOGINS):
+        login(client, "root", "Wrong-pass-1")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "unlock", "--username", "root"])
+    assert result.exit_code == 0 and "已解除 root 的登录锁定" in result.output
+    assert login(client, "root", PASSWORD).status_code == 302
+    weak = runner.invoke(args=["users", "password", "--username", "root", "--password", "admin123"])
+    assert weak.exit_code != 0 and "至少三种" in weak.output
+    result = runner.invoke(
+        args=["users", "password", "--username", "root", "--password", NEW_PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    assert not _signed_in(client)
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.row_id == str(users["root"].id))
+    ).all()
+    assert [(e.action, e.username) for e in entries] == [
+        ("unlock", "cli"),
+        ("password_reset", "cli"),
+    ]
