@@ -426,9 +426,9 @@ def _database_facts(s: Settings) -> dict[str, Any]:
 
 
 def _opens(level: str, period: str) -> date:
-    from assessments.tiers import Level, Period, opened_on
+    from assessments.tiers import Period, level_tier, opened_on
 
-    lvl = Level.L4 if level == "L4S" else Level(level)
+    lvl = level_tier(level)
     return opened_on(lvl, Period.parse(period, expect=lvl.period_kind))
 
 
