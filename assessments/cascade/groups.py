@@ -14,7 +14,7 @@ from fractions import Fraction
 from assessments.cascade.inputs import PublishedScore
 from assessments.cascade.lines import Line
 from assessments.cascade.text import approx, frac, num
-from assessments.money import SettlementInputError, yuan
+from assessments.money import SettlementInputError, exact_decimal, largest_remainder, yuan
 from assessments.settlement import PoolInput as CorePool
 from assessments.settlement import UnitInput, settle_pools, share_for_display
 
@@ -22,7 +22,9 @@ __all__ = [
     "POPULATION_RULE",
     "GroupPart",
     "Sheet",
+    "figure",
     "score_value",
+    "settle_exact",
     "settle_group",
     "share_steps",
     "shown_share",
@@ -48,9 +50,12 @@ class Sheet:
 
 @dataclass(frozen=True, slots=True)
 class GroupPart:
-    """One unit's result within a group, from the core (or all zero for an empty group)."""
+    """One unit's result within a group, from the core (or all zero for an empty group).
 
-    weight: Decimal
+    ``weight`` is a ``Decimal`` when P × S is a published score times P, a ``Fraction`` when S is
+    an exact mean of published scores (``settle_exact``)."""
+
+    weight: Decimal | Fraction
     share: Fraction | None
     exact: Fraction
     entitled: int
@@ -94,16 +99,55 @@ def settle_group(
     ]
 
 
+def settle_exact(
+    where: str, fund: int, names: list[str], weights: list[Fraction]
+) -> list[GroupPart]:
+    """``fund`` over exact weights (P × an exact mean) by the largest-remainder method.
+
+    The same split as ``settle_group`` with nothing rounded before it: a group of zero weights
+    and zero fund gets zeros, a positive fund over zero weights is refused.
+    """
+    total = sum(weights, Fraction(0))
+    if total == 0:
+        if fund > 0:
+            raise SettlementInputError(
+                f"{where}所有单位的“签约人口×得分”均为 0，无法分配 {yuan(fund)} 元"
+            )
+        return [GroupPart(w, None, Fraction(0), 0, Fraction(0)) for w in weights]
+    entitled = largest_remainder(fund, weights, names)
+    parts = []
+    for weight, amount in zip(weights, entitled, strict=True):
+        share = weight / total
+        exact = share * fund
+        parts.append(GroupPart(weight, share, exact, amount, amount - exact))
+    return parts
+
+
+def figure(value: Decimal | Fraction) -> str:
+    """An exact figure for reading: ``12,345.5``; a fraction without a finite decimal is written
+    exactly with its value to six places beside it, ``262000/3（≈87,333.333333）``."""
+    if isinstance(value, Decimal):
+        return num(value)
+    try:
+        return num(exact_decimal(value))
+    except ValueError:
+        return f"{frac(value)}（{approx(value)}）"
+
+
 def share_steps(
-    part: GroupPart, weight_text: str, total_weight: Decimal, fund: int, fund_label: str
+    part: GroupPart,
+    weight_text: str,
+    total_weight: Decimal | Fraction,
+    fund: int,
+    fund_label: str,
 ) -> list[str]:
     """How a unit's part of ``fund`` came about, step by step (Chinese)."""
-    steps = [f"P × S = {weight_text} = {num(part.weight)}"]
+    steps = [f"P × S = {weight_text} = {figure(part.weight)}"]
     if part.share is None:
         steps.append(f"所在组 Σ(P × S) = 0，{fund_label} 0 分，本行 0 分")
         return steps
     steps += [
-        f"份额 = {num(part.weight)} ÷ Σ(P × S) {num(total_weight)} = {frac(part.share)}"
+        f"份额 = {figure(part.weight)} ÷ Σ(P × S) {figure(total_weight)} = {frac(part.share)}"
         f" ≈ {share_for_display(part.share)}",
         f"精确金额 = 份额 × {fund_label} {num(fund)} 分 = {approx(part.exact)} 分",
         f"按最大余额法取整：{num(part.entitled)} 分（{yuan(part.entitled)} 元）",

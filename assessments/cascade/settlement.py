@@ -14,6 +14,7 @@ from assessments.cascade.groups import (
     POPULATION_RULE,
     GroupPart,
     Sheet,
+    figure,
     score_value,
     settle_group,
     share_steps,
@@ -77,7 +78,7 @@ def _pool(sheet: Sheet, pool: PoolInput) -> None:
                 formula="各县（市、区）应得 = P × S ÷ Σ(P × S) × 结算池资金",
                 steps=(
                     f"结算池资金 = {num(fund)} 分（{yuan(fund)} 元），由市卫健委在结算配置中录入",
-                    f"Σ P = {num(sum(populations))} 人；Σ(P × S) = {num(total_weight)}",
+                    f"Σ P = {num(sum(populations))} 人；Σ(P × S) = {figure(total_weight)}",
                     f"{len(counties)} 个县（市、区）应得合计 = {yuan(sum(p.entitled for p in parts))} 元"
                     "（最大余额法保证合计恰好等于资金）",
                     f"已预拨合计 {yuan(preallocated)} 元，差额合计 {yuan(fund - preallocated)} 元",
@@ -96,7 +97,7 @@ def _county(
     county: CountyInput,
     part: GroupPart,
     parent: str,
-    total_weight: Decimal,
+    total_weight: Decimal | Fraction,
 ) -> None:
     score = county.score
     pre = county.preallocated_fen
@@ -184,7 +185,7 @@ def _institution_line(
     inst: InstitutionInput,
     part: GroupPart,
     parent: str,
-    total_weight: Decimal,
+    total_weight: Decimal | Fraction,
     amount: int,
 ) -> Line:
     score = inst.score

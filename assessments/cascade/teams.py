@@ -1,7 +1,7 @@
 """An institution's parts and teams.
 
 * institution → centre part / stations part: ``split_by_ratio`` with the configured split;
-* each part → its teams: ``settle_pools`` with P and the mean of the year's L2 scores;
+* each part → its teams: by P × S̄, S̄ the exact mean of the year's published L2 scores;
 * each team → its members: ``assessments.cascade.members``.
 """
 
@@ -11,8 +11,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from assessments.cascade.groups import Sheet, settle_group, share_steps, shown_share, unique_keys
-from assessments.cascade.inputs import CountyInput, InstitutionInput, Part, TeamInput
+from assessments.cascade.groups import (
+    Sheet,
+    figure,
+    settle_exact,
+    share_steps,
+    shown_share,
+    unique_keys,
+)
+from assessments.cascade.inputs import (
+    CountyInput,
+    InstitutionInput,
+    Part,
+    PublishedScore,
+    TeamInput,
+)
 from assessments.cascade.lines import Explanation, Line
 from assessments.cascade.members import team_members
 from assessments.cascade.text import approx, frac, num
@@ -41,33 +54,54 @@ SCORE_PLACES = 2
 
 @dataclass(frozen=True, slots=True)
 class TeamMean:
-    """A team's S̄ (None without scores) and how it was got, in Chinese."""
+    """A team's S̄: the exact mean of its published L2 scores (None without scores), the mean as
+    the sheet shows it (two places, half up), and how it was got, in Chinese."""
 
-    value: Decimal | None
+    value: Fraction | None
+    shown: Decimal | None
     steps: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The exact mean for the explanation: ``87.125``, or ``262/3（≈87.333333）``."""
+        return "0" if self.value is None else figure(self.value)
+
+
+def _published_value(team: TeamInput, score: PublishedScore) -> Fraction:
+    value = Fraction(score.value)
+    if not 0 <= value <= 100 or (value * 100).denominator != 1:
+        raise SettlementInputError(
+            f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
+            f"最多两位小数：{score.value}"
+        )
+    return value
 
 
 def team_mean(team: TeamInput, year: int) -> TeamMean:
-    """The mean of the year's L2 scores present, half-up to two places, and how it was got."""
+    """The exact mean of the year's published L2 scores present, and how it was got.
+
+    The rule of the sheet: each published total (two decimals, as published) is an input; the
+    mean is kept exact and weighs the team's share as it is; only the shown S̄ is rounded.
+    """
     scores = team.l2
     if not scores:
         if team.signed_population > 0:
             raise SettlementInputError(f"团队「{team.name}」缺少本年度季度考核得分")
-        return TeamMean(None, ("无季度考核得分（签约人口为 0，不参与分配）",))
-    values = [Fraction(s.value) for s in scores]
+        return TeamMean(None, None, ("无季度考核得分（签约人口为 0，不参与分配）",))
+    values = [_published_value(team, s) for s in scores]
     exact = sum(values, Fraction(0)) / len(values)
-    mean = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(Decimal("0.01"))
+    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(Decimal("0.01"))
     periods = "、".join(s.period for s in scores)
     present = {s.period for s in scores}
     missing = [p for p in (f"{year}-Q{q}" for q in range(1, 5)) if p not in present]
     steps = [
         f"季度考核得分（{len(scores)} 个季度：{periods}）= "
         + " + ".join(str(s.value) for s in scores)
-        + f"，平均 = {approx(exact)} → 四舍五入保留两位 = {mean}"
+        + f"，平均 S̄ = {figure(exact)}（按精确值计算份额，不先四舍五入；表中显示 {shown}）"
     ]
     if missing:
         steps.append(f"未计入（无已公示得分）：{'、'.join(missing)}；取已有季度的平均")
-    return TeamMean(mean, tuple(steps))
+    return TeamMean(exact, shown, tuple(steps))
 
 
 # institution → centre part / stations part → teams
@@ -79,10 +113,10 @@ def institution_parts(
     means = {t.unit_id: team_mean(t, sheet.year) for t in inst.teams}
     by_part = {p: [t for t in inst.teams if t.part == p] for p in PARTS}
 
-    def part_weight(part: Part) -> Decimal:
+    def part_weight(part: Part) -> Fraction:
         return sum(
-            (t.signed_population * (means[t.unit_id].value or Decimal(0)) for t in by_part[part]),
-            Decimal(0),
+            (t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in by_part[part]),
+            Fraction(0),
         )
 
     used = [p for p in PARTS if by_part[p] and part_weight(p) > 0]
@@ -181,15 +215,14 @@ def _teams(
 ) -> None:
     where = f"医疗机构「{inst.name}」{part_label}的团队分配"
     keys = unique_keys([t.name for t in teams], [t.code for t in teams])
-    scores = [means[t.unit_id].value or Decimal(0) for t in teams]
-    populations = [t.signed_population for t in teams]
-    parts = settle_group(where, amount, keys, populations, scores)
-    total_weight = sum((p.weight for p in parts), Decimal(0))
-    for team, part, score in zip(teams, parts, scores, strict=True):
+    weights = [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in teams]
+    parts = settle_exact(where, amount, keys, weights)
+    total_weight = sum(weights, Fraction(0))
+    for team, part in zip(teams, parts, strict=True):
         mean = means[team.unit_id]
         steps = [f"P（签约人口）= {num(team.signed_population)} 人", *mean.steps]
         steps += share_steps(
-            part, f"{num(team.signed_population)} × {score}", total_weight, amount, part_label
+            part, f"{num(team.signed_population)} × {mean.text}", total_weight, amount, part_label
         )
         key = f"team:{team.unit_id}"
         sheet.lines.append(
@@ -203,7 +236,7 @@ def _teams(
                 institution_id=inst.unit_id,
                 team_id=team.unit_id,
                 signed_population=team.signed_population,
-                score=mean.value,
+                score=mean.shown,
                 weight=part.weight,
                 share=part.share,
                 share_display=shown_share(part),
@@ -211,7 +244,7 @@ def _teams(
                 entitled_fen=part.entitled,
                 rounding_adjustment=part.rounding,
                 explanation=Explanation(
-                    formula="团队应得 = P × S̄ ÷ Σ(P × S̄) × 所在部分金额（S̄ = 本年度季度考核得分平均）",
+                    formula="团队应得 = P × S̄ ÷ Σ(P × S̄) × 所在部分金额（S̄ = 本年度已公示季度考核得分的精确平均，不先四舍五入）",
                     steps=tuple(steps),
                     notes=(sheet.population_note,),
                     sources=team.l2,

@@ -1371,7 +1371,7 @@ def sheet_data(
         "sha256": settlement.sha256,
         "status_label": settlement.status_label,
         "day": clock.today(),
-        "notes": [AMOUNT_NOTE],
+        "notes": [AMOUNT_NOTE] + ([rs.SCORE_RULE_NOTE] if settlement.kind == "settlement" else []),
         "input_columns": input_columns,
     }
     title = settlement.title if sheet == "settlement" else f"{settlement.year}年度{SHEETS[sheet]}"
