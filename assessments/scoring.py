@@ -28,7 +28,7 @@ from decimal import (
     localcontext,
 )
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from assessments.index import (
     KNOWN_METRICS,
@@ -48,7 +48,10 @@ __all__ = [
     "MetricValue",
     "ScoreResult",
     "ScoringError",
+    "Unscorable",
+    "UnscorableKind",
     "score",
+    "score_indicator",
 ]
 
 # Under 60% of an indicator's maximum it becomes a rectification item (整改, SPEC 5).
@@ -101,6 +104,20 @@ class IndicatorScore:
     def needs_reason(self) -> bool:
         """A manual score below the maximum without a reason (the app refuses to submit it)."""
         return self.rule == Manual.kind and self.points < self.max_points and self.reason is None
+
+
+# Why one indicator has no points: a metric without events and no ``when_empty``; a value the
+# rule cannot score; a manual indicator without points.
+UnscorableKind = Literal["no_data", "invalid", "no_points"]
+
+
+@dataclass(frozen=True, slots=True)
+class Unscorable:
+    """One indicator that cannot be scored from the value given, and why (Chinese)."""
+
+    code: str
+    kind: UnscorableKind
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +213,29 @@ def score(index: Index, values: Mapping[str, object]) -> ScoreResult:
             max_total=index.total_points,
             warnings=tuple(warnings),
         )
+
+
+def score_indicator(indicator: Indicator, value: object) -> IndicatorScore | Unscorable:
+    """Score one indicator from its value (or, for a manual one, the points given).
+
+    The same points as ``score`` gives the indicator. Where ``score`` would refuse the whole
+    index because of this value, the indicator comes back ``Unscorable``: ``no_data`` for a
+    metric without events (``None``) on an indicator without ``when_empty``, ``no_points`` for a
+    manual indicator without points, ``invalid`` for any other value its rule cannot score.
+    """
+    if value is None and not indicator.is_manual and indicator.when_empty is None:
+        return Unscorable(
+            indicator.code,
+            "no_data",
+            f"{indicator.label}的数值为空（无统计对象），且该指标未规定无数据时的得分",
+        )
+    if value is None and indicator.is_manual:
+        return Unscorable(indicator.code, "no_points", f"{indicator.label}缺少手工评分")
+    try:
+        with localcontext(_CONTEXT):
+            return _score_indicator(indicator, value)
+    except ScoringError as exc:
+        return Unscorable(indicator.code, "invalid", str(exc))
 
 
 # --------------------------------------------------------------------------- per rule

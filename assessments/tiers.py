@@ -42,12 +42,16 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
 __all__ = [
+    "ASSESSMENT_LEVELS",
+    "ASSESSMENT_LEVEL_LABELS",
     "SCHEDULE",
+    "SPOT_CHECK_LEVEL",
     "SCHEDULE_TIMEZONE",
     "Level",
     "Period",
@@ -60,6 +64,7 @@ __all__ = [
     "first_judgeable_day",
     "is_overdue",
     "job_named",
+    "level_tier",
     "opened_on",
     "period_for_job",
     "period_to_open",
@@ -165,6 +170,26 @@ _LEVEL_KINDS = {
     Level.L3: PeriodKind.HALF,
     Level.L4: PeriodKind.YEAR,
 }
+
+# The city's own scoring of a sampled institution for the L4 spot check (市级抽查, SPEC 5): an
+# assessment level of its own that follows the L4 calendar.
+SPOT_CHECK_LEVEL = "L4S"
+# Every level an assessment is stored at, in order.
+ASSESSMENT_LEVELS: tuple[str, ...] = (*(level.value for level in Level), SPOT_CHECK_LEVEL)
+# What the pages call each stored level, e.g. ``一级考核 · 月度自查``.
+ASSESSMENT_LEVEL_LABELS: Mapping[str, str] = {
+    **{
+        level.value: f"{level.tier_label} · {level.label}"
+        for level in (Level.L1, Level.L2, Level.L3)
+    },
+    Level.L4.value: Level.L4.label,
+    SPOT_CHECK_LEVEL: "市级抽查评分",
+}
+
+
+def level_tier(level: str) -> Level:
+    """The tier calendar's level of a stored assessment level (the spot check follows L4)."""
+    return Level.L4 if level == SPOT_CHECK_LEVEL else Level(level)
 
 
 def _last_day(year: int, month: int) -> date:

@@ -156,9 +156,9 @@ def dbapi_connection() -> Any:
 
 
 def opens(level: str, period: str) -> date:
-    from assessments.tiers import Level, Period, opened_on
+    from assessments.tiers import Period, level_tier, opened_on
 
-    lvl = Level.L4 if level == "L4S" else Level(level)
+    lvl = level_tier(level)
     return opened_on(lvl, Period.parse(period, expect=lvl.period_kind))
 
 

@@ -8,12 +8,9 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-LEVEL_CHOICES = [
-    SelectChoice("L1", "一级考核 · 月度自查"),
-    SelectChoice("L2", "二级考核 · 季度考核"),
-    SelectChoice("L3", "三级考核 · 半年/年终考核"),
-    SelectChoice("L4", "市级年度考核"),
-]
+from assessments.tiers import ASSESSMENT_LEVEL_LABELS, Level
+
+LEVEL_CHOICES = [SelectChoice(level.value, ASSESSMENT_LEVEL_LABELS[level.value]) for level in Level]
 
 
 class ActionForm(FlaskForm):

@@ -27,8 +27,10 @@ assessment that the city scores with the same index as the county's L3 (so the t
 The county's L4 total is ``0.4 × reported + 0.6 × spot check`` (weights configurable), where
 reported is the signed-population-weighted mean of its institutions' current year-end (H2) L3 totals
 and spot check is the mean of the sampled institutions' L4S totals. A county is flagged when a
-sampled institution's L3 total exceeds its L4S total by more than 10 points. The L4 items (the
-index at county grain) are scored too: they feed the county's rectification items, but not its total.
+sampled institution's L3 total exceeds its L4S total by more than 10 points. The arithmetic is the
+core's ``assessments.l4.combine_l4``; this module reads the rows and stores the result. The L4 items
+(the index at county grain) are scored too: they feed the county's rectification items, but not its
+total.
 """
 
 from __future__ import annotations
@@ -47,15 +49,28 @@ from flask import current_app, has_app_context
 from sqlalchemy import insert, select
 
 from assessments.index import INDEXES_DIR, Index, IndexFileError, default_index_path, load_index
+from assessments.l4 import (
+    DEFAULT_FLAG_POINTS,
+    DEFAULT_REPORTED_WEIGHT,
+    DEFAULT_SPOT_WEIGHT,
+    L4Rules,
+    ReportedResult,
+    SampleCheck,
+    combine_l4,
+)
 from assessments.sampling import SPOT_CHECK_MINIMUM, SamplingError, draw_spot_check, new_seed
-from assessments.scoring import ScoringError, score
+from assessments.scoring import IndicatorScore, Unscorable, score_indicator
 from assessments.tiers import (
+    ASSESSMENT_LEVEL_LABELS,
+    ASSESSMENT_LEVELS,
+    SPOT_CHECK_LEVEL,
     Level,
     Period,
     PeriodError,
     PeriodNotEnded,
     due_on,
     ensure_period_ended,
+    level_tier,
 )
 from fdoctor.assessments.models import (
     Assessment,
@@ -69,15 +84,9 @@ from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
-SPOT_LEVEL = "L4S"
-LEVELS = ("L1", "L2", "L3", "L4", SPOT_LEVEL)
-LEVEL_LABELS = {
-    "L1": "一级考核 · 月度自查",
-    "L2": "二级考核 · 季度考核",
-    "L3": "三级考核 · 半年/年终考核",
-    "L4": "市级年度考核",
-    SPOT_LEVEL: "市级抽查评分",
-}
+SPOT_LEVEL = SPOT_CHECK_LEVEL
+LEVELS = ASSESSMENT_LEVELS
+LEVEL_LABELS = ASSESSMENT_LEVEL_LABELS
 ASSESSEE_KIND = {
     "L1": "team",
     "L2": "team",
@@ -101,14 +110,13 @@ ASSESSEE_ROLE = {
 }
 # Statuses whose scores count as reported (submitted or later, not superseded).
 REPORTED_STATUSES = ("submitted", "published", "acknowledged", "appealed")
-_CENT = Decimal("0.01")
 
 DEFAULTS: dict[str, Any] = {
     "ASSESSMENT_APPEAL_DAYS": 7,
     "ASSESSMENT_RECTIFICATION_DAYS": 30,
-    "ASSESSMENT_L4_REPORTED_WEIGHT": Decimal("0.4"),
-    "ASSESSMENT_L4_SPOT_WEIGHT": Decimal("0.6"),
-    "ASSESSMENT_L4_FLAG_POINTS": Decimal("10"),
+    "ASSESSMENT_L4_REPORTED_WEIGHT": DEFAULT_REPORTED_WEIGHT,
+    "ASSESSMENT_L4_SPOT_WEIGHT": DEFAULT_SPOT_WEIGHT,
+    "ASSESSMENT_L4_FLAG_POINTS": DEFAULT_FLAG_POINTS,
     "ASSESSMENT_L4_PER_COUNTY": SPOT_CHECK_MINIMUM,
     "ASSESSMENT_INDEXES_DIR": None,
 }
@@ -134,7 +142,7 @@ def setting(name: str) -> Any:
 
 def tier(level: str) -> Level:
     """The tier calendar's level for an assessment level (the spot check follows L4)."""
-    return Level.L4 if level == SPOT_LEVEL else Level(level)
+    return level_tier(level)
 
 
 def parse_level(text: str) -> str:
@@ -157,10 +165,6 @@ def ensure_judgeable(period: Period, action: str) -> None:
         ensure_period_ended(period, clock.today(), action)
     except PeriodNotEnded as exc:
         raise AssessmentError(str(exc), 409) from None
-
-
-def round2(value: Decimal) -> Decimal:
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 # --------------------------------------------------------------------------- index files
@@ -234,47 +238,26 @@ def load_value(item: AssessmentItem) -> object:
 
 def score_metric_items(
     index: Index, values: Mapping[str, object]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Score the metric indicators; codes that cannot be scored come back with the reason.
-
-    ``values`` maps metric indicator codes to values; manual indicators get a placeholder.
-    """
+) -> tuple[dict[str, IndicatorScore], dict[str, str]]:
+    """Score the metric indicators, each once; codes that cannot be scored come back with the
+    reason (Chinese, for the assessor). ``values`` maps metric indicator codes to values."""
+    scored: dict[str, IndicatorScore] = {}
     unscorable: dict[str, str] = {}
     for indicator in index.indicators:
-        value = values.get(indicator.code)
-        if not indicator.is_manual and value is None and indicator.when_empty is None:
-            unscorable[indicator.code] = (
-                "无统计对象，且该指标未规定无数据时的得分，须由考核人员评分"
-            )
-    for _attempt in range(len(index.indicators) + 1):
-        placeholder = {"points": Decimal(0)}
-        prepared: dict[str, object] = {}
-        for indicator in index.indicators:
-            if indicator.is_manual or indicator.code in unscorable:
-                prepared[indicator.code] = placeholder if indicator.is_manual else _dummy(indicator)
-            else:
-                prepared[indicator.code] = values.get(indicator.code)
-        try:
-            result = score(index, prepared)
-        except ScoringError as exc:
-            if exc.code is None or exc.code in unscorable:
-                raise AssessmentError(str(exc), 422) from None
-            unscorable[exc.code] = f"指标数值无法计分（{exc}），须由考核人员评分"
+        if indicator.is_manual:
             continue
-        scored = {
-            item.code: item
-            for item in result.indicators
-            if item.code not in unscorable and item.rule != "manual"
-        }
-        return scored, unscorable
-    raise AssessmentError("指标无法计分", 422)  # pragma: no cover - the loop always returns
+        result = score_indicator(indicator, values.get(indicator.code))
+        if isinstance(result, Unscorable):
+            unscorable[indicator.code] = _unscorable_reason(result)
+        else:
+            scored[indicator.code] = result
+    return scored, unscorable
 
 
-def _dummy(indicator: Any) -> object:
-    """A harmless value for an indicator we will not use the score of."""
-    if indicator.rule.kind == "deduction":
-        return {event: 0 for event, _ in indicator.rule.per_event}
-    return Decimal(0)
+def _unscorable_reason(result: Unscorable) -> str:
+    if result.kind == "no_data":
+        return "无统计对象，且该指标未规定无数据时的得分，须由考核人员评分"
+    return f"指标数值无法计分（{result.message}），须由考核人员评分"
 
 
 def item_rows(
@@ -778,25 +761,6 @@ def compute_l4(assessment: Assessment) -> L4Breakdown:
         raise AssessmentError(
             f"{county.name}尚无已提交的 {year} 年终（H2）三级考核结果，不能合成市级得分", 409
         )
-    weights = {uid: _signed_population(a) for uid, a in reported_rows.items()}
-    lines: list[str] = []
-    if sum(weights.values()) > 0:
-        reported = sum(
-            (weights[u] * a.total for u, a in reported_rows.items() if a.total is not None),
-            Decimal(0),
-        ) / sum(weights.values())
-        lines.append(
-            "上报得分 = Σ(签约人数 × 年终三级考核得分) ÷ Σ签约人数 = "
-            + " + ".join(f"{weights[u]:.0f}×{a.total}" for u, a in reported_rows.items())
-            + f" ÷ {sum(weights.values()):.0f}"
-        )
-    else:
-        reported = sum(
-            (a.total for a in reported_rows.values() if a.total is not None), Decimal(0)
-        ) / len(reported_rows)
-        lines.append("各机构签约人数均为 0，上报得分取年终三级考核得分的算术平均")
-    reported = round2(reported)
-
     draw = draw_for(year)
     if draw is None:
         raise AssessmentError(f"{year} 年度尚未抽取市级抽查机构", 409)
@@ -815,46 +779,49 @@ def compute_l4(assessment: Assessment) -> L4Breakdown:
         raise AssessmentError(
             f"抽查机构{'、'.join(not_ready)}的市级评分尚未提交，不能合成市级得分", 409
         )
-    spot_totals = [spots[item.institution_id].total for item in sampled]
-    spot = round2(sum((t for t in spot_totals if t is not None), Decimal(0)) / len(spot_totals))
-    lines.append(
-        "抽查得分 = 抽查机构市级评分的平均 = "
-        + " + ".join(str(t) for t in spot_totals)
-        + f" ÷ {len(spot_totals)}"
+
+    rules = L4Rules(
+        reported_weight=setting("ASSESSMENT_L4_REPORTED_WEIGHT"),
+        spot_weight=setting("ASSESSMENT_L4_SPOT_WEIGHT"),
+        flag_points=setting("ASSESSMENT_L4_FLAG_POINTS"),
     )
-
-    w_reported = setting("ASSESSMENT_L4_REPORTED_WEIGHT")
-    w_spot = setting("ASSESSMENT_L4_SPOT_WEIGHT")
-    total = round2(w_reported * reported + w_spot * spot)
-    lines.append(f"市级得分 = {w_reported} × {reported} + {w_spot} × {spot} = {total}")
-
-    threshold = setting("ASSESSMENT_L4_FLAG_POINTS")
-    flagged: list[str] = []
+    reported = [
+        ReportedResult(_signed_population(a), a.total)
+        for a in reported_rows.values()
+        if a.total is not None
+    ]
+    checks = []
     for item in sampled:
         own = l3.get(item.institution_id)
-        item.spot_score = spots[item.institution_id].total
-        item.reported_score = (
-            own.total if own is not None and own.status in REPORTED_STATUSES else None
-        )
-        item.flagged = (
-            item.reported_score is not None
-            and item.spot_score is not None
-            and item.reported_score - item.spot_score > threshold
-        )
-        if item.flagged:
-            flagged.append(
-                f"{names.get(item.institution_id)}：上报 {item.reported_score} 分，抽查 {item.spot_score} 分，"
-                f"高出 {item.reported_score - (item.spot_score or 0)} 分"
+        spot_total = spots[item.institution_id].total
+        assert spot_total is not None  # checked above
+        checks.append(
+            SampleCheck(
+                name=str(names.get(item.institution_id)),
+                spot_total=spot_total,
+                reported_total=(
+                    own.total if own is not None and own.status in REPORTED_STATUSES else None
+                ),
             )
-    assessment.reported_score = reported
-    assessment.spot_check_score = spot
-    assessment.total = total
-    assessment.flagged = bool(flagged)
-    assessment.flag_reason = (
-        f"上报得分高于市级抽查 {threshold} 分以上：" + "；".join(flagged) if flagged else None
-    )
+        )
+    result = combine_l4(reported, checks, rules)
+    for item, sample in zip(sampled, result.samples, strict=True):
+        item.spot_score = sample.spot_total
+        item.reported_score = sample.reported_total
+        item.flagged = sample.flagged
+    assessment.reported_score = result.reported
+    assessment.spot_check_score = result.spot
+    assessment.total = result.total
+    assessment.flagged = bool(result.flagged)
+    assessment.flag_reason = result.flag_reason(rules)
     db.session.flush()
-    return L4Breakdown(reported=reported, spot=spot, total=total, flagged=flagged, lines=lines)
+    return L4Breakdown(
+        reported=result.reported,
+        spot=result.spot,
+        total=result.total,
+        flagged=list(result.flagged),
+        lines=list(result.lines),
+    )
 
 
 # --------------------------------------------------------------------------- drill-down

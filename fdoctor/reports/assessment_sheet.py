@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from assessments.index import DIMENSION_NAMES
+from assessments.tiers import SPOT_CHECK_LEVEL
 
 DIMENSIONS = DIMENSION_NAMES
 SHEET_TITLES = {
@@ -19,7 +20,7 @@ SHEET_TITLES = {
     "L2": "二级考核",
     "L3": "三级考核",
     "L4": "市级年度考核",
-    "L4S": "市级抽查",
+    SPOT_CHECK_LEVEL: "市级抽查",
 }
 
 

@@ -30,6 +30,11 @@ from fdoctor.reports.pdf import cjk_font, grid_table, signature_block, styles
 # Column kinds: how a value is printed and stored.
 TEXT, INT, FEN, DECIMAL, SHARE = "text", "int", "fen", "decimal", "share"
 NUMBER_FORMATS = {INT: "#,##0", FEN: "#,##0.00", SHARE: "0.00000000", DECIMAL: "#,##0.00##"}
+# The rule of scores on every settlement sheet (``assessments.cascade``: exact means).
+SCORE_RULE_NOTE = (
+    "得分口径：各级考核以已公示的总分（保留两位小数）为准；团队得分为本年度已公示季度考核得分的平均，"
+    "该平均值及各级权重均按精确值计算、不先四舍五入，表中得分仅在显示时保留两位小数。"
+)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 from wtforms import SelectChoice
 
+from assessments.cascade.text import approx, parse_frac
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet
 from fdoctor.settlement import services
-from fdoctor.settlement.cascade import approx, parse_frac
 from fdoctor.settlement.forms import (
     BuildForm,
     DeleteForm,

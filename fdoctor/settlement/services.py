@@ -1,7 +1,8 @@
 """Settlement services: gather the inputs, build and approve sheets, configuration, ratings.
 
-The cascade's arithmetic is in ``fdoctor.settlement.cascade`` (which calls the pure core);
-this module reads the database into a plain inputs dict, stores the result as lines, moves a
+The cascade's arithmetic is in the pure core ``assessments.cascade``;
+``fdoctor.settlement.cascade`` converts the gathered inputs to its dataclasses and its lines back.
+This module reads the database into a plain inputs dict, stores the result as lines, moves a
 sheet through ``draft → reviewed → approved → locked``, and keeps the configuration tables.
 Services flush; the view commits once. Every refusal is a ``SettlementError`` whose message is
 Chinese and meant for the user.
@@ -1389,7 +1390,7 @@ def sheet_data(
         "sha256": settlement.sha256,
         "status_label": settlement.status_label,
         "day": clock.today(),
-        "notes": [AMOUNT_NOTE],
+        "notes": [AMOUNT_NOTE] + ([rs.SCORE_RULE_NOTE] if settlement.kind == "settlement" else []),
         "input_columns": input_columns,
     }
     title = settlement.title if sheet == "settlement" else f"{settlement.year}年度{SHEETS[sheet]}"

@@ -23,7 +23,14 @@ from assessments.index import (
     Rule,
     load_index,
 )
-from assessments.scoring import ScoreResult, ScoringError, score
+from assessments.scoring import (
+    IndicatorScore,
+    ScoreResult,
+    ScoringError,
+    Unscorable,
+    score,
+    score_indicator,
+)
 
 D = Decimal
 
@@ -559,3 +566,52 @@ def test_below_threshold_takes_another_fraction() -> None:
 
 def test_result_get_unknown_code_is_none() -> None:
     assert score_one(indicator(), 0.31).get("Z9") is None
+
+
+# --------------------------------------------------------------------------- one indicator
+
+
+def test_one_indicator_scores_exactly_as_the_whole_index_does() -> None:
+    index = load_index(INDEXES_DIR / "city-2026.toml")
+    values = city_values()
+    whole = score(index, values)
+    for item in index.indicators:
+        one = score_indicator(item, values[item.code])
+        assert one == whole.get(item.code), item.code
+
+
+def test_an_empty_metric_without_when_empty_is_unscorable_for_want_of_data() -> None:
+    result = score_indicator(satisfaction(), None)
+    assert isinstance(result, Unscorable)
+    assert (result.code, result.kind) == ("C3", "no_data")
+    assert "无统计对象" in result.message
+
+
+def test_an_empty_metric_with_when_empty_is_scored() -> None:
+    result = score_indicator(satisfaction(when_empty="0.5"), None)
+    assert isinstance(result, IndicatorScore) and result.points == D("5.00")
+
+
+def test_a_value_its_rule_cannot_score_is_unscorable_with_the_scoring_message() -> None:
+    result = score_indicator(satisfaction(), D(101))
+    assert isinstance(result, Unscorable)
+    assert result.kind == "invalid"
+    with pytest.raises(ScoringError) as refused:
+        score_one(satisfaction(), D(101))
+    assert result.message == str(refused.value)
+
+
+def test_a_manual_indicator_without_points_is_unscorable() -> None:
+    result = score_indicator(manual(), None)
+    assert isinstance(result, Unscorable) and result.kind == "no_points"
+    given = score_indicator(manual(), {"points": 2, "reason": "台账不全"})
+    assert isinstance(given, IndicatorScore)
+    assert (given.points, given.reason) == (D("2.00"), "台账不全")
+
+
+def test_one_indicator_ignores_the_callers_decimal_context() -> None:
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        ctx.rounding = decimal.ROUND_DOWN
+        result = score_indicator(indicator(max_points=5, target="0.35"), D("0.31"))
+    assert isinstance(result, IndicatorScore) and result.points == D("4.43")

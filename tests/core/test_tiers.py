@@ -9,7 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assessments.tiers import (
+    ASSESSMENT_LEVEL_LABELS,
+    ASSESSMENT_LEVELS,
     SCHEDULE,
+    SPOT_CHECK_LEVEL,
     Level,
     Period,
     PeriodError,
@@ -17,6 +20,7 @@ from assessments.tiers import (
     due_on,
     is_overdue,
     job_named,
+    level_tier,
     opened_on,
     period_for_job,
     period_to_open,
@@ -407,3 +411,22 @@ def test_period_for_job_refuses_a_job_without_a_period() -> None:
 def test_an_unknown_job_is_refused() -> None:
     with pytest.raises(PeriodError, match="未知的定时任务"):
         job_named("open_l5")
+
+
+def test_the_stored_levels_and_their_labels_are_defined_once_here() -> None:
+    assert ASSESSMENT_LEVELS == ("L1", "L2", "L3", "L4", "L4S")
+    assert SPOT_CHECK_LEVEL == "L4S"
+    assert dict(ASSESSMENT_LEVEL_LABELS) == {
+        "L1": "一级考核 · 月度自查",
+        "L2": "二级考核 · 季度考核",
+        "L3": "三级考核 · 半年/年终考核",
+        "L4": "市级年度考核",
+        "L4S": "市级抽查评分",
+    }
+
+
+def test_the_spot_check_follows_the_l4_calendar() -> None:
+    assert level_tier("L4S") is Level.L4
+    assert [level_tier(level) for level in ("L1", "L2", "L3", "L4")] == list(Level)
+    with pytest.raises(ValueError):
+        level_tier("L5")

@@ -21,12 +21,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select
 
+from assessments.cascade.text import approx
 from assessments.money import exact_decimal, round_half_up
 from fdoctor.audit import services as audit
 from fdoctor.audit.models import AuditEntry
 from fdoctor.extensions import db
 from fdoctor.settlement import services
-from fdoctor.settlement.cascade import approx, canonical_json, sha256_of, sha256_of_texts
+from fdoctor.settlement.cascade import canonical_json, sha256_of, sha256_of_texts
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
 from tests.app.settlement.factories import YEAR, build_world, make_login
 

@@ -1,0 +1,164 @@
+"""What the cascade is computed from: the year's tree of units with P, scores and factors.
+
+The app reads these from its tables (and stores them, as JSON, beside the sheet); the cascade
+never reads anything else. Scores are the published assessment totals, two decimals as published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+__all__ = [
+    "CountyInput",
+    "InstitutionInput",
+    "MemberInput",
+    "Part",
+    "PoolInput",
+    "PreallocationCounty",
+    "PreallocationInputs",
+    "PreallocationPool",
+    "PublishedScore",
+    "SettlementInputs",
+    "SettlementParameters",
+    "SplitInput",
+    "TeamInput",
+]
+
+# The two parts of an institution: the centre itself and its stations (SPEC 7.4).
+Part = Literal["centre", "stations"]
+SplitSource = Literal["institution", "default", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedScore:
+    """A published assessment's total (two decimals, as published) and where it came from."""
+
+    level: str
+    period: str
+    assessment_id: int
+    revision: int
+    value: Decimal
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementParameters:
+    """The year's rates: reserve (部门基金), pre-allocation, and the cap of k."""
+
+    reserve_rate: Decimal
+    preallocation_rate: Decimal
+    attainment_cap: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInput:
+    """A team member: post, probation, y, services done and the post's standard, c and a."""
+
+    user_id: int
+    username: str
+    name: str
+    post: str
+    probation: bool
+    services: int
+    standard: int | None
+    y: Decimal | None
+    c: Decimal | None
+    a: Decimal | None
+    rating_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamInput:
+    """A team with its part of the institution, P, the year's published L2 scores and members."""
+
+    unit_id: int
+    code: str
+    name: str
+    part: Part
+    signed_population: int
+    l2: tuple[PublishedScore, ...]
+    members: tuple[MemberInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitInput:
+    """The centre/stations ratio in force for an institution and where it was configured."""
+
+    centre: Decimal
+    stations: Decimal
+    source: SplitSource
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionInput:
+    unit_id: int
+    code: str
+    name: str
+    subtype: str | None
+    signed_population: int
+    score: PublishedScore | None
+    split: SplitInput
+    teams: tuple[TeamInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountyInput:
+    unit_id: int
+    code: str
+    name: str
+    signed_population: int
+    score: PublishedScore | None
+    preallocated_fen: int
+    preallocation_note: str | None
+    institutions: tuple[InstitutionInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInput:
+    unit_id: int
+    code: str
+    name: str
+    fund_fen: int
+    counties: tuple[CountyInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementInputs:
+    """The settlement (结算) of ``year``: P is counted on ``as_of`` (ISO date)."""
+
+    year: int
+    as_of: str
+    parameters: SettlementParameters
+    pools: tuple[PoolInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreallocationCounty:
+    """A county to pre-allocate to; ``last_year_entitled_fen`` None when it has no history."""
+
+    unit_id: int
+    code: str
+    name: str
+    signed_population: int
+    last_year_entitled_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreallocationPool:
+    unit_id: int
+    code: str
+    name: str
+    fund_fen: int
+    counties: tuple[PreallocationCounty, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreallocationInputs:
+    """The pre-allocation (预拨) of ``year``: P is counted on ``as_of`` (ISO date)."""
+
+    year: int
+    as_of: str
+    preallocation_rate: Decimal
+    pools: tuple[PreallocationPool, ...]

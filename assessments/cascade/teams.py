@@ -1,0 +1,254 @@
+"""An institution's parts and teams.
+
+* institution → centre part / stations part: ``split_by_ratio`` with the configured split;
+* each part → its teams: by P × S̄, S̄ the exact mean of the year's published L2 scores;
+* each team → its members: ``assessments.cascade.members``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from assessments.cascade.groups import (
+    Sheet,
+    figure,
+    settle_exact,
+    share_steps,
+    shown_share,
+    unique_keys,
+)
+from assessments.cascade.inputs import (
+    CountyInput,
+    InstitutionInput,
+    Part,
+    PublishedScore,
+    TeamInput,
+)
+from assessments.cascade.lines import Explanation, Line
+from assessments.cascade.members import team_members
+from assessments.cascade.text import approx, frac, num
+from assessments.money import SettlementInputError, exact_decimal, round_half_up, yuan
+from assessments.settlement import share_for_display, split_by_ratio
+
+__all__ = [
+    "DEFAULT_PART_LABELS",
+    "PARTS",
+    "PART_LABELS",
+    "TeamMean",
+    "institution_parts",
+    "team_mean",
+]
+
+# Labels of the two parts of an institution by its subtype: urban centre/stations, rural
+# township health centre/village clinics (SPEC 7.4).
+PART_LABELS: dict[str, dict[Part, str]] = {
+    "community_centre": {"centre": "社区卫生服务中心部分", "stations": "社区卫生服务站部分"},
+    "township_centre": {"centre": "乡镇卫生院部分", "stations": "村卫生室部分"},
+}
+DEFAULT_PART_LABELS: dict[Part, str] = {"centre": "机构本部部分", "stations": "站点部分"}
+PARTS: tuple[Part, Part] = ("centre", "stations")
+SCORE_PLACES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMean:
+    """A team's S̄: the exact mean of its published L2 scores (None without scores), the mean as
+    the sheet shows it (two places, half up), and how it was got, in Chinese."""
+
+    value: Fraction | None
+    shown: Decimal | None
+    steps: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The exact mean for the explanation: ``87.125``, or ``262/3（≈87.333333）``."""
+        return "0" if self.value is None else figure(self.value)
+
+
+def _published_value(team: TeamInput, score: PublishedScore) -> Fraction:
+    value = Fraction(score.value)
+    if not 0 <= value <= 100 or (value * 100).denominator != 1:
+        raise SettlementInputError(
+            f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
+            f"最多两位小数：{score.value}"
+        )
+    return value
+
+
+def team_mean(team: TeamInput, year: int) -> TeamMean:
+    """The exact mean of the year's published L2 scores present, and how it was got.
+
+    The rule of the sheet: each published total (two decimals, as published) is an input; the
+    mean is kept exact and weighs the team's share as it is; only the shown S̄ is rounded.
+    """
+    scores = team.l2
+    if not scores:
+        if team.signed_population > 0:
+            raise SettlementInputError(f"团队「{team.name}」缺少本年度季度考核得分")
+        return TeamMean(None, None, ("无季度考核得分（签约人口为 0，不参与分配）",))
+    values = [_published_value(team, s) for s in scores]
+    exact = sum(values, Fraction(0)) / len(values)
+    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(Decimal("0.01"))
+    periods = "、".join(s.period for s in scores)
+    present = {s.period for s in scores}
+    missing = [p for p in (f"{year}-Q{q}" for q in range(1, 5)) if p not in present]
+    steps = [
+        f"季度考核得分（{len(scores)} 个季度：{periods}）= "
+        + " + ".join(str(s.value) for s in scores)
+        + f"，平均 S̄ = {figure(exact)}（按精确值计算份额，不先四舍五入；表中显示 {shown}）"
+    ]
+    if missing:
+        steps.append(f"未计入（无已公示得分）：{'、'.join(missing)}；取已有季度的平均")
+    return TeamMean(exact, shown, tuple(steps))
+
+
+# institution → centre part / stations part → teams
+def institution_parts(
+    sheet: Sheet, county: CountyInput, inst: InstitutionInput, amount: int, parent: str
+) -> None:
+    """The institution's amount split into its parts, and each part over its teams."""
+    labels = PART_LABELS.get(inst.subtype or "", DEFAULT_PART_LABELS)
+    means = {t.unit_id: team_mean(t, sheet.year) for t in inst.teams}
+    by_part = {p: [t for t in inst.teams if t.part == p] for p in PARTS}
+
+    def part_weight(part: Part) -> Fraction:
+        return sum(
+            (t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in by_part[part]),
+            Fraction(0),
+        )
+
+    used = [p for p in PARTS if by_part[p] and part_weight(p) > 0]
+    if not used:
+        if amount > 0:
+            raise SettlementInputError(
+                f"医疗机构「{inst.name}」没有可分配的团队（团队的签约人口×得分均为 0），"
+                f"无法分配 {yuan(amount)} 元"
+            )
+        used = [p for p in PARTS if by_part[p]]
+        if not used:
+            return
+    configured = {"centre": inst.split.centre, "stations": inst.split.stations}
+    ratios = {p: configured[p] for p in used} if len(used) == 2 else {used[0]: Decimal(1)}
+    amounts = split_by_ratio(amount, {labels[p]: ratios[p] for p in used})
+    for p in used:
+        part_amount = amounts[labels[p]]
+        key = f"split:{inst.unit_id}:{p}"
+        sheet.lines.append(
+            _split_line(county, inst, p, used, ratios, amount, part_amount, by_part, parent)
+        )
+        _teams(sheet, county, inst, by_part[p], means, part_amount, key, labels[p])
+
+
+def _split_line(
+    county: CountyInput,
+    inst: InstitutionInput,
+    p: Part,
+    used: list[Part],
+    ratios: dict[Part, Decimal],
+    amount: int,
+    part_amount: int,
+    by_part: dict[Part, list[TeamInput]],
+    parent: str,
+) -> Line:
+    labels = PART_LABELS.get(inst.subtype or "", DEFAULT_PART_LABELS)
+    split = inst.split
+    ratio_total = sum(ratios.values(), Decimal(0))
+    source_text = "本机构单独配置" if split.source == "institution" else "全市默认配置"
+    share = Fraction(ratios[p]) / Fraction(ratio_total)
+    exact = share * amount
+    notes: tuple[str, ...] = ()
+    if len(used) == 2:
+        steps = [
+            f"拆分比例（{source_text}）：中心 {split.centre} : 站点 {split.stations}",
+            f"份额 = {ratios[p]} ÷ {ratio_total} = {frac(share)}",
+            f"精确金额 = {frac(share)} × 机构应得 {num(amount)} 分 = {approx(exact)} 分",
+            f"按最大余额法取整：{num(part_amount)} 分（{yuan(part_amount)} 元）",
+            f"舍入调整 = {approx(part_amount - exact, sign=True)} 分"
+            f"（精确值 {frac(part_amount - exact)} 分）",
+        ]
+    else:
+        other: Part = "stations" if p == "centre" else "centre"
+        reason = "没有团队" if not by_part[other] else "团队的签约人口×得分均为 0"
+        steps = [f"{labels[other]}{reason}，机构应得 {yuan(amount)} 元全部归{labels[p]}"]
+        notes = (
+            ("未配置拆分比例：本机构只有一部分参与分配，无需拆分",)
+            if split.source == "none"
+            else (
+                f"配置的拆分比例（{source_text}）为 {split.centre} : "
+                f"{split.stations}，本机构只有一部分参与分配",
+            )
+        )
+    return Line(
+        key=f"split:{inst.unit_id}:{p}",
+        parent=parent,
+        level="split",
+        name=labels[p],
+        unit_id=inst.unit_id,
+        county_id=county.unit_id,
+        institution_id=inst.unit_id,
+        weight=ratios[p],
+        share=share,
+        share_display=share_for_display(share),
+        exact_fen=exact,
+        entitled_fen=part_amount,
+        rounding_adjustment=part_amount - exact,
+        explanation=Explanation(
+            formula="部分金额 = 拆分比例 ÷ 比例合计 × 机构应得",
+            steps=tuple(steps),
+            notes=notes,
+            figures={"part": p, "ratio": str(ratios[p])},
+        ),
+    )
+
+
+def _teams(
+    sheet: Sheet,
+    county: CountyInput,
+    inst: InstitutionInput,
+    teams: list[TeamInput],
+    means: dict[int, TeamMean],
+    amount: int,
+    parent: str,
+    part_label: str,
+) -> None:
+    where = f"医疗机构「{inst.name}」{part_label}的团队分配"
+    keys = unique_keys([t.name for t in teams], [t.code for t in teams])
+    weights = [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in teams]
+    parts = settle_exact(where, amount, keys, weights)
+    total_weight = sum(weights, Fraction(0))
+    for team, part in zip(teams, parts, strict=True):
+        mean = means[team.unit_id]
+        steps = [f"P（签约人口）= {num(team.signed_population)} 人", *mean.steps]
+        steps += share_steps(
+            part, f"{num(team.signed_population)} × {mean.text}", total_weight, amount, part_label
+        )
+        key = f"team:{team.unit_id}"
+        sheet.lines.append(
+            Line(
+                key=key,
+                parent=parent,
+                level="team",
+                name=team.name,
+                unit_id=team.unit_id,
+                county_id=county.unit_id,
+                institution_id=inst.unit_id,
+                team_id=team.unit_id,
+                signed_population=team.signed_population,
+                score=mean.shown,
+                weight=part.weight,
+                share=part.share,
+                share_display=shown_share(part),
+                exact_fen=part.exact,
+                entitled_fen=part.entitled,
+                rounding_adjustment=part.rounding,
+                explanation=Explanation(
+                    formula="团队应得 = P × S̄ ÷ Σ(P × S̄) × 所在部分金额（S̄ = 本年度已公示季度考核得分的精确平均，不先四舍五入）",
+                    steps=tuple(steps),
+                    notes=(sheet.population_note,),
+                    sources=team.l2,
+                ),
+            )
+        )
+        team_members(sheet, county, inst, team, part.entitled, key)
