@@ -41,7 +41,8 @@ count or a sum, so counties add up exactly). Station: service records carry ``st
 residents through their household (``household.station_id``), contracts through the contract's
 household, survey responses through the resident's household, complaints through their team when
 the team sits under a station. Signed residents (A1, B1) belong to the unit of the contract that
-covers them; everything else about residents (A2, B3, B4, B6, C4) to the resident's own unit.
+covers them; everything else about residents (A2, B3, B4, B6, C4) to the resident's own unit
+(A2's numerator also requires the contract to be the unit's own).
 Residents count only while their status is ``active`` (在册).
 
 Signed (签约) as of ``as_of``
@@ -70,10 +71,13 @@ The metrics
   parts' figures, recursively: city ← counties, county ← institutions, institution ← teams,
   station ← the teams under it (stations do not partition an institution, so institutions sum
   teams). No figure anywhere → value None.
-* **A2 key_population_signing** 重点人群签约率: signed key-population residents ÷ key-population
-  residents: residents with any stored key tag (maternal, hypertension, diabetes, mental_severe,
-  tuberculosis, disabled, poverty, special_family) or aged 65+ or 0–6 on ``as_of`` (birth-date
-  cut-offs computed in Python with ``care_schedule.age_on`` and passed as parameters).
+* **A2 key_population_signing** 重点人群签约率: key-population residents signed by a contract of
+  the same unit ÷ key-population residents: residents with any stored key tag (maternal,
+  hypertension, diabetes, mental_severe, tuberculosis, disabled, poverty, special_family) or aged
+  65+ or 0–6 on ``as_of`` (birth-date cut-offs computed in Python with ``care_schedule.age_on``
+  and passed as parameters). A resident signed by another unit's contract (a centre may sign a
+  household for any of its teams; a household may move to another team) counts for A1 with the
+  contract's unit and is not signed for A2 of the resident's unit: one signing, one unit.
 * **A3 effective_contracts** 有效签约率: contracts in force on ``as_of`` made effective by a service
   ÷ contracts in force. A service makes contract C effective when it is a counting record of the
   12 months up to ``as_of`` (``add_months(as_of, -12)`` exclusive .. ``as_of``) for a resident C
