@@ -1508,7 +1508,7 @@ class _Builder:
             unit,
             c["served_contracts"],
             c["contracts"],
-            (f"{self.low} 至 {self.high} 有服务记录的在约协议", "在约协议"),
+            (f"{self.low} 至 {self.high} 在协议期限内有签约团队计入服务的在约协议", "在约协议"),
             "份",
             f"{self.run.as_of} 没有在约签约协议",
             service_start=self.low.isoformat(),

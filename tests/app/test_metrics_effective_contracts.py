@@ -92,6 +92,15 @@ def _world() -> tuple[Tree, dict[str, Contract], dict[str, ServiceRecord]]:
     f.record(t1, "consultation", date(2025, 11, 1), p)
     c["another_contract"] = f.contract(old.household, [p], date(2026, 2, 1), date(2028, 1, 31))
 
+    # after_termination: follows a contract terminated on 1 September 2025; a record entered
+    # under that one but dated after its termination (a row the app would not accept) does not
+    # count, even though the new contract names it as the one it renewed.
+    old, p = _signed(t1, date(2025, 1, 1), date(2026, 12, 31), status="terminated")
+    old.terminated_on = date(2025, 9, 1)
+    f.record(t1, "consultation", date(2025, 10, 1), p, contract=old)
+    c["after_termination"] = f.contract(old.household, [p], date(2025, 9, 2), date(2027, 9, 1))
+    c["after_termination"].renewed_from_id = old.id
+
     # false / disputed: their only service is false, or disputed (not confirmed): not effective.
     c["false"], p = _signed(t1, date(2025, 6, 1), date(2027, 5, 31))
     f.record(t1, "consultation", date(2026, 3, 1), p, verification="false")
@@ -108,8 +117,8 @@ def _world() -> tuple[Tree, dict[str, Contract], dict[str, ServiceRecord]]:
     return t, c, r
 
 
-# In force on 31 March at T1: the ten contracts of ``_world`` (the renewed and expired ones are
-# not): effective ``inside``, ``renewal``, ``chain``, ``confirmed`` = 4/10.
+# In force on 31 March at T1: the eleven contracts of ``_world`` (the renewed, expired and
+# terminated ones are not): effective ``inside``, ``renewal``, ``chain``, ``confirmed`` = 4/11.
 EFFECTIVE = {"inside", "renewal", "chain", "confirmed"}
 
 
@@ -120,14 +129,18 @@ def test_a3_counts_only_services_inside_the_contract_or_its_renewed_terms(app: F
         a3 = result[t.team.id]["effective_contracts"]
         assert (a3.numerator, a3.denominator, a3.value) == (
             Decimal(4),
-            Decimal(10),
-            Decimal("0.400000"),
+            Decimal(11),
+            Decimal("0.363636"),
         ), compute.__module__
+        assert a3.detail == (
+            "2025-04-01 至 2026-03-31 在协议期限内有签约团队计入服务的在约协议 4 份"
+            " ÷ 在约协议 11 份 = 36.36%"
+        )
         assert result[t.team2.id]["effective_contracts"].value is None  # no contract of T2
         # The institution and the station add up the same contracts.
         inst = compute("institution", START, END, metrics=["effective_contracts"])
         assert inst[t.institution.id]["effective_contracts"].numerator == Decimal(4)
-    assert len(c) == 10
+    assert len(c) == 11
 
 
 def test_a3_drill_down_names_the_service_that_made_each_contract_effective(app: Flask) -> None:
