@@ -15,10 +15,11 @@ drill-down page.
 Performance at city scale (issue #7)
 ------------------------------------
 Per-resident facts are probes, not sets: whether a resident is signed (``EXISTS`` over
-``ix_contract_member_resident_id``), a contract served, a patient followed up each quarter, a
-patient's latest reading, a care-schedule window satisfied: each reads the partial index of
-counting records ``ix_service_record_counting`` (resident, type, date; on PostgreSQL it carries the
-readings, so the probes never touch the table). Never ``id IN (subquery)`` inside an expression:
+``ix_contract_member_resident_id``), a patient followed up each quarter, a patient's latest
+reading, a care-schedule window satisfied: each reads the partial index of counting records
+``ix_service_record_counting`` (resident, type, date; on PostgreSQL it carries the readings, so the
+probes never touch the table). A3 is a set: the records of the 12 months joined to the renewal
+lineage of the contracts in force by ``contract_id`` (one pass, hash joins). Never ``id IN (subquery)`` inside an expression:
 when the subquery does not fit in ``work_mem`` PostgreSQL rescans it for every row. Constants the
 partial index is defined with are written into the SQL (``_counting``), not bound. The care
 schedules (B4, B6) are reckoned in SQL from rules that ``assessments.care_schedule`` derives for
