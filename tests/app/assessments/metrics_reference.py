@@ -394,9 +394,9 @@ class _Run:
     def fetch_contracts(self) -> None:
         """A3, reckoned in Python from plain rows: a contract in force is effective when one of
         its members has a counting record of the 12 months, entered under the contract or one it
-        renewed (followed back through ``renewed_from_id``), dated inside the term of the
-        contract it was entered under (and before that contract's termination day), by the team
-        holding the contract in force."""
+        renewed (followed back through ``renewed_from_id``, at most three), dated inside the term
+        of the contract it was entered under (and before that contract's termination day), by the
+        team holding the contract in force."""
         low, high = _twelve_months(self.as_of)
         stmt = select(Contract.id).where(_contract_in_force(self.as_of))
         stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
@@ -445,7 +445,8 @@ class _Run:
             covered = members[contract_id]
             current: int | None = contract_id
             seen: set[int] = set()
-            while current is not None and current not in seen and current in terms:
+            # The contract itself and up to three contracts it renewed, one after the other.
+            while current is not None and current not in seen and len(seen) <= 3:
                 seen.add(current)
                 term = terms[current]
                 last = term.end_date
