@@ -132,6 +132,26 @@ def contract(
     return deal
 
 
+_COVERING = object()  # record(): the contract the app would enter the record under
+
+
+def covering_contract(resident_id: int, day: date) -> Contract | None:
+    """The contract of the resident whose term holds ``day`` (not terminated by then), the active
+    one first, then the latest start: the one the app enters a service record under."""
+    covering = db.session.scalars(
+        select(Contract)
+        .join(ContractMember, ContractMember.contract_id == Contract.id)
+        .where(
+            ContractMember.resident_id == resident_id,
+            Contract.start_date <= day,
+            Contract.end_date >= day,
+        )
+    ).all()
+    covering = [c for c in covering if c.terminated_on is None or c.terminated_on > day]
+    covering.sort(key=lambda c: (c.status != "active", -c.start_date.toordinal()))
+    return covering[0] if covering else None
+
+
 def record(
     team: OrgUnit,
     type_: str,
@@ -145,9 +165,15 @@ def record(
     diastolic: int | None = None,
     glucose: str | None = None,
     received: datetime | None = None,
+    contract: Contract | None | object = _COVERING,
 ) -> ServiceRecord:
-    """A service record; entered the same day at 10:00 unless ``entered`` says otherwise."""
+    """A service record; entered the same day at 10:00 unless ``entered`` says otherwise. Like
+    the app, a record of a resident is entered under the contract whose term holds the day (the
+    active one first), unless ``contract`` names one (or None)."""
     who = doctor(team)
+    if contract is _COVERING:
+        contract = covering_contract(person.id, day) if person is not None else None
+    assert contract is None or isinstance(contract, Contract)
     if station is None and person is not None:
         home = db.session.get(Household, person.household_id)
         station_id = home.station_id if home else None
@@ -168,6 +194,7 @@ def record(
         entered_at=entered or datetime.combine(day, time(10, 0)),
         entered_by_id=who.id,
         verification=verification,
+        contract_id=contract.id if contract is not None else None,
         **_scope(team),
     )
     db.session.add(row)

@@ -18,9 +18,10 @@ Per-resident facts are probes, not sets: whether a resident is signed (``EXISTS`
 ``ix_contract_member_resident_id``), a contract served, a patient followed up each quarter, a
 patient's latest reading, a care-schedule window satisfied: each reads the partial index of
 counting records ``ix_service_record_counting`` (resident, type, date; on PostgreSQL it carries the
-readings, so the probes never touch the table). Never ``id IN (subquery)`` inside an expression:
-when the subquery does not fit in ``work_mem`` PostgreSQL rescans it for every row. Constants the
-partial index is defined with are written into the SQL (``_counting``), not bound. The care
+readings, so the probes never touch the table; A3's then read each record's contract and team,
+and stop at the first that counts). Never ``id IN (subquery)`` inside an expression: when the
+subquery does not fit in ``work_mem`` PostgreSQL rescans it for every row. Constants the partial
+index is defined with are written into the SQL (``_counting``), not bound. The care
 schedules (B4, B6) are reckoned in SQL from rules that ``assessments.care_schedule`` derives for
 the period (see the section on care schedules below). JIT compilation is best switched off for
 the app's PostgreSQL connections (``jit = off``): on statements this size it costs more than it
@@ -41,7 +42,8 @@ count or a sum, so counties add up exactly). Station: service records carry ``st
 residents through their household (``household.station_id``), contracts through the contract's
 household, survey responses through the resident's household, complaints through their team when
 the team sits under a station. Signed residents (A1, B1) belong to the unit of the contract that
-covers them; everything else about residents (A2, B3, B4, B6, C4) to the resident's own unit.
+covers them; everything else about residents (A2, B3, B4, B6, C4) to the resident's own unit
+(A2's numerator also requires the contract to be the unit's own).
 Residents count only while their status is ``active`` (在册).
 
 Signed (签约) as of ``as_of``
@@ -54,6 +56,15 @@ one thing not kept is a member removed from a contract that has since been renew
 Residents are counted once (``COUNT(DISTINCT resident_id)``) even if two contracts overlap.
 Contracts in force (A3) use the same rule at contract level.
 
+Which records belong where
+--------------------------
+Records of the period, of the unit (A5, B1, B5, B7, C1): the record's own unit columns (the team
+that gave the service), never the resident's current contract. Records about residents judged per
+resident (B3, B4, B6, C4): the resident's own unit, and the resident's counting records of the
+window, whoever gave them — these measure the resident's care (a patient who moved teams keeps
+the follow-ups already done); in the app a record of a resident is always placed with the
+resident's team. Contract-bound (A3): only the contract's own records as defined above.
+
 The metrics
 -----------
 * **A1 signing_coverage** 签约覆盖率: signed residents ÷ registered population (``PopulationFigure``
@@ -61,13 +72,21 @@ The metrics
   parts' figures, recursively: city ← counties, county ← institutions, institution ← teams,
   station ← the teams under it (stations do not partition an institution, so institutions sum
   teams). No figure anywhere → value None.
-* **A2 key_population_signing** 重点人群签约率: signed key-population residents ÷ key-population
-  residents: residents with any stored key tag (maternal, hypertension, diabetes, mental_severe,
-  tuberculosis, disabled, poverty, special_family) or aged 65+ or 0–6 on ``as_of`` (birth-date
-  cut-offs computed in Python with ``care_schedule.age_on`` and passed as parameters).
-* **A3 effective_contracts** 有效签约率: contracts in force on ``as_of`` with at least one counting
-  service record of any member in the 12 months up to ``as_of`` (``add_months(as_of, -12)``
-  exclusive .. ``as_of``) ÷ contracts in force.
+* **A2 key_population_signing** 重点人群签约率: key-population residents signed by a contract of
+  the same unit ÷ key-population residents: residents with any stored key tag (maternal,
+  hypertension, diabetes, mental_severe, tuberculosis, disabled, poverty, special_family) or aged
+  65+ or 0–6 on ``as_of`` (birth-date cut-offs computed in Python with ``care_schedule.age_on``
+  and passed as parameters). A resident signed by another unit's contract (a centre may sign a
+  household for any of its teams; a household may move to another team) counts for A1 with the
+  contract's unit and is not signed for A2 of the resident's unit: one signing, one unit.
+* **A3 effective_contracts** 有效签约率: contracts in force on ``as_of`` made effective by a service
+  ÷ contracts in force. A service makes contract C effective when it is a counting record of the
+  12 months up to ``as_of`` (``add_months(as_of, -12)`` exclusive .. ``as_of``) for a resident C
+  covers, given by C's team, entered under C or under a contract C renewed (``renewed_from_id``,
+  followed up to three renewals back; ``service_record.contract_id``), and dated inside the
+  term of the contract it was entered under (start..end, before the termination day if it was
+  terminated). Services before the contract existed (entered under no contract), by another
+  team, or under an unrelated contract (an earlier one that was not renewed into C) never count.
 * **A5 timely_entry** 及时录入率: counting records of the period entered within 48 hours after the
   service day ended, i.e. ``entered_at`` before 00:00 of the third day after the service date
   (service on 3 March → entered before 6 March 00:00) ÷ counting records of the period. The
@@ -306,24 +325,81 @@ def _member_in_force(as_of: date) -> ColumnElement[bool]:
     )
 
 
-def _served_contracts(as_of: date) -> Any:
-    """Subquery of the ids of contracts with a member served (counting record) in the 12 months.
+# A3 follows a contract's renewals this many contracts back. Terms last at least a year, so only
+# renewals made within days of each other could reach a record of the 12 months farther back.
+RENEWALS_FOLLOWED = 3
 
-    Built from non-correlated sets (hash semi-joins on PostgreSQL, materialised once on SQLite):
-    a correlated EXISTS per contract makes SQLite rescan the records for every contract.
-    """
+
+def _renewal_chain(stmt: Select[Any]) -> tuple[Select[Any], list[Any]]:
+    """``stmt`` (selecting from ``Contract``) outer-joined to the contracts it renewed, up to
+    ``RENEWALS_FOLLOWED`` back (``renewed_from_id``), and the ids of the chain: the contract's
+    own, then its predecessors' (NULL where the chain ends). One row per contract still."""
+    ids: list[Any] = [Contract.id]
+    previous: Any = Contract
+    for step in range(1, RENEWALS_FOLLOWED + 1):
+        earlier = aliased(Contract, name=f"renewed_{step}")
+        stmt = stmt.outerjoin(earlier, earlier.id == previous.renewed_from_id)
+        ids.append(earlier.id)
+        previous = earlier
+    return stmt, ids
+
+
+def _makes_effective(chain: Sequence[Any], term: Any, as_of: date) -> ColumnElement[bool]:
+    """The service record (``ServiceRecord``, reached from a ``ContractMember`` of the enclosing
+    query's ``Contract``; ``term`` the contract it was entered under) makes that contract
+    effective (A3): a counting record of the 12 months up to ``as_of``, for the member, entered
+    under the contract itself or one it renewed (``chain``, from ``_renewal_chain``), dated
+    inside the term of the contract it was entered under (start..end, and before the day it was
+    terminated, if it was), by the team that holds the contract."""
     low, high = _twelve_months(as_of)
-    served = select(ServiceRecord.resident_id).where(
-        ServiceRecord.resident_id.is_not(None),
+    return and_(
+        ContractMember.contract_id == Contract.id,
+        ServiceRecord.resident_id == ContractMember.resident_id,
         _counting(),
         ServiceRecord.service_date >= low,
         ServiceRecord.service_date <= high,
+        ServiceRecord.contract_id.in_(chain),
+        ServiceRecord.team_id == Contract.team_id,
+        term.id == ServiceRecord.contract_id,
+        ServiceRecord.service_date >= term.start_date,
+        ServiceRecord.service_date <= term.end_date,
+        or_(term.terminated_on.is_(None), ServiceRecord.service_date < term.terminated_on),
+    )
+
+
+def _served(chain: Sequence[Any], as_of: date) -> ColumnElement[bool]:
+    """The enclosing query's ``Contract`` is made effective by a service (``_makes_effective``).
+    Nested EXISTS, so that both engines probe per contract (its members, then their records by
+    resident or by the chain's contract ids) and stop at the first record that counts: flattened
+    into one join, PostgreSQL hashed every record of the 12 months (4 s instead of 1.6 s for the
+    205 teams of the county-scale demo)."""
+    term = aliased(Contract, name="record_contract")
+    record_counts = (
+        select(ServiceRecord.id)
+        .join(term, term.id == ServiceRecord.contract_id)
+        .where(_makes_effective(chain, term, as_of))
+        .correlate_except(ServiceRecord, term)
+        .exists()
     )
     return (
-        select(ContractMember.contract_id.label("contract_id"))
-        .where(ContractMember.resident_id.in_(served))
-        .distinct()
-        .subquery("served_contracts")
+        select(ContractMember.id)
+        .where(ContractMember.contract_id == Contract.id, record_counts)
+        .correlate_except(ContractMember)
+        .exists()
+    )
+
+
+def _effective_services(chain: Sequence[Any], as_of: date) -> Select[Any]:
+    """The records that make the enclosing query's ``Contract`` effective, latest first (by date,
+    then id), as a correlated select of their ids (the drill-down of one unit)."""
+    term = aliased(Contract, name="record_contract")
+    return (
+        select(ServiceRecord.id)
+        .select_from(ContractMember)
+        .join(ServiceRecord, ServiceRecord.resident_id == ContractMember.resident_id)
+        .join(term, term.id == ServiceRecord.contract_id)
+        .where(_makes_effective(chain, term, as_of))
+        .order_by(ServiceRecord.service_date.desc(), ServiceRecord.id.desc())
     )
 
 
@@ -692,6 +768,9 @@ class _Run:
 
     # ------------------------------------------------------------------ queries
 
+    # A1 denominator. Registered population (``PopulationFigure``, category ``registered``) of the
+    # unit for the calendar year of ``end``; without a figure, the sum of its parts' figures
+    # (city <- counties <- institutions <- teams; station <- its teams). No records involved.
     def fetch_population(self) -> None:
         figures = dict(
             db.session.execute(
@@ -727,6 +806,10 @@ class _Run:
 
         self.population = {unit_id: population(unit_id) for unit_id in self.unit_ids}
 
+    # A1 numerator, B1 denominator. Distinct residents who are members of a contract in force on
+    # ``as_of`` (``_member_in_force``: term holds ``as_of``; active with the member active, or
+    # since renewed / expired, or terminated after ``as_of``), counted for the unit of the
+    # CONTRACT (its team / institution / county; its household's station), not the resident's.
     def fetch_signed(self) -> None:
         stmt = (
             select(func.count(distinct(ContractMember.resident_id)).label("signed"))
@@ -737,10 +820,17 @@ class _Run:
         stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
         self.collect(stmt, key)
 
+    # A2: numerator key-population residents of the unit signed on ``as_of`` by a contract held by
+    # the same unit (at the city grain any contract); denominator active key-population residents
+    # of the unit (stored key tags, or aged 65+ / 0-6 on ``as_of``), by the RESIDENT's unit.
+    # B4 elderly part: due = those residents signed on ``as_of`` (any contract) and aged 65+;
+    # done = due residents with a counting ``elderly_checkup`` dated in the 12 months up to
+    # ``as_of`` (any team's record: the resident's yearly checkup).
     def fetch_residents(self) -> None:
         """A2 (key population, signed) and the elderly part of B4: the key population counted
-        per unit, and (a second branch of one statement) its signed residents per unit, aged 65+
-        and checked (a counting elderly checkup in the 12 months).
+        per unit, and (a second branch of one statement) its signed residents per unit: signed
+        by a contract of the same unit (A2's numerator), aged 65+ and checked (a counting elderly
+        checkup in the 12 months; B4 takes every signed resident, whoever holds the contract).
 
         Signed is a semi-join (EXISTS in WHERE: a parallel hash semi-join on PostgreSQL, a probe
         of ``ix_contract_member_resident_id`` per resident on SQLite), never ``id IN (members)``
@@ -771,11 +861,16 @@ class _Run:
             if self.filter_ids:
                 stmt = stmt.where(key.in_(self.unit_ids))
             if signed:
-                flags = [literal_column("1"), _flag(elderly), _flag(and_(elderly, checked))]
+                flags = [
+                    literal_column("1"),
+                    _flag(_signed_resident(self.as_of, Resident.id, self.grain, key)),
+                    _flag(elderly),
+                    _flag(and_(elderly, checked)),
+                ]
                 stmt = stmt.where(_signed_resident(self.as_of, Resident.id))
             else:
-                flags = [literal_column("0"), literal_column("0"), literal_column("0")]
-            names = ["signed", "elderly", "checked"]
+                flags = [literal_column("0")] * 4
+            names = ["signed", "here", "elderly", "checked"]
             branches.append(
                 stmt.add_columns(
                     key.label("unit_key"),
@@ -783,11 +878,13 @@ class _Run:
                     func.count().label("rows"),
                 ).group_by(key, *(literal_column(name) for name in names[1:] if signed))
             )
-        for unit_key, signed, old, done, rows in db.session.execute(union_all(*branches)):
+        for unit_key, signed, here, old, done, rows in db.session.execute(union_all(*branches)):
             unit = self.unit_for(unit_key)
             if unit is None:
                 continue
-            names = ["key_signed"] if signed else ["key_residents"]
+            names = [] if signed else ["key_residents"]
+            if signed and here:
+                names.append("key_signed")
             if signed and old:
                 names.append("elderly_due")
                 if done:
@@ -795,35 +892,25 @@ class _Run:
             for name in names:
                 self.counts[unit][name] += int(rows)
 
+    # A3: denominator contracts in force on ``as_of`` (``_contract_in_force``), by the CONTRACT's
+    # unit. Numerator those of them with a service of ``_makes_effective``: a counting record
+    # dated in the 12 months up to ``as_of``, for a member of the contract, whose ``team_id`` is
+    # the contract's team, entered under the contract or one it renewed (``contract_id`` in the
+    # chain of ``_renewal_chain``, up to three back), dated inside the term of the contract it
+    # was entered under (start..end, before ``terminated_on``).
     def fetch_contracts(self) -> None:
-        """A3: contracts in force per unit, and (a second branch of one statement) those with a
-        member served in the 12 months: a semi-join from each contract to its members and from
-        each member to their counting records (parallel probes on PostgreSQL)."""
-        low, high = _twelve_months(self.as_of)
-        # Nested so that both engines go from the contract's members to each one's records.
-        member_served = (
-            select(ServiceRecord.id)
-            .where(
-                ServiceRecord.resident_id == ContractMember.resident_id,
-                _counting(),
-                ServiceRecord.service_date >= low,
-                ServiceRecord.service_date <= high,
-            )
-            .exists()
-        )
-        served = (
-            select(ContractMember.id)
-            .where(ContractMember.contract_id == Contract.id, member_served)
-            .exists()
-        )
+        """A3: contracts in force per unit, and (a second branch of one statement) those made
+        effective by a service: a correlated EXISTS per contract, from its members to each one's
+        counting records, stopping at the first that counts (parallel probes on PostgreSQL)."""
         branches = []
         for label in ("contracts", "served_contracts"):
             stmt = select().select_from(Contract).where(_contract_in_force(self.as_of))
+            if label == "served_contracts":
+                stmt, chain = _renewal_chain(stmt)
+                stmt = stmt.where(_served(chain, self.as_of))
             stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
             if self.filter_ids:
                 stmt = stmt.where(key.in_(self.unit_ids))
-            if label == "served_contracts":
-                stmt = stmt.where(served)
             branches.append(
                 stmt.add_columns(
                     literal(label, String()).label("count_name"),
@@ -867,6 +954,14 @@ class _Run:
         stmt, key = self.grain.keyed(stmt, ServiceRecord)
         self.collect(stmt, key)
 
+    # B3: denominator active residents of the unit (RESIDENT's unit) tagged hypertension or
+    # diabetes; numerator those with, for each of their diseases, a counting follow-up of that
+    # disease in every judged quarter (the completed quarters of ``as_of``'s year, or all of last
+    # year's before the first completes), records dated 1 January .. the last judged quarter end.
+    # C4: denominator those patients with a counting reading (BP: both values; glucose) dated in
+    # the 12 months up to ``as_of``, once per disease; numerator those whose latest such reading
+    # (last date, then highest id) is below 140/90 mmHg or 7.0 mmol/L. Records of any team: the
+    # patient's care, whoever gave it.
     def fetch_patients(self, chronic: bool, control: bool) -> None:
         """B3 and C4 in one pass over the active patients (hypertension or diabetes): B3 each
         patient's judged quarters with a follow-up, counted per disease; C4 each patient's latest
@@ -926,6 +1021,10 @@ class _Run:
 
         self.collect_flags(stmt, key, flags, tally)
 
+    # B4 child / maternal parts and B6: due = care-schedule windows (``assessments.care_schedule``)
+    # ending in ``start..end`` of active residents signed on ``as_of`` (any contract), by the
+    # RESIDENT's unit; done = windows with a counting record of the window's type dated inside
+    # the window (never before ``start`` - 430 days nor after ``end``).
     def fetch_schedules(self) -> None:
         """Child, vaccination, mental and TB windows, then maternal windows (B4, B6): windows
         due and done per unit and part."""
@@ -951,6 +1050,8 @@ class _Run:
                     self.counts[unit][f"{part}_due"] += int(due)
                     self.counts[unit][f"{part}_done"] += int(finished)
 
+    # C1 (complaints part): complaints with status ``verified`` received ``start..end``, counted
+    # for the team they are against (station: that team's station).
     def fetch_complaints(self) -> None:
         stmt = select(func.count(Complaint.id).label("complaints")).where(
             Complaint.status == "verified",
@@ -960,6 +1061,10 @@ class _Run:
         stmt, key = self.grain.keyed(stmt, Complaint)
         self.collect(stmt, key)
 
+    # C2: numerator survey responses dated ``start..end`` with ``knows_doctor`` true; denominator
+    # responses of the period that answered it. C3: mean ``satisfaction`` (100/80/60/20) of the
+    # period's responses that answered it. By the response's unit (station: the resident's
+    # household's station).
     def fetch_surveys(self) -> None:
         stmt = select(
             func.count(case((SurveyResponse.knows_doctor.is_(True), 1))).label("aware"),
@@ -1003,16 +1108,38 @@ def _rules_table(
     )
 
 
-def _signed_resident(as_of: date, resident_id: Any) -> ColumnElement[bool]:
+def _signed_resident(
+    as_of: date, resident_id: Any, grain: _Grain | None = None, unit_key: Any = None
+) -> ColumnElement[bool]:
     """The resident is signed on ``as_of``: a correlated EXISTS (a semi-join on PostgreSQL, a probe
     of ``ix_contract_member_resident_id`` per resident on SQLite, which would otherwise drive the
-    query from the list of every signed resident)."""
-    return (
+    query from the list of every signed resident). With ``grain`` and ``unit_key`` (the
+    resident's unit at that grain), only by a contract held by that same unit (A2)."""
+    stmt = (
         select(ContractMember.id)
         .join(Contract, Contract.id == ContractMember.contract_id)
         .where(ContractMember.resident_id == resident_id, _member_in_force(as_of))
-        .exists()
     )
+    if grain is not None:
+        stmt = stmt.where(_contract_of_unit(grain, unit_key))
+    return stmt.exists()
+
+
+def _contract_of_unit(grain: _Grain, unit_key: Any) -> ColumnElement[bool]:
+    """The contract (``Contract`` in the enclosing query) is held by the unit ``unit_key`` of
+    ``grain``: its own team / institution / county column; at the station grain its household's
+    station. At the city grain every contract of the city's counties is the city's: true."""
+    if grain.grain == "city":
+        return true()
+    if grain.column == "station":
+        home = aliased(Household, name="contract_household")
+        return (
+            select(home.id)
+            .where(home.id == Contract.household_id, home.station_id == unit_key)
+            .exists()
+        )
+    column: ColumnElement[bool] = getattr(Contract, f"{grain.column}_id") == unit_key
+    return column
 
 
 def _window_done(
@@ -1378,7 +1505,7 @@ class _Builder:
             unit,
             c["served_contracts"],
             c["contracts"],
-            (f"{self.low} 至 {self.high} 有服务记录的在约协议", "在约协议"),
+            (f"{self.low} 至 {self.high} 在协议期限内有签约团队计入服务的在约协议", "在约协议"),
             "份",
             f"{self.run.as_of} 没有在约签约协议",
             service_start=self.low.isoformat(),
@@ -1705,20 +1832,14 @@ def metric_records_query(
         return select(Resident).where(Resident.id.in_(members)).order_by(Resident.id)
 
     if metric == "key_population_signing":
-        signed = _signed_residents(as_of)
-        stmt = select(Resident).where(
-            Resident.status == "active",
-            _key_population(as_of),
-            Resident.id.in_(select(signed.c.resident_id)),
-        )
-        return scoped(stmt, Resident, **resident_home).order_by(Resident.id)
+        stmt = select(Resident).where(Resident.status == "active", _key_population(as_of))
+        stmt, key = g.keyed(stmt, Resident, **resident_home)
+        return stmt.where(
+            g.match(key, unit_id), _signed_resident(as_of, Resident.id, g, key)
+        ).order_by(Resident.id)
 
     if metric == "effective_contracts":
-        served = _served_contracts(as_of)
-        stmt = select(Contract).where(
-            _contract_in_force(as_of), Contract.id.in_(select(served.c.contract_id))
-        )
-        return scoped(stmt, Contract, household_id=Contract.household_id).order_by(Contract.id)
+        return _effective_contracts_query(g, unit_id, as_of)
 
     if metric == "chronic_standard_management":
         followups, needed = _chronic_followups(as_of)
@@ -1832,3 +1953,24 @@ def _elderly_checkup_records(g: _Grain, unit_id: int, as_of: date) -> list[int]:
     )
     stmt, key = g.keyed(stmt, Resident, household_id=Resident.household_id)
     return list(db.session.scalars(stmt.where(g.match(key, unit_id))))
+
+
+def _effective_contracts_query(g: _Grain, unit_id: int, as_of: date) -> Select[Any]:
+    """A3's drill-down: every contract of the unit in force on ``as_of`` (the denominator) with
+    the service that made it effective (``effective_service``: its latest, by date then id), or
+    None when no service did (not in the numerator)."""
+    stmt, chain = _renewal_chain(select(Contract.id).where(_contract_in_force(as_of)))
+    latest = _effective_services(chain, as_of).limit(1).scalar_subquery()
+    stmt, key = g.keyed(stmt, Contract, household_id=Contract.household_id)
+    found = (
+        stmt.add_columns(latest.label("record_id"))
+        .where(g.match(key, unit_id))
+        .subquery("effective_latest")
+    )
+    service = aliased(ServiceRecord, name="effective_service")
+    return (
+        select(Contract, service)
+        .join(found, found.c.id == Contract.id)
+        .outerjoin(service, service.id == found.c.record_id)
+        .order_by(Contract.id)
+    )

@@ -493,12 +493,36 @@ _DRILL_COLUMNS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# A3's drill-down pairs each contract with the service that made it effective (or None).
+_EFFECTIVE_SERVICE = "effective_service"
+
+
+def _effective_cells(record: Any) -> list[tuple[str, Any, str | None]]:
+    """The service that made a contract effective (A3): record, date, type, doctor; or none."""
+    if record is None:
+        return [
+            ("使协议有效的服务", "无：协议期内没有本团队计入的服务", None),
+            ("服务日期", None, None),
+            ("服务类型", None, None),
+            ("服务医生", None, None),
+        ]
+    return [
+        ("使协议有效的服务", f"记录 {record.id}", _record_link("ServiceRecord", record)),
+        ("服务日期", record.service_date, None),
+        ("服务类型", record.type_label, None),
+        ("服务医生", record.doctor.display_name if record.doctor else None, None),
+    ]
+
+
 def _cells(row: Any) -> list[tuple[str, Any, str | None]]:
     """(header, value, link) per shown column of a drill-down row."""
     from fdoctor.core.web import _show_id
 
     cells: list[tuple[str, Any, str | None]] = []
-    for value in row:
+    for field, value in zip(row._fields, row, strict=True):
+        if field == _EFFECTIVE_SERVICE:
+            cells += _effective_cells(value)
+            continue
         model = type(value).__name__
         columns = _DRILL_COLUMNS.get(model)
         if columns is None:
@@ -560,6 +584,9 @@ def records(assessment_id: int, code: str) -> Any:
         limit=DRILL_LIMIT,
         drill=drill,
         manual=stmt is None,
+        heading=(
+            "在约协议及使其有效的服务" if item.metric == "effective_contracts" else "分子对应的记录"
+        ),
     )
 
 

@@ -530,8 +530,14 @@ def test_drill_query_lists_the_numerator_rows(world: World) -> None:
     for metric in METRICS:
         query = metric_records_query(metric, "team", team, START, END)
         assert query is not None
-        rows = db.session.scalars(query).all()
         mv = values[metric]
+        if metric == "effective_contracts":
+            # Every contract in force (the denominator), with the service that made it effective.
+            pairs = db.session.execute(query).all()
+            assert len(pairs) == mv.denominator
+            assert len([p for p in pairs if p[1] is not None]) == mv.numerator
+            continue
+        rows = db.session.scalars(query).all()
         if metric == "basic_medical_volume":
             assert {r.id for r in rows} == {rec[5].id, rec[6].id}  # numerator is visits × 100
         elif metric == "ethics_deductions":

@@ -22,6 +22,7 @@ from fdoctor.org.models import OrgUnit, PopulationFigure
 from fdoctor.services.models import ServiceRecord
 from tests.conftest import login
 from tests.factories import PASSWORD, Tree, make_household, make_tree
+from tests.metrics_factories import covering_contract
 
 # One cheap hash for every test user (the default scrypt costs half a second per user).
 _FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
@@ -76,6 +77,8 @@ def add_service(
     type_: str = "consultation",
     resident_id: int | None = None,
 ) -> ServiceRecord:
+    # Entered under the resident's contract covering the day, as the app does.
+    contract = None if resident_id is None else covering_contract(resident_id, day)
     record = ServiceRecord(
         client_uuid=str(uuid.uuid4()),
         resident_id=resident_id,
@@ -85,6 +88,7 @@ def add_service(
         type=type_,
         entered_at=datetime(day.year, day.month, day.day, 17, 0),
         entered_by_id=doctor.id,
+        contract_id=contract.id if contract is not None else None,
         county_id=team.county_id,
         institution_id=team.institution_id,
         team_id=team.id,

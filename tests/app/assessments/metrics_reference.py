@@ -61,7 +61,6 @@ from fdoctor.assessments.metrics import (  # what the tuning did not change
     _latest_birth_for_age,
     _member_in_force,
     _Population,
-    _served_contracts,
     _signed_residents,
     _timely,
     _twelve_months,
@@ -70,6 +69,7 @@ from fdoctor.assessments.metrics import (  # what the tuning did not change
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.extensions import db
 from fdoctor.households.models import (
+    Household,
     Pregnancy,
     Resident,
 )
@@ -337,10 +337,8 @@ class _Run:
         is_signed = signed.c.resident_id.is_not(None)
         columns: list[Any] = []
         if key_population:
-            columns += [
-                func.count(Resident.id).label("key_residents"),
-                func.count(signed.c.resident_id).label("key_signed"),
-            ]
+            columns += [func.count(Resident.id).label("key_residents")]
+            self.fetch_key_signed()
         stmt = (
             select(*columns)
             .select_from(Resident)
@@ -370,19 +368,107 @@ class _Run:
         stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
         self.collect(stmt, key)
 
-    def fetch_contracts(self) -> None:
-        served = _served_contracts(self.as_of)
+    def fetch_key_signed(self) -> None:
+        """A2's numerator: key-population residents signed on ``as_of`` by a contract of their
+        own unit (the contract's team / institution / county, its household's station; any
+        contract at the city grain), each counted once."""
         stmt = (
-            select(
-                func.count(Contract.id).label("contracts"),
-                func.count(served.c.contract_id).label("served_contracts"),
+            select(func.count(distinct(Resident.id)).label("key_signed"))
+            .select_from(Resident)
+            .join(ContractMember, ContractMember.resident_id == Resident.id)
+            .join(Contract, Contract.id == ContractMember.contract_id)
+            .where(
+                Resident.status == "active",
+                _key_population(self.as_of),
+                _member_in_force(self.as_of),
             )
-            .select_from(Contract)
-            .outerjoin(served, served.c.contract_id == Contract.id)
-            .where(_contract_in_force(self.as_of))
         )
-        stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
+        stmt, key = self.grain.keyed(stmt, Resident, household_id=Resident.household_id)
+        if self.grain.column == "station":
+            home = aliased(Household, name="signing_household")
+            stmt = stmt.join(home, home.id == Contract.household_id).where(home.station_id == key)
+        elif self.grain.grain != "city":
+            stmt = stmt.where(getattr(Contract, f"{self.grain.column}_id") == key)
         self.collect(stmt, key)
+
+    def fetch_contracts(self) -> None:
+        """A3, reckoned in Python from plain rows: a contract in force is effective when one of
+        its members has a counting record of the 12 months, entered under the contract or one it
+        renewed (followed back through ``renewed_from_id``, at most three), dated inside the term
+        of the contract it was entered under (and before that contract's termination day), by the
+        team holding the contract in force."""
+        low, high = _twelve_months(self.as_of)
+        stmt = select(Contract.id).where(_contract_in_force(self.as_of))
+        stmt, key = self.grain.keyed(stmt, Contract, household_id=Contract.household_id)
+        if self.filter_ids:
+            stmt = stmt.where(key.in_(self.unit_ids))
+        in_force = {
+            contract_id: unit_key
+            for contract_id, unit_key in db.session.execute(stmt.add_columns(key.label("unit_key")))
+        }
+        terms = {
+            row.id: row
+            for row in db.session.execute(
+                select(
+                    Contract.id,
+                    Contract.team_id,
+                    Contract.start_date,
+                    Contract.end_date,
+                    Contract.terminated_on,
+                    Contract.renewed_from_id,
+                )
+            )
+        }
+        members: dict[int, set[int]] = defaultdict(set)
+        for contract_id, resident_id in db.session.execute(
+            select(ContractMember.contract_id, ContractMember.resident_id)
+        ):
+            members[contract_id].add(resident_id)
+        records: dict[int, list[tuple[int | None, int | None, date]]] = defaultdict(list)
+        for contract_id, resident_id, team_id, day in db.session.execute(
+            select(
+                ServiceRecord.contract_id,
+                ServiceRecord.resident_id,
+                ServiceRecord.team_id,
+                ServiceRecord.service_date,
+            ).where(
+                _counting(),
+                ServiceRecord.contract_id.is_not(None),
+                ServiceRecord.service_date >= low,
+                ServiceRecord.service_date <= high,
+            )
+        ):
+            records[contract_id].append((resident_id, team_id, day))
+
+        def served(contract_id: int) -> bool:
+            holder = terms[contract_id]
+            covered = members[contract_id]
+            current: int | None = contract_id
+            seen: set[int] = set()
+            # The contract itself and up to three contracts it renewed, one after the other.
+            while current is not None and current not in seen and len(seen) <= 3:
+                seen.add(current)
+                term = terms[current]
+                last = term.end_date
+                if term.terminated_on is not None:
+                    last = min(last, term.terminated_on - timedelta(days=1))
+                for resident_id, team_id, day in records.get(current, ()):
+                    if (
+                        resident_id in covered
+                        and team_id == holder.team_id
+                        and term.start_date <= day <= last
+                    ):
+                        return True
+                current = term.renewed_from_id
+            return False
+
+        for contract_id, unit_key in in_force.items():
+            unit = self.unit_for(unit_key)
+            if unit is None:
+                continue
+            self.counts[unit]["contracts"] += 1
+            if served(contract_id):
+                self.counts[unit]["served_contracts"] += 1
 
     def fetch_records(self) -> None:
         """A5, B1, B5, B7 and the false records of C1: one pass over the period's records."""
