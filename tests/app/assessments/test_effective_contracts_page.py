@@ -11,7 +11,7 @@ from sqlalchemy import select
 from fdoctor.assessments.models import Assessment
 from fdoctor.assessments.services import open_assessments
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import PERIOD, TODAY, World, add_contract, client_for
+from tests.app.assessments.conftest import PERIOD, World, add_contract, client_for
 from tests.factories import make_household
 
 pytestmark = pytest.mark.db
@@ -24,7 +24,7 @@ def test_the_a3_page_shows_the_service_that_made_each_contract_effective(
     idle = make_household(world.tree.team, members=1)
     unserved = add_contract(idle, date(2025, 9, 1), date(2027, 8, 31))
     db.session.commit()
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     db.session.commit()
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L1", Assessment.unit_id == world.tree.team.id)
