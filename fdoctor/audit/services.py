@@ -271,7 +271,11 @@ def _move_head(
 
 
 def write_entries(
-    connection: Any, pending: list[tuple[str, str, str, Any, Any]], *, bulk: bool = False
+    connection: Any,
+    pending: list[tuple[str, str, str, Any, Any]],
+    *,
+    bulk: bool = False,
+    actor: Any = None,
 ) -> int:
     """Append entries (action, table, row id, before, after) to the chain on ``connection``;
     returns the id of the last one.
@@ -280,12 +284,15 @@ def write_entries(
     computed before the chain lock is taken; under the lock only the chain's end is read, the
     hashes are chained and the rows are inserted. The lock is then held until the transaction
     ends. ``bulk`` (the tablet upload's created records): on PostgreSQL the entries go in as one
-    JSON parameter rather than one parameter set per entry. Any failure raises.
+    JSON parameter rather than one parameter set per entry. ``actor``: the user acting, when it
+    is not yet the request's signed-in user (a sign-in). Any failure raises.
     """
     if not pending:
         return 0
     key = audit_key()
     user_id, username, ip = _actor()
+    if actor is not None:
+        user_id, username = actor.id, actor.username
     at = clock.now()
     stamp = _jsonable(at)
     prepared = []
@@ -356,11 +363,25 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             continue
         state = inspect(obj)
         before = {}
+        unknown = []  # set while expired (e.g. after a commit): the old value was never loaded
         for attr in state.mapper.column_attrs:
             hist = state.attrs[attr.key].history
-            before[attr.key] = _jsonable(
-                hist.deleted[0] if hist.deleted else getattr(obj, attr.key)
-            )
+            if hist.deleted:
+                before[attr.key] = _jsonable(hist.deleted[0])
+            elif hist.added:
+                unknown.append(attr)
+            else:
+                before[attr.key] = _jsonable(getattr(obj, attr.key))
+        if unknown:
+            # The row in the database still holds the old values until this flush.
+            stored = session.connection().execute(
+                select(*(a.columns[0] for a in unknown)).where(
+                    *(c == v for c, v in zip(state.mapper.primary_key, state.identity or (),
+                                             strict=True))
+                )
+            ).first()  # fmt: skip
+            for i, attr in enumerate(unknown):
+                before[attr.key] = _jsonable(stored[i] if stored is not None else None)
         changes.append(("update", obj, _clean(table, before)))
     for obj in session.deleted:
         if getattr(obj, "__tablename__", None) in AUDITED_TABLES:
@@ -376,25 +397,27 @@ def _after_flush(session: Session, _context: Any) -> None:
     for action, obj, before in changes:
         table = obj.__tablename__
         after = None if action == "delete" else snapshot(obj)
-        if action == "update" and after == before:
-            continue  # only ignored columns changed (a token's last use)
         pending.append((action, table, _pk(obj), before, after))
     if pending:
         write_entries(session.connection(), pending)
 
 
 def record_event(
-    action: str, table: str, row_id: str, detail: dict[str, Any] | None = None
+    action: str,
+    table: str,
+    row_id: str,
+    detail: dict[str, Any] | None = None,
+    actor: Any = None,
 ) -> None:
     """Log a non-change event (a full citizen ID viewed, a sign-in) in the current transaction."""
     from fdoctor.extensions import db
 
-    write_entries(db.session.connection(), [(action, table, row_id, None, detail)])
+    write_entries(db.session.connection(), [(action, table, row_id, None, detail)], actor=actor)
 
 
 def record_sign_in(user: Any) -> None:
     """A successful sign-in (登录) of ``user``, logged with the request's address."""
-    record_event("login", "user_account", str(user.id), {"username": user.username})
+    record_event("login", "user_account", str(user.id), {"username": user.username}, actor=user)
 
 
 def record_failed_sign_in(username: str, reason: str) -> None:
@@ -408,32 +431,35 @@ def record_failed_sign_in(username: str, reason: str) -> None:
     record_event("login_failed", "user_account", row_id, {"username": name, "why": reason})
 
 
-def record_token_use(token_hash: str) -> bool:
+def record_token_use(token_hash: str, user: Any = None) -> bool:
     """Log that a device used its API token today, at most once per token and day.
 
     One conditional update marks the token used today; only the request that moves it writes the
     ``token_use`` entry, so a device syncing all day costs one entry (and one chain lock) a day.
+    Runs in its own short transaction, committed at once: the use stays logged whatever the
+    request does next, and the request's session (its loaded user) is left alone.
     """
     from fdoctor.auth.models import ApiToken
     from fdoctor.extensions import db
 
     now = clock.now()
     day_start = datetime(now.year, now.month, now.day)
-    token = db.session.execute(
-        update(ApiToken)
-        .where(
-            ApiToken.token_hash == token_hash,
-            (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < day_start),
-        )
-        .values(last_used_at=now)
-        .returning(ApiToken.id, ApiToken.user_id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if token is None:
-        return False
-    record_event(
-        "token_use", "api_token", str(token[0]), {"user_id": token[1], "day": str(now.date())}
-    )
+    with db.engine.begin() as connection:
+        token = connection.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.token_hash == token_hash,
+                (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < day_start),
+            )
+            # updated_at kept as it is: a token's use is not a change of the token
+            .values(last_used_at=now, updated_at=ApiToken.updated_at)
+            .returning(ApiToken.id, ApiToken.user_id)
+        ).first()
+        if token is None:
+            return False
+        detail = {"user_id": token[1], "day": str(now.date())}
+        entry = ("token_use", "api_token", str(token[0]), None, detail)
+        write_entries(connection, [entry], actor=user)
     return True
 
 

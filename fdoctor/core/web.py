@@ -168,7 +168,7 @@ def init_app(app: Flask) -> None:
 
             abort(401)
         if user is not None:
-            _log_token_use()
+            _log_token_use(user)
         from flask import current_app
 
         current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
@@ -260,10 +260,10 @@ def _log_full_id_views(response: Any) -> Any:
 _token_use_logged: dict[str, date] = {}  # token hash -> the day this process last logged its use
 
 
-def _log_token_use() -> None:
-    """A device's token use, logged at most once per token and day (see ``record_token_use``);
-    committed at once so the use stays logged whatever the request does next. The per-process
-    memo spares the sync API the check on every later call of the day."""
+def _log_token_use(user: Any) -> None:
+    """A device's token use, logged at most once per token and day (``record_token_use``, in
+    its own transaction). The per-process memo spares the sync API the check on every later
+    call of the day."""
     from fdoctor.audit.services import record_token_use
     from fdoctor.auth.services import _hash_token
 
@@ -271,8 +271,7 @@ def _log_token_use() -> None:
     today = clock.today()
     if _token_use_logged.get(token_hash) == today:
         return
-    record_token_use(token_hash)
-    db.session.commit()
+    record_token_use(token_hash, user)
     _token_use_logged[token_hash] = today
 
 
