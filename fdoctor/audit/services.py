@@ -527,12 +527,15 @@ def record_bulk_load(table: str, count: int, note: str, *, only_unlogged: bool =
     connection = db.session.connection()
     columns = [c.name for c in db.metadata.tables[table].columns]
     before = _baseline_sums(connection, table)
+    # A table loaded for the first time (the demo loader) needs no check for earlier baselines.
+    fresh = before[0] == 0 and not only_unlogged
     connection.execute(
         text(
             f"INSERT INTO audit_baseline (table_name, row_id, digest) "
             f"SELECT CAST(:t AS VARCHAR(64)), t.id, {_digest_expression(connection, table, columns)} "
-            f'FROM "{table}" t WHERE NOT EXISTS (SELECT 1 FROM audit_baseline b '
-            f"WHERE b.table_name = :t AND b.row_id = t.id)" + (_NO_ENTRY if only_unlogged else "")
+            f'FROM "{table}" t'
+            + ("" if fresh else _NOT_BASELINED)
+            + (_NO_ENTRY if only_unlogged else "")
         ),
         {"t": table},
     )
@@ -550,6 +553,9 @@ def record_bulk_load(table: str, count: int, note: str, *, only_unlogged: bool =
     return added[0]
 
 
+_NOT_BASELINED = (
+    " WHERE NOT EXISTS (SELECT 1 FROM audit_baseline b WHERE b.table_name = :t AND b.row_id = t.id)"
+)
 _NO_ENTRY = (
     " AND NOT EXISTS (SELECT 1 FROM audit_entry e WHERE e.table_name = :t "
     "AND e.row_id = CAST(t.id AS VARCHAR(64)))"
