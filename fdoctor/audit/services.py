@@ -230,21 +230,17 @@ def _pk(obj: Any) -> str:
 def _lock_chain(connection: Any) -> tuple[int, str, int, bool]:
     """Take the chain lock and read its end: (last id, last hash, legacy_until, head exists).
 
-    The first statement is a write to the head row: on SQLite it takes the writer lock before
-    anything is read (a read first would see an end another writer is about to move: two
-    entries with one id, the second refused with ``UNIQUE constraint failed``); on PostgreSQL it
-    waits for the row lock, and the advisory lock covers the very first append (no row yet).
+    The first statement is a write to the head row that returns it: on SQLite it takes the
+    writer lock before anything is read (a read first could see an end another writer is about
+    to move: two entries with one id, the second refused with ``UNIQUE constraint failed``); on
+    PostgreSQL it waits for the row lock and returns the row as the previous holder left it.
+    Before the first append there is no row to lock: a transaction-scoped advisory lock
+    (PostgreSQL) serialises that case, and the row is looked for again under it.
     """
-    if connection.dialect.name == "postgresql":
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None and connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
-    connection.execute(
-        update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_id=AuditHead.last_id)
-    )
-    head = connection.execute(
-        select(AuditHead.last_id, AuditHead.last_hash, AuditHead.legacy_until).where(
-            AuditHead.id == HEAD_ID
-        )
-    ).first()
+        head = connection.execute(_LOCK_HEAD).first()
     if head is not None:
         return head[0], head[1], head[2], True
     # No head yet (an empty trail): start from the last entry, if any; a trail whose head was
@@ -253,6 +249,14 @@ def _lock_chain(connection: Any) -> tuple[int, str, int, bool]:
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
     return (last[0], last[1], 0, False) if last else (0, GENESIS, 0, False)
+
+
+_LOCK_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.id == HEAD_ID)
+    .values(last_id=AuditHead.last_id)
+    .returning(AuditHead.last_id, AuditHead.last_hash, AuditHead.legacy_until)
+)
 
 
 def _move_head(
