@@ -347,3 +347,33 @@ def test_bulk_load_baseline_is_one_row_per_loaded_row(app: Flask) -> None:
         select(AuditBaseline.row_id).where(AuditBaseline.table_name == "population_figure")
     ).all()
     assert sorted(stored) == ids
+
+
+def test_production_refuses_to_start_without_an_audit_key() -> None:
+    from fdoctor import create_app
+    from fdoctor.audit.keys import AuditKeyError
+
+    with pytest.raises(AuditKeyError, match="AUDIT_KEY"):
+        create_app(
+            {
+                "ENV_NAME": "production",
+                "SECRET_KEY": "s" * 32,
+                "AUDIT_KEY": None,
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            }
+        )
+
+
+def test_development_keeps_its_audit_key_in_the_instance_folder(tmp_path: Path) -> None:
+    from fdoctor.audit.keys import KEY_FILE, init_audit_key
+
+    first = Flask("a", instance_path=str(tmp_path))
+    first.config.update(ENV_NAME="development", AUDIT_KEY=None)
+    init_audit_key(first)
+    stored = (tmp_path / KEY_FILE).read_text("ascii").strip()
+    assert len(stored) == 64 and first.config["AUDIT_KEY"] == stored
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o077 == 0  # readable by the owner only
+    again = Flask("b", instance_path=str(tmp_path))
+    again.config.update(ENV_NAME="development", AUDIT_KEY=None)
+    init_audit_key(again)
+    assert again.config["AUDIT_KEY"] == stored  # the same key on the next start
