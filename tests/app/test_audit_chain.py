@@ -377,3 +377,19 @@ def test_development_keeps_its_audit_key_in_the_instance_folder(tmp_path: Path) 
     again.config.update(ENV_NAME="development", AUDIT_KEY=None)
     init_audit_key(again)
     assert again.config["AUDIT_KEY"] == stored  # the same key on the next start
+
+
+def test_the_demo_city_verifies_with_a_baseline_for_every_loaded_row(demo_app: Flask) -> None:
+    from fdoctor.audit.services import AUDITED_TABLES
+    from fdoctor.demo.generator import TABLE_LABELS
+
+    with demo_app.app_context():
+        result = verify(db.session)
+        assert result.ok, result.problems[:5]
+        loaded = sum(
+            db.session.scalar(text(f'SELECT count(*) FROM "{table}"')) or 0
+            for table in TABLE_LABELS
+            if table in AUDITED_TABLES
+        )
+        assert db.session.scalar(select(func.count()).select_from(AuditBaseline)) == loaded
+        db.session.remove()
