@@ -20,6 +20,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _default_sqlite_url()
+    # The audit trail's key, kept outside the database (fdoctor/audit/keys.py); without it,
+    # production refuses to start and other environments keep one under instance/.
+    AUDIT_KEY = os.environ.get("AUDIT_KEY")
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     WTF_CSRF_ENABLED = True

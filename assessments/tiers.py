@@ -566,6 +566,14 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         minute=0,
     ),
     ScheduledJob(
+        "audit_checkpoint",
+        "记录审计日志链当前末尾的检查点（审计链锚点），截断日志可被发现",
+        None,
+        None,
+        hour=0,
+        minute=30,
+    ),
+    ScheduledJob(
         "workload_report",
         "生成上月各县区工作量报表（当月工作量报表，5 日前完成）",
         None,

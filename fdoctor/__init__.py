@@ -40,6 +40,9 @@ def init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     _install_audit()
+    from fdoctor.audit.keys import init_audit_key
+
+    init_audit_key(app)
     migrate.init_app(
         app,
         db,

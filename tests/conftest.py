@@ -82,7 +82,14 @@ class IsolatedClient(FlaskClient):
 def make_app(url: str) -> Flask:
     from fdoctor import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "AUDIT_KEY": "test-audit-key",
+        }
+    )
     app.test_client_class = IsolatedClient
     return app
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from fdoctor.audit import services as audit
 from fdoctor.auth.forms import ChangePasswordForm, LoginForm
 from fdoctor.auth.services import UserError, authenticate, change_own_password, end_sessions
 from fdoctor.extensions import db
@@ -29,6 +30,10 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         user, error = authenticate(form.username.data or "", form.password.data or "")
+        if user is None:
+            audit.record_failed_sign_in(form.username.data or "", error or "")
+        else:
+            audit.record_sign_in(user)
         db.session.commit()  # keep failure counters even when login fails
         if user is None:
             flash(error or "登录失败", "danger")

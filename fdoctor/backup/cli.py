@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from fdoctor.audit import services as audit
 from fdoctor.backup.services import BackupError, create_backup, restore_backup
 from fdoctor.core import clock
 from fdoctor.extensions import db
@@ -21,11 +23,21 @@ def create_command(output: Path | None) -> None:
     if output is None:
         suffix = "sqlite3" if db.engine.dialect.name == "sqlite" else "dump"
         output = Path("backups") / f"fdoctor-{clock.now():%Y%m%d-%H%M%S}.{suffix}"
+    # A fresh checkpoint goes into the backup and beside it (FILE.audit.json), so the trail's
+    # end as of the backup is kept outside the database too.
+    checkpoint = audit.checkpoint_record(audit.write_checkpoint(db.session))
+    db.session.commit()
     try:
         result = create_backup(db.engine, output)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
+    sidecar = output.with_name(output.name + ".audit.json")
+    sidecar.write_text(
+        json.dumps({**checkpoint, "backup_sha256": result.sha256}, ensure_ascii=False, indent=1),
+        encoding="utf-8",
+    )
     click.echo(f"已备份到 {result.path}（{result.size:,} 字节，SHA-256 {result.sha256}）")
+    click.echo(f"{checkpoint['anchor']}（已写入 {sidecar.name}）")
 
 
 @backup_cli.command("restore")

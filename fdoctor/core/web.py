@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Any
 
 from flask import Flask, render_template, request
@@ -140,8 +142,6 @@ def init_app(app: Flask) -> None:
             return {"error": ERROR_MESSAGES[500], "status": 500}, 500
         return render_template("errors/error.html", code=500, message=ERROR_MESSAGES[500]), 500
 
-    app.after_request(_log_full_id_views)
-
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -151,6 +151,9 @@ def init_app(app: Flask) -> None:
         return response
 
     app.after_request(_no_store_when_signed_in)
+    # Registered last so it runs first (after_request runs in reverse): the error page that
+    # replaces a page whose ID view could not be logged gets no-store and the headers too.
+    app.after_request(_log_full_id_views)
 
     @app.before_request
     def bearer_login() -> None:
@@ -165,6 +168,8 @@ def init_app(app: Flask) -> None:
             from flask import abort
 
             abort(401)
+        if user is not None:
+            _log_token_use(user)
         from flask import current_app
 
         current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
@@ -234,11 +239,22 @@ def _log_full_id_views(response: Any) -> Any:
             {"path": request.full_path.rstrip("?"), "count": len(viewed), "masked": viewed[:200]},
         )
         db.session.commit()
-    except Exception:  # never fail the page because of the log; the error is logged loudly
+    except Exception:
+        # No unlogged view: the page with the full numbers is not sent, the request fails.
         db.session.rollback()
         from flask import current_app
 
         current_app.logger.exception("could not log a full citizen ID view")
+        message = "审计日志写入失败，页面未显示，请稍后重试。"
+        if request.path.startswith("/api/"):
+            return current_app.response_class(
+                json.dumps({"error": message, "status": 500}, ensure_ascii=False),
+                status=500,
+                mimetype="application/json",
+            )
+        return current_app.make_response(
+            (render_template("errors/error.html", code=500, message=message), 500)
+        )
     return response
 
 
@@ -258,6 +274,24 @@ def _no_store_when_signed_in(response: Any) -> Any:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+_token_use_logged: dict[str, date] = {}  # token hash -> the day this process last logged its use
+
+
+def _log_token_use(user: Any) -> None:
+    """A device's token use, logged at most once per token and day (``record_token_use``, in
+    its own transaction). The per-process memo spares the sync API the check on every later
+    call of the day."""
+    from fdoctor.audit.services import record_token_use
+    from fdoctor.auth.services import _hash_token
+
+    token_hash = _hash_token(request.headers.get("Authorization", "")[7:].strip())
+    today = clock.today()
+    if _token_use_logged.get(token_hash) == today:
+        return
+    record_token_use(token_hash, user)
+    _token_use_logged[token_hash] = today
 
 
 def _yuan(fen: int | None) -> str:

@@ -475,8 +475,16 @@ def _insert_new(candidates: Iterable[_Candidate]) -> int:
         return 0
     # A concurrent run may have inserted some keys since we looked: skip them, never fail.
     insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
-    stmt = insert(SuspicionFlag).on_conflict_do_nothing(index_elements=["kind", "subject_key"])
-    db.session.execute(stmt, rows)
+    stmt = (
+        insert(SuspicionFlag)
+        .on_conflict_do_nothing(index_elements=["kind", "subject_key"])
+        .returning(*SuspicionFlag.__table__.columns)
+    )
+    created = db.session.execute(stmt, rows).mappings().all()
+    # The Core insert bypasses the audit listener: each new flag gets its create entry here.
+    from fdoctor.audit.services import write_created_rows
+
+    write_created_rows(db.session.connection(), "suspicion_flag", [dict(r) for r in created])
     db.session.flush()
     return len(rows)
 

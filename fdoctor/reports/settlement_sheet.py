@@ -67,6 +67,9 @@ class Sheet:
     notes: list[str] = field(default_factory=list)
     input_columns: list[Column] = field(default_factory=list)
     input_rows: list[list[Any]] = field(default_factory=list)
+    # Locked sheets: the audit chain's latest checkpoint (``审计链锚点: #<id> <16 hex>``), a copy
+    # of the trail's end outside the database.
+    audit_anchor: str = ""
 
 
 # --------------------------------------------------------------------------- PDF
@@ -145,6 +148,7 @@ def _build_pdf(sheet: Sheet) -> bytes:
         Paragraph(sheet.title, s["title"]),
         Paragraph(f"{sheet.subtitle}　状态：{sheet.status_label}", s["subtitle"]),
         Paragraph(f"SHA-256：{sheet.sha256}", s["small"]),
+        *([Paragraph(sheet.audit_anchor, s["small"])] if sheet.audit_anchor else []),
         Spacer(1, 4 * mm),
     ]
     for group in sheet.groups:
@@ -232,6 +236,8 @@ def _build_xlsx(sheet: Sheet, main_title: str) -> bytes:
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     ws.cell(row=2, column=1, value=f"{sheet.subtitle}　状态：{sheet.status_label}")
     ws.cell(row=3, column=1, value=f"SHA-256：{sheet.sha256}")
+    if sheet.audit_anchor:
+        ws.cell(row=4, column=1, value=sheet.audit_anchor)
     row = 5
     _write_header(ws, row, sheet.columns)
     ws.freeze_panes = ws.cell(row=row + 1, column=1)

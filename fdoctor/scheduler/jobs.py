@@ -86,6 +86,13 @@ def _workload(job: JobRun) -> Outcome:
     return services.workload_report(job.period)
 
 
+def _audit_checkpoint(job: JobRun) -> Outcome:
+    from fdoctor.audit.services import anchor_line, write_checkpoint
+
+    checkpoint = write_checkpoint(db.session)
+    return Outcome(created=1, note=f"{anchor_line(checkpoint)}（共 {checkpoint.entries} 条）")
+
+
 JOBS: dict[str, Callable[[JobRun], Outcome]] = {
     "open_l1": _open(Level.L1),
     "remind_l1": _remind_l1,
@@ -96,6 +103,7 @@ JOBS: dict[str, Callable[[JobRun], Outcome]] = {
     "draw_l4_sample": _draw_l4,
     "contract_expiry": _contract_expiry,
     "workload_report": _workload,
+    "audit_checkpoint": _audit_checkpoint,
 }
 assert set(JOBS) == {job.name for job in SCHEDULE}, "every scheduled job needs a function"
 

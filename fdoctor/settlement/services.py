@@ -927,6 +927,8 @@ def transition(settlement: Settlement, action_name: str, user: Any) -> Settlemen
         settlement.approved_at = settlement.approved_by_id = None
     settlement.status = action.target
     db.session.flush()
+    if action.name == "lock":
+        audit.write_checkpoint(db.session)  # the trail's end as of the lock, printed on the sheet
     return settlement
 
 
@@ -1392,6 +1394,11 @@ def sheet_data(
         "day": clock.today(),
         "notes": [AMOUNT_NOTE] + ([rs.SCORE_RULE_NOTE] if settlement.kind == "settlement" else []),
         "input_columns": input_columns,
+        "audit_anchor": (
+            audit.anchor_line(audit.latest_checkpoint(db.session))
+            if settlement.status == "locked"
+            else ""
+        ),
     }
     title = settlement.title if sheet == "settlement" else f"{settlement.year}年度{SHEETS[sheet]}"
 
