@@ -8,6 +8,7 @@ import string
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -143,7 +144,8 @@ def authenticate(username: str, password: str) -> tuple[User | None, str | None]
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None, BAD_CREDENTIALS
-    failed = db.session.execute(
+    failed = _audited_update(
+        user,
         update(User)
         .where(
             User.id == user.id,
@@ -152,8 +154,8 @@ def authenticate(username: str, password: str) -> tuple[User | None, str | None]
         )
         .values(failed_logins=User.failed_logins + 1)
         .returning(User.failed_logins),
-        execution_options={"synchronize_session": False},
-    ).scalar()
+        returning=True,
+    )
     if failed is None:
         locked_until = db.session.scalar(select(User.locked_until).where(User.id == user.id))
         minutes = lock_minutes_left(locked_until, now) if locked_until else LOCK_MINUTES
@@ -173,11 +175,48 @@ def authenticate(username: str, password: str) -> tuple[User | None, str | None]
 
 
 def _set_counters(user: User, **values: object) -> None:
-    db.session.execute(
-        update(User).where(User.id == user.id).values(**values),
-        execution_options={"synchronize_session": False},
-    )
+    _audited_update(user, update(User).where(User.id == user.id).values(**values))
     db.session.expire(user)
+
+
+def _audited_update(user: User, statement: Any, *, returning: bool = False) -> Any:
+    """Run one Core UPDATE of ``user``'s row and log it in the audit trail as the ORM would.
+
+    The sign-in counters are written with single statements (atomic under parallel guesses),
+    which the flush listener does not see; the row as read before and after (under the UPDATE's
+    row lock) goes into an ``update`` entry, so lockouts are audited and ``verify`` finds the row
+    as its last entry says. Returns the statement's scalar (its RETURNING value), or None when
+    no row matched.
+    """
+    from fdoctor.audit.services import row_snapshot, write_entries
+
+    table = User.__table__
+    read = select(table).where(table.c.id == user.id)
+    before = db.session.execute(read).mappings().first()
+    result = db.session.execute(statement, execution_options={"synchronize_session": False})
+    if returning:
+        value = result.scalar()
+        if value is None:
+            return None
+    else:
+        value = None
+        if not result.rowcount:
+            return None
+    after = db.session.execute(read).mappings().one()
+    if before is not None and dict(before) != dict(after):
+        write_entries(
+            db.session.connection(),
+            [
+                (
+                    "update",
+                    User.__tablename__,
+                    str(user.id),
+                    row_snapshot(dict(before), User.__tablename__),
+                    row_snapshot(dict(after), User.__tablename__),
+                )
+            ],
+        )
+    return value
 
 
 def user_for_session(session_id: str) -> User | None:
