@@ -454,6 +454,7 @@ def test_a_lockout_is_audited_and_the_chain_still_verifies(client: FlaskClient, 
             AuditEntry.row_id == str(users["doc"].id),
             AuditEntry.action == "update",
         )
+        .order_by(AuditEntry.id)
     ).all()
     assert len(updates) == MAX_FAILED_LOGINS + 1  # five counts, then the lock
     assert '"locked_until":null' not in (updates[-1] or "")
