@@ -19,11 +19,15 @@ from tests.factories import make_household, make_tree, make_user
 pytestmark = pytest.mark.db
 
 
-def _assessment(unit_id: int, level: str, period: str, status: str) -> Assessment:
+def _assessment(
+    unit_id: int, level: str, period: str, status: str, *, revision: int = 1, current: bool = True
+) -> Assessment:
     a = Assessment(
         level=level,
         period=period,
         unit_id=unit_id,
+        revision=revision,
+        is_current=current,
         index_code="city-2026",
         status="draft",
         total=Decimal("80.00"),
@@ -88,10 +92,20 @@ def test_published_assessment_scores_cannot_change_with_raw_sql(app: Flask) -> N
 
 def test_published_assessment_may_still_be_acknowledged_and_superseded(app: Flask) -> None:
     tree = make_tree()
+    leader = make_user("leader", "team_leader", tree.team)
     a = _assessment(tree.team.id, "L1", "2026-10", "published")
+    # Acknowledged by the assessee, recorded as the workflow records it.
     db.session.execute(
-        text("UPDATE assessment SET status = 'acknowledged' WHERE id = :i"), {"i": a.id}
+        text(
+            "UPDATE assessment SET status = 'acknowledged', acknowledged_at = :t, "
+            "acknowledged_by_id = :u WHERE id = :i"
+        ),
+        {"i": a.id, "t": datetime(2026, 11, 3, 9), "u": leader.id},
     )
+    # Superseded once a newer revision exists (written before it becomes current).
+    newer = _assessment(tree.team.id, "L1", "2026-10", "submitted", revision=2, current=False)
+    newer.supersedes_id = a.id
+    db.session.flush()
     db.session.execute(
         text("UPDATE assessment SET status = 'superseded', is_current = :f WHERE id = :i"),
         {"i": a.id, "f": False},
