@@ -180,9 +180,9 @@ def uninstall_triggers(connection: Any, guards: Sequence[Guard] | None = None) -
 
 
 def _after_create_all(_metadata: Any, connection: Any, **kw: Any) -> None:
+    # ``tables``: the tables this create_all has just created (existing ones keep their triggers).
     created = {t.name for t in kw.get("tables") or ()}
-    guards = [g for g in registered() if not created or g.table in created]
-    install_triggers(connection, guards)
+    install_triggers(connection, [g for g in registered() if g.table in created])
 
 
 event.listen(db.metadata, "after_create", _after_create_all)
