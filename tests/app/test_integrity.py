@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from fdoctor.assessments.models import Assessment, AssessmentItem
+from fdoctor.assessments.triggers import MSG_SUPERSEDE
 from fdoctor.extensions import db
 from fdoctor.services.models import ServiceRecord
 from tests.factories import make_household, make_tree, make_user
@@ -149,3 +150,14 @@ def test_unpublished_l3_does_not_lock(app: Flask) -> None:
     record = _record(date(2026, 3, 10))
     _assessment(record.institution_id, "L3", "2026-H1", "submitted")
     db.session.execute(text("DELETE FROM service_record WHERE id = :i"), {"i": record.id})
+
+
+def test_clearing_is_current_of_a_published_l3_is_refused_and_unlocks_nothing(app: Flask) -> None:
+    record = _record(date(2026, 9, 10))
+    l3 = _assessment(record.institution_id, "L3", "2026-H2", "published")
+    with pytest.raises(DatabaseError) as info, db.session.begin_nested():
+        db.session.execute(
+            text("UPDATE assessment SET is_current = :f WHERE id = :i"), {"f": False, "i": l3.id}
+        )
+    assert MSG_SUPERSEDE in str(info.value)
+    _refused("UPDATE service_record SET notes = 'x' WHERE id = :i", i=record.id)
