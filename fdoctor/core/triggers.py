@@ -1,9 +1,10 @@
 """Rules the database enforces itself, as triggers on SQLite and PostgreSQL: one way to declare,
 install and remove them.
 
-An area declares its rules in its own ``triggers.py`` (``fdoctor.assessments.triggers``,
-``fdoctor.services.triggers``, ``fdoctor.settlement.triggers``) as :class:`Guard` objects — a
-table and the :class:`Rule` s that refuse a row change — and hands them to :func:`register`.
+An area declares its rules in its own ``triggers.py`` (``fdoctor.assessments.triggers``: published
+assessments and the records a published L3 locks; ``fdoctor.settlement.triggers``: locked sheets)
+as :class:`Guard` objects — a table and the :class:`Rule` s that refuse a row change — and hands
+them to :func:`register`.
 ``fdoctor.models`` imports every area's ``triggers.py`` right after its models, so the registry is
 complete wherever the metadata is.
 
