@@ -8,7 +8,7 @@ USAGE = """用法: python -m assessments <命令> [参数]
 命令:
   score --index FILE --metrics FILE.json   按考核指标文件计分
   settle FILE.json                         按 P×S 在结算池内分配资金
-  distribute FILE.json                     团队内二次分配 (k×y×c×a)
+  distribute FILE.json                     团队内二次分配 (k×y×c×a，扣分进部门基金；--help 列出字段)
 """
 
 

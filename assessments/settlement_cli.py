@@ -17,30 +17,31 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from assessments.distribution_cli import (
+    DISTRIBUTE_HELP,
+    MEMBER_KEYS,
+    TEAM_FILE_KEYS,
+    team_output,
+    team_pay,
+)
 from assessments.settlement import (
-    DEFAULT_RESERVE_RATE,
-    MemberInput,
     PoolInput,
     PoolResult,
     SettlementInputError,
-    TeamDistribution,
     UnitInput,
-    distribute_team,
     settle_pools,
 )
 
 USAGE = """用法:
   python -m assessments settle FILE.json       按“签约人口×考核得分”在结算池内分配资金
-  python -m assessments distribute FILE.json   团队内二次分配（部门基金 + k×y×c×a）
-FILE.json 为 - 时从标准输入读取。"""
+  python -m assessments distribute FILE.json   团队内二次分配（部门基金 + k×y×c×a，扣分进部门基金）
+FILE.json 为 - 时从标准输入读取；distribute --help 列出全部字段。"""
 
 EXIT_INPUT_ERROR = 2
 
 POOL_FILE_KEYS = {"pools"}
 POOL_KEYS = {"name", "fund_fen", "units"}
 UNIT_KEYS = {"name", "signed_population", "score", "preallocated_fen"}
-TEAM_FILE_KEYS = {"amount_fen", "reserve_rate", "members"}
-MEMBER_KEYS = {"name", "k", "y", "c", "a", "probation"}
 
 JsonValue = Any
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str]) -> int:
     """Run ``settle`` or ``distribute``; return the process exit code."""
     args = list(argv)
     if len(args) == 2 and args[1] in {"-h", "--help"}:
-        print(USAGE)
+        print(DISTRIBUTE_HELP if args[0] == "distribute" else USAGE)
         return 0
     if len(args) != 2 or args[0] not in {"settle", "distribute"}:
         print(USAGE, file=sys.stderr)
@@ -165,25 +166,13 @@ def _settle(document: JsonValue) -> dict[str, JsonValue]:
 
 def _distribute(document: JsonValue) -> dict[str, JsonValue]:
     top = _object(document, "输入", TEAM_FILE_KEYS)
-    members: list[MemberInput] = []
-    for position, raw_member in enumerate(
-        _list(_field(top, "members"), "members（成员列表）"), start=1
-    ):
-        member = _object(raw_member, _label("成员", position, raw_member), MEMBER_KEYS)
-        members.append(
-            MemberInput(
-                name=_field(member, "name"),
-                k=_field(member, "k"),
-                y=_field(member, "y"),
-                c=_field(member, "c"),
-                a=_field(member, "a"),
-                probation=_field(member, "probation", False),
-            )
+    members = [
+        _object(raw_member, _label("成员", position, raw_member), MEMBER_KEYS)
+        for position, raw_member in enumerate(
+            _list(_field(top, "members"), "members（成员列表）"), start=1
         )
-    result = distribute_team(
-        _field(top, "amount_fen"), _field(top, "reserve_rate", DEFAULT_RESERVE_RATE), members
-    )
-    return _team_output(result)
+    ]
+    return team_output(team_pay(top, members))
 
 
 # --------------------------------------------------------------------------- output
@@ -214,25 +203,6 @@ def _pool_output(pool: PoolResult) -> dict[str, JsonValue]:
             "preallocated_fen": pool.total_preallocated_fen,
             "balance_fen": pool.total_balance_fen,
         },
-    }
-
-
-def _team_output(team: TeamDistribution) -> dict[str, JsonValue]:
-    return {
-        "amount_fen": team.amount_fen,
-        "reserve_rate": team.reserve_rate,
-        "configured_reserve_fen": team.configured_reserve_fen,
-        "reserve_fen": team.reserve_fen,
-        "members": [
-            {
-                "name": member.name,
-                "probation": member.probation,
-                "weight": member.weight,
-                "amount_fen": member.amount_fen,
-            }
-            for member in team.members
-        ],
-        "distributed_fen": team.distributed_fen,
     }
 
 

@@ -11,6 +11,14 @@ L3          半年/年终考核          half-year    1st day after the half    
 L4          市级年度考核 annual    year         1 January of the next year 20 February of the next year
 ==========  ====================  ===========  =========================  ==========================
 
+Nothing is judged before its period ends
+----------------------------------------
+``first_judgeable_day(period)`` is the day after the period ends; ``ensure_period_ended`` raises
+``PeriodNotEnded`` (a ``PeriodError`` naming that day) before it. The web app applies it, with its
+clock's today, wherever a level is opened, the L4 spot check drawn, a verification sample drawn or
+a settlement built, and to every period job that reads its period's records (scheduled or run by
+hand with ``--period``/``--date``; ``flag_overdue`` acts on its run day and is exempt).
+
 Choices where SPEC is silent
 ----------------------------
 * L4 opens on **1 January**, like every other level "the day after the period ends": opening only
@@ -45,8 +53,11 @@ __all__ = [
     "Period",
     "PeriodError",
     "PeriodKind",
+    "PeriodNotEnded",
     "ScheduledJob",
     "due_on",
+    "ensure_period_ended",
+    "first_judgeable_day",
     "is_overdue",
     "job_named",
     "opened_on",
@@ -61,6 +72,18 @@ MAX_YEAR = 2999
 
 class PeriodError(ValueError):
     """A period is malformed or does not fit the level; the message is user-facing Chinese."""
+
+
+class PeriodNotEnded(PeriodError):
+    """A period is to be judged (opened, drawn, sampled, settled) before it has ended.
+
+    ``first_day`` is the first day it may be judged; the message is user-facing Chinese.
+    """
+
+    def __init__(self, period: Period, first_day: date, action: str) -> None:
+        super().__init__(f"{period} 尚未结束，最早可于 {first_day.isoformat()} {action}。")
+        self.period = period
+        self.first_day = first_day
 
 
 class PeriodKind(StrEnum):
@@ -323,6 +346,25 @@ _NUMBER_ERRORS = {
 # -------------------------------------------------------------------- the calendar
 
 
+def first_judgeable_day(period: Period) -> date:
+    """The first day ``period`` may be judged: the day after its calendar range ends.
+
+    The one rule for every level, draw, verification sample and settlement (SPEC 5): nothing is
+    opened, drawn, sampled or settled for a period while its records can still be entered.
+    """
+    return period.end + timedelta(days=1)
+
+
+def ensure_period_ended(period: Period, today: date, action: str = "开启") -> None:
+    """Raise ``PeriodNotEnded`` when ``today`` is before ``first_judgeable_day(period)``.
+
+    ``action`` completes the message (``开启``, ``抽样``, ``生成结算表`` …).
+    """
+    first_day = first_judgeable_day(period)
+    if today < first_day:
+        raise PeriodNotEnded(period, first_day, action)
+
+
 def _check_level(level: Level, period: Period) -> None:
     level = Level(level)
     if period.kind != level.period_kind:
@@ -337,7 +379,7 @@ def opened_on(level: Level, period: Period) -> date:
     For L4 that is 1 January of the next year (see the module docstring).
     """
     _check_level(level, period)
-    return period.end + timedelta(days=1)
+    return first_judgeable_day(period)
 
 
 def due_on(level: Level, period: Period) -> date:

@@ -72,11 +72,10 @@ def init_extensions(app: Flask) -> None:
         return bearer_user() if is_bearer_request(req) else None
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> Any:
-        from fdoctor.auth.models import User
+    def load_user(session_id: str) -> Any:
+        from fdoctor.auth.services import user_for_session
 
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        return user_for_session(session_id)
 
 
 # Every area's blueprint: module path, each exporting ``bp``.

@@ -13,7 +13,7 @@ from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import GridCell, OrgUnit
 from fdoctor.org.services import add_unit
 
-PASSWORD = "Passw0rd1"
+PASSWORD = "Kestrel-2041"
 
 
 @dataclass

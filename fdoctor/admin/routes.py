@@ -1,15 +1,19 @@
-"""Administration: users in scope."""
+"""Administration: users in scope; the system administrator unlocks, resets and disables accounts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
+from fdoctor.auth.forms import ResetPasswordForm
 from fdoctor.auth.models import User
+from fdoctor.auth.services import UserError, admin_reset_password, admin_set_active, admin_unlock
+from fdoctor.core import clock
 from fdoctor.core.access import roles_required
-from fdoctor.core.roles import ORG_MANAGERS
+from fdoctor.core.roles import ORG_MANAGERS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -29,4 +33,65 @@ def users() -> Any:
     page = db.paginate(
         stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
     )
-    return render_template("admin/users.html", page=page)
+    return render_template("admin/users.html", page=page, now=clock.now())
+
+
+def _user_in_scope(user_id: int, allow_self: bool = False) -> User:
+    user = db.session.scalar(
+        select(User)
+        .outerjoin(OrgUnit, User.org_unit_id == OrgUnit.id)
+        .where(User.id == user_id, scope_clause(OrgUnit))
+    )
+    if user is None:
+        abort(404)
+    if user.id == current_user.id and not allow_self:
+        raise UserError("不能在这里修改自己的账号，请使用“修改密码”")
+    return user
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@roles_required(Role.ADMIN)
+def unlock_user(user_id: int) -> Any:
+    user = _user_in_scope(user_id, allow_self=True)
+    admin_unlock(user)
+    db.session.commit()
+    flash(f"已解除 {user.username} 的登录锁定", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required(Role.ADMIN)
+def set_active(user_id: int) -> Any:
+    active = request.form.get("active") == "1"
+    try:
+        user = _user_in_scope(user_id)
+    except UserError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("admin.users"))
+    admin_set_active(user, active)
+    db.session.commit()
+    flash(f"已{'启用' if active else '停用'}账号 {user.username}", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def reset_password(user_id: int) -> Any:
+    form = ResetPasswordForm()
+    try:
+        user = _user_in_scope(user_id)
+        if form.validate_on_submit():
+            if form.new.data != form.confirm.data:
+                raise UserError("两次输入的新密码不一致")
+            admin_reset_password(user, form.new.data or "")
+            db.session.commit()
+            flash(f"已重置 {user.username} 的密码，该用户原有的登录均已失效", "success")
+            return redirect(url_for("admin.users"))
+    except UserError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        if request.method == "GET":
+            return redirect(url_for("admin.users"))
+        user = db.session.get(User, user_id)
+        return render_template("admin/reset_password.html", form=form, user=user), 400
+    return render_template("admin/reset_password.html", form=form, user=user)

@@ -49,7 +49,14 @@ from sqlalchemy import insert, select
 from assessments.index import INDEXES_DIR, Index, IndexFileError, default_index_path, load_index
 from assessments.sampling import SPOT_CHECK_MINIMUM, SamplingError, draw_spot_check, new_seed
 from assessments.scoring import ScoringError, score
-from assessments.tiers import Level, Period, PeriodError, due_on, opened_on
+from assessments.tiers import (
+    Level,
+    Period,
+    PeriodError,
+    PeriodNotEnded,
+    due_on,
+    ensure_period_ended,
+)
 from fdoctor.assessments.models import (
     Assessment,
     AssessmentItem,
@@ -142,6 +149,14 @@ def parse_period(level: str, text: str) -> Period:
         return Period.parse(str(text), expect=tier(level).period_kind)
     except PeriodError as exc:
         raise AssessmentError(str(exc), 422) from None
+
+
+def ensure_judgeable(period: Period, action: str) -> None:
+    """Refuse (409) to open, draw or sample for ``period`` before it ends, by the clock's today."""
+    try:
+        ensure_period_ended(period, clock.today(), action)
+    except PeriodNotEnded as exc:
+        raise AssessmentError(str(exc), 409) from None
 
 
 def round2(value: Decimal) -> Decimal:
@@ -428,7 +443,6 @@ def _place(level: str, unit: OrgUnit) -> tuple[int | None, int | None, int | Non
 def open_assessments(
     level: str,
     period: Period | str,
-    today: date | None = None,
     within: OrgUnit | None = None,
     unit_ids: Iterable[int] | None = None,
 ) -> OpenResult:
@@ -436,6 +450,7 @@ def open_assessments(
 
     ``within`` limits opening to assessees under one unit (an assessor opening its own); an
     assessee that already has an assessment of this level and period (any revision) is skipped.
+    A period that has not ended by the clock's today is refused (``ensure_judgeable``).
     """
     level = parse_level(level)
     if isinstance(period, str):
@@ -445,12 +460,7 @@ def open_assessments(
         raise AssessmentError(
             f"{LEVEL_LABELS[level]}按{lvl.period_kind.label}考核，不能用于周期「{period}」", 422
         )
-    today = today or clock.today()
-    opens = opened_on(lvl, period)
-    if today < opens:
-        raise AssessmentError(
-            f"{period.label}尚未结束，{opens.isoformat()} 起方可开启{LEVEL_LABELS[level]}", 409
-        )
+    ensure_judgeable(period, f"开启{LEVEL_LABELS[level]}")
     result = OpenResult(level=level, period=str(period))
     units = _assessees(level, within, unit_ids)
     if not units:
@@ -644,20 +654,16 @@ def draw_for(year: int) -> SpotCheckDraw | None:
 
 
 def draw_l4_spot_check(
-    year: int, seed: int | None = None, user: Any | None = None, today: date | None = None
+    year: int, seed: int | None = None, user: Any | None = None
 ) -> SpotCheckDraw:
     """Draw (once per year) at least 2 institutions per county for the municipal spot check.
 
     The seed and every candidate are stored; a second call returns the stored draw. The drawn
-    institutions get their L4S assessments opened (idempotent). Flushes.
+    institutions get their L4S assessments opened (idempotent). Flushes. Refused before the
+    year has ended (by the clock's today).
     """
-    today = today or clock.today()
     period = Period.of_year(year)
-    opens = opened_on(Level.L4, period)
-    if today < opens:
-        raise AssessmentError(
-            f"{year} 年度尚未结束，{opens.isoformat()} 起方可抽取市级抽查机构", 409
-        )
+    ensure_judgeable(period, "抽取市级抽查机构")
     draw = draw_for(year)
     if draw is not None:
         if seed is not None and seed != draw.seed:
@@ -694,7 +700,7 @@ def draw_l4_spot_check(
         db.session.flush()
     selected = [item.institution_id for item in draw.items if item.selected]
     if selected:
-        open_assessments(SPOT_LEVEL, period, today=today, unit_ids=selected)
+        open_assessments(SPOT_LEVEL, period, unit_ids=selected)
     return draw
 
 

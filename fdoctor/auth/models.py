@@ -31,6 +31,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Every signed-in session carries the version it was opened with; raising it (logout, a new
+    # password, disabling the account) ends all of the user's sessions server-side.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     org_unit: Mapped[OrgUnit | None] = relationship()
 
@@ -39,6 +42,9 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:  # Flask-Login: what the session cookie names
+        return f"{self.id}:{self.session_version or 0}"
 
     @property
     def role_enum(self) -> Role:

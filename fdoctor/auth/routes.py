@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from fdoctor.auth.forms import LoginForm
-from fdoctor.auth.services import authenticate
+from fdoctor.auth.forms import ChangePasswordForm, LoginForm
+from fdoctor.auth.services import UserError, authenticate, change_own_password, end_sessions
 from fdoctor.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -45,6 +45,31 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
+    # Server-side: every cookie of this user (a copy too) stops working, not only this one.
+    end_sessions(current_user._get_current_object())
+    db.session.commit()
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Any:
+    """Change one's own password (policy applies); the user's other sessions end."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            change_own_password(
+                user, form.current.data or "", form.new.data or "", form.confirm.data or ""
+            )
+        except UserError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return render_template("auth/change_password.html", form=form), 400
+        db.session.commit()
+        login_user(user)  # this session goes on under the new session version
+        flash("密码已修改，其他设备上的登录已失效", "success")
+        return redirect(url_for("home.index"))
+    return render_template("auth/change_password.html", form=form)

@@ -1,11 +1,16 @@
-"""Users: creation with role/unit checks, password policy, login with throttling."""
+"""Users: creation with role/unit checks, password policy, login with throttling, sessions."""
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import timedelta
+import string
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from fdoctor.auth.models import User
 from fdoctor.core import clock
@@ -15,17 +20,58 @@ from fdoctor.org.models import OrgUnit
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128  # the login form accepts no longer password
+PASSWORD_MIN_CLASSES = 3  # of: lower-case, upper-case, digits, other characters
+BAD_CREDENTIALS = "用户名或密码错误"
+_COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
+_LEET = str.maketrans("013457@$", "oieastas")
 
 
 class UserError(ValueError):
     """A user-facing error in Chinese."""
 
 
-def check_password_policy(password: str) -> None:
-    if len(password) < 8:
-        raise UserError("密码至少8位")
-    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
-        raise UserError("密码须同时包含字母和数字")
+@cache
+def common_passwords() -> frozenset[str]:
+    """The refused list shipped with the app (``common_passwords.txt``), lower case."""
+    lines = _COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(x.strip() for x in lines if x.strip() and not x.startswith("#"))
+
+
+def check_password_policy(password: str, username: str | None = None) -> None:
+    """The password policy (口令策略) for every password a person sets.
+
+    At least 8 characters from at least three of four classes (lower-case, upper-case, digits,
+    other), not only digits, not containing the user name, and not a common password (also after
+    stripping leading/trailing digits and symbols and undoing 0→o, 1→i, 3→e ... substitutions).
+    """
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise UserError(f"密码至少{PASSWORD_MIN_LENGTH}位")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise UserError(f"密码不能超过{PASSWORD_MAX_LENGTH}位")
+    if password.isdigit():
+        raise UserError("密码不能全是数字")
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if classes < PASSWORD_MIN_CLASSES:
+        raise UserError("密码须包含大写字母、小写字母、数字、符号中的至少三种")
+    lowered = password.lower()
+    name = (username or "").strip().lower()
+    if len(name) >= 3 and (name in lowered or name in lowered.translate(_LEET)):
+        raise UserError("密码不能包含用户名")
+    edges = string.digits + string.punctuation + " "
+    core = lowered.strip(edges)
+    forms = {lowered, lowered.rstrip(edges), core}
+    candidates = forms | {form.translate(_LEET) for form in forms}
+    if not core or candidates & common_passwords():
+        raise UserError("密码过于常见，容易被猜中，请换一个")
 
 
 def create_user(
@@ -44,7 +90,7 @@ def create_user(
         role_enum = Role(role)
     except ValueError:
         raise UserError(f"未知角色：{role}（可选：{', '.join(r.value for r in Role)}）") from None
-    check_password_policy(password)
+    check_password_policy(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"用户名 {username} 已存在")
     unit = None
@@ -69,31 +115,148 @@ def create_user(
     return user
 
 
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like every real one: checked when no user matches."""
+    import secrets
+
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def lock_minutes_left(locked_until: datetime, now: datetime) -> int:
+    """Whole minutes still locked, rounded up: 1 to LOCK_MINUTES, never more than the lock."""
+    seconds = (locked_until - now).total_seconds()
+    return min(LOCK_MINUTES, max(1, math.ceil(seconds / 60)))
+
+
 def authenticate(username: str, password: str) -> tuple[User | None, str | None]:
-    """Check credentials; returns (user, None) or (None, Chinese error). Flushes the counters."""
+    """Check credentials; returns (user, None) or (None, Chinese error). Flushes the counters.
+
+    A missing user costs one password-hash check like a present one, so the answer's timing does
+    not tell which user names exist. Each check is first claimed by one atomic UPDATE (the failed
+    count goes up only while below the limit and the account is not locked), so parallel requests
+    get at most ``MAX_FAILED_LOGINS`` guesses: the row stays locked (PostgreSQL) or the database
+    (SQLite's single writer) until the request commits.
+    """
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
     now = clock.now()
     if user is None:
-        return None, "用户名或密码错误"
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        check_password_hash(_dummy_hash(), password)
+        return None, BAD_CREDENTIALS
+    failed = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            User.failed_logins < MAX_FAILED_LOGINS,
+            or_(User.locked_until.is_(None), User.locked_until <= now),
+        )
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins),
+        execution_options={"synchronize_session": False},
+    ).scalar()
+    if failed is None:
+        locked_until = db.session.scalar(select(User.locked_until).where(User.id == user.id))
+        minutes = lock_minutes_left(locked_until, now) if locked_until else LOCK_MINUTES
+        db.session.expire(user)
         return None, f"登录失败次数过多，账号已锁定，请{minutes}分钟后再试"
-    if not user.check_password(password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-            db.session.flush()
+    if not check_password_hash(user.password_hash, password):
+        if failed >= MAX_FAILED_LOGINS:
+            _set_counters(user, failed_logins=0, locked_until=now + timedelta(minutes=LOCK_MINUTES))
             return None, f"连续{MAX_FAILED_LOGINS}次密码错误，账号锁定{LOCK_MINUTES}分钟"
-        db.session.flush()
-        return None, "用户名或密码错误"
+        db.session.expire(user)
+        return None, BAD_CREDENTIALS
     if not user.active:
+        _set_counters(user, failed_logins=0)
         return None, "账号已停用，请联系管理员"
+    _set_counters(user, failed_logins=0, locked_until=None, last_login_at=now)
+    return user, None
+
+
+def _set_counters(user: User, **values: object) -> None:
+    db.session.execute(
+        update(User).where(User.id == user.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.expire(user)
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The active user a session cookie names (``"<id>:<session version>"``), or None.
+
+    A cookie opened before the user's last logout, password change or deactivation carries an
+    older version and no longer signs anyone in.
+    """
+    user_id, _, version = (session_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 18:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` (raises the session version in one atomic UPDATE)."""
+    user.session_version = User.session_version + 1  # type: ignore[assignment]
+    db.session.flush()
+
+
+def set_new_password(user: User, password: str) -> None:
+    """Set a password a person chose (policy applies) and end every session of the user."""
+    check_password_policy(password, user.username)
+    user.set_password(password)
+    end_sessions(user)
+
+
+def change_own_password(user: User, current: str, new: str, confirm: str) -> None:
+    """A signed-in user's own password change; the caller signs the current session in again."""
+    if not check_password_hash(user.password_hash, current):
+        raise UserError("当前密码不正确")
+    if new != confirm:
+        raise UserError("两次输入的新密码不一致")
+    if new == current:
+        raise UserError("新密码不能与当前密码相同")
+    set_new_password(user, new)
+
+
+def admin_reset_password(user: User, password: str) -> None:
+    """An administrator sets a new password: also lifts a lockout; logged in the audit trail."""
+    from fdoctor.audit.services import record_event
+
+    set_new_password(user, password)
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
     db.session.flush()
-    return user, None
+    record_event("password_reset", "user_account", str(user.id), {"username": user.username})
+
+
+def admin_unlock(user: User) -> None:
+    """Lift a lockout after failed logins; logged in the audit trail."""
+    from fdoctor.audit.services import record_event
+
+    was = user.locked_until
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.flush()
+    record_event(
+        "unlock",
+        "user_account",
+        str(user.id),
+        {"username": user.username, "locked_until": was.isoformat(sep=" ") if was else None},
+    )
+
+
+def admin_set_active(user: User, active: bool) -> None:
+    """Disable (ending every session and token use) or enable an account; audited."""
+    from fdoctor.audit.services import record_event
+
+    user.active = active
+    if not active:
+        end_sessions(user)
+    db.session.flush()
+    record_event(
+        "enable" if active else "disable", "user_account", str(user.id), {"username": user.username}
+    )
 
 
 def _hash_token(token: str) -> str:

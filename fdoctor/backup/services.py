@@ -38,9 +38,47 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _libpq_url(engine: Engine) -> str:
+def _libpq_target(engine: Engine) -> tuple[str, dict[str, str]]:
+    """The libpq URL without the password, and the environment that carries it (PGPASSWORD).
+
+    A command line is readable by every user of the machine (``ps``); the environment of a
+    process only by its owner and root.
+    """
     url = make_url(engine.url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+        url = url._replace(password=None)  # URL.set() takes None as "unchanged"
+    return url.render_as_string(hide_password=False), env
+
+
+def pg_dump_command(engine: Engine, output: Path) -> tuple[list[str], dict[str, str]]:
+    """The pg_dump argv (never holding the password) and its environment."""
+    target, env = _libpq_target(engine)
+    argv = [
+        _tool("pg_dump"),
+        "--format=custom",
+        "--no-owner",
+        "--no-privileges",
+        f"--file={output}",
+        target,
+    ]
+    return argv, env
+
+
+def pg_restore_command(engine: Engine, source: Path) -> tuple[list[str], dict[str, str]]:
+    """The pg_restore argv (never holding the password) and its environment."""
+    target, env = _libpq_target(engine)
+    argv = [
+        _tool("pg_restore"),
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        "--single-transaction",
+        f"--dbname={target}",
+        str(source),
+    ]
+    return argv, env
 
 
 def _sqlite_path(engine: Engine) -> str:
@@ -73,19 +111,8 @@ def create_backup(engine: Engine, output: Path) -> BackupResult:
             dst.close()
             src.close()
     elif dialect == "postgresql":
-        proc = subprocess.run(
-            [
-                _tool("pg_dump"),
-                "--format=custom",
-                "--no-owner",
-                "--no-privileges",
-                f"--file={output}",
-                _libpq_url(engine),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        argv, env = pg_dump_command(engine, output)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if proc.returncode != 0:
             output.unlink(missing_ok=True)
             raise BackupError(f"pg_dump 失败：{proc.stderr.strip()}")
@@ -124,21 +151,8 @@ def restore_backup(engine: Engine, source: Path, force: bool = False) -> None:
     elif dialect == "postgresql":
         engine.dispose()
         _drop_all_pg(engine)
-        proc = subprocess.run(
-            [
-                _tool("pg_restore"),
-                "--no-owner",
-                "--no-privileges",
-                "--exit-on-error",
-                "--single-transaction",
-                f"--dbname={_libpq_url(engine)}",
-                str(source),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ},
-        )
+        argv, env = pg_restore_command(engine, source)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if proc.returncode != 0:
             raise BackupError(f"pg_restore 失败：{proc.stderr.strip()}")
     else:

@@ -150,6 +150,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    app.after_request(_no_store_when_signed_in)
+
     @app.before_request
     def bearer_login() -> None:
         # A device's API call ("Authorization: Bearer <token>"): the token alone says who it is,
@@ -237,6 +239,24 @@ def _log_full_id_views(response: Any) -> Any:
         from flask import current_app
 
         current_app.logger.exception("could not log a full citizen ID view")
+    return response
+
+
+# Responses that hold no personal data and may be cached: assets, the icon, the service worker.
+CACHEABLE_ENDPOINTS = frozenset({"static", "home.favicon", "services.service_worker"})
+
+
+def _no_store_when_signed_in(response: Any) -> Any:
+    """Nothing shown to a signed-in user (pages, JSON, files) is kept by a browser or proxy cache.
+
+    Health data must not stay on a shared clinic computer after logout, nor come back through
+    the back button; static assets stay cacheable.
+    """
+    # is_anonymous reads no column: a user expired by the request's commit is not loaded again.
+    if request.endpoint in CACHEABLE_ENDPOINTS or current_user.is_anonymous:
+        return response
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return response
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from fdoctor.imports.services import Importer, iter_problem_rows
+from fdoctor.core.spreadsheet import safe_row, workbook_bytes
+from fdoctor.imports.importers import Importer
 
 REPORT_HEADERS = ["行号", "列名", "问题"]
 _HEADER_FILL = PatternFill("solid", fgColor="E8EEF7")
@@ -18,7 +19,7 @@ _HEADER_FILL = PatternFill("solid", fgColor="E8EEF7")
 def template_csv(importer: type[Importer]) -> bytes:
     """The header row in UTF-8 with a BOM, so Excel opens the Chinese correctly."""
     out = io.StringIO(newline="")
-    csv.writer(out).writerow([c.name for c in importer.columns])
+    csv.writer(out).writerow(safe_row(c.name for c in importer.columns))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -55,16 +56,20 @@ def build_template_xlsx(importer: type[Importer]) -> bytes:
     notes.column_dimensions["C"].width = 90
     for row in notes.iter_rows(min_row=2):
         row[2].alignment = Alignment(wrap_text=True)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(book)
+
+
+def iter_problem_rows(problems: Iterable[tuple[int, str, str]]) -> Iterator[list[str]]:
+    """The report as table rows: 行号 (or 文件 for the file as a whole), 列名, 问题."""
+    for row, column, message in problems:
+        yield ["文件" if row == 0 else str(row), column or "—", message]
 
 
 def report_csv(problems: Iterable[tuple[int, str, str]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(REPORT_HEADERS)
-    writer.writerows(iter_problem_rows(problems))
+    writer.writerows(safe_row(row) for row in iter_problem_rows(problems))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -85,6 +90,4 @@ def build_report_xlsx(
     sheet.column_dimensions["B"].width = 16
     sheet.column_dimensions["C"].width = 90
     sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(book)

@@ -18,21 +18,18 @@ from sqlalchemy import select
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import RECORDERS
 from fdoctor.extensions import db
-from fdoctor.imports.files import build_report_xlsx, build_template_xlsx, report_csv, template_csv
+from fdoctor.imports.files import (
+    build_report_xlsx,
+    build_template_xlsx,
+    iter_problem_rows,
+    report_csv,
+    template_csv,
+)
 from fdoctor.imports.forms import UploadForm
+from fdoctor.imports.importers import IMPORTERS, Importer, Outcome, Problem, kinds_for
 from fdoctor.imports.models import ImportRun
 from fdoctor.imports.reader import MAX_UPLOAD_BYTES
-from fdoctor.imports.services import (
-    IMPORTERS,
-    Importer,
-    Outcome,
-    Problem,
-    import_file,
-    iter_problem_rows,
-    kinds_for,
-    recent_runs,
-    record_run,
-)
+from fdoctor.imports.runs import import_file, recent_runs, record_run
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 

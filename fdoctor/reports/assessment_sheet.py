@@ -300,6 +300,6 @@ def build_assessment_sheet_xlsx(data: SheetData) -> bytes:
         for cell in row:
             if isinstance(cell.value, float):
                 cell.number_format = "0.00"
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    from fdoctor.core.spreadsheet import workbook_bytes
+
+    return workbook_bytes(wb)  # text cells neutralised: no formula from user input

@@ -12,7 +12,6 @@ per unit.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -382,6 +381,6 @@ def build_workload_xlsx(table: WorkloadTable) -> bytes:
     ws.append(["合计", "", *table.totals, table.total])
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 18
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    from fdoctor.core.spreadsheet import workbook_bytes
+
+    return workbook_bytes(wb)  # text cells neutralised: no formula from user input

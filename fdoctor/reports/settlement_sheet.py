@@ -257,9 +257,9 @@ def _build_xlsx(sheet: Sheet, main_title: str) -> bytes:
         _write_header(inputs, 4, sheet.input_columns)
         for offset, values in enumerate(sheet.input_rows, start=5):
             _write_row(inputs, offset, values, sheet.input_columns)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    from fdoctor.core.spreadsheet import workbook_bytes
+
+    return workbook_bytes(wb)  # text cells neutralised: no formula from user input
 
 
 def build_settlement_xlsx(data: Sheet) -> bytes:

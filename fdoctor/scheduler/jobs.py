@@ -4,6 +4,10 @@ A job receives the period it handles and the day it runs for. The scheduler runs
 cron day for the last completed period (``tiers.period_for_job``); ``flask jobs run NAME --period P``
 runs it for any past period as it would have run on its scheduled day after that period
 (``scheduled_run_date``), ``--date D`` as it would have run on day D. Every job is idempotent.
+
+A period job (but ``flag_overdue``, which acts on its run day) is refused, whichever way it is
+asked for, while its period has not ended by the clock's today (``tiers.ensure_period_ended``): ``--period 2027-06`` on 6 December 2026 opens
+nothing, and neither does ``--date 2027-07-01``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from assessments.tiers import SCHEDULE, Level, Period, PeriodError, job_named, period_for_job
+from assessments.tiers import (
+    SCHEDULE,
+    Level,
+    Period,
+    PeriodError,
+    ensure_period_ended,
+    job_named,
+    period_for_job,
+)
 from fdoctor.assessments.services import (
     AssessmentError,
     draw_for,
@@ -39,7 +51,7 @@ class JobRun:
 def _open(level: Level) -> Callable[[JobRun], Outcome]:
     def run(job: JobRun) -> Outcome:
         assert job.period is not None
-        result = open_assessments(level.value, job.period, today=job.today)
+        result = open_assessments(level.value, job.period)
         return Outcome(created=len(result.created), note=result.message)
 
     return run
@@ -48,7 +60,7 @@ def _open(level: Level) -> Callable[[JobRun], Outcome]:
 def _draw_l4(job: JobRun) -> Outcome:
     assert job.period is not None
     existed = draw_for(job.period.year) is not None
-    draw = draw_l4_spot_check(job.period.year, today=job.today)
+    draw = draw_l4_spot_check(job.period.year)
     picked = sum(1 for item in draw.items if item.selected)
     return Outcome(
         created=0 if existed else picked,
@@ -88,6 +100,11 @@ JOBS: dict[str, Callable[[JobRun], Outcome]] = {
 assert set(JOBS) == {job.name for job in SCHEDULE}, "every scheduled job needs a function"
 
 
+# Period jobs that act on their run day, not on their period's records: flagging what is overdue
+# as of a day judges no period, so it is not held to the period having ended.
+ACTS_ON_RUN_DAY = frozenset({"flag_overdue"})
+
+
 class JobError(ValueError):
     """A job cannot run as asked; the message is Chinese."""
 
@@ -111,18 +128,36 @@ def plan(name: str, period: str | None = None, day: date | None = None) -> JobRu
         raise JobError(str(exc)) from None
     if period is not None and day is not None:
         raise JobError("--period 与 --date 只能指定一个")
+    today = clock.today()
+    if day is not None and day > today and (job.period_kind is None or name in ACTS_ON_RUN_DAY):
+        # A job that acts on its run day (contract expiry, overdue flags) run for a later day
+        # would act early on what is not yet due: expire live contracts, flag what is not late.
+        # Period jobs run for a later day are refused below, by their period's end.
+        raise JobError(f"不能为将来的日期 {day.isoformat()} 运行任务（今天是 {today.isoformat()}）")
     if job.period_kind is None:
         if period is not None:
             raise JobError(f"定时任务「{name}」按日运行，请用 --date 指定日期")
-        return JobRun(name, None, day or clock.today())
+        return JobRun(name, None, day or today)
     if period is not None:
         try:
             parsed = Period.parse(period, expect=job.period_kind)
         except PeriodError as exc:
             raise JobError(str(exc)) from None
-        return JobRun(name, parsed, scheduled_run_date(name, parsed))
-    run_day = day or clock.today()
-    return JobRun(name, period_for_job(name, run_day), run_day)
+        run = JobRun(name, parsed, scheduled_run_date(name, parsed))
+    else:
+        run_day = day or today
+        run = JobRun(name, period_for_job(name, run_day), run_day)
+    if name in ACTS_ON_RUN_DAY and run.today > today:
+        raise JobError(
+            f"任务「{name}」的运行日 {run.today.isoformat()} 尚未到来（今天是 {today.isoformat()}）"
+        )
+    if name not in ACTS_ON_RUN_DAY:
+        assert run.period is not None
+        try:
+            ensure_period_ended(run.period, today, "运行此任务")
+        except PeriodError as exc:
+            raise JobError(str(exc)) from None
+    return run
 
 
 def run_job(name: str, period: str | None = None, day: date | None = None) -> Outcome:

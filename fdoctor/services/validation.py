@@ -615,11 +615,18 @@ def place(
 
 
 def _contract_for(draft: Draft, terms: list[ContractTerm], errors: dict[str, str]) -> int | None:
-    """The contract whose term holds the service date, the active one first."""
+    """The contract whose term holds the service date, the active one first.
+
+    Basic public-health services (基本公共卫生服务) are owed to every resident of the grid, signed
+    or not: such a record outside any contract's term is kept with no contract. Basic medical
+    services and referrals are contract services and need a contract covering the day.
+    """
     covering = [t for t in terms if t.covers(draft.service_date)]
     if covering:
         covering.sort(key=lambda t: (t.status != "active", -t.start.toordinal()))
         return covering[0].id
+    if SERVICE_TYPES[draft.type][0] == "public_health":
+        return None
     if not terms:
         errors["resident_id"] = "该居民没有签约，不能记录签约服务"
         return None

@@ -33,6 +33,7 @@ from assessments.settlement import (
     DEFAULT_PREALLOCATION_RATE,
     DEFAULT_RESERVE_RATE,
 )
+from assessments.tiers import Period, PeriodError, ensure_period_ended
 from fdoctor.assessments.models import Assessment
 from fdoctor.audit import services as audit
 from fdoctor.auth.models import User
@@ -643,12 +644,30 @@ def get_settlement(year: int, kind: str) -> Settlement | None:
     )
 
 
+def ensure_year_ended(year: int, kind: str) -> None:
+    """Refuse a sheet built on a year that has not ended, by the clock's today.
+
+    The settlement of year Y is built from Y's scores and year-end population, so Y must have
+    ended (from 1 January Y+1). The pre-allocation for Y counts the population as of 31 December
+    Y−1, so Y−1 must have ended (from 1 January Y).
+    """
+    ended = year - 1 if kind == "preallocation" else year
+    try:
+        ensure_period_ended(
+            Period.of_year(ended), clock.today(), f"生成 {year} 年度{kind_label(kind)}表"
+        )
+    except PeriodError as exc:
+        raise SettlementError(str(exc)) from None
+
+
 def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement, bool]:
     """Compute the year's sheet as a draft, or recompute the draft in place. Flushes.
 
     Returns the sheet and whether anything changed: unchanged inputs give the same SHA-256 and
-    the draft is left exactly as it was. Reviewed, approved and locked sheets are refused.
+    the draft is left exactly as it was. Reviewed, approved and locked sheets are refused, and so
+    is a sheet whose year has not ended (``ensure_year_ended``).
     """
+    ensure_year_ended(year, kind)
     existing = get_settlement(year, kind)
     if existing is not None and existing.status != "draft":
         raise SettlementStateError(

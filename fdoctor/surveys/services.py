@@ -46,7 +46,14 @@ from assessments.sampling import (
     draw_residents_per_team,
     new_seed,
 )
-from assessments.tiers import Level, Period, PeriodError, PeriodKind
+from assessments.tiers import (
+    Level,
+    Period,
+    PeriodError,
+    PeriodKind,
+    PeriodNotEnded,
+    ensure_period_ended,
+)
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
@@ -200,9 +207,10 @@ def draw_sample(
     user: Any,
     rate: Decimal | None = None,
     minimum: int | None = None,
-    today: date | None = None,
 ) -> tuple[VerificationSample, bool]:
     """Draw (or return the existing) sample of ``unit`` for ``period``; ``(sample, created)``.
+
+    Refused before the period has ended, by the clock's today (``ensure_period_ended``).
 
     Flushes; the caller commits (and, should a concurrent draw win the unique constraint, rolls
     back and loads that one with ``find_sample``).
@@ -216,9 +224,10 @@ def draw_sample(
         )
     if period.kind is not PeriodKind(level.period_kind):
         raise SurveyError(f"{level.label}的抽查周期应为{level.period_kind.label}")
-    today = today or clock.today()
-    if period.end >= today:
-        raise SurveyError(f"{period.label}尚未结束，结束后才能抽样")
+    try:
+        ensure_period_ended(period, clock.today(), "抽样")
+    except PeriodNotEnded as exc:
+        raise SurveyError(str(exc)) from None
     existing = find_sample(unit, level, period)
     if existing is not None:
         return existing, False

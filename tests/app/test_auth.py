@@ -25,17 +25,17 @@ def _run(app: Flask, *args: str) -> tuple[int, str]:
 
 def test_cli_creates_first_admin_without_unit(app: Flask) -> None:
     code, output = _run(
-        app, "users", "create", "--username", "root", "--password", "Secret123", "--role", "admin"
+        app, "users", "create", "--username", "root", "--password", "Lantern-42x", "--role", "admin"
     )
     assert code == 0, output
     assert "已创建用户 root" in output
     user = db.session.scalar(select(User).where(User.username == "root"))
-    assert user is not None and user.org_unit_id is None and user.check_password("Secret123")
+    assert user is not None and user.org_unit_id is None and user.check_password("Lantern-42x")
 
 
 def test_cli_requires_unit_for_other_roles(app: Flask) -> None:
     code, output = _run(
-        app, "users", "create", "--username", "doc", "--password", "Secret123", "--role", "doctor"
+        app, "users", "create", "--username", "doc", "--password", "Lantern-42x", "--role", "doctor"
     )
     assert code != 0 and "--unit" in output
 
@@ -50,7 +50,7 @@ def test_cli_rejects_unknown_unit_and_wrong_kind(app: Flask) -> None:
         "--username",
         "doc",
         "--password",
-        "Secret123",
+        "Lantern-42x",
         "--role",
         "doctor",
         "--unit",
@@ -64,7 +64,7 @@ def test_cli_rejects_unknown_unit_and_wrong_kind(app: Flask) -> None:
         "--username",
         "doc",
         "--password",
-        "Secret123",
+        "Lantern-42x",
         "--role",
         "doctor",
         "--unit",
@@ -78,7 +78,7 @@ def test_cli_rejects_unknown_unit_and_wrong_kind(app: Flask) -> None:
         "--username",
         "doc",
         "--password",
-        "Secret123",
+        "Lantern-42x",
         "--role",
         "doctor",
         "--unit",
@@ -88,7 +88,7 @@ def test_cli_rejects_unknown_unit_and_wrong_kind(app: Flask) -> None:
 
 
 @pytest.mark.parametrize(
-    ("password", "message"), [("short1", "至少8位"), ("onlyletters", "字母和数字")]
+    ("password", "message"), [("short1", "至少8位"), ("onlyletters", "至少三种")]
 )
 def test_cli_enforces_password_policy(app: Flask, password: str, message: str) -> None:
     code, output = _run(

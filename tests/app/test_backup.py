@@ -58,3 +58,21 @@ def test_backup_never_overwrites_a_file(app: Flask, tmp_path: Path) -> None:
     existing.write_bytes(b"x")
     with pytest.raises(BackupError, match="已存在"):
         create_backup(db.engine, existing)
+
+
+def test_pg_tools_get_the_password_by_environment_not_argv(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from fdoctor.backup.services import pg_dump_command, pg_restore_command
+
+    engine = create_engine("postgresql+psycopg://fdoctor:S3cret-pw%40x@db.example:5432/fdoctor")
+    try:
+        for argv, env in (
+            pg_dump_command(engine, tmp_path / "b.bin"),
+            pg_restore_command(engine, tmp_path / "b.bin"),
+        ):
+            assert not any("S3cret" in arg for arg in argv), argv
+            assert any("fdoctor@db.example:5432/fdoctor" in arg for arg in argv), argv
+            assert env["PGPASSWORD"] == "S3cret-pw@x"
+    finally:
+        engine.dispose()

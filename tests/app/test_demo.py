@@ -127,7 +127,7 @@ def test_an_unknown_scale_is_refused(app: Flask) -> None:
 
 def test_new_rows_get_fresh_ids_after_the_load(app: Flask) -> None:
     summary = load_demo(seed=SEED, anchor=ANCHOR, scale="small")
-    user = create_user("newcomer", "Welcome123", "doctor", "411002-01-T1", "新来的医生")
+    user = create_user("newcomer", "Harbour-88x", "doctor", "411002-01-T1", "新来的医生")
     unit = OrgUnit(code="4110-X", name="测试机构", kind="station", path="/x/")
     db.session.add(unit)
     db.session.flush()

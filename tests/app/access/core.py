@@ -14,6 +14,23 @@ def _unit(which: str) -> dict[str, Any]:
     return {"unit_id": demo_teams()[which].id}
 
 
+def _team_user(which: str) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from fdoctor.auth.models import User
+    from fdoctor.extensions import db
+
+    team = demo_teams()[which]
+    user_id = db.session.scalar(
+        select(User.id).where(User.org_unit_id == team.id).order_by(User.id).limit(1)
+    )
+    assert user_id is not None, f"demo has no user in team {team.code}"
+    return {"user_id": user_id}
+
+
+ADMIN = frozenset({"admin"})
+
+
 SURVEY_ROLES = frozenset({"leader", "centre", "county", "city"})
 
 EXPECTATIONS: dict[str, Expect] = {
@@ -35,6 +52,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "assessments.index": Expect(SURVEY_ROLES),
     "settlement.index": Expect(frozenset({"centre", "county", "city", "finance"})),
     "admin.users": Expect(frozenset({"centre", "admin"})),
+    "admin.reset_password": Expect(ADMIN, _team_user),
+    "admin.unlock_user": Expect(ADMIN, _team_user, method="POST"),
+    "admin.set_active": Expect(ADMIN, _team_user, method="POST"),
+    "auth.change_password": Expect(ALL),
 }
 # Routes tested on their own (login form, logout) rather than walked.
 SPECIAL = {"static", "auth.login", "auth.logout"}

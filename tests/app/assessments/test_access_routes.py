@@ -48,7 +48,7 @@ ROLE_GROUP = {
 
 
 def _build(world: World) -> dict[str, int]:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )

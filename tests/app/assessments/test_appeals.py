@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 
 
 def _published_l2(world: World) -> Assessment:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
@@ -106,7 +106,7 @@ def test_answer_needs_a_decision_and_reason_for_every_indicator(world: World) ->
 
 
 def test_the_l1_self_check_has_no_appeal(world: World) -> None:
-    open_assessments("L1", "2026-03", today=TODAY)
+    open_assessments("L1", "2026-03")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L1", Assessment.unit_id == world.tree.team.id)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date, datetime
 
 import pytest
@@ -76,9 +77,12 @@ def test_running_a_period_job_twice_changes_nothing_the_second_time(
 ) -> None:
     if name in ("remind_l1", "flag_overdue"):
         run_job("open_l1", period="2026-03")
-    first = run_job(name, period=period)
-    after_first = _snapshot()
-    second = run_job(name, period=period)
+    # flag_overdue acts on its run day (the 6th): it may run only once that day has come.
+    on_run_day = clock.frozen(date(2026, 4, 6)) if name == "flag_overdue" else nullcontext()
+    with on_run_day:
+        first = run_job(name, period=period)
+        after_first = _snapshot()
+        second = run_job(name, period=period)
     assert _snapshot() == after_first
     assert second.created == 0 and second.updated == 0
     if name not in ("flag_overdue",):
@@ -98,6 +102,23 @@ def test_contract_expiry_twice_on_the_same_day_changes_nothing(world: World) -> 
     assert (first.created, first.updated) == (1, 1) and (second.created, second.updated) == (0, 0)
 
 
+def test_a_day_job_for_a_later_day_is_refused_and_changes_nothing(world: World) -> None:
+    """The clock says 2026-04-02: expiring on 2026-05-01 would end a contract still running."""
+    ending = make_household(world.tree.team2)
+    contract = add_contract(ending, date(2025, 4, 20), date(2026, 4, 19))
+    db.session.commit()
+    before = _snapshot()
+    with pytest.raises(JobError, match="不能为将来的日期 2026-05-01"):
+        run_job("contract_expiry", day=date(2026, 5, 1))
+    with pytest.raises(JobError, match="不能为将来的日期"):
+        plan("flag_overdue", day=date(2026, 4, 3))
+    with pytest.raises(JobError, match="运行日 2026-04-06 尚未到来"):
+        plan("flag_overdue", "2026-03")
+    assert _snapshot() == before
+    assert contract.status == "active"
+    assert plan("contract_expiry", day=date(2026, 4, 2)).today == date(2026, 4, 2)
+
+
 def test_contract_expiry_expires_past_contracts_and_frees_their_members(world: World) -> None:
     ending = make_household(world.tree.team2)
     contract = add_contract(ending, date(2025, 4, 1), date(2026, 3, 31))
@@ -110,6 +131,11 @@ def test_contract_expiry_expires_past_contracts_and_frees_their_members(world: W
 
 
 def test_a_job_run_by_hand_for_a_past_period_runs_on_its_scheduled_day(world: World) -> None:
+    with clock.frozen(date(2026, 7, 1)):
+        _plans_on_the_scheduled_day()
+
+
+def _plans_on_the_scheduled_day() -> None:
     assert scheduled_run_date("open_l1", plan("open_l1", "2026-03").period) == date(2026, 4, 1)  # type: ignore[arg-type]
     assert plan("flag_overdue", "2026-03").today == date(2026, 4, 6)
     assert plan("open_l4", "2025").today == date(2026, 1, 1)
@@ -134,7 +160,7 @@ def test_every_scheduled_job_has_a_function() -> None:
 
 
 def test_flag_overdue_marks_unsubmitted_assessments_and_late_rectifications(world: World) -> None:
-    open_assessments("L1", "2026-03", today=TODAY)
+    open_assessments("L1", "2026-03")
     submitted = db.session.scalar(
         select(Assessment).where(
             Assessment.unit_id == world.tree.team2.id, Assessment.level == "L1"
@@ -160,7 +186,7 @@ def test_flag_overdue_marks_unsubmitted_assessments_and_late_rectifications(worl
 def test_flag_overdue_marks_a_rectification_past_its_deadline(world: World) -> None:
     from decimal import Decimal
 
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
@@ -170,9 +196,11 @@ def test_flag_overdue_marks_a_rectification_past_its_deadline(world: World) -> N
     workflow.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     rect = db.session.scalar(select(Rectification).where(Rectification.code == "A4"))
-    run_job("flag_overdue", day=rect.deadline)
+    with clock.frozen(rect.deadline):
+        run_job("flag_overdue", day=rect.deadline)
     assert rect.overdue_since is None
-    run_job("flag_overdue", day=date(2026, 5, 6))
+    with clock.frozen(date(2026, 5, 6)):
+        run_job("flag_overdue", day=date(2026, 5, 6))
     assert rect.overdue_since == date(2026, 5, 3)
     note = db.session.scalar(
         select(Notification).where(Notification.kind == "rectification_overdue")

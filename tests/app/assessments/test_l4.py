@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -25,7 +24,6 @@ from fdoctor.org.services import add_unit
 from tests.app.assessments.conftest import World, score_all_manual
 
 pytestmark = pytest.mark.db
-JAN = date(2026, 1, 5)
 
 
 @pytest.fixture()
@@ -45,7 +43,7 @@ def institutions(world: World) -> list[OrgUnit]:
 def test_the_draw_takes_two_per_county_or_all_and_stores_every_candidate(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    draw = draw_l4_spot_check(2025, today=JAN)
+    draw = draw_l4_spot_check(2025)
     db.session.commit()
     selection = stored_selection(draw)
     assert len(selection[world.tree.county.id]) == 2
@@ -56,7 +54,7 @@ def test_the_draw_takes_two_per_county_or_all_and_stores_every_candidate(
 def test_the_draw_is_reproducible_from_its_stored_seed(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    draw = draw_l4_spot_check(2025, today=JAN)
+    draw = draw_l4_spot_check(2025)
     db.session.commit()
     candidates: dict[int, list[int]] = {}
     for item in (
@@ -70,16 +68,16 @@ def test_the_draw_is_reproducible_from_its_stored_seed(
 def test_drawing_again_returns_the_stored_draw_and_refuses_another_seed(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    first = draw_l4_spot_check(2025, seed=12345, today=JAN)
+    first = draw_l4_spot_check(2025, seed=12345)
     db.session.commit()
-    again = draw_l4_spot_check(2025, today=JAN)
+    again = draw_l4_spot_check(2025)
     assert again.id == first.id and again.seed == 12345
     with pytest.raises(AssessmentError, match="已抽取（随机种子 12345），不能换种子重抽"):
-        draw_l4_spot_check(2025, seed=999, today=JAN)
+        draw_l4_spot_check(2025, seed=999)
 
 
 def test_a_tampered_draw_is_detected(world: World, institutions: list[OrgUnit]) -> None:
-    draw = draw_l4_spot_check(2025, seed=7, today=JAN)
+    draw = draw_l4_spot_check(2025, seed=7)
     chosen = next(i for i in draw.items if i.selected and i.county_id == world.tree.county.id)
     skipped = next(i for i in draw.items if not i.selected)
     chosen.selected, skipped.selected = False, True
@@ -90,7 +88,7 @@ def test_a_tampered_draw_is_detected(world: World, institutions: list[OrgUnit]) 
 def test_the_draw_opens_a_spot_check_assessment_per_sampled_institution(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    draw = draw_l4_spot_check(2025, today=JAN)
+    draw = draw_l4_spot_check(2025)
     spot = db.session.scalars(select(Assessment).where(Assessment.level == "L4S")).all()
     assert {a.unit_id for a in spot} == {i.institution_id for i in draw.items if i.selected}
     assert all(a.assessor_unit_id == world.tree.city.id and a.period == "2025" for a in spot)
@@ -118,14 +116,14 @@ def _submit_all(
 def test_l4_combines_forty_percent_reported_and_sixty_percent_spot_check_and_flags_the_gap(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    open_assessments("L3", "2025-H2", today=JAN)
+    open_assessments("L3", "2025-H2")
     l3 = _submit_all("L3", "2025-H2", "county", world)
-    draw_l4_spot_check(2025, seed=2025, today=JAN)
+    draw_l4_spot_check(2025, seed=2025)
     # The city finds B2, A4 and C3 much worse than the county reported: 8 + 3 + 10 points lower.
     spots = _submit_all(
         "L4S", "2025", "city", world, {"B2": Decimal(0), "A4": Decimal(0), "C3": Decimal(0)}
     )
-    open_assessments("L4", "2025", today=JAN)
+    open_assessments("L4", "2025")
     l4 = db.session.scalar(
         select(Assessment).where(
             Assessment.level == "L4", Assessment.unit_id == world.tree.county.id
@@ -149,11 +147,11 @@ def test_l4_combines_forty_percent_reported_and_sixty_percent_spot_check_and_fla
 def test_l4_is_not_flagged_when_the_spot_check_agrees(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    open_assessments("L3", "2025-H2", today=JAN)
+    open_assessments("L3", "2025-H2")
     _submit_all("L3", "2025-H2", "county", world)
-    draw_l4_spot_check(2025, seed=2025, today=JAN)
+    draw_l4_spot_check(2025, seed=2025)
     _submit_all("L4S", "2025", "city", world, {"B2": Decimal(0)})  # 8 points lower: within 10
-    open_assessments("L4", "2025", today=JAN)
+    open_assessments("L4", "2025")
     l4 = db.session.scalar(
         select(Assessment).where(
             Assessment.level == "L4", Assessment.unit_id == world.tree.county.id
@@ -166,10 +164,10 @@ def test_l4_is_not_flagged_when_the_spot_check_agrees(
 def test_l4_cannot_be_submitted_before_the_spot_checks(
     world: World, institutions: list[OrgUnit]
 ) -> None:
-    open_assessments("L3", "2025-H2", today=JAN)
+    open_assessments("L3", "2025-H2")
     _submit_all("L3", "2025-H2", "county", world)
-    draw_l4_spot_check(2025, today=JAN)
-    open_assessments("L4", "2025", today=JAN)
+    draw_l4_spot_check(2025)
+    open_assessments("L4", "2025")
     l4 = db.session.scalar(
         select(Assessment).where(
             Assessment.level == "L4", Assessment.unit_id == world.tree.county.id

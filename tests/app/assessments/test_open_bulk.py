@@ -174,7 +174,7 @@ def test_opening_writes_the_rows_and_audit_entries_the_orm_wrote(
     monkeypatch.setattr(services, "_OPEN_CHUNK", chunk)
     mark = _last_entry_id()
     with clock.frozen(today):
-        result = open_assessments(level, period, today=today)
+        result = open_assessments(level, period)
     bulk_rows, bulk_audit = _written(mark)
     assert result.created and len(bulk_audit) == 17 * len(result.created)
     db.session.rollback()
@@ -189,7 +189,7 @@ def test_opening_writes_the_rows_and_audit_entries_the_orm_wrote(
 
 
 def test_the_created_ids_are_the_new_assessments_in_assessee_code_order(world: World) -> None:
-    result = open_assessments("L1", PERIOD, today=TODAY)
+    result = open_assessments("L1", PERIOD)
     rows = db.session.execute(
         select(Assessment.id, OrgUnit.code)
         .join(OrgUnit, OrgUnit.id == Assessment.unit_id)
@@ -211,14 +211,14 @@ def test_the_created_ids_are_the_new_assessments_in_assessee_code_order(world: W
 
 def test_the_chain_verifies_and_reopening_writes_nothing(world: World) -> None:
     with clock.frozen(TODAY):
-        first = open_assessments("L1", PERIOD, today=TODAY)
+        first = open_assessments("L1", PERIOD)
         db.session.commit()
         entries = _last_entry_id()
         counts = (
             db.session.scalar(select(func.count(Assessment.id))),
             db.session.scalar(select(func.count(AssessmentItem.id))),
         )
-        again = open_assessments("L1", PERIOD, today=TODAY)
+        again = open_assessments("L1", PERIOD)
         db.session.commit()
     assert first.created and again.created == [] and again.existing == len(first.created)
     assert _last_entry_id() == entries
@@ -235,7 +235,7 @@ def test_the_chain_verifies_and_reopening_writes_nothing(world: World) -> None:
 
 def test_the_opened_rows_load_fresh_and_refreshing_changes_nothing(world: World) -> None:
     with clock.frozen(TODAY):
-        result = open_assessments("L1", PERIOD, today=TODAY)
+        result = open_assessments("L1", PERIOD)
         db.session.commit()
         mark = _last_entry_id()
         assessment = db.session.get(Assessment, result.created[0])
@@ -248,7 +248,7 @@ def test_the_opened_rows_load_fresh_and_refreshing_changes_nothing(world: World)
 
 def test_refreshing_keeps_hand_points_where_the_records_still_give_none(world: World) -> None:
     with clock.frozen(TODAY):
-        result = open_assessments("L1", PERIOD, today=TODAY)
+        result = open_assessments("L1", PERIOD)
         assessment = db.session.get_one(Assessment, result.created[0])
         manual = [i for i in assessment.items if i.source == "manual"]
         assert manual

@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 
 from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.services import AssessmentError, open_assessments
+from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import PERIOD, TODAY, World
+from tests.app.assessments.conftest import PERIOD, World
 
 pytestmark = pytest.mark.db
 
@@ -18,7 +19,7 @@ def _count(model: type) -> int:
 
 
 def test_opening_l1_creates_one_assessment_per_team_assessed_by_the_team(world: World) -> None:
-    result = open_assessments("L1", PERIOD, today=TODAY)
+    result = open_assessments("L1", PERIOD)
     db.session.commit()
     rows = db.session.scalars(select(Assessment).where(Assessment.level == "L1")).all()
     teams = {world.tree.team.id, world.tree.team2.id, world.tree.other_team.id}
@@ -28,10 +29,10 @@ def test_opening_l1_creates_one_assessment_per_team_assessed_by_the_team(world: 
 
 
 def test_opening_the_same_level_and_period_twice_creates_nothing_new(world: World) -> None:
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     db.session.commit()
     before = (_count(Assessment), _count(AssessmentItem))
-    again = open_assessments("L1", PERIOD, today=TODAY)
+    again = open_assessments("L1", PERIOD)
     db.session.commit()
     assert again.created == [] and again.existing == 3
     assert (_count(Assessment), _count(AssessmentItem)) == before
@@ -40,7 +41,7 @@ def test_opening_the_same_level_and_period_twice_creates_nothing_new(world: Worl
 def test_opening_fills_metric_items_from_the_records_and_stores_the_index_file(
     world: World,
 ) -> None:
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     a = db.session.scalar(select(Assessment).where(Assessment.unit_id == world.tree.team.id))
     assert a is not None
     assert (
@@ -61,7 +62,7 @@ def test_opening_fills_metric_items_from_the_records_and_stores_the_index_file(
 def test_a_metric_without_events_and_without_when_empty_must_be_scored_by_hand(
     world: World,
 ) -> None:
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     a = db.session.scalar(select(Assessment).where(Assessment.unit_id == world.tree.team.id))
     satisfaction = next(i for i in a.items if i.code == "C3")
     assert satisfaction.source == "manual" and satisfaction.points is None
@@ -72,15 +73,18 @@ def test_a_metric_without_events_and_without_when_empty_must_be_scored_by_hand(
 
 def test_opening_a_period_that_has_not_ended_is_refused_in_chinese(world: World) -> None:
     with pytest.raises(AssessmentError, match="尚未结束"):
-        open_assessments("L1", "2026-04", today=TODAY)
+        open_assessments("L1", "2026-04")
 
 
 def test_opening_levels_assign_the_right_assessor_units(world: World) -> None:
     from datetime import date
 
-    open_assessments("L2", "2026-Q1", today=date(2026, 4, 2))
-    open_assessments("L3", "2026-H1", today=date(2026, 7, 2))
-    open_assessments("L4", "2025", today=date(2026, 1, 2))
+    with clock.frozen(date(2026, 4, 2)):
+        open_assessments("L2", "2026-Q1")
+    with clock.frozen(date(2026, 7, 2)):
+        open_assessments("L3", "2026-H1")
+    with clock.frozen(date(2026, 1, 2)):
+        open_assessments("L4", "2025")
     t = world.tree
     by_level = {
         lv: {

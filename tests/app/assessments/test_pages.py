@@ -33,7 +33,7 @@ pytestmark = pytest.mark.db
 
 
 def _l1(world: World) -> Assessment:
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     db.session.commit()
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L1", Assessment.unit_id == world.tree.team.id)
@@ -117,7 +117,7 @@ def test_the_list_filters_by_level_and_shows_overdue_and_reminders(
     app: Flask, world: World
 ) -> None:
     _l1(world)
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     db.session.commit()
     run_job("remind_l1", period=PERIOD)
     client = client_for(app, world.user("centre"))
@@ -180,7 +180,7 @@ def test_the_assessment_sheet_excel_has_points_as_numbers(app: Flask, world: Wor
 
 
 def test_rectification_through_the_pages(app: Flask, world: World) -> None:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
@@ -208,7 +208,7 @@ def test_rectification_through_the_pages(app: Flask, world: World) -> None:
 
 
 def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> None:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
@@ -248,7 +248,7 @@ def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> No
 
 
 def test_dashboards_give_a_table_and_chart_data_per_level(app: Flask, world: World) -> None:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     for a in db.session.scalars(
         select(Assessment).where(Assessment.institution_id == world.tree.institution.id)
     ):
@@ -280,7 +280,7 @@ def test_dashboards_give_a_table_and_chart_data_per_level(app: Flask, world: Wor
 def test_the_public_board_needs_no_login_and_shows_no_personal_data(
     app: Flask, world: World
 ) -> None:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
@@ -321,11 +321,10 @@ def test_notifications_and_workload_pages(app: Flask, world: World) -> None:
 
 
 def test_the_l4_page_shows_the_seed_and_the_reproduction_check(app: Flask, world: World) -> None:
-    from datetime import date
 
     from fdoctor.assessments.services import draw_l4_spot_check
 
-    draw_l4_spot_check(2025, seed=42, today=date(2026, 1, 3))
+    draw_l4_spot_check(2025, seed=42)
     db.session.commit()
     city = client_for(app, world.user("city"))
     html = city.get("/assessments/l4/2025").get_data(as_text=True)
@@ -364,7 +363,7 @@ def test_pages_make_the_same_number_of_queries_whatever_the_number_of_teams(
 
     institution_id = world.tree.institution.id
     client = client_for(app, world.user("centre"))
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     _publish_all_l1()
 
     def measure() -> int:
@@ -378,7 +377,7 @@ def test_pages_make_the_same_number_of_queries_whatever_the_number_of_teams(
     institution = db.session.get(OrgUnit, institution_id)
     for k in range(4):
         add_unit(f"410001-01-T{10 + k}", f"东街{10 + k}队", "team", institution)
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     _publish_all_l1()
     assert measure() == few
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 
 
 def _acknowledged_l2(world: World, points: dict[str, Decimal]) -> Assessment:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )

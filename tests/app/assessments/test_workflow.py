@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 
 
 def _l1(world: World) -> Assessment:
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L1", Assessment.unit_id == world.tree.team.id)
     )
@@ -27,7 +27,7 @@ def _l1(world: World) -> Assessment:
 
 
 def _l2(world: World) -> Assessment:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )

@@ -21,6 +21,7 @@ from tests.app.services.factories import (
     TERM,
     TODAY,
     World,
+    bp_record,
     make_contract,
     make_user,
     make_world,
@@ -242,6 +243,39 @@ def test_resident_without_a_contract_is_refused(world: World) -> None:
         home = make_household(world.tree.team)
     [got] = _upload(world.doctor, record(home.residents[0]))
     assert got.errors == {"resident_id": "该居民没有签约，不能记录签约服务"}
+
+
+def test_public_health_for_an_unsigned_resident_is_kept_without_a_contract(world: World) -> None:
+    """Basic public-health services are owed to every resident of the grid, signed or not."""
+    with clock.frozen(TODAY):
+        home = make_household(world.tree.team)
+    followup, visit = _upload(
+        world.doctor,
+        bp_record(home.residents[0]),
+        record(home.residents[0], "vaccination"),
+    )
+    assert followup.status == visit.status == "created"
+    for got in (followup, visit):
+        stored = db.session.get(ServiceRecord, got.id)
+        assert stored is not None and stored.contract_id is None
+        assert stored.team_id == world.tree.team.id
+
+
+def test_public_health_outside_the_term_is_kept_and_medical_care_is_not(world: World) -> None:
+    before = TERM[0] - timedelta(days=1)
+    followup, consultation, inside = _upload(
+        world.doctor,
+        bp_record(world.resident, day=before),
+        record(world.resident, day=before),
+        bp_record(world.resident),
+    )
+    assert followup.status == "created"
+    assert db.session.get(ServiceRecord, followup.id).contract_id is None  # type: ignore[union-attr]
+    assert consultation.errors == {
+        "service_date": "服务日期 2025-12-31 不在签约期限内（2026-01-01 至 2026-12-31）"
+    }
+    # Inside the term the record still belongs to the contract.
+    assert db.session.get(ServiceRecord, inside.id).contract_id is not None  # type: ignore[union-attr]
 
 
 def test_event_is_placed_in_the_doctors_team(world: World) -> None:

@@ -4,17 +4,32 @@ On SQLite, triggers refuse to delete a locked settlement (ours) and published as
 the service records they cover (fdoctor.assessments.triggers), while the shared teardown empties
 tables with DELETE. So after each test this fixture empties the tables itself with the triggers set aside
 for that one transaction, then puts them back. PostgreSQL's TRUNCATE fires no row trigger.
+
+A year is settled only after it ends, so every test runs on a day of the following year
+(``SETTLED_ON``) unless it freezes the clock itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from fdoctor.core import clock
 from fdoctor.extensions import db
+from tests.app.settlement.factories import YEAR
+
+# The day the tests build YEAR's sheets on: in the following January, after YEAR has ended.
+SETTLED_ON = date(YEAR + 1, 1, 15)
+
+
+@pytest.fixture(autouse=True)
+def _after_the_settled_year() -> Iterator[None]:
+    with clock.frozen(SETTLED_ON):
+        yield
 
 
 @pytest.fixture(autouse=True)

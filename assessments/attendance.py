@@ -1,0 +1,153 @@
+"""Attendance coefficient a from days (出勤系数, seed 6: 工作天数).
+
+Seed 6 ties the bonus to the days actually worked: "当月工作天数为22天，实际工作20天，
+20/22×岗位系数". For a period longer than a month the days are summed over its months, so
+
+    a = Σ days_worked / Σ days_due
+
+rounded half-up to ``ATTENDANCE_PLACES`` decimals (the same places as the workload attainment k),
+so that the ``a`` printed on a member's slip is exactly the ``a`` that weighed their share.
+
+Leave (请假) earns no bonus for its days. Seed 4 (附则 1): "员工试用期内不享受绩效奖金，病假、事假、
+产假、工休假、婚假不享受奖金" — sick leave (病假), personal leave (事假), maternity leave (产假),
+annual leave (工休假) and marriage leave (婚假) all earn nothing: a day on leave is a day due and
+not a day worked. The leave days are recorded beside the days worked so the slip can say why a
+member's ``a`` is below 1; they never add to ``a``. Days due that are neither worked nor on leave
+(e.g. absence) count the same way, as not worked. Members on probation (试用期) get no bonus at
+all; that is decided by the distribution (``probation``), not here.
+
+A period with no day due (Σ days_due = 0, e.g. a member who joined after it ended) gives a = 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from assessments.money import SettlementInputError, exact_decimal, round_half_up, to_fraction
+
+__all__ = [
+    "ATTENDANCE_PLACES",
+    "LEAVE_KINDS",
+    "Attendance",
+    "AttendanceMonth",
+    "attendance",
+    "attendance_from_days",
+]
+
+ATTENDANCE_PLACES = 4
+# Kind of leave -> its Chinese name; every kind earns no bonus for its days (seed 4, 附则 1).
+LEAVE_KINDS: dict[str, str] = {
+    "sick": "病假",
+    "personal": "事假",
+    "maternity": "产假",
+    "annual": "工休假",
+    "marriage": "婚假",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceMonth:
+    """One member's attendance record for one month (``month`` as ``"YYYY-MM"``).
+
+    ``days_due`` working days of the month (当月工作天数), ``days_worked`` days actually worked
+    (实际工作天数), ``leave_days`` days on leave by kind (keys of ``LEAVE_KINDS``).
+    ``days_worked + Σ leave_days ≤ days_due``.
+    """
+
+    month: str
+    days_due: int
+    days_worked: int
+    leave_days: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """A member's attendance over a period: the sums of its months and ``a``.
+
+    ``exact`` is ``days_worked / days_due`` as a fraction; ``a`` is it rounded half-up to
+    ``ATTENDANCE_PLACES`` decimals, the value used as the member's factor.
+    """
+
+    days_due: int
+    days_worked: int
+    leave_days: Mapping[str, int]
+    exact: Fraction
+    a: Decimal
+
+
+def _days(value: object, label: str) -> int:
+    if value is None:
+        raise SettlementInputError(f"缺少{label}")
+    exact = to_fraction(value, label)
+    if exact.denominator != 1:
+        raise SettlementInputError(f"{label}必须是整数天，不能有小数：{value}")
+    if exact < 0:
+        raise SettlementInputError(f"{label}不能为负数：{value}")
+    return exact.numerator
+
+
+def _coefficient(days_worked: int, days_due: int) -> tuple[Fraction, Decimal]:
+    exact = Fraction(days_worked, days_due) if days_due else Fraction(0)
+    return exact, exact_decimal(round_half_up(exact, ATTENDANCE_PLACES))
+
+
+def attendance_from_days(days_worked: object, days_due: object, *, member: str = "") -> Decimal:
+    """``a = days_worked / days_due``, 4 decimals half-up (20 of 22 days → 0.9091).
+
+    ``member`` names the member in the Chinese error message. ``days_due = 0`` gives 0.
+    """
+    label = f"成员「{member}」的" if member else ""
+    due = _days(days_due, label + "应出勤天数 days_due")
+    worked = _days(days_worked, label + "实际出勤天数 days_worked")
+    if worked > due:
+        raise SettlementInputError(f"{label}实际出勤天数（{worked}）不能多于应出勤天数（{due}）")
+    return _coefficient(worked, due)[1]
+
+
+def attendance(months: Sequence[AttendanceMonth], *, member: str = "") -> Attendance:
+    """A member's attendance over the given months (one record per month).
+
+    Each record is checked (whole days ≥ 0, known leave kinds, worked + leave ≤ due, no month
+    twice); ``a`` is the sum of days worked over the sum of days due. No record at all is an
+    error: a missing month is never read as zero.
+    """
+    who = f"成员「{member}」" if member else "成员"
+    if not months:
+        raise SettlementInputError(f"{who}没有出勤记录")
+    seen: set[str] = set()
+    due_total = worked_total = 0
+    leave_totals: dict[str, int] = {}
+    for record in months:
+        if not isinstance(record.month, str) or not record.month.strip():
+            raise SettlementInputError(f"{who}的出勤记录缺少月份")
+        if record.month in seen:
+            raise SettlementInputError(f"{who}的 {record.month} 出勤记录重复")
+        seen.add(record.month)
+        label = f"{who} {record.month} 的"
+        due = _days(record.days_due, label + "应出勤天数")
+        worked = _days(record.days_worked, label + "实际出勤天数")
+        leave = 0
+        for kind, days in record.leave_days.items():
+            if kind not in LEAVE_KINDS:
+                known = "、".join(f"{key}（{name}）" for key, name in LEAVE_KINDS.items())
+                raise SettlementInputError(f"{label}请假类别「{kind}」未知（可用：{known}）")
+            count = _days(days, label + f"{LEAVE_KINDS[kind]}天数")
+            leave += count
+            leave_totals[kind] = leave_totals.get(kind, 0) + count
+        if worked + leave > due:
+            raise SettlementInputError(
+                f"{label}实际出勤天数（{worked}）与请假天数（{leave}）之和不能多于应出勤天数（{due}）"
+            )
+        due_total += due
+        worked_total += worked
+    exact, a = _coefficient(worked_total, due_total)
+    return Attendance(
+        days_due=due_total,
+        days_worked=worked_total,
+        leave_days=leave_totals,
+        exact=exact,
+        a=a,
+    )

@@ -1,0 +1,334 @@
+"""The team's second distribution as the source documents run it (二次分配, seeds 4 and 6).
+
+``assessments.settlement.distribute_team`` keeps a reserve and splits the rest by
+``k × y × c × a``. This module adds what seeds 4 and 6 do around it:
+
+* **Deductions into the fund (扣分进部门基金).** Seed 6: "每扣1分值扣1%奖金"; seed 4: "扣罚的奖金也
+  留作部门基金". The team's internal check deducts points from a member; each point costs 1% of
+  that member's amount (``deducted = gross × points / 100``, rounded half-up to the fen, at most
+  the whole amount: 100 points or more take all of it). The deducted money goes to the team fund
+  (部门基金), not to the other members.
+* **The leader's share (部门负责人).** Seed 4: "各部门负责人不参与部门内奖金的分配，而纳入行政统筹
+  考核分配体系". With ``leaders_in_split=False`` — the default, because the seed says so — a member
+  marked ``leader`` takes no part in the team split (weight 0, amount 0) and is paid instead from
+  the institution's management share (``management_share``), by the team's assessment result.
+  With ``leaders_in_split=True`` the leader is an ordinary member of the split (the behaviour of
+  ``distribute_team``).
+
+The fund of a team is then ``reserve_fen = configured reserve + Σ deducted + undistributed`` (the
+last is the whole distributable amount when no member carries weight, e.g. an all-probation team),
+and always ``reserve_fen + Σ amount_fen == amount_fen``.
+
+Factors from their sources: ``a`` from days (``assessments.attendance``), ``k`` from workload
+points (``assessments.workload``); this module takes the factors themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from assessments.money import (
+    SettlementInputError,
+    exact_decimal,
+    largest_remainder,
+    round_half_up,
+    to_fraction,
+)
+from assessments.settlement import (  # its validators too, so messages read the same
+    DEFAULT_RESERVE_RATE,
+    MemberInput,
+    Number,
+    _name,
+    _number,
+    _rate,
+    _score,
+    _whole,
+    distribute_team,
+)
+
+__all__ = [
+    "DEFAULT_LEADERS_IN_SPLIT",
+    "DistributionMember",
+    "LeaderInput",
+    "LeaderShare",
+    "ManagementShare",
+    "MemberPay",
+    "TeamPay",
+    "deduction_fen",
+    "distribute_members",
+    "management_share",
+]
+
+# Seed 4: 各部门负责人不参与部门内奖金的分配.
+DEFAULT_LEADERS_IN_SPLIT = False
+POINT_VALUE = Fraction(1, 100)  # each deduction point costs 1% of the member's amount
+
+# --------------------------------------------------------------------------- team
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionMember:
+    """A team member: the four factors (see ``MemberInput``), probation, leader, deductions.
+
+    ``deduction_points`` are the points deducted by the team's internal check for the period
+    (the reason and who decided are the app's to record).
+    """
+
+    name: str
+    k: Number
+    y: Number
+    c: Number
+    a: Number
+    probation: bool = False
+    leader: bool = False
+    deduction_points: Number = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPay:
+    """A member's line of the team's distribution.
+
+    ``in_split`` is False for probation members and for leaders outside the split
+    (``paid_by_management``). ``gross_fen`` is the member's part of the split,
+    ``deducted_fen`` what the deduction points took to the fund, ``amount_fen`` what is paid.
+    """
+
+    name: str
+    k: Decimal
+    y: Decimal
+    c: Decimal
+    a: Decimal
+    probation: bool
+    leader: bool
+    in_split: bool
+    paid_by_management: bool
+    weight: Decimal
+    share: Fraction
+    gross_fen: int
+    deduction_points: Decimal
+    deducted_fen: int
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPay:
+    """A team's distribution with deductions and the leader rule.
+
+    ``reserve_fen`` (the team fund 部门基金) = ``configured_reserve_fen`` (the reserve rate's
+    part) + ``deducted_fen`` (every deduction) + ``undistributed_fen`` (all of the rest when no
+    member carries weight). ``paid_fen`` = Σ members' ``amount_fen``;
+    ``reserve_fen + paid_fen == amount_fen`` always.
+    """
+
+    amount_fen: int
+    reserve_rate: Decimal
+    leaders_in_split: bool
+    configured_reserve_fen: int
+    deducted_fen: int
+    undistributed_fen: int
+    reserve_fen: int
+    paid_fen: int
+    members: tuple[MemberPay, ...]
+
+
+def deduction_fen(gross_fen: int, points: Number | Fraction, *, member: str = "") -> int:
+    """What ``points`` deduction points take from ``gross_fen``: 1% a point, half-up, capped."""
+    label = f"成员「{member}」的扣分" if member else "扣分"
+    exact_points = to_fraction(points, label)
+    if exact_points < 0:
+        raise SettlementInputError(f"{label}不能为负数：{points}")
+    deducted = round_half_up(gross_fen * exact_points * POINT_VALUE)
+    return min(gross_fen, deducted.numerator)
+
+
+def distribute_members(
+    amount_fen: int,
+    members: Sequence[DistributionMember],
+    *,
+    reserve_rate: Number = DEFAULT_RESERVE_RATE,
+    leaders_in_split: bool = DEFAULT_LEADERS_IN_SPLIT,
+) -> TeamPay:
+    """The team's second distribution with deductions into the fund and the leader rule.
+
+    1. The reserve is ``reserve_rate × amount_fen`` (half-up), as in ``distribute_team``.
+    2. The rest is split by ``k × y × c × a`` (largest remainder, stated tie rule) over the
+       members in the split: not on probation, and not a leader when ``leaders_in_split`` is
+       False. If nobody carries weight, nothing is split and all stays in the fund.
+    3. Each member's deduction points take 1% each of their part into the fund.
+    """
+    if not isinstance(leaders_in_split, bool):
+        raise SettlementInputError(
+            f"负责人是否参与团队分配（leaders_in_split）必须是 true 或 false：{leaders_in_split!r}"
+        )
+    for position, member in enumerate(members, start=1):
+        if not isinstance(member.leader, bool):
+            who = member.name if isinstance(member.name, str) else f"第 {position} 位成员"
+            raise SettlementInputError(
+                f"成员「{who}」的负责人标记必须是 true 或 false：{member.leader!r}"
+            )
+    outside = [member.leader and not leaders_in_split for member in members]
+    # A leader outside the split carries no weight, exactly like a member on probation; the
+    # base function checks every factor and does the split.
+    base = distribute_team(
+        amount_fen,
+        reserve_rate,
+        [
+            MemberInput(
+                name=member.name,
+                k=member.k,
+                y=member.y,
+                c=member.c,
+                a=member.a,
+                probation=member.probation or out,
+            )
+            for member, out in zip(members, outside, strict=True)
+        ],
+    )
+    lines: list[MemberPay] = []
+    for member, out, share in zip(members, outside, base.members, strict=True):
+        label = f"成员「{share.name}」的扣分"
+        points = to_fraction(member.deduction_points, label)
+        if points < 0:
+            raise SettlementInputError(f"{label}不能为负数：{member.deduction_points}")
+        deducted = deduction_fen(share.amount_fen, points, member=share.name)
+        lines.append(
+            MemberPay(
+                name=share.name,
+                k=share.k,
+                y=share.y,
+                c=share.c,
+                a=share.a,
+                probation=member.probation,
+                leader=member.leader,
+                in_split=not (member.probation or out),
+                paid_by_management=out and not member.probation,
+                weight=share.weight,
+                share=share.share,
+                gross_fen=share.amount_fen,
+                deduction_points=exact_decimal(points),
+                deducted_fen=deducted,
+                amount_fen=share.amount_fen - deducted,
+            )
+        )
+    deducted_total = sum(line.deducted_fen for line in lines)
+    undistributed = base.reserve_fen - base.configured_reserve_fen
+    return TeamPay(
+        amount_fen=base.amount_fen,
+        reserve_rate=base.reserve_rate,
+        leaders_in_split=leaders_in_split,
+        configured_reserve_fen=base.configured_reserve_fen,
+        deducted_fen=deducted_total,
+        undistributed_fen=undistributed,
+        reserve_fen=base.reserve_fen + deducted_total,
+        paid_fen=sum(line.amount_fen for line in lines),
+        members=tuple(lines),
+    )
+
+
+# --------------------------------------------------------------------------- management share
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderInput:
+    """A team leader outside the team split, paid from the institution's management share.
+
+    ``score`` is the team's assessment result (the S of the team's line, 0–100, two decimals at
+    most); ``y`` the leader's post coefficient (岗位系数, seed 4's 行政统筹 ``y × w × 考评系数``),
+    1 unless configured. Leaders on probation get none.
+    """
+
+    name: str
+    team: str
+    score: Number
+    y: Number = 1
+    probation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderShare:
+    name: str
+    team: str
+    score: Decimal
+    y: Decimal
+    probation: bool
+    weight: Decimal
+    share: Fraction
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementShare:
+    """The institution's management share (行政统筹) and what goes on to its teams.
+
+    ``configured_management_fen`` = rate × institution amount (half-up). ``management_fen`` is
+    what the leaders are paid: the configured part, or 0 when no leader carries weight (then
+    nothing is set aside). ``teams_fen = institution_amount_fen − management_fen`` is what the
+    institution's teams share as before.
+    """
+
+    institution_amount_fen: int
+    management_rate: Decimal
+    configured_management_fen: int
+    management_fen: int
+    teams_fen: int
+    leaders: tuple[LeaderShare, ...]
+
+
+def management_share(
+    institution_amount_fen: int, management_rate: Number, leaders: Sequence[LeaderInput]
+) -> ManagementShare:
+    """Set the management share aside and split it over the leaders by ``y × team score``.
+
+    The rate is the institution's configuration (the seeds give no figure, so there is no
+    default). Largest remainder with the stated tie rule; the tie key is ``team·name``.
+    """
+    amount = _whole(institution_amount_fen, "机构金额", "分")
+    rate = _rate(management_rate, "负责人统筹比例")
+    keys: list[str] = []
+    rows: list[tuple[str, str, Fraction, Fraction, bool]] = []
+    seen: set[str] = set()
+    for position, leader in enumerate(leaders, start=1):
+        name = _name(leader.name, f"第 {position} 位负责人的姓名")
+        team = _name(leader.team, f"负责人「{name}」的团队")
+        key = f"{team}·{name}"
+        if key in seen:
+            raise SettlementInputError(f"负责人重复：「{team}」的「{name}」")
+        seen.add(key)
+        label = f"负责人「{name}」（{team}）的"
+        score = _score(leader.score, label + "团队考核得分")
+        y = _number(leader.y, label + "岗位系数 y")
+        if y <= 0:
+            raise SettlementInputError(f"{label}岗位系数 y 必须大于 0：{leader.y}")
+        if not isinstance(leader.probation, bool):
+            raise SettlementInputError(f"{label}试用期标记必须是 true 或 false")
+        keys.append(key)
+        rows.append((name, team, score, y, leader.probation))
+
+    weights = [Fraction(0) if probation else y * score for _, _, score, y, probation in rows]
+    total_weight = sum(weights, Fraction(0))
+    configured = round_half_up(rate * amount).numerator
+    paid = configured if total_weight > 0 else 0
+    amounts = largest_remainder(paid, weights, keys)
+    return ManagementShare(
+        institution_amount_fen=amount,
+        management_rate=exact_decimal(rate),
+        configured_management_fen=configured,
+        management_fen=paid,
+        teams_fen=amount - paid,
+        leaders=tuple(
+            LeaderShare(
+                name=name,
+                team=team,
+                score=exact_decimal(score),
+                y=exact_decimal(y),
+                probation=probation,
+                weight=exact_decimal(weights[i]),
+                share=weights[i] / total_weight if total_weight > 0 else Fraction(0),
+                amount_fen=amounts[i],
+            )
+            for i, (name, team, score, y, probation) in enumerate(rows)
+        ),
+    )
