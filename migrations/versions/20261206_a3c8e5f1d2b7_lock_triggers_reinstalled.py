@@ -10,7 +10,7 @@ Downgrade removes nothing it cannot put back: the former definitions are not kep
 the current triggers (a superset of the former rules) stay installed.
 
 Revision ID: a3c8e5f1d2b7
-Revises: 5d1c0e7a9b42
+Revises: b3e91f4c2a70
 Create Date: 2026-12-06 20:30:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a3c8e5f1d2b7'
-down_revision = '5d1c0e7a9b42'
+down_revision = 'b3e91f4c2a70'
 branch_labels = None
 depends_on = None
 

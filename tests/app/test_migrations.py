@@ -58,11 +58,14 @@ def test_migration_installs_the_same_lock_triggers_as_the_models(
 
 
 def test_the_lock_migration_replaces_the_former_triggers(migrated_db: Flask, app: Flask) -> None:
+    from alembic.script import ScriptDirectory
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
     with migrated_db.app_context():
-        downgrade(revision="5d1c0e7a9b42")
+        config = migrated_db.extensions["migrate"].migrate.get_config()
+        before = ScriptDirectory.from_config(config).get_revision("a3c8e5f1d2b7").down_revision
+        downgrade(revision=before)
         with db.engine.begin() as conn:
             # A trigger of the former settlement module, as an installation of that time has it.
             if conn.dialect.name == "sqlite":

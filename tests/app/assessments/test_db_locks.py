@@ -22,7 +22,7 @@ pytestmark = pytest.mark.db
 
 
 def _published_l2(world: World) -> Assessment:
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
@@ -169,7 +169,7 @@ def test_item_texts_of_a_published_assessment_are_frozen(world: World, column: s
 
 def test_a_published_row_cannot_go_back_or_be_entered_sideways(world: World) -> None:
     a = _published_l2(world)
-    open_assessments("L2", "2026-Q1", today=TODAY)
+    open_assessments("L2", "2026-Q1")
     other = db.session.scalar(
         select(Assessment).where(
             Assessment.level == "L2", Assessment.unit_id == world.tree.team2.id
