@@ -400,6 +400,7 @@ def answer_appeal(
     record.status = "answered"
     record.answered_at = clock.now()
     record.answered_by_id = user.id
+    db.session.flush()  # the database lets the assessment leave "appealed" once this is answered
     if not changes:
         assessment.status = "published"
         db.session.flush()
@@ -506,15 +507,15 @@ def _new_revision(
 ) -> Assessment:
     """Copy ``old`` into a published revision with ``changes``; ``old`` becomes superseded.
 
-    The copy is written as ``submitted`` and published once its items are in: the database
-    refuses items added to an assessment that is already published (fdoctor/integrity).
+    The order is the one the database's locks accept (``fdoctor.assessments.triggers``): the
+    copy is written as ``submitted`` and not yet current, with its items (no item may be added to
+    a published assessment); then ``old`` is superseded, which the database allows only once a
+    newer revision exists, and which releases the one-current-revision index; then the copy
+    becomes current and is published.
     """
-    old.is_current = False
-    old.status = "superseded"
-    db.session.flush()  # the one-current-revision index must see the old row released first
     new = Assessment(**{name: getattr(old, name) for name in _COPIED})
     new.revision = old.revision + 1
-    new.is_current = True
+    new.is_current = False
     new.supersedes_id = old.id
     new.revision_reason = reason
     new.status = "submitted"
@@ -534,7 +535,11 @@ def _new_revision(
             copy.source = "override"
         db.session.add(copy)
     db.session.flush()
+    old.is_current = False
+    old.status = "superseded"
+    db.session.flush()  # the one-current-revision index must see the old row released first
     recompute_totals(new)
+    new.is_current = True
     new.status = "published"
     new.published_at = clock.now()
     new.published_by_id = user.id

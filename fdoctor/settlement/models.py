@@ -29,7 +29,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fdoctor.core.types import BigId, ScopedMixin
 from fdoctor.extensions import db
-from fdoctor.settlement.triggers import register_lock_triggers
 
 SETTLEMENT_KINDS = {"preallocation": "预拨", "settlement": "结算"}
 SETTLEMENT_STATUSES = {
@@ -158,9 +157,6 @@ class SettlementLine(db.Model):
     @property
     def level_label(self) -> str:
         return LINE_LEVELS.get(self.level, self.level)
-
-
-register_lock_triggers(Settlement.__table__, SettlementLine.__table__)
 
 
 # --------------------------------------------------------------------------- configuration

@@ -1,161 +1,80 @@
-"""Database triggers that make a locked settlement immutable (SPEC 7: 锁定后不可更改).
+"""What the database itself refuses on a locked settlement (SPEC 7: 锁定后不可更改).
 
-The page hides the buttons, the service refuses, and the database has the last word: on both
-SQLite and PostgreSQL a trigger aborts any UPDATE or DELETE of a ``settlement`` row whose status
-is ``locked``, and any INSERT, UPDATE or DELETE of a ``settlement_line`` of a locked settlement.
-The lock itself (approved → locked) is an UPDATE of a row that is not yet locked, so it passes.
+The page hides the buttons, the service refuses, and the database has the last word (installed
+by ``fdoctor.core.triggers`` on SQLite and PostgreSQL):
 
-``install_settlement_triggers(connection)`` installs them (idempotently) on an existing schema;
-the Alembic migration calls it. ``register_lock_triggers`` hooks the same statements to the
-tables' ``after_create`` events, so ``db.create_all()`` installs them too.
-
-PostgreSQL's ``TRUNCATE`` fires no row trigger; only the test fixtures truncate.
+* a ``settlement`` row whose status is ``locked`` cannot be updated or deleted — its figures,
+  inputs (``inputs_json``: every score, population, fund and parameter it was computed from),
+  outputs and SHA-256 included;
+* a sheet becomes ``locked`` only from ``approved``, with its review, approval and lock each
+  recorded (who and when), as ``fdoctor.settlement.services.transition`` does it;
+* no ``settlement_line`` of a locked sheet can be added, changed, moved or removed;
+* the member ratings (成员系数) of a year whose settlement is locked cannot change (the app
+  already stops them once the sheet leaves draft).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Table, event
+from fdoctor.core.triggers import Guard, Rule, register
 
 # Kept free of "%" and ":" so that no driver mistakes it for a placeholder.
 LOCKED_MESSAGE = "settlement is locked - 已锁定的结算不能修改或删除"
 LINE_LOCKED_MESSAGE = "settlement is locked - 已锁定结算的明细不能修改或删除"
+LOCK_MESSAGE = "结算表须经审核、批准后才能锁定，并记录审核、批准、锁定的人员和时间"
+RATING_MESSAGE = "settlement is locked - 该年度结算已锁定，成员系数不能修改"
 
-TRIGGER_NAMES = (
-    "settlement_locked_no_update",
-    "settlement_locked_no_delete",
-    "settlement_line_locked_no_insert",
-    "settlement_line_locked_no_update",
-    "settlement_line_locked_no_delete",
+_LOCKED_PROPERLY = """(OLD.status = 'approved'
+    AND NEW.reviewed_at IS NOT NULL AND NEW.reviewed_by_id IS NOT NULL
+    AND NEW.approved_at IS NOT NULL AND NEW.approved_by_id IS NOT NULL
+    AND NEW.locked_at IS NOT NULL AND NEW.locked_by_id IS NOT NULL)"""
+
+SETTLEMENT_GUARD = Guard(
+    "trg_settlement_locked",
+    "settlement",
+    (
+        Rule(("UPDATE", "DELETE"), "OLD.status = 'locked'", LOCKED_MESSAGE),
+        Rule(
+            ("UPDATE",),
+            f"OLD.status <> 'locked' AND NEW.status = 'locked' AND NOT {_LOCKED_PROPERLY}",
+            LOCK_MESSAGE,
+        ),
+    ),
 )
 
-_LINE_LOCKED_SQLITE = "(SELECT status FROM settlement WHERE id = {row}.settlement_id) = 'locked'"
+_SHEET_LOCKED = (
+    "EXISTS (SELECT 1 FROM settlement s WHERE s.id = {row}.settlement_id AND s.status = 'locked')"
+)
+LINE_GUARD = Guard(
+    "trg_settlement_line_locked",
+    "settlement_line",
+    (
+        Rule(("INSERT",), _SHEET_LOCKED.format(row="NEW"), LINE_LOCKED_MESSAGE),
+        Rule(
+            ("UPDATE",),
+            f"{_SHEET_LOCKED.format(row='OLD')} OR {_SHEET_LOCKED.format(row='NEW')}",
+            LINE_LOCKED_MESSAGE,
+        ),
+        Rule(("DELETE",), _SHEET_LOCKED.format(row="OLD"), LINE_LOCKED_MESSAGE),
+    ),
+)
 
+_YEAR_LOCKED = (
+    "EXISTS (SELECT 1 FROM settlement s WHERE s.year = {row}.year AND s.kind = 'settlement' "
+    "AND s.status = 'locked')"
+)
+RATING_GUARD = Guard(
+    "trg_member_rating_locked",
+    "member_rating",
+    (
+        Rule(("INSERT",), _YEAR_LOCKED.format(row="NEW"), RATING_MESSAGE),
+        Rule(
+            ("UPDATE",),
+            f"{_YEAR_LOCKED.format(row='OLD')} OR {_YEAR_LOCKED.format(row='NEW')}",
+            RATING_MESSAGE,
+        ),
+        Rule(("DELETE",), _YEAR_LOCKED.format(row="OLD"), RATING_MESSAGE),
+    ),
+)
 
-def _sqlite_settlement() -> list[str]:
-    return [
-        f"""CREATE TRIGGER IF NOT EXISTS settlement_locked_no_update
-            BEFORE UPDATE ON settlement FOR EACH ROW WHEN OLD.status = 'locked'
-            BEGIN SELECT RAISE(ABORT, '{LOCKED_MESSAGE}'); END""",
-        f"""CREATE TRIGGER IF NOT EXISTS settlement_locked_no_delete
-            BEFORE DELETE ON settlement FOR EACH ROW WHEN OLD.status = 'locked'
-            BEGIN SELECT RAISE(ABORT, '{LOCKED_MESSAGE}'); END""",
-    ]
-
-
-def _sqlite_line() -> list[str]:
-    old, new = _LINE_LOCKED_SQLITE.format(row="OLD"), _LINE_LOCKED_SQLITE.format(row="NEW")
-    return [
-        f"""CREATE TRIGGER IF NOT EXISTS settlement_line_locked_no_insert
-            BEFORE INSERT ON settlement_line FOR EACH ROW WHEN {new}
-            BEGIN SELECT RAISE(ABORT, '{LINE_LOCKED_MESSAGE}'); END""",
-        f"""CREATE TRIGGER IF NOT EXISTS settlement_line_locked_no_update
-            BEFORE UPDATE ON settlement_line FOR EACH ROW WHEN {old} OR {new}
-            BEGIN SELECT RAISE(ABORT, '{LINE_LOCKED_MESSAGE}'); END""",
-        f"""CREATE TRIGGER IF NOT EXISTS settlement_line_locked_no_delete
-            BEFORE DELETE ON settlement_line FOR EACH ROW WHEN {old}
-            BEGIN SELECT RAISE(ABORT, '{LINE_LOCKED_MESSAGE}'); END""",
-    ]
-
-
-def _postgresql_settlement() -> list[str]:
-    return [
-        f"""CREATE OR REPLACE FUNCTION settlement_refuse_locked() RETURNS trigger
-            LANGUAGE plpgsql AS $body$
-            BEGIN
-                IF OLD.status = 'locked' THEN
-                    RAISE EXCEPTION '{LOCKED_MESSAGE}' USING ERRCODE = 'check_violation';
-                END IF;
-                IF TG_OP = 'DELETE' THEN
-                    RETURN OLD;
-                END IF;
-                RETURN NEW;
-            END
-            $body$""",
-        "DROP TRIGGER IF EXISTS settlement_locked_no_change ON settlement",
-        """CREATE TRIGGER settlement_locked_no_change
-            BEFORE UPDATE OR DELETE ON settlement
-            FOR EACH ROW EXECUTE FUNCTION settlement_refuse_locked()""",
-    ]
-
-
-def _postgresql_line() -> list[str]:
-    return [
-        f"""CREATE OR REPLACE FUNCTION settlement_line_refuse_locked() RETURNS trigger
-            LANGUAGE plpgsql AS $body$
-            BEGIN
-                IF TG_OP IN ('UPDATE', 'DELETE') AND EXISTS (
-                    SELECT 1 FROM settlement WHERE id = OLD.settlement_id AND status = 'locked'
-                ) THEN
-                    RAISE EXCEPTION '{LINE_LOCKED_MESSAGE}' USING ERRCODE = 'check_violation';
-                END IF;
-                IF TG_OP IN ('UPDATE', 'INSERT') AND EXISTS (
-                    SELECT 1 FROM settlement WHERE id = NEW.settlement_id AND status = 'locked'
-                ) THEN
-                    RAISE EXCEPTION '{LINE_LOCKED_MESSAGE}' USING ERRCODE = 'check_violation';
-                END IF;
-                IF TG_OP = 'DELETE' THEN
-                    RETURN OLD;
-                END IF;
-                RETURN NEW;
-            END
-            $body$""",
-        "DROP TRIGGER IF EXISTS settlement_line_locked_no_change ON settlement_line",
-        """CREATE TRIGGER settlement_line_locked_no_change
-            BEFORE INSERT OR UPDATE OR DELETE ON settlement_line
-            FOR EACH ROW EXECUTE FUNCTION settlement_line_refuse_locked()""",
-    ]
-
-
-_STATEMENTS = {
-    "sqlite": (_sqlite_settlement, _sqlite_line),
-    "postgresql": (_postgresql_settlement, _postgresql_line),
-}
-
-
-def _statements(dialect: str, table: str) -> list[str]:
-    if dialect not in _STATEMENTS:
-        raise NotImplementedError(f"no settlement lock triggers for the {dialect} database")
-    settlement, line = _STATEMENTS[dialect]
-    return settlement() if table == "settlement" else line()
-
-
-def _execute(connection: Any, statements: list[str]) -> None:
-    for statement in statements:
-        connection.exec_driver_sql(statement)
-
-
-def install_settlement_triggers(connection: Any) -> None:
-    """Install (or replace) the lock triggers on both tables; safe to run more than once.
-
-    ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``).
-    """
-    dialect = connection.dialect.name
-    _execute(connection, _statements(dialect, "settlement"))
-    _execute(connection, _statements(dialect, "settlement_line"))
-
-
-def drop_settlement_triggers(connection: Any) -> None:
-    """Remove the triggers (the migration's downgrade)."""
-    if connection.dialect.name == "postgresql":
-        for statement in (
-            "DROP TRIGGER IF EXISTS settlement_line_locked_no_change ON settlement_line",
-            "DROP TRIGGER IF EXISTS settlement_locked_no_change ON settlement",
-            "DROP FUNCTION IF EXISTS settlement_line_refuse_locked()",
-            "DROP FUNCTION IF EXISTS settlement_refuse_locked()",
-        ):
-            connection.exec_driver_sql(statement)
-    else:
-        for name in TRIGGER_NAMES:
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-
-
-def register_lock_triggers(settlement: Table, line: Table) -> None:
-    """Install each table's triggers right after ``CREATE TABLE`` (``metadata.create_all``)."""
-
-    def after_create(target: Table, connection: Any, **_kw: Any) -> None:
-        _execute(connection, _statements(connection.dialect.name, target.name))
-
-    for table in (settlement, line):
-        event.listen(table, "after_create", after_create)
+GUARDS = (SETTLEMENT_GUARD, LINE_GUARD, RATING_GUARD)
+register(*GUARDS)

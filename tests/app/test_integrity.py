@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from fdoctor.assessments.models import Assessment, AssessmentItem
+from fdoctor.assessments.triggers import MSG_SUPERSEDE
 from fdoctor.extensions import db
 from fdoctor.services.models import ServiceRecord
 from tests.factories import make_household, make_tree, make_user
@@ -19,11 +20,15 @@ from tests.factories import make_household, make_tree, make_user
 pytestmark = pytest.mark.db
 
 
-def _assessment(unit_id: int, level: str, period: str, status: str) -> Assessment:
+def _assessment(
+    unit_id: int, level: str, period: str, status: str, *, revision: int = 1, current: bool = True
+) -> Assessment:
     a = Assessment(
         level=level,
         period=period,
         unit_id=unit_id,
+        revision=revision,
+        is_current=current,
         index_code="city-2026",
         status="draft",
         total=Decimal("80.00"),
@@ -88,10 +93,20 @@ def test_published_assessment_scores_cannot_change_with_raw_sql(app: Flask) -> N
 
 def test_published_assessment_may_still_be_acknowledged_and_superseded(app: Flask) -> None:
     tree = make_tree()
+    leader = make_user("leader", "team_leader", tree.team)
     a = _assessment(tree.team.id, "L1", "2026-10", "published")
+    # Acknowledged by the assessee, recorded as the workflow records it.
     db.session.execute(
-        text("UPDATE assessment SET status = 'acknowledged' WHERE id = :i"), {"i": a.id}
+        text(
+            "UPDATE assessment SET status = 'acknowledged', acknowledged_at = :t, "
+            "acknowledged_by_id = :u WHERE id = :i"
+        ),
+        {"i": a.id, "t": datetime(2026, 11, 3, 9), "u": leader.id},
     )
+    # Superseded once a newer revision exists (written before it becomes current).
+    newer = _assessment(tree.team.id, "L1", "2026-10", "submitted", revision=2, current=False)
+    newer.supersedes_id = a.id
+    db.session.flush()
     db.session.execute(
         text("UPDATE assessment SET status = 'superseded', is_current = :f WHERE id = :i"),
         {"i": a.id, "f": False},
@@ -135,3 +150,14 @@ def test_unpublished_l3_does_not_lock(app: Flask) -> None:
     record = _record(date(2026, 3, 10))
     _assessment(record.institution_id, "L3", "2026-H1", "submitted")
     db.session.execute(text("DELETE FROM service_record WHERE id = :i"), {"i": record.id})
+
+
+def test_clearing_is_current_of_a_published_l3_is_refused_and_unlocks_nothing(app: Flask) -> None:
+    record = _record(date(2026, 9, 10))
+    l3 = _assessment(record.institution_id, "L3", "2026-H2", "published")
+    with pytest.raises(DatabaseError) as info, db.session.begin_nested():
+        db.session.execute(
+            text("UPDATE assessment SET is_current = :f WHERE id = :i"), {"f": False, "i": l3.id}
+        )
+    assert MSG_SUPERSEDE in str(info.value)
+    _refused("UPDATE service_record SET notes = 'x' WHERE id = :i", i=record.id)

@@ -55,3 +55,40 @@ def test_migration_installs_the_same_lock_triggers_as_the_models(
     assert migrated == modelled
     assert any("settlement" in name for name in migrated)
     assert any("service_record" in name for name in migrated)
+
+
+def test_the_lock_migration_replaces_the_former_triggers(migrated_db: Flask, app: Flask) -> None:
+    from alembic.script import ScriptDirectory
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    with migrated_db.app_context():
+        config = migrated_db.extensions["migrate"].migrate.get_config()
+        before = ScriptDirectory.from_config(config).get_revision("a3c8e5f1d2b7").down_revision
+        downgrade(revision=before)
+        with db.engine.begin() as conn:
+            # A trigger of the former settlement module, as an installation of that time has it.
+            if conn.dialect.name == "sqlite":
+                conn.execute(
+                    text(
+                        "CREATE TRIGGER settlement_locked_no_update BEFORE UPDATE ON settlement "
+                        "FOR EACH ROW WHEN OLD.status = 'locked' "
+                        "BEGIN SELECT RAISE(ABORT, 'locked'); END"
+                    )
+                )
+            else:
+                conn.exec_driver_sql(
+                    "CREATE FUNCTION settlement_refuse_locked() RETURNS trigger LANGUAGE plpgsql "
+                    "AS $b$ BEGIN RETURN NEW; END $b$"
+                )
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER settlement_locked_no_change BEFORE UPDATE ON settlement "
+                    "FOR EACH ROW EXECUTE FUNCTION settlement_refuse_locked()"
+                )
+        upgrade()
+        migrated = _triggers(db.engine)
+    with app.app_context():
+        modelled = _triggers(db.engine)
+    assert migrated == modelled
+    assert "settlement_locked_no_update" not in migrated
+    assert "settlement_locked_no_change" not in migrated

@@ -194,18 +194,10 @@ def days(n: int) -> timedelta:
     return timedelta(days=n)
 
 
-# The triggers of fdoctor/integrity refuse deleting published assessments; on SQLite (no TRUNCATE,
-# no way to switch triggers off) the shared clean-up would fail, so the assessment rows are
-# removed here first, with the assessment triggers dropped and reinstalled around the delete.
-_ASSESSMENT_TRIGGERS = (
-    "trg_assessment_locked_update",
-    "trg_assessment_locked_delete",
-    "trg_assessment_item_locked_update",
-    "trg_assessment_item_locked_delete",
-    "trg_assessment_item_locked_insert",
-    "trg_service_record_locked_update",
-    "trg_service_record_locked_delete",
-)
+# The triggers of fdoctor.assessments.triggers refuse deleting published assessments; on SQLite
+# (no TRUNCATE, no way to switch triggers off) the shared clean-up would fail, so the assessment
+# rows are removed here first, with the assessment triggers dropped and reinstalled around the
+# delete.
 _ASSESSMENT_TABLES = (
     "rectification",
     "assessment_appeal_item",
@@ -222,20 +214,15 @@ def remove_locked_assessments() -> None:
         return  # PostgreSQL's TRUNCATE does not fire row triggers
     from sqlalchemy import text
 
-    existing = set(
-        db.session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
-    )
-    db.session.remove()
-    ours = [name for name in _ASSESSMENT_TRIGGERS if name in existing]
+    from fdoctor.assessments.triggers import ASSESSMENT_GUARD, ITEM_GUARD, RECORD_GUARD
+    from fdoctor.core.triggers import install_triggers, uninstall_triggers
+
+    guards = (ASSESSMENT_GUARD, ITEM_GUARD, RECORD_GUARD)
     with db.engine.begin() as conn:
-        for name in ours:
-            conn.execute(text(f"DROP TRIGGER {name}"))
+        uninstall_triggers(conn, guards)
         for table in _ASSESSMENT_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        if ours:
-            from fdoctor.integrity.models import install_integrity_triggers
-
-            install_integrity_triggers(conn)
+        install_triggers(conn, guards)
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,8 @@
 """Settlement test fixtures.
 
 On SQLite, triggers refuse to delete a locked settlement (ours) and published assessments and
-the service records they cover (fdoctor/integrity), while the shared teardown empties tables with
-DELETE. So after each test this fixture empties the tables itself with the triggers set aside
+the service records they cover (fdoctor.assessments.triggers), while the shared teardown empties
+tables with DELETE. So after each test this fixture empties the tables itself with the triggers set aside
 for that one transaction, then puts them back. PostgreSQL's TRUNCATE fires no row trigger.
 
 A year is settled only after it ends, so every test runs on a day of the following year

@@ -80,6 +80,22 @@ def make_assessment(
     return assessment
 
 
+def supersede(old: Assessment, unit: OrgUnit, total: str) -> Assessment:
+    """Replace a published score by a corrected revision, in the order the workflow (and the
+    database's locks) use: the new row first, not yet current; then the old one superseded."""
+    new = make_assessment(
+        unit, old.level, old.period, total, status="submitted", revision=old.revision + 1,
+        is_current=False,
+    )  # fmt: skip
+    new.supersedes_id = old.id
+    db.session.flush()
+    old.is_current, old.status = False, "superseded"
+    db.session.flush()
+    new.is_current, new.status, new.published_at = True, "published", NOW
+    db.session.flush()
+    return new
+
+
 def sign(
     team: OrgUnit,
     people: int,

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from fdoctor.extensions import db
 from fdoctor.settlement import services
-from tests.app.settlement.factories import YEAR, build_world, make_assessment, make_login
+from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
 
 pytestmark = pytest.mark.db
 
@@ -102,10 +102,7 @@ def test_review_refuses_a_draft_whose_inputs_changed_since_it_was_computed(
     sheet: dict[str, Any],
 ) -> None:
     world = sheet["world"]
-    old = world.assessments["L4 丙县"]
-    old.is_current, old.status = False, "superseded"
-    db.session.flush()
-    make_assessment(world["丙县"], "L4", "2026", "86", revision=2)
+    supersede(world.assessments["L4 丙县"], world["丙县"], "86")
     db.session.commit()
     with pytest.raises(services.SettlementStateError, match="请先重新计算草稿再审核"):
         services.transition(sheet["settlement"], "review", sheet["city"])

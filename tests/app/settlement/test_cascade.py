@@ -23,7 +23,7 @@ from fdoctor.extensions import db
 from fdoctor.settlement import services
 from fdoctor.settlement.cascade import canonical_json
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
-from tests.app.settlement.factories import YEAR, build_world, make_assessment, make_login
+from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
 
 pytestmark = pytest.mark.db
 
@@ -270,11 +270,7 @@ def test_the_hash_is_the_same_when_computed_twice_and_changes_with_an_input(worl
 def test_a_draft_recomputed_after_a_score_revision_gets_new_figures(world: Any) -> None:
     first, _ = services.build_settlement(YEAR, "settlement", None)
     db.session.commit()
-    old = world.assessments["L4 乙区"]
-    old.is_current = False
-    old.status = "superseded"
-    db.session.flush()
-    make_assessment(world["乙区"], "L4", "2026", "90", revision=2)
+    supersede(world.assessments["L4 乙区"], world["乙区"], "90")
     db.session.commit()
     again, changed = services.build_settlement(YEAR, "settlement", None)
     db.session.commit()

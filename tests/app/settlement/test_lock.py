@@ -9,10 +9,12 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from fdoctor.auth.models import User
+from fdoctor.core.triggers import install_triggers
 from fdoctor.extensions import db
 from fdoctor.settlement import services
 from fdoctor.settlement.models import SettlementLine
-from fdoctor.settlement.triggers import install_settlement_triggers
+from fdoctor.settlement.triggers import GUARDS
 from tests.app.settlement.factories import YEAR, build_world, make_login
 
 pytestmark = pytest.mark.db
@@ -108,6 +110,41 @@ def test_a_draft_stays_writable(app: Flask) -> None:
 
 def test_installing_the_triggers_again_is_harmless(locked: Any) -> None:
     with db.engine.begin() as conn:
-        install_settlement_triggers(conn)
-        install_settlement_triggers(conn)
+        install_triggers(conn, GUARDS)
+        install_triggers(conn, GUARDS)
     _refused("DELETE FROM settlement WHERE id = :id", id=locked.id)
+
+
+def test_a_draft_cannot_be_locked_with_raw_sql(app: Flask) -> None:
+    draft = _sheet(lock=False)
+    message = _refused("UPDATE settlement SET status = 'locked' WHERE id = :id", id=draft.id)
+    assert "须经审核、批准后才能锁定" in message
+    assert (
+        db.session.scalar(text("SELECT status FROM settlement WHERE id = :id"), {"id": draft.id})
+        == "draft"
+    )
+
+
+def test_an_approved_sheet_is_locked_only_with_who_and_when(app: Flask) -> None:
+    sheet = _sheet(lock=False)
+    city = db.session.scalar(db.select(User).where(User.username == "city-user"))
+    finance = db.session.scalar(db.select(User).where(User.username == "finance-user"))
+    for action, user in (("review", city), ("approve", finance)):
+        services.transition(sheet, action, user)
+        db.session.commit()
+    message = _refused("UPDATE settlement SET status = 'locked' WHERE id = :id", id=sheet.id)
+    assert "须经审核、批准后才能锁定" in message
+    services.transition(sheet, "lock", finance)  # the app's own lock records both
+    db.session.commit()
+    assert sheet.status == "locked"
+
+
+def test_member_ratings_of_a_locked_year_are_frozen(locked: Any) -> None:
+    assert db.session.scalar(
+        text("SELECT count(*) FROM member_rating WHERE year = :y"), {"y": YEAR}
+    )
+    message = _refused("UPDATE member_rating SET a = 0.5 WHERE year = :y", y=YEAR)
+    assert "成员系数不能修改" in message
+    _refused("DELETE FROM member_rating WHERE year = :y", y=YEAR)
+    # Another year's ratings are not the locked sheet's.
+    db.session.execute(text("UPDATE member_rating SET a = a WHERE year = :y"), {"y": YEAR + 1})
