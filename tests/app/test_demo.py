@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
@@ -50,7 +51,9 @@ ANCHOR = date(2026, 3, 18)
 def second_app(tmp_path: Path) -> Iterator[Flask]:
     """Another app on its own fresh SQLite file, inside its app context."""
     url = f"sqlite:///{tmp_path / 'second.sqlite3'}"
-    other = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    other = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": secrets.token_urlsafe(32)}
+    )
     with other.app_context():
         db.create_all()
         try:
