@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from fdoctor.core.input_guard import has_bad_text
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
 MAX_COLUMNS = 100  # the widest template has a dozen columns
@@ -94,10 +96,15 @@ def _table(header: list[Any], body: list[tuple[int, list[Any]]]) -> Table:
         if name and name in seen:
             raise ImportFileError(f"列名“{name}”在表头中出现了两次")
         seen.add(name)
+    if any(has_bad_text(name) for name in headers):
+        raise ImportFileError("表头含有无效字符（空字符），请检查文件是否损坏")
     table = Table(headers=headers)
     for number, cells in body:
         if all(cell_text(c) == "" for c in cells):
             continue  # blank lines are not rows
+        if any(isinstance(c, str) and has_bad_text(c) for c in cells):
+            # SQLite would store a NUL and PostgreSQL refuse it: refused here, alike.
+            raise ImportFileError(f"第{number}行含有无效字符（空字符），请检查文件是否损坏")
         values = {
             name: (cells[i] if i < len(cells) else None) for i, name in enumerate(headers) if name
         }
