@@ -211,3 +211,11 @@ def test_an_ordinary_xlsx_with_trailing_blank_rows_still_reads() -> None:
     rows += [[None, None]] * 500 + [["H2", "西街2号"]]
     table = read_table("户.xlsx", _xlsx(rows))
     assert [(r.number, r.text("户编号")) for r in table.rows] == [(2, "H1"), (503, "H2")]
+
+
+@pytest.mark.parametrize("cell", ["东街\x00号", "\x00"])
+def test_a_nul_in_a_cell_is_refused_alike_on_every_database(cell: str) -> None:
+    """SQLite would store it and PostgreSQL refuse it: the reader refuses it first."""
+    content = f"户编号,地址\nH1,东街1号\nH2,{cell}\n".encode()
+    with pytest.raises(ImportFileError, match="第3行含有无效字符"):
+        read_table("户.csv", content)
