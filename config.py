@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,10 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # No key is ever written here: see fdoctor/core/secret_key.py. Without SECRET_KEY, a
+    # development installation uses (and creates once) its own key file under instance/.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SECRET_KEY_FILE = os.environ.get("FDOCTOR_SECRET_KEY_FILE") or str(INSTANCE_DIR / "secret_key")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _default_sqlite_url()
     # The audit trail's key, kept outside the database (fdoctor/audit/keys.py); without it,
     # production refuses to start and other environments keep one under instance/.
@@ -63,7 +67,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "test-secret"
+    SECRET_KEY = secrets.token_urlsafe(32)  # random per test process
     WTF_CSRF_ENABLED = True
 
 
@@ -71,7 +75,7 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
-    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")  # required: no key file is made in production
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -17,7 +17,7 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     app.config.from_object(config_for(name))
     if isinstance(config, dict):
         app.config.update(config)
-    _check_production(app)
+    _init_secret_key(app)
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     init_extensions(app)
@@ -29,9 +29,20 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _check_production(app: Flask) -> None:
-    if app.config.get("ENV_NAME") == "production" and not app.config.get("SECRET_KEY"):
-        raise RuntimeError("生产环境必须设置 SECRET_KEY 环境变量（production needs SECRET_KEY）")
+def _init_secret_key(app: Flask) -> None:
+    """The session key: production's own ``SECRET_KEY``, else this installation's key file;
+    never one that is missing, short or public (written in the source tree)."""
+    from fdoctor.core import secret_key
+
+    if app.config.get("ENV_NAME") == "production":
+        if not app.config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "生产环境必须设置 SECRET_KEY 环境变量（production needs SECRET_KEY）"
+            )
+    elif not app.config.get("SECRET_KEY"):
+        key, _created = secret_key.ensure_key_file(Path(app.config["SECRET_KEY_FILE"]))
+        app.config["SECRET_KEY"] = key
+    secret_key.check(app.config["SECRET_KEY"])
 
 
 def init_extensions(app: Flask) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,8 +87,8 @@ def make_app(url: str) -> Flask:
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "TESTING": True,
-            "SECRET_KEY": "test",
-            "AUDIT_KEY": "test-audit-key",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "AUDIT_KEY": secrets.token_urlsafe(32),
         }
     )
     app.test_client_class = IsolatedClient

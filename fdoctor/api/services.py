@@ -5,6 +5,7 @@ Both page by keyset (``after_id`` / a ``cursor``), never by OFFSET, and each pag
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,8 @@ def _int_arg(args: Any, name: str, default: int, low: int, high: int) -> int:
     if raw in (None, ""):
         return default
     try:
+        if not re.fullmatch(r"[+-]?[0-9]{1,30}", raw.strip()):
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise ApiError(f"参数 {name} 应为整数") from None
@@ -151,7 +154,7 @@ def _since(args: Any) -> tuple[datetime, int]:
         if not 0 <= after < 2**62:
             raise ValueError(after_id)
         return since, after
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 0001/9999 moved by its offset
         raise ApiError("since 应为 ISO 时间（如 2026-06-01T00:00:00），cursor 应原样传回") from None
 
 

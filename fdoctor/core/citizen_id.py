@@ -2,17 +2,31 @@
 
 18 characters: 6-digit region code, 8-digit birth date, 3-digit sequence (odd = male) and an
 ISO 7064 MOD 11-2 check character (0-9 or X). Pure functions, no Flask.
+
+Every number is normalised (:func:`normalize`) before it is checked, stored or looked up, so that
+the same person typed with full-width digits (``４１１００２…``), spaces or a lower-case ``x`` is
+the same string, and the uniqueness index sees one person once.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_PATTERN = re.compile(r"^\d{17}[\dX]$")
+# ASCII only: Python's \d would also accept full-width and other Unicode digits.
+_PATTERN = re.compile(r"^[0-9]{17}[0-9X]$")
+# Province-level codes of GB/T 2260 (the first two digits of every region code): Beijing to Inner
+# Mongolia, Liaoning to Heilongjiang, Shanghai to Shandong, Henan to Hainan, Chongqing to Tibet,
+# Shaanxi to Xinjiang, Taiwan, Hong Kong and Macao.
+PROVINCE_CODES = frozenset(
+    {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37"}
+    | {"41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54"}
+    | {"61", "62", "63", "64", "65", "71", "81", "82"}
+)
 
 
 class CitizenIdError(ValueError):
@@ -36,8 +50,11 @@ def check_char(first17: str) -> str:
     return _CHECK[total % 11]
 
 
-def normalize(raw: str) -> str:
-    return (raw or "").strip().replace(" ", "").upper()
+def normalize(raw: str | None) -> str:
+    """The canonical form of a typed number: NFKC (full-width digits and letters become ASCII),
+    every kind of space removed, ``x`` upper-cased."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    return "".join(text.split()).upper()
 
 
 def parse(raw: str, today: date | None = None) -> CitizenId:
@@ -47,6 +64,8 @@ def parse(raw: str, today: date | None = None) -> CitizenId:
         raise CitizenIdError(f"身份证号应为18位，当前为{len(number)}位")
     if not _PATTERN.match(number):
         raise CitizenIdError("身份证号前17位应为数字，最后一位为数字或X")
+    if number[:2] not in PROVINCE_CODES:
+        raise CitizenIdError(f"身份证号前两位 {number[:2]} 不是有效的省级行政区划代码，请核对")
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:

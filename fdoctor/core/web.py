@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from fdoctor.core import citizen_id, clock
+from fdoctor.core import citizen_id, clock, input_guard
 from fdoctor.core.access import sees_full_id
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.extensions import db
@@ -120,14 +120,19 @@ def init_app(app: Flask) -> None:
         message = ERROR_MESSAGES.get(code, exc.description or "")
         if isinstance(exc, CSRFError):
             message = "表单已过期或缺少安全令牌，请刷新页面后重新提交。"
+        elif isinstance(exc, input_guard.BadInput):
+            message = exc.description or message
         if request.path.startswith("/api/"):
             return {"error": message, "status": code}, code
         return render_template("errors/error.html", code=code, message=message), code
 
     @app.errorhandler(DataError)
-    def out_of_range(exc: DataError) -> Any:
-        # The database refused a value (e.g. an id beyond the column's range): the input was
-        # bad, not the server. Nothing of the request is kept.
+    @app.errorhandler(OverflowError)
+    def out_of_range(exc: Exception) -> Any:
+        # The database refused a value (e.g. an id beyond the column's range), or a number or a
+        # date went past what Python or SQLite can hold (an id of 30 digits, a page beyond the
+        # last, a date offset past year 9999): the input was bad, not the server, and the answer
+        # is the same on every database. Nothing of the request is kept.
         db.session.rollback()
         message = "输入的数值超出允许范围或格式不正确，请检查后重试。"
         if request.path.startswith("/api/"):
@@ -173,6 +178,9 @@ def init_app(app: Flask) -> None:
         from flask import current_app
 
         current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
+
+    # Before anything reads the input: NUL, lone surrogates and deep JSON are refused alike.
+    app.before_request(input_guard.check_request)
 
     @app.before_request
     def csrf_check() -> None:

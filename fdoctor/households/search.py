@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,8 @@ TERM_LABELS = {
 
 
 def classify(q: str | None) -> Term:
-    text = " ".join((q or "").split())
+    # NFKC first: a full-width citizen ID or phone number is looked up as the ASCII one.
+    text = " ".join(unicodedata.normalize("NFKC", q or "").split())
     compact = text.replace(" ", "").upper()
     if not compact:
         return Term("", "")

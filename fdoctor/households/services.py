@@ -52,6 +52,8 @@ RELATIONS = (
 HEAD_RELATION = "本人"
 DOCTOR_ROLES = (Role.DOCTOR.value, Role.TEAM_LEADER.value)
 SEX_LABELS = {"M": "男", "F": "女"}
+# A maternal tag on someone outside these ages (at the pregnancy's start) contradicts the ID.
+MATERNAL_AGES = (15, 55)
 
 
 class HouseholdError(ValueError):
@@ -298,6 +300,15 @@ def check_resident(
     if "maternal" in data.tags:
         if parsed is not None and parsed.sex != "F":
             bad("tags", "孕产妇标签只适用于女性")
+        elif parsed is not None:
+            # The age when the pregnancy began (today's if no date is given yet).
+            age = parsed.age_on(min(data.lmp_date or today, today))
+            if not MATERNAL_AGES[0] <= age <= MATERNAL_AGES[1]:
+                bad(
+                    "tags",
+                    f"孕产妇标签与身份证号不符：按身份证号的出生日期，该居民当时{age}岁，"
+                    f"孕产妇应为{MATERNAL_AGES[0]}至{MATERNAL_AGES[1]}岁的女性",
+                )
         if data.lmp_date is None:
             bad("lmp_date", "孕产妇须填写末次月经日期")
     if data.lmp_date is not None:

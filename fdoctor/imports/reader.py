@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from fdoctor.core.input_guard import has_bad_text
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
+MAX_COLUMNS = 100  # the widest template has a dozen columns
+# Rows a sheet may span, blank ones included (a data row every other line at the limit).
+MAX_SHEET_ROWS = 2 * MAX_ROWS + 1
+MAX_XLSX_EXPANDED_BYTES = 200 * 1024 * 1024
 
 
 class ImportFileError(ValueError):
@@ -83,15 +89,22 @@ def _table(header: list[Any], body: list[tuple[int, list[Any]]]) -> Table:
         headers.pop()
     if not any(headers):
         raise ImportFileError("文件第1行应为列名（表头），但第1行是空的")
+    if len(headers) > MAX_COLUMNS:
+        raise _too_large(f"表头有{len(headers)}列")
     seen: set[str] = set()
     for name in headers:
         if name and name in seen:
             raise ImportFileError(f"列名“{name}”在表头中出现了两次")
         seen.add(name)
+    if any(has_bad_text(name) for name in headers):
+        raise ImportFileError("表头含有无效字符（空字符），请检查文件是否损坏")
     table = Table(headers=headers)
     for number, cells in body:
         if all(cell_text(c) == "" for c in cells):
             continue  # blank lines are not rows
+        if any(isinstance(c, str) and has_bad_text(c) for c in cells):
+            # SQLite would store a NUL and PostgreSQL refuse it: refused here, alike.
+            raise ImportFileError(f"第{number}行含有无效字符（空字符），请检查文件是否损坏")
         values = {
             name: (cells[i] if i < len(cells) else None) for i, name in enumerate(headers) if name
         }
@@ -116,9 +129,41 @@ def read_csv(content: bytes) -> Table:
     return table
 
 
-def read_xlsx(content: bytes) -> Table:
-    from openpyxl import load_workbook
+def _check_archive(content: bytes) -> None:
+    """A few KB of zip can expand to gigabytes: refuse before anything is decompressed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ImportFileError(
+            "无法读取该Excel文件，请确认是 .xlsx 格式（不支持旧版 .xls）"
+        ) from None
+    if expanded > MAX_XLSX_EXPANDED_BYTES:
+        raise ImportFileError(
+            f"Excel文件解压后超过{MAX_XLSX_EXPANDED_BYTES // (1024 * 1024)}MB，"
+            "请删除多余的工作表和格式、只保留数据后重新上传"
+        )
 
+
+def _too_large(what: str) -> ImportFileError:
+    return ImportFileError(
+        f"{what}，超过导入上限（{MAX_ROWS}行数据、{MAX_COLUMNS}列），"
+        "请删除表格中多余的空行空列（或只复制数据区域到新文件）后重新上传"
+    )
+
+
+def read_xlsx(content: bytes) -> Table:
+    """Stream the first sheet with row and column limits: never trust its declared size.
+
+    A sheet may declare ``A1:XFD1048576`` (or skip a million row numbers) in a few KB; openpyxl
+    would pad every row to the declared width and fill every skipped row, so the declared size is
+    checked first, then rows are read one at a time, blank rows dropped as they come, at most
+    ``MAX_COLUMNS`` cells wide.
+    """
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    _check_archive(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
@@ -127,14 +172,33 @@ def read_xlsx(content: bytes) -> Table:
         ) from None
     try:
         sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
+        declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
+        if declared_rows > MAX_SHEET_ROWS or declared_columns > MAX_COLUMNS:
+            last = f"{get_column_letter(max(declared_columns, 1))}{declared_rows}"
+            raise _too_large(
+                f"文件声明的表格范围为 A1:{last}（{declared_rows}行、{declared_columns}列）"
+            )
+        sheet.reset_dimensions()  # read what is there, not what is declared
+        # The header row at its real width (one row), so that a column name far to the right is
+        # still seen; data cells beyond MAX_COLUMNS have no header and would be ignored anyway.
+        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
         if header is None:
             raise ImportFileError("文件是空的")
-        body = [(i + 2, list(cells)) for i, cells in enumerate(rows)]
+        if any(cell_text(c) != "" for c in header[MAX_COLUMNS:]):
+            raise _too_large(f"表头在第{MAX_COLUMNS}列之后还有内容")
+        body: list[tuple[int, list[Any]]] = []
+        rows = sheet.iter_rows(min_row=2, max_col=MAX_COLUMNS, values_only=True)
+        for number, cells in enumerate(rows, start=2):
+            if number > MAX_SHEET_ROWS:
+                raise _too_large(f"表格超过{MAX_SHEET_ROWS}行")
+            if all(cell_text(c) == "" for c in cells):
+                continue  # blank lines are not rows (and are not kept)
+            body.append((number, list(cells)))
+            if len(body) > MAX_ROWS:
+                raise ImportFileError(f"一次最多导入{MAX_ROWS}行，请拆分文件后分批导入")
     finally:
         workbook.close()
-    return _table(list(header), body)
+    return _table(list(header[:MAX_COLUMNS]), body)
 
 
 def read_table(filename: str, content: bytes) -> Table:

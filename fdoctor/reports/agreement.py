@@ -10,21 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from io import BytesIO
-from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
 )
 
-from fdoctor.reports.pdf import cjk_font, grid_table, styles
+from fdoctor.reports.pdf import cjk_font, grid_table, paragraph, styles
 
 COPIES = ("第一联 居民留存联", "第二联 机构留存联")
 
@@ -94,11 +92,6 @@ class AgreementData:
         return self.yearly_fee_fen * self.years
 
 
-def _e(text: str) -> str:
-    """Paragraphs parse markup: names and addresses must not."""
-    return escape(text or "")
-
-
 def _yuan(fen: int) -> str:
     return f"{fen // 100:,}.{fen % 100:02d}"
 
@@ -110,41 +103,37 @@ def _cn_date(day: date) -> str:
 def _copy(data: AgreementData, label: str) -> list[object]:
     s = styles()
     flow: list[object] = [
-        Paragraph("家庭医生签约服务协议书", s["title"]),
-        Paragraph(f"{label}　　协议编号：{_e(data.code)}", s["subtitle"]),
+        paragraph("家庭医生签约服务协议书", s["title"]),
+        paragraph(f"{label}　　协议编号：{data.code}", s["subtitle"]),
         Spacer(1, 4 * mm),
-        Paragraph(
-            f"甲方（签约机构）：{_e(data.institution)}　　家庭医生团队：{_e(data.team)}", s["base"]
-        ),
-        Paragraph(
-            f"签约责任医生：{_e(data.doctor)}"
-            + (f"　　联系电话：{_e(data.doctor_phone)}" if data.doctor_phone else ""),
+        paragraph(f"甲方（签约机构）：{data.institution}　　家庭医生团队：{data.team}", s["base"]),
+        paragraph(
+            f"签约责任医生：{data.doctor}"
+            + (f"　　联系电话：{data.doctor_phone}" if data.doctor_phone else ""),
             s["base"],
         ),
-        Paragraph(
-            f"乙方（签约居民家庭）：户编号 {_e(data.household_code)}　　家庭地址：{_e(data.address)}"
-            + (f"　　联系电话：{_e(data.phone)}" if data.phone else ""),
+        paragraph(
+            f"乙方（签约居民家庭）：户编号 {data.household_code}　　家庭地址：{data.address}"
+            + (f"　　联系电话：{data.phone}" if data.phone else ""),
             s["base"],
         ),
         Spacer(1, 3 * mm),
-        Paragraph("一、签约成员", s["base"]),
+        paragraph("一、签约成员", s["base"]),
     ]
     rows: list[list[object]] = [["序号", "姓名", "性别", "年龄", "身份证号", "人群类别"]]
     for i, m in enumerate(data.members, start=1):
-        rows.append(
-            [str(i), m.name, m.sex, str(m.age), m.masked_id, Paragraph(_e(m.tags), s["cell"])]
-        )
+        rows.append([str(i), m.name, m.sex, str(m.age), m.masked_id, paragraph(m.tags, s["cell"])])
     flow.append(grid_table(rows, [12 * mm, 24 * mm, 12 * mm, 12 * mm, 42 * mm, 68 * mm]))
-    flow += [Spacer(1, 3 * mm), Paragraph("二、服务包及费用", s["base"])]
+    flow += [Spacer(1, 3 * mm), paragraph("二、服务包及费用", s["base"])]
     rows = [["服务包", "类型", "单价（元/人·年）", "年费用（元）", "服务内容"]]
     for p in data.packages:
         rows.append(
             [
-                Paragraph(_e(p.name), s["cell"]),
+                paragraph(p.name, s["cell"]),
                 p.kind,
                 _yuan(p.unit_fee_fen),
                 _yuan(p.fee_fen),
-                Paragraph(_e(p.description), s["cell"]),
+                paragraph(p.description, s["cell"]),
             ]
         )
     rows.append(
@@ -153,26 +142,26 @@ def _copy(data: AgreementData, label: str) -> list[object]:
     flow.append(grid_table(rows, [34 * mm, 18 * mm, 26 * mm, 24 * mm, 68 * mm]))
     flow += [
         Spacer(1, 3 * mm),
-        Paragraph(
+        paragraph(
             f"三、服务期限：自 {_cn_date(data.start)} 起至 {_cn_date(data.end)} 止，共 {data.years} 年。"
             f"签约日期：{_cn_date(data.signed_on)}。",
             s["base"],
         ),
-        Paragraph(
+        paragraph(
             "四、基层首诊：乙方"
             + ("同意" if data.first_contact else "暂不约定")
             + "基层首诊（除急诊外首先到甲方就诊，需要时由家庭医生转诊）。",
             s["base"],
         ),
-        Paragraph("五、服务内容", s["base"]),
+        paragraph("五、服务内容", s["base"]),
     ]
-    flow += [Paragraph(f"{i}. {text}", s["small"]) for i, text in enumerate(SERVICE_CONTENT, 1)]
-    flow.append(Paragraph("六、甲方的权利和义务", s["base"]))
-    flow += [Paragraph(f"{i}. {text}", s["small"]) for i, text in enumerate(PROVIDER_DUTIES, 1)]
-    flow.append(Paragraph("七、乙方的权利和义务", s["base"]))
-    flow += [Paragraph(f"{i}. {text}", s["small"]) for i, text in enumerate(RESIDENT_DUTIES, 1)]
+    flow += [paragraph(f"{i}. {text}", s["small"]) for i, text in enumerate(SERVICE_CONTENT, 1)]
+    flow.append(paragraph("六、甲方的权利和义务", s["base"]))
+    flow += [paragraph(f"{i}. {text}", s["small"]) for i, text in enumerate(PROVIDER_DUTIES, 1)]
+    flow.append(paragraph("七、乙方的权利和义务", s["base"]))
+    flow += [paragraph(f"{i}. {text}", s["small"]) for i, text in enumerate(RESIDENT_DUTIES, 1)]
     flow.append(
-        Paragraph(
+        paragraph(
             "八、其他：本协议一式两份，甲乙双方各执一份，经双方签字后生效。服务期满前一个月内"
             "双方可协商续约；任何一方要求解约的，应说明原因。",
             s["base"],
@@ -187,11 +176,11 @@ def _signatures() -> Table:
     blank_date = "日期：______年____月____日"
     cells = [
         [
-            Paragraph("甲方家庭医生（签字）：________________", s["base"]),
-            Paragraph("乙方签约居民或代理人（签字）：________________", s["base"]),
+            paragraph("甲方家庭医生（签字）：________________", s["base"]),
+            paragraph("乙方签约居民或代理人（签字）：________________", s["base"]),
         ],
-        [Paragraph("签约机构（盖章）", s["base"]), Paragraph("", s["base"])],
-        [Paragraph(blank_date, s["base"]), Paragraph(blank_date, s["base"])],
+        [paragraph("签约机构（盖章）", s["base"]), paragraph("", s["base"])],
+        [paragraph(blank_date, s["base"]), paragraph(blank_date, s["base"])],
     ]
     table = Table(cells, colWidths=[85 * mm, 85 * mm])
     table.setStyle(

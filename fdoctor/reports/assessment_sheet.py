@@ -126,9 +126,9 @@ def _num(value: Decimal | None) -> str:
 def build_assessment_sheet_pdf(data: SheetData) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+    from reportlab.platypus import SimpleDocTemplate, Spacer
 
-    from fdoctor.reports.pdf import grid_table, signature_block, styles
+    from fdoctor.reports.pdf import grid_table, paragraph, signature_block, styles
 
     s = styles()
     buffer = io.BytesIO()
@@ -142,12 +142,12 @@ def build_assessment_sheet_pdf(data: SheetData) -> bytes:
         title=data.title,
     )
     story: list[object] = [
-        Paragraph(data.title, s["title"]),
-        Paragraph(
+        paragraph(data.title, s["title"]),
+        paragraph(
             f"{data.level_label} · {data.period_label} · 被考核单位：{data.unit_name} · 考核单位：{data.assessor_name}",
             s["subtitle"],
         ),
-        Paragraph(
+        paragraph(
             f"考核指标：{data.index_label} · 状态：{data.status_label} · 第 {data.revision} 版"
             + (f" · 修订理由：{data.revision_reason}" if data.revision_reason else ""),
             s["small"],
@@ -155,17 +155,17 @@ def build_assessment_sheet_pdf(data: SheetData) -> bytes:
         Spacer(1, 4 * mm),
     ]
     header = ["编号", "指标", "满分", "指标值", "目标", "得分", "计分依据 / 理由"]
-    rows: list[list[object]] = [[Paragraph(h, s["cell"]) for h in header]]
+    rows: list[list[object]] = [[paragraph(h, s["cell"]) for h in header]]
     for row in data.rows:
         rows.append(
             [
                 row.code,
-                Paragraph(row.name, s["cell"]),
+                paragraph(row.name, s["cell"]),
                 _num(row.max_points),
-                Paragraph(row.value, s["small"]),
+                paragraph(row.value, s["small"]),
                 row.target,
                 _num(row.points),
-                Paragraph(row.basis, s["small"]),
+                paragraph(row.basis, s["small"]),
             ]
         )
     subtotals = "；".join(
@@ -174,12 +174,12 @@ def build_assessment_sheet_pdf(data: SheetData) -> bytes:
     rows.append(
         [
             "",
-            Paragraph("指标合计", s["cell"]),
+            paragraph("指标合计", s["cell"]),
             "100",
             "",
             "",
             _num(data.item_sum),
-            Paragraph(subtotals, s["small"]),
+            paragraph(subtotals, s["small"]),
         ]
     )
     widths = [10 * mm, 27 * mm, 10 * mm, 29 * mm, 13 * mm, 13 * mm, 84 * mm]
@@ -187,14 +187,14 @@ def build_assessment_sheet_pdf(data: SheetData) -> bytes:
     story.append(Spacer(1, 4 * mm))
     if data.reported is not None or data.spot is not None:
         story.append(
-            Paragraph(
+            paragraph(
                 f"上报得分（年终三级考核加权平均）：{_num(data.reported)} 分；市级抽查得分：{_num(data.spot)} 分",
                 s["base"],
             )
         )
     if data.flag_reason:
-        story.append(Paragraph(f"标记：{data.flag_reason}", s["base"]))
-    story.append(Paragraph(f"总分：{_num(data.total)} 分", s["title"]))
+        story.append(paragraph(f"标记：{data.flag_reason}", s["base"]))
+    story.append(paragraph(f"总分：{_num(data.total)} 分", s["title"]))
     story.append(Spacer(1, 6 * mm))
     story.append(signature_block(data.day, labels=("考核人", "审核人", "负责人")))
     doc.build(story)

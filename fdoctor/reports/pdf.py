@@ -8,9 +8,11 @@ embedded (subset), so the Chinese renders on a machine with no Chinese fonts ins
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
@@ -39,6 +41,17 @@ def cjk_font() -> str:
             pdfmetrics.registerFont(TTFont(FONT_NAME, candidate, subfontIndex=0))
             return FONT_NAME
     raise FontMissingError("找不到中文字体（fonts-wqy-microhei），请先运行 scripts/setup 安装字体")
+
+
+# C0 controls (other than tab and newline) and DEL: reportlab cannot lay them out.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def paragraph(text: object, style: ParagraphStyle) -> Paragraph:
+    """A paragraph of plain text. Reportlab parses a Paragraph's text as markup (``<b>``,
+    ``<a href>``, ``<img src>``), so every report builds its paragraphs here, where names,
+    reasons and notes typed by users are escaped and always print as the characters typed."""
+    return Paragraph(escape(_CONTROL.sub(" ", "" if text is None else str(text))), style)
 
 
 def styles() -> dict[str, ParagraphStyle]:
@@ -79,9 +92,9 @@ def signature_block(
 ) -> Table:
     """制表/审核/负责人 lines with a date."""
     s = styles()
-    cells = [Paragraph(f"{label}：________________", s["base"]) for label in labels]
+    cells = [paragraph(f"{label}：________________", s["base"]) for label in labels]
     when = f"日期：{day:%Y年%m月%d日}" if day else "日期：______年____月____日"
-    cells.append(Paragraph(when, s["base"]))
+    cells.append(paragraph(when, s["base"]))
     table = Table([cells], colWidths=[45 * mm] * len(cells))
     table.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 14)]))
     return table

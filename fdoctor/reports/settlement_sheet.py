@@ -22,10 +22,10 @@ from openpyxl.utils import get_column_letter
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer, TableStyle
 
 from assessments.money import fen_to_decimal_yuan, yuan
-from fdoctor.reports.pdf import cjk_font, grid_table, signature_block, styles
+from fdoctor.reports.pdf import cjk_font, grid_table, paragraph, signature_block, styles
 
 # Column kinds: how a value is printed and stored.
 TEXT, INT, FEN, DECIMAL, SHARE = "text", "int", "fen", "decimal", "share"
@@ -95,7 +95,7 @@ def _pdf_rows(sheet: Sheet, rows: list[list[Any]]) -> list[list[Any]]:
         for value, column in zip(row, sheet.columns, strict=True):
             text = _cell_text(value, column.kind)
             if column.kind == TEXT and len(text) > 8:
-                cells.append(Paragraph(text, s["cell"]))  # wraps long names
+                cells.append(paragraph(text, s["cell"]))  # wraps long names
             else:
                 cells.append(text)
         out.append(cells)
@@ -145,26 +145,26 @@ def _build_pdf(sheet: Sheet) -> bytes:
         author="fdoctor",
     )
     story: list[Any] = [
-        Paragraph(sheet.title, s["title"]),
-        Paragraph(f"{sheet.subtitle}　状态：{sheet.status_label}", s["subtitle"]),
-        Paragraph(f"SHA-256：{sheet.sha256}", s["small"]),
-        *([Paragraph(sheet.audit_anchor, s["small"])] if sheet.audit_anchor else []),
+        paragraph(sheet.title, s["title"]),
+        paragraph(f"{sheet.subtitle}　状态：{sheet.status_label}", s["subtitle"]),
+        paragraph(f"SHA-256：{sheet.sha256}", s["small"]),
+        *([paragraph(sheet.audit_anchor, s["small"])] if sheet.audit_anchor else []),
         Spacer(1, 4 * mm),
     ]
     for group in sheet.groups:
-        story.append(Paragraph(group.title, s["base"]))
+        story.append(paragraph(group.title, s["base"]))
         if group.note:
-            story.append(Paragraph(group.note, s["small"]))
+            story.append(paragraph(group.note, s["small"]))
         story.append(Spacer(1, 1.5 * mm))
         story.append(_table(sheet, group.rows, [group.total] if group.total else []))
         story.append(Spacer(1, 5 * mm))
     if sheet.grand_total is not None:
-        story.append(Paragraph("合计", s["base"]))
+        story.append(paragraph("合计", s["base"]))
         story.append(Spacer(1, 1.5 * mm))
         story.append(_table(sheet, [], [sheet.grand_total]))
         story.append(Spacer(1, 4 * mm))
     for note in sheet.notes:
-        story.append(Paragraph(note, s["small"]))
+        story.append(paragraph(note, s["small"]))
     story.append(Spacer(1, 6 * mm))
     story.append(signature_block(sheet.day))
     footer = _footer(sheet)

@@ -64,6 +64,8 @@ COMPARED_FIELDS = (
 def _month(value: str | None) -> date:
     try:
         year, month = (int(x) for x in (value or "").split("-"))
+        if not 1900 <= year <= 2999:  # the month after 9999-12 does not exist
+            raise ValueError(value)
         return date(year, month, 1)
     except ValueError:
         return clock.today().replace(day=1)

@@ -56,6 +56,8 @@ MAX_TOPIC = 200
 MAX_NOTES = 2000
 MAX_INSTITUTION_NAME = 100
 MAX_INT = 2**53  # ids and counts beyond this are typos (and would overflow BIGINT columns)
+# ASCII digits with at most one sign: "--1", "²" and "١" pass str.isdigit() but are no integers.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
 
 FIELD_LABELS = {
     "client_uuid": "记录编号",
@@ -144,7 +146,7 @@ def _int(raw: Mapping[str, Any], key: str, errors: dict[str, str]) -> int | None
         number = int(value)
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         number = int(value.strip())
     if number is None:
         errors[key] = f"{FIELD_LABELS[key]}必须是整数"
@@ -188,11 +190,14 @@ def _entered_at(raw: Mapping[str, Any], errors: dict[str, str]) -> datetime | No
         return None
     try:
         moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(clock.CHINA_TZ).replace(tzinfo=None)
     except ValueError:
         errors["entered_at"] = "录入时间格式应为 YYYY-MM-DDTHH:MM:SS"
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(clock.CHINA_TZ).replace(tzinfo=None)
+    except OverflowError:  # year 0001 or 9999 shifted past the calendar by its offset
+        errors["entered_at"] = "录入时间超出有效范围"
+        return None
     return moment.replace(microsecond=0)
 
 

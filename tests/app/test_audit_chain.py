@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import threading
 from pathlib import Path
 from typing import Any
@@ -201,11 +202,12 @@ def test_an_edited_checkpoint_is_caught(app: Flask) -> None:
 def test_an_entry_keyed_with_another_key_is_caught(app: Flask) -> None:
     _world()
     first = _entry_ids()[0]
+    key = app.config["AUDIT_KEY"]
     app.config["AUDIT_KEY"] = "another-key"
     try:
         problems = verify(db.session).problems
     finally:
-        app.config["AUDIT_KEY"] = "test-audit-key"
+        app.config["AUDIT_KEY"] = key
     assert f"审计日志第 {first} 条被修改或伪造（校验码不符，非持有审计密钥的系统写入）" in problems
 
 
@@ -281,11 +283,12 @@ def test_a_failed_audit_write_fails_the_page_instead_of_showing_it(app: Flask) -
     db.session.commit()
     doctor = app.test_client()
     login(doctor, "docf", PASSWORD)
+    key = app.config["AUDIT_KEY"]
     app.config["AUDIT_KEY"] = ""  # the audit write now fails
     try:
         page = doctor.get(f"/households/residents/{person.id}")
     finally:
-        app.config["AUDIT_KEY"] = "test-audit-key"
+        app.config["AUDIT_KEY"] = key
     assert page.status_code == 500
     assert person.citizen_id not in page.get_data(as_text=True)
     assert "审计日志写入失败" in page.get_data(as_text=True)
@@ -357,7 +360,7 @@ def test_production_refuses_to_start_without_an_audit_key() -> None:
         create_app(
             {
                 "ENV_NAME": "production",
-                "SECRET_KEY": "s" * 32,
+                "SECRET_KEY": secrets.token_urlsafe(32),
                 "AUDIT_KEY": None,
                 "SQLALCHEMY_DATABASE_URI": "sqlite://",
             }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from assessments import sampling
 from fdoctor import create_app
@@ -29,7 +30,7 @@ from fdoctor.demo.generator import (
     load_demo,
 )
 from fdoctor.extensions import db
-from fdoctor.households.models import Household, Resident
+from fdoctor.households.models import STORED_TAGS, Household, Resident
 from fdoctor.org.models import POPULATION_CATEGORIES, OrgUnit, PopulationFigure
 from fdoctor.services.models import ServiceRecord
 from fdoctor.surveys.models import (
@@ -50,7 +51,9 @@ ANCHOR = date(2026, 3, 18)
 def second_app(tmp_path: Path) -> Iterator[Flask]:
     """Another app on its own fresh SQLite file, inside its app context."""
     url = f"sqlite:///{tmp_path / 'second.sqlite3'}"
-    other = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    other = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": secrets.token_urlsafe(32)}
+    )
     with other.app_context():
         db.create_all()
         try:
@@ -177,6 +180,32 @@ def test_every_citizen_id_is_valid_and_matches_sex_and_birth_date(demo: Flask) -
             region,
             tail,
         )
+
+
+def test_every_demo_resident_passes_the_checks_a_typed_one_would(demo: Flask) -> None:
+    """Normalised IDs, real province codes, and tags that agree with the ID (a maternal tag
+    only on a woman of 15-55): the demo city holds nothing the forms would refuse."""
+    from fdoctor.households.services import ResidentInput, check_resident
+
+    people = db.session.scalars(select(Resident).options(selectinload(Resident.pregnancies)))
+    problems = []
+    for person in people:
+        pregnancy = person.pregnancies[-1] if person.pregnancies else None  # maybe delivered
+        data = ResidentInput(
+            name=person.name,
+            citizen_id=person.citizen_id,
+            relation=person.relation,
+            is_head=person.is_head,
+            phone=person.phone or "",
+            tags={t for t in STORED_TAGS if getattr(person, f"tag_{t}")},
+            lmp_date=pregnancy.lmp_date if pregnancy is not None and person.tag_maternal else None,
+            tb_treatment_start=person.tb_treatment_start,
+        )
+        _parsed, errors = check_resident(data, DEMO_ANCHOR)
+        assert cid.normalize(person.citizen_id) == person.citizen_id
+        if errors:
+            problems.append((person.id, errors))
+    assert problems == []
 
 
 def test_org_unit_paths_and_ancestors_follow_the_parent_chain(demo: Flask) -> None:

@@ -8,6 +8,7 @@ without listing them here.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Any
@@ -28,6 +29,11 @@ ROLES = ["doctor", "leader", "centre", "county", "city", "finance", "admin"]
 _NAME = re.compile(r'name="([A-Za-z_][\w\-\[\]]*)"')
 _SKIP = {"auth.logout", "auth.login"}
 
+# Shapes that once gave a 500 or a half-write: NUL, doubled signs, the ends of the calendar,
+# 30-digit numbers, markup and a citizen ID typed in full-width digits.
+HOSTILE_TEXT = ["a\x00b", "\x00", "--1", "²", "0001-01-01", "9999-12-31", "9999-12",
+                "1" + "0" * 30, "<b>粗</b><img src=/etc/hostname>", "４１０００１１９９９０１０１１２３４"]  # fmt: skip
+
 values = st.one_of(
     st.text(max_size=40),
     st.integers(min_value=-(10**12), max_value=10**12).map(str),
@@ -36,14 +42,30 @@ values = st.one_of(
     st.sampled_from(
         ["", "0", "-1", "y", "on", "2026-02-30", "410001199901011234", "' OR 1=1 --", "<script>"]
     ),
+    st.sampled_from(HOSTILE_TEXT),
 )
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.sampled_from(HOSTILE_TEXT + ["\ud800", "前\udfff后", "0001-01-01T00:00:00+14:00"])
+    | st.sampled_from([10**30, -(10**30), 2**63]),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
     ),
     max_leaves=15,
 )
+# A JSON body as sent: a generated value, or brackets nested up to 100,000 deep.
+json_bodies = st.one_of(
+    json_values.map(json.dumps),
+    st.integers(min_value=2, max_value=100_000).map(lambda n: "[" * n + "]" * n),
+    st.integers(min_value=2, max_value=100_000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+)
+# Query strings for every page: paging, years, ids, periods and search terms.
+QUERY_NAMES = ["page", "year", "pool", "unit", "team", "cell", "resident", "period", "month", "q",
+               "since", "cursor", "after_id", "limit", "level", "status", "view", "kind"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +147,14 @@ def test_no_route_crashes_on_generated_input(world: Flask, role: str) -> None:
         rule, method, args = target
         url = _url(rule, args, ident)
         if url.startswith("/api/"):
-            body = data.draw(json_values)
-            response = client.open(url, method=method, json=body, headers={"X-CSRFToken": token})
+            body = data.draw(json_bodies)
+            response = client.open(
+                url,
+                method=method,
+                data=body,
+                content_type="application/json",
+                headers={"X-CSRFToken": token},
+            )
         else:
             page_url = re.sub(r"/(submit|score|publish|[a-z_]+)$", "", url)
             names = forms.setdefault(
@@ -143,3 +171,39 @@ def test_no_route_crashes_on_generated_input(world: Flask, role: str) -> None:
     fuzz()
     with world.app_context():
         _consistent()
+
+
+def _pages(app: Flask) -> list[tuple[str, list[str]]]:
+    """(rule, argument names) of every page that answers GET."""
+    return sorted(
+        (rule.rule, sorted(rule.arguments))
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or set())
+        and rule.endpoint not in _SKIP | {"static", "auth.logout"}
+    )
+
+
+@pytest.mark.parametrize("role", ["doctor", "centre", "city", "finance"])
+def test_no_page_crashes_on_generated_query_strings(world: Flask, role: str) -> None:
+    client = world.test_client()
+    assert login(client, role, DEMO_PASSWORD).status_code == 302
+    pages = _pages(world)
+
+    @settings(
+        max_examples=120,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        page=st.sampled_from(pages),
+        ident=st.integers(min_value=0, max_value=60),
+        query=st.dictionaries(st.sampled_from(QUERY_NAMES), values, max_size=4),
+    )
+    def fuzz(page: tuple[str, list[str]], ident: int, query: dict[str, str]) -> None:
+        url = _url(page[0], page[1], ident)
+        response = client.get(url, query_string=query)
+        assert response.status_code < 500, f"GET {url} {query!r} → {response.status_code}"
+
+    fuzz()

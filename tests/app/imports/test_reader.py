@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import re
+import tracemalloc
+import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
 from openpyxl import Workbook
 
+from fdoctor.imports import reader
 from fdoctor.imports.reader import (
+    MAX_COLUMNS,
+    MAX_SHEET_ROWS,
     MAX_UPLOAD_BYTES,
     ImportFileError,
     parse_bool,
@@ -117,3 +124,98 @@ def test_lists_split_on_chinese_and_ascii_separators() -> None:
         "残疾人",
         "脱贫人口",
     ]
+
+
+# --- files whose declared or real size is out of proportion to their bytes ----------------
+
+
+def _rewrite_sheet(content: bytes, edit: Callable[[str], str]) -> bytes:
+    """Copy an .xlsx, passing the first sheet's XML through ``edit``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = edit(data.decode("utf-8")).encode("utf-8")
+            target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _read_with_peak(content: bytes) -> tuple[str, int]:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportFileError) as refused:
+            read_table("户.xlsx", content)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return str(refused.value), peak
+
+
+def test_a_small_xlsx_declaring_the_whole_sheet_is_refused_without_reading_it() -> None:
+    small = _xlsx([["户编号", "地址"], ["H1", "东街1号"]])
+    content = _rewrite_sheet(
+        small, lambda xml: re.sub(r'<dimension ref="[^"]*"', '<dimension ref="A1:XFD1048576"', xml)
+    )
+    assert len(content) < 10_000
+    message, peak = _read_with_peak(content)
+    assert "A1:XFD1048576（1048576行、16384列）" in message and "超过导入上限" in message
+    assert peak < 20 * 1024 * 1024
+
+
+def test_an_xlsx_skipping_a_million_rows_and_columns_is_refused_in_bounded_memory() -> None:
+    """No declared size (or a false one): rows are streamed, capped in width and in count."""
+    small = _xlsx([["户编号", "地址"], ["H1", "东街1号"]])
+
+    def far_cells(xml: str) -> str:
+        xml = re.sub(r"<dimension [^>]*/>", "", xml)
+        far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+        return xml.replace("</sheetData>", far + "</sheetData>")
+
+    content = _rewrite_sheet(small, far_cells)
+    assert len(content) < 10_000
+    message, peak = _read_with_peak(content)
+    assert f"表格超过{MAX_SHEET_ROWS}行" in message
+    assert peak < 20 * 1024 * 1024
+
+
+def test_a_column_name_beyond_the_column_limit_is_refused_not_dropped() -> None:
+    small = _xlsx([["户编号", "地址"], ["H1", "东街1号"]])
+
+    def far_header(xml: str) -> str:
+        xml = re.sub(r'<dimension ref="[^"]*"', '<dimension ref="A1:B2"', xml)
+        cell = '<c r="XFD1" t="inlineStr"><is><t>备注</t></is></c></row>'
+        return re.sub(r"(<row r=\"1\"[^>]*>.*?)</row>", lambda m: m.group(1) + cell, xml)
+
+    with pytest.raises(ImportFileError, match=f"表头在第{MAX_COLUMNS}列之后还有内容"):
+        read_table("户.xlsx", _rewrite_sheet(small, far_header))
+
+
+def test_an_xlsx_that_expands_too_far_is_refused_before_decompressing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    content = _xlsx([["户编号", "地址"], ["H1", "东街1号"]])
+    monkeypatch.setattr(reader, "MAX_XLSX_EXPANDED_BYTES", 1024)
+    with pytest.raises(ImportFileError, match="解压后超过"):
+        read_table("户.xlsx", content)
+
+
+def test_a_csv_with_too_many_columns_is_refused() -> None:
+    header = ",".join(f"列{i}" for i in range(MAX_COLUMNS + 1))
+    with pytest.raises(ImportFileError, match=f"表头有{MAX_COLUMNS + 1}列"):
+        read_table("户.csv", (header + "\n" + "a\n").encode())
+
+
+def test_an_ordinary_xlsx_with_trailing_blank_rows_still_reads() -> None:
+    rows: list[list[object]] = [["户编号", "地址"], ["H1", "东街1号"]]
+    rows += [[None, None]] * 500 + [["H2", "西街2号"]]
+    table = read_table("户.xlsx", _xlsx(rows))
+    assert [(r.number, r.text("户编号")) for r in table.rows] == [(2, "H1"), (503, "H2")]
+
+
+@pytest.mark.parametrize("cell", ["东街\x00号", "\x00"])
+def test_a_nul_in_a_cell_is_refused_alike_on_every_database(cell: str) -> None:
+    """SQLite would store it and PostgreSQL refuse it: the reader refuses it first."""
+    content = f"户编号,地址\nH1,东街1号\nH2,{cell}\n".encode()
+    with pytest.raises(ImportFileError, match="第3行含有无效字符"):
+        read_table("户.csv", content)

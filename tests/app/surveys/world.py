@@ -91,7 +91,7 @@ def add_resident(
     **tags: bool,
 ) -> Resident:
     n = next(_seq)
-    number = cid.make(f"4{n // 1000:05d}", born, n % 1000)
+    number = cid.make(f"41{n // 1000:04d}", born, n % 1000)
     resident = Resident(
         household_id=household.id,
         county_id=household.county_id,
@@ -168,7 +168,7 @@ def bulk_signed(team: OrgUnit, n: int, start: date, end: date) -> list[Resident]
     residents = []
     for _ in range(n):
         number = next(_seq)
-        citizen = cid.make(f"4{number // 1000:05d}", date(1970, 1, 1), number % 1000)
+        citizen = cid.make(f"41{number // 1000:04d}", date(1970, 1, 1), number % 1000)
         residents.append(
             Resident(
                 household_id=household.id,
