@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import SettlementLine
 from fdoctor.settlement.triggers import install_settlement_triggers
 from tests.app.settlement.factories import YEAR, build_world, make_login
@@ -22,11 +23,11 @@ def _sheet(lock: bool) -> Any:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
     finance = make_login("finance-user", "finance", world["city"])
-    settlement, _ = services.build_settlement(YEAR, "settlement", city)
+    settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     if lock:
         for action, user in (("review", city), ("approve", finance), ("lock", finance)):
-            services.transition(settlement, action, user)
+            transition(settlement, action, user)
             db.session.commit()
     return settlement
 
