@@ -310,6 +310,7 @@ def _preallocation(year: int, missing: _Missing) -> tuple[Settlement | None, dic
 
 
 def _read_settlement(year: int, missing: _Missing) -> _SettlementReads:
+    """The year's reads, one statement per kind of input, always in this order."""
     as_of = date(year, 12, 31)
     tree = _tree()
     funds = _funds(year)
@@ -324,8 +325,10 @@ def _read_settlement(year: int, missing: _Missing) -> _SettlementReads:
     services = _service_counts(year, as_of)
     preallocation, preallocated = _preallocation(year, missing)
     return _SettlementReads(
-        year, as_of, tree, funds, params, scores, population, splits, posts, standards,
-        ratings, members_of, services, preallocation, preallocated,
+        year=year, as_of=as_of, tree=tree, funds=funds, params=params, scores=scores,
+        population=population, splits=splits, posts=posts, standards=standards, ratings=ratings,
+        members_of=members_of, services=services, preallocation=preallocation,
+        preallocated=preallocated,
     )  # fmt: skip
 
 
