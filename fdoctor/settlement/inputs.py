@@ -212,7 +212,7 @@ class _SettlementReads:
     standards: dict[str, int]
     ratings: dict[int, Any]
     members_of: dict[int, list[Any]]
-    services: dict[tuple[int, int], int]
+    services: dict[tuple[int, int | None], int]
     preallocation: Settlement | None
     preallocated: dict[int, int]
 
@@ -278,7 +278,7 @@ def _members_of(tree: _Tree) -> dict[int, list[Any]]:
     return members_of
 
 
-def _service_counts(year: int, as_of: date) -> dict[tuple[int, int], int]:
+def _service_counts(year: int, as_of: date) -> dict[tuple[int, int | None], int]:
     """The year's counting service records by (doctor, team)."""
     return {
         (doctor_id, team_id): count

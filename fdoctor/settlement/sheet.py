@@ -46,7 +46,7 @@ def sheet_data(
     inputs = json.loads(settlement.inputs_json)
     subtitle = f"{settlement.year} 年度 · {settlement.kind_label} · 第 {settlement.version} 版"
     input_rows = _parameter_rows(inputs)
-    common = {
+    common: dict[str, Any] = {
         "sha256": settlement.sha256,
         "status_label": settlement.status_label,
         "day": clock.today(),
@@ -207,7 +207,7 @@ def _county_preallocation_groups(
     groups = []
     for parent_id, members in by_pool.items():
         name = pool_names.get(parent_id or 0, "")
-        rows = []
+        rows: list[list[Any]] = []
         for c in members:
             figures = explanation_of(c).get("figures", {})
             basis = "按上年应得" if figures.get("basis") == "last_year" else "按签约人口"
@@ -259,7 +259,7 @@ def _county_sheet(
     ]
     groups = []
     for county in (line for line in lines if line.level == "county"):
-        rows = []
+        rows: list[list[Any]] = []
         for inst in children[county.id]:
             rows.append([inst.name, inst.signed_population, inst.score, _dec_or_none(inst.weight),
                          _dec_or_none(inst.share_display), inst.entitled_fen, _source_text(inst)])  # fmt: skip
@@ -287,7 +287,7 @@ def _institution_sheet(
     ]
     groups = []
     for inst in (line for line in lines if line.level == "institution"):
-        rows = []
+        rows: list[list[Any]] = []
         notes = []
         for part in children[inst.id]:
             notes.append(
@@ -333,7 +333,7 @@ def _team_sheet(
     ]
     groups = []
     for team in (line for line in lines if line.level == "team"):
-        rows = []
+        rows: list[list[Any]] = []
         for member in children[team.id]:
             if member.level == "reserve":
                 rows.append(["部门基金", f"提取 {member.weight}", None, None, None, None, None, None, None,
