@@ -23,8 +23,9 @@ def work_settlement(s: Settings) -> dict[str, Any]:
 
     from fdoctor.core import clock
     from fdoctor.extensions import db
-    from fdoctor.settlement import services
+    from fdoctor.settlement.build import build_settlement
     from fdoctor.settlement.cascade import compute
+    from fdoctor.settlement.inputs import gather_inputs
     from fdoctor.settlement.models import SettlementLine
 
     app = make_app(s)
@@ -34,11 +35,11 @@ def work_settlement(s: Settings) -> dict[str, Any]:
         for _ in range(s.repeat):
             added = settlement_prerequisites(year)
             started = time.perf_counter()
-            settlement, _changed = services.build_settlement(year, "settlement", None)
+            settlement, _changed = build_settlement(year, "settlement", None)
             db.session.flush()
             build_s = time.perf_counter() - started
             started = time.perf_counter()
-            inputs, missing = services.gather_inputs(year, "settlement")
+            inputs, missing = gather_inputs(year, "settlement")
             gather_s = time.perf_counter() - started
             started = time.perf_counter()
             outputs = compute(inputs)
@@ -126,7 +127,7 @@ def _publish_scores(
     from fdoctor.assessments.models import Assessment
     from fdoctor.extensions import db
     from fdoctor.org.models import OrgUnit
-    from fdoctor.settlement.services import COUNTING_STATUSES
+    from fdoctor.settlement.inputs import COUNTING_STATUSES
 
     units = db.session.execute(
         select(OrgUnit.id, OrgUnit.kind, OrgUnit.county_id, OrgUnit.institution_id).where(
@@ -225,7 +226,7 @@ def _team_members() -> list[Any]:
     from fdoctor.auth.models import User
     from fdoctor.extensions import db
     from fdoctor.org.models import OrgUnit
-    from fdoctor.settlement.services import MEMBER_ROLES
+    from fdoctor.settlement.parameters import MEMBER_ROLES
 
     return list(
         db.session.execute(

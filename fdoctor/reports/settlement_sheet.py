@@ -1,7 +1,7 @@
 """The settlement sheet (结算表) and the distribution sheets as PDF and Excel.
 
 ``build_settlement_pdf(data)`` / ``build_settlement_xlsx(data)`` take a ``Sheet`` (built by
-``fdoctor.settlement.services.sheet_data``) and return bytes; the county → institution,
+``fdoctor.settlement.sheet.sheet_data``) and return bytes; the county → institution,
 institution → team and team → member sheets use the same layout through
 ``build_distribution_pdf`` / ``build_distribution_xlsx``. Amounts are carried as integer fen and
 turned into yuan only here: text with two decimals in the PDF, exact numbers (not text) with

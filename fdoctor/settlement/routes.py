@@ -18,7 +18,10 @@ from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet
-from fdoctor.settlement import services
+from fdoctor.settlement import approval, parameters
+from fdoctor.settlement.build import LEVEL_DEPTH, build_settlement
+from fdoctor.settlement.errors import SettlementError, SettlementIncomplete
+from fdoctor.settlement.figures import dtext, kind_label
 from fdoctor.settlement.forms import (
     BuildForm,
     DeleteForm,
@@ -30,7 +33,18 @@ from fdoctor.settlement.forms import (
     StandardForm,
     TransitionForm,
 )
+from fdoctor.settlement.inputs import config_status
 from fdoctor.settlement.models import LINE_LEVELS, Settlement
+from fdoctor.settlement.queries import (
+    explanation_of,
+    get_line_or_404,
+    integrity_ok,
+    line_family,
+    settlements_by_year,
+    visible_lines,
+)
+from fdoctor.settlement.ratings import ratings_for, ratings_frozen, save_ratings, team_members
+from fdoctor.settlement.sheet import SHEETS, sheet_available, sheet_data
 
 bp = Blueprint("settlement", __name__, url_prefix="/settlement")
 SETTLEMENT_ROLES = (Role.CITY_ADMIN, Role.FINANCE, Role.COUNTY_AUDITOR, Role.CENTRE_ADMIN)
@@ -74,8 +88,8 @@ def _helpers() -> dict[str, Any]:
         "rounding_text": _rounding_text,
         "number_text": _number_text,
         "level_labels": LINE_LEVELS,
-        "sheets": services.SHEETS,
-        "sheet_available": services.sheet_available,
+        "sheets": SHEETS,
+        "sheet_available": sheet_available,
     }
 
 
@@ -87,12 +101,12 @@ def _helpers() -> dict[str, Any]:
 def index() -> Any:
     year = _year_arg()
     city_wide = current_user.role in CITY_WIDE
-    status = services.config_status(year) if city_wide else []
+    status = config_status(year) if city_wide else []
     form = BuildForm(year=year, kind="settlement")
     return render_template(
         "settlement/index.html",
         year=year,
-        settlements=services.settlements_by_year(),
+        settlements=settlements_by_year(),
         status=status,
         form=form,
         can_build=current_user.role == Role.CITY_ADMIN.value,
@@ -111,15 +125,15 @@ def build() -> Any:
         return redirect(url_for("settlement.index"))
     year, kind = form.year.data, form.kind.data or "settlement"
     try:
-        settlement, changed = services.build_settlement(year, kind, current_user)
-    except services.SettlementIncomplete as exc:
+        settlement, changed = build_settlement(year, kind, current_user)
+    except SettlementIncomplete as exc:
         db.session.rollback()
         flash(
-            f"{year} 年度{services.kind_label(kind)}表无法计算，缺少 {len(exc.missing)} 项，见下方清单",
+            f"{year} 年度{kind_label(kind)}表无法计算，缺少 {len(exc.missing)} 项，见下方清单",
             "danger",
         )
         return redirect(url_for("settlement.index", year=year))
-    except services.SettlementError as exc:
+    except SettlementError as exc:
         db.session.rollback()
         flash(str(exc), "danger")
         return redirect(url_for("settlement.index", year=year))
@@ -145,7 +159,7 @@ def _settlement_or_404(settlement_id: int) -> Settlement:
 @roles_required(*SETTLEMENT_ROLES)
 def detail(settlement_id: int) -> Any:
     settlement = _settlement_or_404(settlement_id)
-    lines = services.visible_lines(settlement, current_user)
+    lines = visible_lines(settlement, current_user)
     pools = [line for line in lines if line.level == "pool"]
     selected = None
     if pools:
@@ -156,19 +170,19 @@ def detail(settlement_id: int) -> Any:
             (i for i in range(start + 1, len(lines)) if lines[i].level == "pool"), len(lines)
         )
         lines = lines[start:end]
-    base = min((services.LEVEL_DEPTH[line.level] for line in lines), default=0)
+    base = min((LEVEL_DEPTH[line.level] for line in lines), default=0)
     has_children = {line.parent_id for line in lines}
     return render_template(
         "settlement/detail.html",
         settlement=settlement,
         lines=lines,
-        depth={line.id: services.LEVEL_DEPTH[line.level] - base for line in lines},
+        depth={line.id: LEVEL_DEPTH[line.level] - base for line in lines},
         has_children=has_children,
         pools=pools,
         selected=selected,
-        actions=services.allowed_actions(settlement, current_user),
+        actions=approval.allowed_actions(settlement, current_user),
         form=TransitionForm(),
-        integrity=services.integrity_ok(settlement),
+        integrity=integrity_ok(settlement),
         **_helpers(),
     )
 
@@ -177,13 +191,13 @@ def detail(settlement_id: int) -> Any:
 @roles_required(*SETTLEMENT_ROLES)
 def line(settlement_id: int, line_id: int) -> Any:
     settlement = _settlement_or_404(settlement_id)
-    item = services.get_line_or_404(settlement, line_id, current_user)
-    ancestors, children = services.line_family(item, current_user)
+    item = get_line_or_404(settlement, line_id, current_user)
+    ancestors, children = line_family(item, current_user)
     return render_template(
         "settlement/line.html",
         settlement=settlement,
         line=item,
-        explanation=services.explanation_of(item),
+        explanation=explanation_of(item),
         ancestors=ancestors,
         children=children,
         **_helpers(),
@@ -200,8 +214,8 @@ def transition(settlement_id: int) -> Any:
         return redirect(url_for("settlement.detail", settlement_id=settlement.id))
     action = form.action.data or ""
     try:
-        services.transition(settlement, action, current_user)
-    except services.SettlementError as exc:
+        approval.transition(settlement, action, current_user)
+    except SettlementError as exc:
         db.session.rollback()
         flash(str(exc), "danger")
         return redirect(url_for("settlement.detail", settlement_id=settlement_id))
@@ -214,9 +228,9 @@ def transition(settlement_id: int) -> Any:
 @roles_required(*SETTLEMENT_ROLES)
 def export(settlement_id: int, sheet: str, fmt: str) -> Any:
     settlement = _settlement_or_404(settlement_id)
-    if fmt not in FORMATS or not services.sheet_available(settlement, sheet):
+    if fmt not in FORMATS or not sheet_available(settlement, sheet):
         abort(404)
-    data = services.sheet_data(settlement, sheet, current_user, request.args.get("pool", type=int))
+    data = sheet_data(settlement, sheet, current_user, request.args.get("pool", type=int))
     if sheet == "settlement":
         build = (
             settlement_sheet.build_settlement_pdf
@@ -254,46 +268,46 @@ def _save_config(section: str, year: int) -> str:
     """Run one configuration form; returns the success message or raises SettlementError."""
     form_data = request.form
     if section == "funds":
-        values = {pool.id: form_data.get(f"fund_{pool.id}", "") for pool in services.pools()}
-        count = services.save_funds(year, values, current_user)
+        values = {pool.id: form_data.get(f"fund_{pool.id}", "") for pool in parameters.pools()}
+        count = parameters.save_funds(year, values, current_user)
         return f"已保存 {year} 年度 {count} 个结算池的资金"
     if section == "parameters":
         form = ParametersForm()
-        services.save_parameters(
+        parameters.save_parameters(
             year, form.reserve_pct.data or "", form.preallocation_pct.data or "",
             form.attainment_cap.data or "", current_user,
         )  # fmt: skip
         return f"已保存 {year} 年度比例参数"
     if section == "split":
         split_form = SplitForm()
-        services.save_split(
+        parameters.save_split(
             _int_or_none(split_form.institution_id.data), split_form.centre.data or "",
             split_form.stations.data or "", current_user,
         )  # fmt: skip
         return "已保存中心/站点拆分比例"
     if section == "post":
         post_form = PostForm()
-        row = services.save_post(
+        row = parameters.save_post(
             post_form.post.data or "", post_form.coefficient.data or "", current_user
         )
         return f"已保存岗位「{row.post}」的岗位系数"
     if section == "standard":
         standard_form = StandardForm()
-        services.save_standard(
+        parameters.save_standard(
             year, standard_form.post.data or "", standard_form.services.data or "", current_user
         )
         return f"已保存 {year} 年度标准工作量"
     row_id = _int_or_none(form_data.get("row_id"))
     if section == "split_delete" and row_id:
-        services.delete_split(row_id)
+        parameters.delete_split(row_id)
         return "已删除拆分比例"
     if section == "post_delete" and row_id:
-        services.delete_post(row_id)
+        parameters.delete_post(row_id)
         return "已删除岗位系数"
     if section == "standard_delete" and row_id:
-        services.delete_standard(row_id)
+        parameters.delete_standard(row_id)
         return "已删除标准工作量"
-    raise services.SettlementError("未知的配置项")
+    raise SettlementError("未知的配置项")
 
 
 @bp.route("/config", methods=["GET", "POST"])
@@ -311,15 +325,15 @@ def config() -> Any:
         year = check.year.data or year
         try:
             message = _save_config(request.form.get("section", ""), year)
-        except services.SettlementError as exc:
+        except SettlementError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
             return redirect(url_for("settlement.config", year=year))
         db.session.commit()
         flash(message, "success")
         return redirect(url_for("settlement.config", year=year))
-    params = services.parameters_for(year)
-    institutions = services.institutions()
+    params = parameters.parameters_for(year)
+    institutions = parameters.institutions()
     split_form = SplitForm()
     split_form.institution_id.choices = [SelectChoice("", "全市默认")] + [
         SelectChoice(str(i.id), i.name) for i in institutions
@@ -327,22 +341,22 @@ def config() -> Any:
     return render_template(
         "settlement/config.html",
         year=year,
-        pools=services.pools(),
-        funds=services.funds_for(year),
+        pools=parameters.pools(),
+        funds=parameters.funds_for(year),
         funds_form=FundsForm(year=year),
         params=params,
         params_form=ParametersForm(
             year=year,
-            reserve_pct=services.dtext(params.reserve_rate * 100),
-            preallocation_pct=services.dtext(params.preallocation_rate * 100),
-            attainment_cap=services.dtext(params.attainment_cap),
+            reserve_pct=dtext(params.reserve_rate * 100),
+            preallocation_pct=dtext(params.preallocation_rate * 100),
+            attainment_cap=dtext(params.attainment_cap),
         ),
-        splits=services.splits(),
+        splits=parameters.splits(),
         split_form=split_form,
-        posts=services.post_coefficients(),
-        known_posts=services.known_posts(),
+        posts=parameters.post_coefficients(),
+        known_posts=parameters.known_posts(),
         post_form=PostForm(),
-        standards=services.workload_standards(year),
+        standards=parameters.workload_standards(year),
         standard_form=StandardForm(year=year),
         delete_form=DeleteForm(),
     )
@@ -371,17 +385,17 @@ def ratings() -> Any:
                 request.form.get(f"c_{member.id}", ""),
                 request.form.get(f"a_{member.id}", ""),
             )
-            for member in services.team_members(team.id)
+            for member in team_members(team.id)
         }
         try:
-            count = services.save_ratings(team, year, values, current_user)
-        except services.SettlementError as exc:
+            count = save_ratings(team, year, values, current_user)
+        except SettlementError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
             return render_template(
                 "settlement/ratings.html", team=team, year=year, form=form,
-                members=services.team_members(team.id), ratings=services.ratings_for(team.id, year),
-                submitted=request.form, frozen=services.ratings_frozen(year), dtext=services.dtext,
+                members=team_members(team.id), ratings=ratings_for(team.id, year),
+                submitted=request.form, frozen=ratings_frozen(year), dtext=dtext,
             ), 422  # fmt: skip
         db.session.commit()
         flash(f"已保存 {count} 名成员的 {year} 年度个人系数", "success")
@@ -391,9 +405,9 @@ def ratings() -> Any:
         team=team,
         year=year,
         form=form,
-        members=services.team_members(team.id),
-        ratings=services.ratings_for(team.id, year),
+        members=team_members(team.id),
+        ratings=ratings_for(team.id, year),
         submitted=None,
-        frozen=services.ratings_frozen(year),
-        dtext=services.dtext,
+        frozen=ratings_frozen(year),
+        dtext=dtext,
     )

@@ -7,7 +7,7 @@ by ``fdoctor.core.triggers`` on SQLite and PostgreSQL):
   inputs (``inputs_json``: every score, population, fund and parameter it was computed from),
   outputs and SHA-256 included;
 * a sheet becomes ``locked`` only from ``approved``, with its review, approval and lock each
-  recorded (who and when), as ``fdoctor.settlement.services.transition`` does it;
+  recorded (who and when), as ``fdoctor.settlement.approval.transition`` does it;
 * no ``settlement_line`` of a locked sheet can be added, changed, moved or removed;
 * the member ratings (成员系数) of a year whose settlement is locked cannot change (the app
   already stops them once the sheet leaves draft).

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import SettlementLine
 from tests.app.settlement.factories import YEAR, build_world, make_login
 from tests.conftest import csrf_token, login
@@ -40,7 +40,7 @@ def sheet(app: Flask) -> dict[str, Any]:
         "finance": make_login("finance-user", "finance", world["city"]),
         "admin": make_login("admin-user", "admin", None),
     }
-    settlement, _ = services.build_settlement(YEAR, "settlement", logins["city"])
+    settlement, _ = build_settlement(YEAR, "settlement", logins["city"])
     db.session.commit()
 
     def line(level: str, unit: str) -> int:

@@ -9,7 +9,10 @@ from flask import Flask
 from sqlalchemy import text
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.approval import allowed_actions, transition
+from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.errors import SettlementStateError
+from fdoctor.settlement.queries import integrity_ok
 from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
 
 pytestmark = pytest.mark.db
@@ -20,14 +23,14 @@ def sheet(app: Flask) -> dict[str, Any]:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
     finance = make_login("finance-user", "finance", world["city"])
-    settlement, _ = services.build_settlement(YEAR, "settlement", city)
+    settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     return {"world": world, "settlement": settlement, "city": city, "finance": finance}
 
 
 def _walk(sheet: dict[str, Any], *steps: tuple[str, str]) -> None:
     for action, who in steps:
-        services.transition(sheet["settlement"], action, sheet[who])
+        transition(sheet["settlement"], action, sheet[who])
         db.session.commit()
 
 
@@ -41,58 +44,58 @@ def test_city_reviews_then_finance_approves_and_locks(sheet: dict[str, Any]) -> 
 
 
 def test_finance_may_not_review(sheet: dict[str, Any]) -> None:
-    with pytest.raises(services.SettlementStateError, match="只有市卫健委可以审核通过"):
-        services.transition(sheet["settlement"], "review", sheet["finance"])
+    with pytest.raises(SettlementStateError, match="只有市卫健委可以审核通过"):
+        transition(sheet["settlement"], "review", sheet["finance"])
 
 
 def test_the_city_may_not_approve_or_lock(sheet: dict[str, Any]) -> None:
     _walk(sheet, ("review", "city"))
-    with pytest.raises(services.SettlementStateError, match="只有市财政局可以批准"):
-        services.transition(sheet["settlement"], "approve", sheet["city"])
+    with pytest.raises(SettlementStateError, match="只有市财政局可以批准"):
+        transition(sheet["settlement"], "approve", sheet["city"])
 
 
 def test_a_draft_cannot_be_locked_or_approved(sheet: dict[str, Any]) -> None:
     with pytest.raises(
-        services.SettlementStateError,
+        SettlementStateError,
         match="当前状态为「草稿」，不能锁定（须先经市卫健委审核、市财政局批准）",
     ):
-        services.transition(sheet["settlement"], "lock", sheet["finance"])
-    with pytest.raises(services.SettlementStateError, match="不能批准（须先由市卫健委审核）"):
-        services.transition(sheet["settlement"], "approve", sheet["finance"])
+        transition(sheet["settlement"], "lock", sheet["finance"])
+    with pytest.raises(SettlementStateError, match="不能批准（须先由市卫健委审核）"):
+        transition(sheet["settlement"], "approve", sheet["finance"])
     assert sheet["settlement"].status == "draft"
 
 
 def test_a_locked_sheet_refuses_every_action(sheet: dict[str, Any]) -> None:
     _walk(sheet, ("review", "city"), ("approve", "finance"), ("lock", "finance"))
     for action in ("review", "approve", "lock", "return"):
-        with pytest.raises(services.SettlementStateError, match="已锁定"):
-            services.transition(sheet["settlement"], action, sheet["finance"])
+        with pytest.raises(SettlementStateError, match="已锁定"):
+            transition(sheet["settlement"], action, sheet["finance"])
 
 
 def test_a_locked_sheet_cannot_be_recomputed(sheet: dict[str, Any]) -> None:
     _walk(sheet, ("review", "city"), ("approve", "finance"), ("lock", "finance"))
-    with pytest.raises(services.SettlementStateError, match="已锁定，不能重新计算"):
-        services.build_settlement(YEAR, "settlement", sheet["city"])
+    with pytest.raises(SettlementStateError, match="已锁定，不能重新计算"):
+        build_settlement(YEAR, "settlement", sheet["city"])
 
 
 def test_a_reviewed_sheet_is_recomputed_only_after_returning_to_draft(
     sheet: dict[str, Any],
 ) -> None:
     _walk(sheet, ("review", "city"))
-    with pytest.raises(services.SettlementStateError, match="请先退回草稿"):
-        services.build_settlement(YEAR, "settlement", sheet["city"])
+    with pytest.raises(SettlementStateError, match="请先退回草稿"):
+        build_settlement(YEAR, "settlement", sheet["city"])
     _walk(sheet, ("return", "city"))
     assert sheet["settlement"].status == "draft" and sheet["settlement"].reviewed_at is None
-    _settlement, changed = services.build_settlement(YEAR, "settlement", sheet["city"])
+    _settlement, changed = build_settlement(YEAR, "settlement", sheet["city"])
     assert not changed
 
 
 def test_only_finance_returns_an_approved_sheet(sheet: dict[str, Any]) -> None:
     _walk(sheet, ("review", "city"), ("approve", "finance"))
-    assert [a.name for a in services.allowed_actions(sheet["settlement"], sheet["city"])] == []
-    with pytest.raises(services.SettlementStateError, match="只有市财政局可以退回草稿"):
-        services.transition(sheet["settlement"], "return", sheet["city"])
-    assert [a.name for a in services.allowed_actions(sheet["settlement"], sheet["finance"])] == [
+    assert [a.name for a in allowed_actions(sheet["settlement"], sheet["city"])] == []
+    with pytest.raises(SettlementStateError, match="只有市财政局可以退回草稿"):
+        transition(sheet["settlement"], "return", sheet["city"])
+    assert [a.name for a in allowed_actions(sheet["settlement"], sheet["finance"])] == [
         "lock",
         "return",
     ]
@@ -104,8 +107,8 @@ def test_review_refuses_a_draft_whose_inputs_changed_since_it_was_computed(
     world = sheet["world"]
     supersede(world.assessments["L4 丙县"], world["丙县"], "86")
     db.session.commit()
-    with pytest.raises(services.SettlementStateError, match="请先重新计算草稿再审核"):
-        services.transition(sheet["settlement"], "review", sheet["city"])
+    with pytest.raises(SettlementStateError, match="请先重新计算草稿再审核"):
+        transition(sheet["settlement"], "review", sheet["city"])
 
 
 def test_a_sheet_whose_stored_figures_were_altered_is_refused(sheet: dict[str, Any]) -> None:
@@ -118,11 +121,11 @@ def test_a_sheet_whose_stored_figures_were_altered_is_refused(sheet: dict[str, A
     )
     db.session.commit()
     db.session.refresh(settlement)
-    assert not services.integrity_ok(settlement)
-    with pytest.raises(services.SettlementStateError, match="SHA-256 与内容不符"):
-        services.transition(settlement, "review", sheet["city"])
+    assert not integrity_ok(settlement)
+    with pytest.raises(SettlementStateError, match="SHA-256 与内容不符"):
+        transition(settlement, "review", sheet["city"])
 
 
 def test_an_unknown_action_is_refused(sheet: dict[str, Any]) -> None:
-    with pytest.raises(services.SettlementStateError, match="未知操作"):
-        services.transition(sheet["settlement"], "publish", sheet["city"])
+    with pytest.raises(SettlementStateError, match="未知操作"):
+        transition(sheet["settlement"], "publish", sheet["city"])

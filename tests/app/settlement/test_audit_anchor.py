@@ -14,7 +14,9 @@ from fdoctor.audit.models import AuditCheckpoint, AuditEntry
 from fdoctor.audit.services import verify
 from fdoctor.extensions import db
 from fdoctor.reports.settlement_sheet import build_settlement_pdf, build_settlement_xlsx
-from fdoctor.settlement import services
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.sheet import sheet_data
 from tests.app.settlement.factories import YEAR, build_world, make_login
 
 pytestmark = pytest.mark.db
@@ -28,18 +30,18 @@ def test_locking_notes_a_checkpoint_and_the_sheet_prints_it(app: Flask) -> None:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
     finance = make_login("finance-user", "finance", world["city"])
-    settlement, _ = services.build_settlement(YEAR, "settlement", city)
+    settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
-    draft = services.sheet_data(settlement, "settlement", city)
+    draft = sheet_data(settlement, "settlement", city)
     assert draft.audit_anchor == "" and "审计链锚点" not in _pdf_text(build_settlement_pdf(draft))
     for action, user in (("review", city), ("approve", finance), ("lock", finance)):
-        services.transition(settlement, action, user)
+        transition(settlement, action, user)
         db.session.commit()
     checkpoint = db.session.scalars(select(AuditCheckpoint)).one()
     last = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert last is not None and checkpoint.last_id == last.id  # the lock's own entry included
     line = f"审计链锚点: #{last.id} {last.hash[:16]}"
-    sheet = services.sheet_data(settlement, "settlement", finance)
+    sheet = sheet_data(settlement, "settlement", finance)
     assert sheet.audit_anchor == line
     assert line in _pdf_text(build_settlement_pdf(sheet)).replace("\n", " ")
     cells = [c.value for row in load_workbook(io.BytesIO(build_settlement_xlsx(sheet))).active

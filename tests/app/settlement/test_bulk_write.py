@@ -2,7 +2,7 @@
 
 ``orm_write_lines`` below is the former writer (one ``SettlementLine`` object per line, flushed
 level by level, audited by the flush listener), kept here as the reference the bulk writer in
-``services._write_lines`` must match: columns, parent links, positions, amounts, the order of the
+``_write_lines`` must match: columns, parent links, positions, amounts, the order of the
 ids, and the audit entries (which must keep the chain valid).
 """
 
@@ -26,9 +26,11 @@ from assessments.money import exact_decimal, round_half_up
 from fdoctor.audit import services as audit
 from fdoctor.audit.models import AuditEntry
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.build import LEVEL_DEPTH, build_settlement, preview
 from fdoctor.settlement.cascade import canonical_json, sha256_of, sha256_of_texts
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
+from fdoctor.settlement.population import signed_population, signed_population_by_level
+from fdoctor.settlement.queries import integrity_ok, stored_digest, visible_lines
 from tests.app.settlement.factories import YEAR, build_world, make_login
 
 pytestmark = pytest.mark.db
@@ -46,7 +48,7 @@ def orm_write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> No
     ids: dict[str, int] = {}
     by_depth: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for position, line in enumerate(outputs):
-        by_depth[services.LEVEL_DEPTH[line["level"]]].append((position, line))
+        by_depth[LEVEL_DEPTH[line["level"]]].append((position, line))
     for depth in sorted(by_depth):
         rows = []
         for position, line in by_depth[depth]:
@@ -132,7 +134,7 @@ def last_entry_id() -> int:
 
 def test_bulk_written_lines_equal_what_one_orm_object_per_line_wrote(world: Any) -> None:
     mark = last_entry_id()
-    settlement, changed = services.build_settlement(YEAR, "settlement", None)
+    settlement, changed = build_settlement(YEAR, "settlement", None)
     db.session.flush()
     assert changed
     bulk_rows, bulk_keys = stored_lines(settlement)
@@ -171,7 +173,7 @@ def test_bulk_written_lines_equal_what_one_orm_object_per_line_wrote(world: Any)
 def test_the_audit_chain_and_the_records_verify_after_a_bulk_write(world: Any) -> None:
     # The hand-built world writes a few records past the ORM; whatever it reports stays the same.
     known = audit.verify(db.session).problems
-    settlement, _changed = services.build_settlement(YEAR, "settlement", None)
+    settlement, _changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert audit.verify(db.session, check_records=False).ok
     assert audit.verify(db.session).problems == known
@@ -185,9 +187,9 @@ def test_the_audit_chain_and_the_records_verify_after_a_bulk_write(world: Any) -
 
 def test_a_recomputed_draft_replaces_its_lines_and_no_stale_line_is_served(world: Any) -> None:
     city = make_login("city-user", "city_admin", world["city"])
-    settlement, _changed = services.build_settlement(YEAR, "settlement", city)
+    settlement, _changed = build_settlement(YEAR, "settlement", city)
     db.session.commit()
-    loaded = services.visible_lines(settlement, city)  # held: the session keeps them
+    loaded = visible_lines(settlement, city)  # held: the session keeps them
     before = {line.key: line.entitled_fen for line in loaded}
     assert before
     nurse = world.users["T1N"]
@@ -199,25 +201,25 @@ def test_a_recomputed_draft_replaces_its_lines_and_no_stale_line_is_served(world
     db.session.flush()
     # No commit in between: the lines loaded above are still in the session, unexpired, and a
     # new line may get an old line's id (SQLite).
-    again, changed = services.build_settlement(YEAR, "settlement", city)
+    again, changed = build_settlement(YEAR, "settlement", city)
     db.session.flush()
     assert changed and again.id == settlement.id and again.version == 2
-    after = {line.key: line.entitled_fen for line in services.visible_lines(again, city)}
+    after = {line.key: line.entitled_fen for line in visible_lines(again, city)}
     assert after.keys() == before.keys() and after != before
     rows, _keys = stored_lines(again)
     assert after == {row["key"]: row["entitled_fen"] for row in rows}
     outputs = {line["key"]: line["entitled_fen"] for line in json.loads(again.outputs_json)}
     assert after == outputs
-    assert services.integrity_ok(again)
+    assert integrity_ok(again)
     db.session.commit()
     assert audit.verify(db.session, check_records=False).ok
 
 
 def test_an_unchanged_recomputation_writes_nothing(world: Any) -> None:
-    settlement, _changed = services.build_settlement(YEAR, "settlement", None)
+    settlement, _changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     mark = last_entry_id()
-    again, changed = services.build_settlement(YEAR, "settlement", None)
+    again, changed = build_settlement(YEAR, "settlement", None)
     db.session.flush()
     assert not changed and again.version == settlement.version == 1
     assert last_entry_id() == mark
@@ -226,11 +228,11 @@ def test_an_unchanged_recomputation_writes_nothing(world: Any) -> None:
 def test_the_sheet_digest_from_the_two_texts_equals_the_digest_of_the_structures(
     world: Any,
 ) -> None:
-    inputs, outputs, digest = services.preview(YEAR, "settlement")
+    inputs, outputs, digest = preview(YEAR, "settlement")
     assert digest == sha256_of(inputs, outputs)
     assert sha256_of_texts(canonical_json(inputs), canonical_json(outputs)) == digest
-    settlement, _changed = services.build_settlement(YEAR, "settlement", None)
-    assert settlement.sha256 == digest == services.stored_digest(settlement)
+    settlement, _changed = build_settlement(YEAR, "settlement", None)
+    assert settlement.sha256 == digest == stored_digest(settlement)
 
 
 class _Level(enum.IntEnum):
@@ -261,10 +263,10 @@ def test_signed_population_of_every_level_at_once_equals_one_level_at_a_time(
     world: Any,
 ) -> None:
     as_of = date(YEAR, 12, 31)
-    together = services.signed_population_by_level(as_of)
+    together = signed_population_by_level(as_of)
     assert set(together) == {"county", "institution", "team"}
     for level, counts in together.items():
-        assert counts == services.signed_population(as_of, f"{level}_id")
+        assert counts == signed_population(as_of, f"{level}_id")
     assert sum(together["team"].values()) > 0
 
 

@@ -20,9 +20,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.cascade import canonical_json
+from fdoctor.settlement.errors import SettlementIncomplete
+from fdoctor.settlement.inputs import gather_inputs
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
+from fdoctor.settlement.queries import visible_lines
 from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
 
 pytestmark = pytest.mark.db
@@ -56,7 +59,7 @@ def world(app: Flask) -> Any:
 
 
 def test_counties_share_each_pool_by_population_times_l4_score(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u = world.units
     assert amount(lines, f"pool:{u['市区'].id}") == 1_000_000
     assert amount(lines, f"county:{u['甲区'].id}") == 669_421
@@ -65,7 +68,7 @@ def test_counties_share_each_pool_by_population_times_l4_score(world: Any) -> No
 
 
 def test_the_leftover_fen_and_its_rounding_adjustment_are_recorded(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     jia, yi = lines[f"county:{world['甲区'].id}"], lines[f"county:{world['乙区'].id}"]
     # 669,421 − 81,000,000/121 = −59/121 and 330,579 − 40,000,000/121 = +59/121.
     assert jia["rounding_adjustment"] == "-59/121"
@@ -75,7 +78,7 @@ def test_the_leftover_fen_and_its_rounding_adjustment_are_recorded(world: Any) -
 
 
 def test_counties_pass_their_amount_to_institutions_by_l3_year_end_score(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u = world.units
     assert amount(lines, f"institution:{u['甲一'].id}") == 462_509
     assert amount(lines, f"institution:{u['甲二'].id}") == 206_912
@@ -84,7 +87,7 @@ def test_counties_pass_their_amount_to_institutions_by_l3_year_end_score(world: 
 
 
 def test_institutions_split_centre_and_stations_by_the_configured_ratio(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u = world.units
     assert amount(lines, f"split:{u['甲一'].id}:centre") == 277_505  # default 60/40
     assert amount(lines, f"split:{u['甲一'].id}:stations") == 185_004
@@ -96,14 +99,14 @@ def test_institutions_split_centre_and_stations_by_the_configured_ratio(world: A
 def test_an_institution_without_station_teams_keeps_everything_in_the_centre_part(
     world: Any,
 ) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     jia2 = world["甲二"].id
     assert amount(lines, f"split:{jia2}:centre") == 206_912
     assert f"split:{jia2}:stations" not in lines
 
 
 def test_teams_get_their_part_and_the_mean_of_the_quarters_present(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u = world.units
     expected = {
         "T1": 277_505,
@@ -130,7 +133,7 @@ def test_teams_get_their_part_and_the_mean_of_the_quarters_present(world: Any) -
 
 
 def test_team_members_share_after_the_reserve_by_k_y_c_a(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u, users = world.units, world.users
     t1 = u["T1"].id
     assert amount(lines, f"reserve:{t1}") == 27_751
@@ -144,7 +147,7 @@ def test_team_members_share_after_the_reserve_by_k_y_c_a(world: Any) -> None:
 
 
 def test_workload_counts_only_the_years_true_records_and_is_capped(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u, users = world.units, world.users
     leader = lines[f"member:{u['T1'].id}:{users['T1L'].id}"]["explanation"]["factors"]
     assert leader["services"] == 10 and leader["k"] == "1"  # the false, disputed and 2025 ones not
@@ -161,7 +164,7 @@ def test_workload_counts_only_the_years_true_records_and_is_capped(world: Any) -
 
 
 def test_signed_population_is_counted_at_the_year_end_by_contract_dates(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     u = world.units
     population = {k: lines[f"team:{u[k].id}"]["signed_population"] for k in ("T1", "T2", "T4")}
     # T1's terminated, expired-on-12-30 and starting-next-year contracts are out; T4's contract
@@ -171,7 +174,7 @@ def test_signed_population_is_counted_at_the_year_end_by_contract_dates(world: A
 
 
 def test_the_current_revision_of_a_published_score_is_used_and_named(world: Any) -> None:
-    lines = by_key(services.preview(YEAR, "settlement")[1])
+    lines = by_key(preview(YEAR, "settlement")[1])
     source = lines[f"county:{world['甲区'].id}"]["source"]
     revised = world.assessments["L4 甲区"]
     assert source == {
@@ -184,7 +187,7 @@ def test_the_current_revision_of_a_published_score_is_used_and_named(world: Any)
 
 
 def test_parts_add_up_exactly_at_every_level(world: Any) -> None:
-    outputs = services.preview(YEAR, "settlement")[1]
+    outputs = preview(YEAR, "settlement")[1]
     parents = assert_parts_sum_exactly(outputs)
     levels = {line["level"] for line in outputs}
     assert levels == {"pool", "county", "institution", "split", "team", "member", "reserve"}
@@ -194,12 +197,12 @@ def test_parts_add_up_exactly_at_every_level(world: Any) -> None:
 
 
 def test_building_stores_every_line_with_its_source(world: Any) -> None:
-    settlement, changed = services.build_settlement(YEAR, "settlement", None)
+    settlement, changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert changed and settlement.status == "draft" and settlement.version == 1
     assert settlement.total_fen == 1_500_000
     city = make_login("city-user", "city_admin", world["city"])
-    stored = services.visible_lines(settlement, city)
+    stored = visible_lines(settlement, city)
     assert [line.key for line in stored] == [
         line["key"] for line in json.loads(settlement.outputs_json)
     ]
@@ -217,8 +220,8 @@ def test_building_stores_every_line_with_its_source(world: Any) -> None:
 def test_missing_scores_are_listed_in_chinese_and_nothing_is_saved(app: Flask) -> None:
     build_world(scores=False)
     db.session.commit()
-    with pytest.raises(services.SettlementIncomplete) as caught:
-        services.build_settlement(YEAR, "settlement", None)
+    with pytest.raises(SettlementIncomplete) as caught:
+        build_settlement(YEAR, "settlement", None)
     missing = caught.value.missing
     assert "县（市、区）「甲区」缺少 2026 年度市级考核（L4）的已公示得分" in missing
     assert "医疗机构「甲一中心」缺少 2026-H2 年终考核（L3）的已公示得分" in missing
@@ -229,7 +232,7 @@ def test_missing_scores_are_listed_in_chinese_and_nothing_is_saved(app: Flask) -
 def test_missing_configuration_and_ratings_are_listed(app: Flask) -> None:
     build_world(config=False, ratings=False)
     db.session.commit()
-    _inputs, missing = services.gather_inputs(YEAR, "settlement")
+    _inputs, missing = gather_inputs(YEAR, "settlement")
     assert "结算池「市区」未配置 2026 年度资金" in missing
     assert "医疗机构「甲一中心」未配置中心/站点拆分比例（也无全市默认比例）" in missing
     assert any(m.startswith("岗位「全科医生」未配置岗位系数 y") for m in missing)
@@ -241,10 +244,10 @@ def test_missing_configuration_and_ratings_are_listed(app: Flask) -> None:
 
 
 def test_rerunning_a_draft_with_unchanged_inputs_changes_nothing(world: Any) -> None:
-    first, _ = services.build_settlement(YEAR, "settlement", None)
+    first, _ = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     digest, outputs, line_ids = first.sha256, first.outputs_json, _line_ids(first)
-    again, changed = services.build_settlement(YEAR, "settlement", None)
+    again, changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert not changed
     assert (again.id, again.version, again.sha256, again.outputs_json) == (
@@ -257,22 +260,22 @@ def test_rerunning_a_draft_with_unchanged_inputs_changes_nothing(world: Any) -> 
 
 
 def test_the_hash_is_the_same_when_computed_twice_and_changes_with_an_input(world: Any) -> None:
-    digest = services.preview(YEAR, "settlement")[2]
-    assert services.preview(YEAR, "settlement")[2] == digest
+    digest = preview(YEAR, "settlement")[2]
+    assert preview(YEAR, "settlement")[2] == digest
     rating = db.session.scalar(
         select(MemberRating).where(MemberRating.user_id == world.users["T1N"].id)
     )
     rating.a = Decimal("0.8")
     db.session.commit()
-    assert services.preview(YEAR, "settlement")[2] != digest
+    assert preview(YEAR, "settlement")[2] != digest
 
 
 def test_a_draft_recomputed_after_a_score_revision_gets_new_figures(world: Any) -> None:
-    first, _ = services.build_settlement(YEAR, "settlement", None)
+    first, _ = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     supersede(world.assessments["L4 乙区"], world["乙区"], "90")
     db.session.commit()
-    again, changed = services.build_settlement(YEAR, "settlement", None)
+    again, changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert changed and again.id == first.id and again.version == 2
     lines = by_key(json.loads(again.outputs_json))

@@ -11,7 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import (
     InstitutionSplit,
     MemberRating,
@@ -157,8 +158,8 @@ def test_ratings_freeze_once_the_years_settlement_is_reviewed(
 ) -> None:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
-    settlement, _ = services.build_settlement(YEAR, "settlement", city)
-    services.transition(settlement, "review", city)
+    settlement, _ = build_settlement(YEAR, "settlement", city)
+    transition(settlement, "review", city)
     db.session.commit()
     leader = world.users["T1L"]
     response = send(client, "t1-leader", f"/settlement/ratings?year={YEAR}",

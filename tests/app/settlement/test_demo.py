@@ -20,8 +20,9 @@ from sqlalchemy import select
 from fdoctor.demo.generator import load_demo
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.models import SettlementLine
+from fdoctor.settlement.population import signed_population
 from tests.app.settlement.factories import prepare_demo_settlement
 from tests.conftest import DEMO_ANCHOR, DEMO_SEED, login
 
@@ -41,13 +42,11 @@ def demo_world(demo: None) -> dict[str, Any]:
 
 
 def test_the_demo_city_settles_and_every_level_adds_up_exactly(demo_world: dict[str, Any]) -> None:
-    settlement, changed = services.build_settlement(YEAR, "settlement", None)
+    settlement, changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert changed
-    outputs = services.preview(YEAR, "settlement")[1]
-    assert (
-        services.preview(YEAR, "settlement")[2] == settlement.sha256
-    )  # unchanged inputs, same hash
+    outputs = preview(YEAR, "settlement")[1]
+    assert preview(YEAR, "settlement")[2] == settlement.sha256  # unchanged inputs, same hash
     children: dict[str, list[int]] = defaultdict(list)
     for line in outputs:
         if line["parent"]:
@@ -71,7 +70,7 @@ def test_the_demo_city_settles_and_every_level_adds_up_exactly(demo_world: dict[
 def test_the_demo_city_sheet_pages_render_for_the_city(
     demo_world: dict[str, Any], client: FlaskClient
 ) -> None:
-    settlement, _ = services.build_settlement(YEAR, "settlement", None)
+    settlement, _ = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert login(client, "city").status_code == 302
     html = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
@@ -108,13 +107,13 @@ def test_signed_population_of_the_demo_matches_the_contract_dates(demo: None) ->
         resident for resident, start, end, status, stopped in rows
         if start <= as_of <= end and (status != "terminated" or (stopped is not None and stopped > as_of))
     }  # fmt: skip
-    assert sum(services.signed_population(as_of, "county_id").values()) == len(counted)
+    assert sum(signed_population(as_of, "county_id").values()) == len(counted)
 
 
 def test_the_sheet_page_of_the_whole_city_takes_a_fixed_number_of_queries(
     demo_world: dict[str, Any], client: FlaskClient, count_queries: Any
 ) -> None:
-    settlement, _ = services.build_settlement(YEAR, "settlement", None)
+    settlement, _ = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     assert login(client, "city").status_code == 302
     with count_queries() as counter:

@@ -23,8 +23,9 @@ from pypdf import PdfReader
 from fdoctor.extensions import db
 from fdoctor.org.services import add_unit
 from fdoctor.reports import settlement_sheet as rs
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.models import PoolFund, PostCoefficient, SettlementLine, WorkloadStandard
+from fdoctor.settlement.sheet import sheet_data
 from tests.app.settlement.factories import (
     YEAR,
     make_assessment,
@@ -70,7 +71,7 @@ def small_city(a_scores: list[str], b_scores: list[str]) -> dict[str, Any]:
 
 
 def team_lines(teams: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    lines = {line["key"]: line for line in services.preview(YEAR, "settlement")[1]}
+    lines = {line["key"]: line for line in preview(YEAR, "settlement")[1]}
     return {key: lines[f"team:{teams[key].id}"] for key in ("A", "B")}
 
 
@@ -84,7 +85,7 @@ def test_the_exact_mean_weighs_the_share_to_the_fen(app: Flask) -> None:
     assert (lines["A"]["entitled_fen"], lines["B"]["entitled_fen"]) == (500_015, 499_985)
     assert lines["A"]["score"] == "85.01" and lines["A"]["weight"] == "170.01"
     assert lines["A"]["exact_fen"] == "17001000000/34001"
-    settlement, _changed = services.build_settlement(YEAR, "settlement", None)
+    settlement, _changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     stored = _stored_line(settlement.id, f"team:{teams['A'].id}")
     assert stored.score == Decimal("85.01") and stored.weight == "170.01"
@@ -111,9 +112,9 @@ def _stored_line(settlement_id: int, key: str) -> SettlementLine:
 def test_the_settlement_sheet_states_the_rule_in_its_notes(app: Flask) -> None:
     teams = small_city(["85.00", "85.01"], ["85.00"])
     city_user = make_login("city-user", "city_admin", teams["city"])
-    settlement, _changed = services.build_settlement(YEAR, "settlement", city_user)
+    settlement, _changed = build_settlement(YEAR, "settlement", city_user)
     db.session.commit()
-    data = services.sheet_data(settlement, "settlement", city_user)
+    data = sheet_data(settlement, "settlement", city_user)
     assert rs.SCORE_RULE_NOTE in data.notes
     ws = load_workbook(io.BytesIO(rs.build_settlement_xlsx(data)))["结算表"]
     assert rs.SCORE_RULE_NOTE in [row[0] for row in ws.iter_rows(values_only=True)]

@@ -14,7 +14,8 @@ from pypdf import PdfReader
 
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet as rs
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.sheet import sheet_available, sheet_data
 from tests.app.settlement.factories import YEAR, build_world, make_login
 
 pytestmark = pytest.mark.db
@@ -25,7 +26,7 @@ def sheet(app: Flask) -> dict[str, Any]:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
     county = make_login("county-user", "county_auditor", world["甲区"])
-    settlement, _ = services.build_settlement(YEAR, "settlement", city)
+    settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     return {"world": world, "settlement": settlement, "city": city, "county": county}
 
@@ -35,7 +36,7 @@ def pdf_text(body: bytes) -> list[str]:
 
 
 def test_the_settlement_pdf_shows_chinese_totals_and_the_hash(sheet: dict[str, Any]) -> None:
-    data = services.sheet_data(sheet["settlement"], "settlement", sheet["city"])
+    data = sheet_data(sheet["settlement"], "settlement", sheet["city"])
     text = "\n".join(pdf_text(rs.build_settlement_pdf(data)))
     assert "2026年度家庭医生签约服务补助资金结算表" in text
     for expected in (
@@ -58,7 +59,7 @@ def test_the_settlement_pdf_shows_chinese_totals_and_the_hash(sheet: dict[str, A
 
 
 def test_the_pdf_embeds_its_chinese_font(sheet: dict[str, Any]) -> None:
-    data = services.sheet_data(sheet["settlement"], "settlement", sheet["city"])
+    data = sheet_data(sheet["settlement"], "settlement", sheet["city"])
     reader = PdfReader(io.BytesIO(rs.build_settlement_pdf(data)))
     fonts = reader.pages[0]["/Resources"]["/Font"]
     embedded = [f.get_object() for f in fonts.values()]
@@ -85,7 +86,7 @@ def test_long_tables_repeat_their_header_on_every_page() -> None:
 
 
 def test_the_settlement_excel_has_numbers_and_exact_totals(sheet: dict[str, Any]) -> None:
-    data = services.sheet_data(sheet["settlement"], "settlement", sheet["city"])
+    data = sheet_data(sheet["settlement"], "settlement", sheet["city"])
     wb = load_workbook(io.BytesIO(rs.build_settlement_xlsx(data)))
     ws = wb["结算表"]
     rows = list(ws.iter_rows(min_row=6, max_col=9))
@@ -108,7 +109,7 @@ def test_the_settlement_excel_has_numbers_and_exact_totals(sheet: dict[str, Any]
 
 
 def test_the_excel_lists_the_inputs_on_a_second_sheet(sheet: dict[str, Any]) -> None:
-    data = services.sheet_data(sheet["settlement"], "settlement", sheet["city"])
+    data = sheet_data(sheet["settlement"], "settlement", sheet["city"])
     wb = load_workbook(io.BytesIO(rs.build_settlement_xlsx(data)))
     inputs = wb["输入数据"]
     rows = list(inputs.iter_rows(min_row=5, values_only=True))
@@ -119,7 +120,7 @@ def test_the_excel_lists_the_inputs_on_a_second_sheet(sheet: dict[str, Any]) -> 
 
 
 def test_a_county_auditor_exports_only_the_own_county(sheet: dict[str, Any]) -> None:
-    data = services.sheet_data(sheet["settlement"], "settlement", sheet["county"])
+    data = sheet_data(sheet["settlement"], "settlement", sheet["county"])
     names = [row[1] for group in data.groups for row in group.rows]
     assert names == ["甲区"]
     assert data.grand_total is not None and data.grand_total[6] == 669_421
@@ -147,7 +148,7 @@ def test_a_county_auditor_exports_only_the_own_county(sheet: dict[str, Any]) -> 
 def test_distribution_sheets_export_to_pdf_and_excel(
     sheet: dict[str, Any], kind: str, names: list[str], total_fen: int
 ) -> None:
-    data = services.sheet_data(sheet["settlement"], kind, sheet["city"])
+    data = sheet_data(sheet["settlement"], kind, sheet["city"])
     text = "\n".join(pdf_text(rs.build_distribution_pdf(data)))
     for name in names:
         assert name in text, name
@@ -170,17 +171,15 @@ def test_distribution_sheets_export_to_pdf_and_excel(
 def test_the_preallocation_sheet_exports(app: Flask) -> None:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
-    settlement, _ = services.build_settlement(YEAR, "preallocation", city)
+    settlement, _ = build_settlement(YEAR, "preallocation", city)
     db.session.commit()
-    data = services.sheet_data(settlement, "settlement", city)
+    data = sheet_data(settlement, "settlement", city)
     text = "\n".join(pdf_text(rs.build_settlement_pdf(data)))
     assert "预拨表" in text and "按签约人口" in text and "7,000.00" in text
-    assert not services.sheet_available(settlement, "team")
+    assert not sheet_available(settlement, "team")
 
 
 def test_one_pool_is_exported_alone(sheet: dict[str, Any]) -> None:
-    data = services.sheet_data(
-        sheet["settlement"], "settlement", sheet["city"], sheet["world"]["县市"].id
-    )
+    data = sheet_data(sheet["settlement"], "settlement", sheet["city"], sheet["world"]["县市"].id)
     assert [row[1] for group in data.groups for row in group.rows] == ["丙县"]
     assert data.grand_total is not None and data.grand_total[6] == 500_000

@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from fdoctor.auth.models import User
 from fdoctor.core.triggers import install_triggers
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import SettlementLine
 from fdoctor.settlement.triggers import GUARDS
 from tests.app.settlement.factories import YEAR, build_world, make_login
@@ -24,11 +25,11 @@ def _sheet(lock: bool) -> Any:
     world = build_world()
     city = make_login("city-user", "city_admin", world["city"])
     finance = make_login("finance-user", "finance", world["city"])
-    settlement, _ = services.build_settlement(YEAR, "settlement", city)
+    settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     if lock:
         for action, user in (("review", city), ("approve", finance), ("lock", finance)):
-            services.transition(settlement, action, user)
+            transition(settlement, action, user)
             db.session.commit()
     return settlement
 
@@ -130,11 +131,11 @@ def test_an_approved_sheet_is_locked_only_with_who_and_when(app: Flask) -> None:
     city = db.session.scalar(db.select(User).where(User.username == "city-user"))
     finance = db.session.scalar(db.select(User).where(User.username == "finance-user"))
     for action, user in (("review", city), ("approve", finance)):
-        services.transition(sheet, action, user)
+        transition(sheet, action, user)
         db.session.commit()
     message = _refused("UPDATE settlement SET status = 'locked' WHERE id = :id", id=sheet.id)
     assert "须经审核、批准后才能锁定" in message
-    services.transition(sheet, "lock", finance)  # the app's own lock records both
+    transition(sheet, "lock", finance)  # the app's own lock records both
     db.session.commit()
     assert sheet.status == "locked"
 

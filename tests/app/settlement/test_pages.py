@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import Settlement, SettlementLine
 from tests.app.settlement.factories import YEAR, build_world, make_login
 from tests.conftest import csrf_token, login
@@ -44,7 +44,7 @@ def world(app: Flask) -> Any:
 
 @pytest.fixture()
 def built(world: Any) -> Settlement:
-    settlement, _ = services.build_settlement(YEAR, "settlement", world.users["city"])
+    settlement, _ = build_settlement(YEAR, "settlement", world.users["city"])
     db.session.commit()
     return settlement
 

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.models import Settlement
 from tests.app.settlement.factories import YEAR, build_world, make_login
 from tests.conftest import csrf_token, login
@@ -54,13 +55,13 @@ def test_building_refuses_the_last_day_of_the_year_and_builds_the_next_day(
 ) -> None:
     with (
         clock.frozen(datetime(ended, 12, 31, 23, 59)),
-        pytest.raises(services.SettlementError) as e,
+        pytest.raises(SettlementError) as e,
     ):
-        services.build_settlement(YEAR, kind, world.users["city"])
+        build_settlement(YEAR, kind, world.users["city"])
     assert str(e.value) == _refusal(ended, action)
     assert _sheets() == 0
     with clock.frozen(datetime(ended + 1, 1, 1, 0, 0)):
-        settlement, changed = services.build_settlement(YEAR, kind, world.users["city"])
+        settlement, changed = build_settlement(YEAR, kind, world.users["city"])
     db.session.commit()
     assert changed and (settlement.year, settlement.kind, settlement.status) == (
         YEAR,
@@ -76,8 +77,8 @@ def test_a_year_in_progress_and_a_later_year_are_refused(world: Any) -> None:
             (YEAR + 1, "settlement", YEAR + 1),
             (YEAR + 1, "preallocation", YEAR),
         ):
-            with pytest.raises(services.SettlementError, match=f"^{ended} 尚未结束"):
-                services.build_settlement(year, kind, world.users["city"])
+            with pytest.raises(SettlementError, match=f"^{ended} 尚未结束"):
+                build_settlement(year, kind, world.users["city"])
     assert _sheets() == 0
 
 

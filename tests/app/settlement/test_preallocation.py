@@ -9,7 +9,9 @@ import pytest
 from flask import Flask
 
 from fdoctor.extensions import db
-from fdoctor.settlement import services
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.build import build_settlement, preview
+from fdoctor.settlement.inputs import gather_inputs
 from fdoctor.settlement.models import PoolFund
 from tests.app.settlement.factories import NOW, YEAR, build_world, make_login
 
@@ -27,7 +29,7 @@ def world(app: Flask) -> Any:
 
 def _lock(world: Any, settlement: Any) -> None:
     for action, who in (("review", "city"), ("approve", "finance"), ("lock", "finance")):
-        services.transition(settlement, action, world.users[who])
+        transition(settlement, action, world.users[who])
         db.session.commit()
 
 
@@ -36,7 +38,7 @@ def _counties(outputs: list[dict[str, Any]], field: str) -> dict[str, int]:
 
 
 def test_without_history_the_budget_goes_by_population_at_the_previous_year_end(world: Any) -> None:
-    _inputs, outputs, _ = services.preview(YEAR, "preallocation")
+    _inputs, outputs, _ = preview(YEAR, "preallocation")
     # 70% of 1,000,000 fen; at 2025-12-31 only 甲区 has a signed resident. 丙县 has none, so
     # 县市's 350,000 fen budget stays unallocated until the settlement.
     assert _counties(outputs, "preallocated_fen") == {"甲区": 700_000, "乙区": 0, "丙县": 0}
@@ -47,24 +49,24 @@ def test_without_history_the_budget_goes_by_population_at_the_previous_year_end(
 
 
 def test_the_settlement_shows_the_locked_preallocation_and_the_balance(world: Any) -> None:
-    preallocation, _ = services.build_settlement(YEAR, "preallocation", world.users["city"])
+    preallocation, _ = build_settlement(YEAR, "preallocation", world.users["city"])
     db.session.commit()
     _lock(world, preallocation)
-    _inputs, outputs, _ = services.preview(YEAR, "settlement")
+    _inputs, outputs, _ = preview(YEAR, "settlement")
     assert _counties(outputs, "preallocated_fen") == {"甲区": 700_000, "乙区": 0, "丙县": 0}
     # 甲区 is entitled to 669,421 and was paid 700,000 in advance: 30,579 fen are recovered.
     assert _counties(outputs, "balance_fen") == {"甲区": -30_579, "乙区": 330_579, "丙县": 500_000}
 
 
 def test_an_unlocked_preallocation_blocks_the_settlement(world: Any) -> None:
-    services.build_settlement(YEAR, "preallocation", world.users["city"])
+    build_settlement(YEAR, "preallocation", world.users["city"])
     db.session.commit()
-    _inputs, missing = services.gather_inputs(YEAR, "settlement")
+    _inputs, missing = gather_inputs(YEAR, "settlement")
     assert missing == ["2026 年度预拨表尚未锁定（当前：草稿），请先锁定预拨表"]
 
 
 def test_next_years_preallocation_follows_last_years_locked_settlement(world: Any) -> None:
-    settlement, _ = services.build_settlement(YEAR, "settlement", world.users["city"])
+    settlement, _ = build_settlement(YEAR, "settlement", world.users["city"])
     db.session.commit()
     _lock(world, settlement)
     u = world.units
@@ -73,7 +75,7 @@ def test_next_years_preallocation_follows_last_years_locked_settlement(world: An
         PoolFund(pool_id=u["县市"].id, year=YEAR + 1, fund_fen=500_000, updated_at=NOW),
     ])  # fmt: skip
     db.session.commit()
-    inputs, outputs, _ = services.preview(YEAR + 1, "preallocation")
+    inputs, outputs, _ = preview(YEAR + 1, "preallocation")
     assert inputs["last_year"] == {"settlement_id": settlement.id, "sha256": settlement.sha256}
     # Claims 70% × (669,421 + 330,579) = 700,000 of the 1,400,000 budget, split by last year:
     # 468,594.7 → 468,595 and 231,405.3 → 231,405; 丙县 claims 350,000 of 350,000.

@@ -1,0 +1,227 @@
+"""Building a sheet: compute the year's inputs through the cascade and write the result as a
+draft's lines (one multi-row insert and its audit entries). Flushes; the view commits once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy import text as sql_text
+
+from assessments.money import SettlementInputError
+from assessments.tiers import Period, PeriodError, ensure_period_ended
+from fdoctor.audit import services as audit
+from fdoctor.core import clock
+from fdoctor.core.bulk import insert_rows
+from fdoctor.extensions import db
+from fdoctor.settlement.cascade import canonical_json, compute, sha256_of_texts
+from fdoctor.settlement.errors import SettlementError, SettlementIncomplete, SettlementStateError
+from fdoctor.settlement.figures import kind_label
+from fdoctor.settlement.inputs import gather_inputs
+from fdoctor.settlement.models import Settlement, SettlementLine
+from fdoctor.settlement.queries import get_settlement
+
+# A line's depth in the sheet's tree: lines are written parents first, and shown indented by it.
+LEVEL_DEPTH = {
+    "pool": 0,
+    "county": 1,
+    "institution": 2,
+    "split": 3,
+    "team": 4,
+    "member": 5,
+    "reserve": 5,
+}
+
+
+@dataclass(frozen=True)
+class _Computed:
+    inputs: dict[str, Any]
+    outputs: list[dict[str, Any]]
+    inputs_json: str
+    outputs_json: str
+    sha256: str
+
+
+def _computed(year: int, kind: str) -> _Computed:
+    """Gather and compute; the canonical JSON of inputs and outputs is made once, for the
+    SHA-256 and for storing."""
+    inputs, missing = gather_inputs(year, kind)
+    if missing:
+        raise SettlementIncomplete(missing)
+    try:
+        outputs = compute(inputs)
+    except SettlementInputError as exc:
+        raise SettlementIncomplete([str(exc)]) from None
+    inputs_json, outputs_json = canonical_json(inputs), canonical_json(outputs)
+    return _Computed(
+        inputs, outputs, inputs_json, outputs_json, sha256_of_texts(inputs_json, outputs_json)
+    )
+
+
+def preview(year: int, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Compute without saving: inputs, output lines and their SHA-256."""
+    result = _computed(year, kind)
+    return result.inputs, result.outputs, result.sha256
+
+
+def ensure_year_ended(year: int, kind: str) -> None:
+    """Refuse a sheet built on a year that has not ended, by the clock's today.
+
+    The settlement of year Y is built from Y's scores and year-end population, so Y must have
+    ended (from 1 January Y+1). The pre-allocation for Y counts the population as of 31 December
+    Y−1, so Y−1 must have ended (from 1 January Y).
+    """
+    ended = year - 1 if kind == "preallocation" else year
+    try:
+        ensure_period_ended(
+            Period.of_year(ended), clock.today(), f"生成 {year} 年度{kind_label(kind)}表"
+        )
+    except PeriodError as exc:
+        raise SettlementError(str(exc)) from None
+
+
+def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement, bool]:
+    """Compute the year's sheet as a draft, or recompute the draft in place. Flushes.
+
+    Returns the sheet and whether anything changed: unchanged inputs give the same SHA-256 and
+    the draft is left exactly as it was. Reviewed, approved and locked sheets are refused, and so
+    is a sheet whose year has not ended (``ensure_year_ended``).
+    """
+    ensure_year_ended(year, kind)
+    existing = get_settlement(year, kind)
+    if existing is not None and existing.status != "draft":
+        raise SettlementStateError(
+            f"{year} 年度{kind_label(kind)}表{existing.status_label}，不能重新计算"
+            + ("" if existing.status == "locked" else "（如需重算，请先退回草稿）")
+        )
+    result = _computed(year, kind)
+    outputs, digest = result.outputs, result.sha256
+    if existing is not None and existing.sha256 == digest:
+        return existing, False
+    now = clock.now()
+    user_id = getattr(user, "id", None)
+    if existing is None:
+        settlement = Settlement(
+            year=year, kind=kind, status="draft", version=1, created_at=now, created_by_id=user_id
+        )
+        db.session.add(settlement)
+    else:
+        settlement = existing
+        _forget_lines(settlement)
+        db.session.execute(
+            delete(SettlementLine).where(SettlementLine.settlement_id == settlement.id),
+            execution_options={"synchronize_session": False},
+        )
+        settlement.version += 1
+    settlement.inputs_json = result.inputs_json
+    settlement.outputs_json = result.outputs_json
+    settlement.sha256 = digest
+    settlement.total_fen = sum(
+        (line["entitled_fen"] if kind == "settlement" else line["preallocated_fen"]) or 0
+        for line in outputs
+        if line["level"] == "pool"
+    )
+    settlement.computed_at = now
+    settlement.computed_by_id = user_id
+    db.session.flush()
+    _write_lines(settlement, outputs)
+    return settlement, True
+
+
+def _forget_lines(settlement: Settlement) -> None:
+    """Take the sheet's lines loaded in this session out of it before they are replaced.
+
+    The new lines are written with Core statements, which leave the identity map alone; a new
+    line may reuse an old line's id (SQLite), and a stale object must not stand in for it.
+    """
+    for obj in list(db.session.identity_map.values()):
+        if (
+            isinstance(obj, SettlementLine)
+            and inspect(obj).dict.get("settlement_id") == settlement.id
+        ):
+            db.session.expunge(obj)
+
+
+def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
+    """Store the output lines in one multi-row insert and their audit entries in one more.
+
+    The ids are reserved first (PostgreSQL: from the column's sequence; SQLite: after the largest
+    id, which is what SQLite itself would assign in this write transaction), in the order the
+    lines used to be inserted one level at a time: by depth (parents first), then by position.
+    So every parent's id is known before its children's rows are built, and the rows, ids and
+    audit entries are the same as when each line was an ORM object flushed level by level.
+    """
+    if not outputs:
+        return
+    connection = db.session.connection()
+    order = sorted(range(len(outputs)), key=lambda p: LEVEL_DEPTH[outputs[p]["level"]])
+    reserved = _reserve_line_ids(connection, len(order))
+    ids = {outputs[position]["key"]: reserved[n] for n, position in enumerate(order)}
+    rows = []
+    for position in order:
+        line = outputs[position]
+        source = line.get("source") or {}
+        rows.append(
+            {
+                "id": ids[line["key"]],
+                "settlement_id": settlement.id,
+                "position": position,
+                "key": line["key"],
+                "level": line["level"],
+                "parent_id": ids[line["parent"]] if line["parent"] else None,
+                "unit_id": line["unit_id"],
+                "user_id": line["user_id"],
+                "name": line["name"],
+                "county_id": line["county_id"],
+                "institution_id": line["institution_id"],
+                "team_id": line["team_id"],
+                "signed_population": line["signed_population"],
+                "score": Decimal(line["score"]) if line["score"] is not None else None,
+                "source_assessment_id": source.get("assessment_id"),
+                "source_revision": source.get("revision"),
+                "source_period": source.get("period"),
+                "weight": line["weight"],
+                "share": line["share"],
+                "share_display": line["share_display"],
+                "exact_fen": line["exact_fen"],
+                "entitled_fen": line["entitled_fen"],
+                "preallocated_fen": line["preallocated_fen"],
+                "balance_fen": line["balance_fen"],
+                "rounding_adjustment": line["rounding_adjustment"],
+                # Checked as part of the outputs, whose canonical JSON was made just before.
+                "explanation": canonical_json(line["explanation"], checked=True),
+            }
+        )
+    if connection.dialect.name == "postgresql":
+        _insert_lines_pg(connection, rows)
+    else:
+        connection.execute(insert(SettlementLine.__table__), rows)
+    audit.write_created_rows(connection, SettlementLine.__tablename__, rows)
+
+
+def _reserve_line_ids(connection: Any, count: int) -> list[int]:
+    """``count`` new, ascending ``settlement_line`` ids for this transaction."""
+    if connection.dialect.name == "postgresql":
+        return sorted(
+            connection.execute(
+                sql_text(
+                    "SELECT nextval(pg_get_serial_sequence('settlement_line', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            ).scalars()
+        )
+    # SQLite (no AUTOINCREMENT): a new row gets the largest rowid + 1. The sheet's row was written
+    # just before, so this transaction holds the database's write lock.
+    last = connection.execute(select(func.max(SettlementLine.id))).scalar() or 0
+    return list(range(last + 1, last + 1 + count))
+
+
+_LINE_COLUMNS = tuple(column.name for column in SettlementLine.__table__.columns)
+
+
+def _insert_lines_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """All lines as one statement with one parameter, in id order (``fdoctor.core.bulk``)."""
+    insert_rows(connection, SettlementLine.__table__, rows, _LINE_COLUMNS, by_id=True)

@@ -1,0 +1,69 @@
+"""How the settlement writes and reads its figures: exact decimal texts, scores, yuan typed by a
+user, the sheet kinds' labels and the years the configuration accepts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from assessments.money import exact_decimal
+from fdoctor.settlement.errors import SettlementError
+from fdoctor.settlement.models import SETTLEMENT_KINDS
+
+
+def dtext(value: Decimal | int) -> str:
+    """A number as its shortest plain decimal text (0.1000 → "0.1", 60.00 → "60")."""
+    return format(exact_decimal(Fraction(value)), "f")
+
+
+def score_text(value: Decimal) -> str:
+    return str(Decimal(value).quantize(Decimal("0.01")))
+
+
+def kind_label(kind: str) -> str:
+    return SETTLEMENT_KINDS.get(kind, kind)
+
+
+def parse_number(
+    text: str | None,
+    label: str,
+    *,
+    places: int,
+    low: Decimal | None = None,
+    high: Decimal | None = None,
+    positive: bool = False,
+) -> Decimal:
+    """Parse a decimal typed by a user; Chinese message on anything wrong."""
+    raw = (text or "").strip().replace(",", "").replace("，", "")
+    if not raw:
+        raise SettlementError(f"请填写{label}")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettlementError(f"{label}必须是数字：{raw}") from None
+    if not value.is_finite():
+        raise SettlementError(f"{label}必须是有限的数字：{raw}")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise SettlementError(f"{label}最多保留 {places} 位小数：{raw}")
+    if positive and value <= 0:
+        raise SettlementError(f"{label}必须大于 0：{raw}")
+    if low is not None and value < low:
+        raise SettlementError(f"{label}不能小于 {low}：{raw}")
+    if high is not None and value > high:
+        raise SettlementError(f"{label}不能大于 {high}：{raw}")
+    return value
+
+
+def parse_yuan(text: str | None, label: str) -> int:
+    """Yuan with at most two decimals → fen (exact)."""
+    value = parse_number(text, label, places=2, low=Decimal(0), high=Decimal("1e12"))
+    return int(value * 100)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def check_year(year: int) -> None:
+    if not 2000 <= year <= 2100:
+        raise SettlementError(f"年度不正确：{year}")

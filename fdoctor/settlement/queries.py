@@ -1,0 +1,102 @@
+"""Reading stored sheets: a year's sheet, the lines a user may see, a line's family and
+explanation, and the check that a sheet's SHA-256 still matches its stored inputs and outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from fdoctor.core.scope import scope_clause
+from fdoctor.extensions import db
+from fdoctor.settlement.cascade import sha256_of
+from fdoctor.settlement.models import Settlement, SettlementLine
+
+
+def get_settlement(year: int, kind: str) -> Settlement | None:
+    return db.session.scalar(
+        select(Settlement).where(Settlement.year == year, Settlement.kind == kind)
+    )
+
+
+def settlements_by_year() -> list[Settlement]:
+    return list(
+        db.session.scalars(select(Settlement).order_by(Settlement.year.desc(), Settlement.kind))
+    )
+
+
+def visible_lines(settlement: Settlement, user: Any | None = None) -> list[SettlementLine]:
+    """The sheet's lines the user may see, in tree order (one query)."""
+    return list(
+        db.session.scalars(
+            select(SettlementLine)
+            .where(
+                SettlementLine.settlement_id == settlement.id, scope_clause(SettlementLine, user)
+            )
+            .order_by(SettlementLine.position)
+        )
+    )
+
+
+def get_line_or_404(
+    settlement: Settlement, line_id: int, user: Any | None = None
+) -> SettlementLine:
+    from flask import abort
+
+    line = db.session.scalar(
+        select(SettlementLine).where(
+            SettlementLine.id == line_id,
+            SettlementLine.settlement_id == settlement.id,
+            scope_clause(SettlementLine, user),
+        )
+    )
+    if line is None:
+        abort(404)
+    return line
+
+
+def line_family(
+    line: SettlementLine, user: Any | None = None
+) -> tuple[list[SettlementLine], list[SettlementLine]]:
+    """The visible ancestors (top first) and children of a line."""
+    chain: list[int] = []
+    parent_id = line.parent_id
+    while parent_id is not None:
+        chain.append(parent_id)
+        parent_id = db.session.scalar(
+            select(SettlementLine.parent_id).where(SettlementLine.id == parent_id)
+        )
+    ancestors = (
+        list(
+            db.session.scalars(
+                select(SettlementLine)
+                .where(SettlementLine.id.in_(chain), scope_clause(SettlementLine, user))
+                .order_by(SettlementLine.position)
+            )
+        )
+        if chain
+        else []
+    )
+    children = list(
+        db.session.scalars(
+            select(SettlementLine)
+            .where(SettlementLine.parent_id == line.id, scope_clause(SettlementLine, user))
+            .order_by(SettlementLine.position)
+        )
+    )
+    return ancestors, children
+
+
+def explanation_of(line: SettlementLine) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(line.explanation or "{}")
+    return data
+
+
+def stored_digest(settlement: Settlement) -> str:
+    """The SHA-256 recomputed from the stored inputs and outputs."""
+    return sha256_of(json.loads(settlement.inputs_json), json.loads(settlement.outputs_json))
+
+
+def integrity_ok(settlement: Settlement) -> bool:
+    return stored_digest(settlement) == settlement.sha256
