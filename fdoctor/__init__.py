@@ -102,7 +102,7 @@ BLUEPRINT_MODULES = (
     "fdoctor.services.routes",
     "fdoctor.surveys.routes",
     "fdoctor.imports.routes",
-    "fdoctor.assessments.routes",
+    "fdoctor.assessments.views",
     "fdoctor.assessments.public",
     "fdoctor.settlement.routes",
     "fdoctor.admin.routes",

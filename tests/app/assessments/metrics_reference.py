@@ -45,25 +45,26 @@ from assessments.care_schedule import (
 )
 from assessments.care_schedule import Pregnancy as SchedulePregnancy
 from assessments.index import KNOWN_METRICS
-from fdoctor.assessments.metrics import (  # what the tuning did not change
-    _NEEDS,
-    MetricValue,
-    _Builder,
-    _check_dates,
-    _check_metrics,
+from fdoctor.assessments.metrics.collector import _NEEDS  # what the tuning did not change
+from fdoctor.assessments.metrics.display import MetricValue, _Builder
+from fdoctor.assessments.metrics.predicates import (
     _chronic_followups,
     _chronic_managed,
     _chronic_patient,
     _contract_in_force,
     _elderly,
-    _Grain,
     _key_population,
     _latest_birth_for_age,
     _member_in_force,
-    _Population,
     _signed_residents,
     _timely,
     _twelve_months,
+)
+from fdoctor.assessments.metrics.units import (
+    _check_dates,
+    _check_metrics,
+    _Grain,
+    _Population,
     _Unit,
 )
 from fdoctor.contracts.models import Contract, ContractMember

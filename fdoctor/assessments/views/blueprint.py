@@ -1,0 +1,89 @@
+"""The assessments blueprint, its roles and the helpers every assessment view shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from sqlalchemy.orm.exc import StaleDataError
+
+from fdoctor.assessments.models import Assessment
+from fdoctor.assessments.services import (
+    AssessmentError,
+    format_number,
+    format_target,
+    format_value,
+)
+from fdoctor.core.roles import Role
+from fdoctor.extensions import db
+
+bp = Blueprint("assessments", __name__, url_prefix="/assessments")
+ASSESSMENT_ROLES = (Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
+NOTIFICATION_ROLES = (Role.DOCTOR, *ASSESSMENT_ROLES)
+L4_ROLES = (Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
+WORKLOAD_ROLES = (Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
+# The level each role opens as assessor.
+OPENS_LEVEL = {
+    Role.TEAM_LEADER.value: "L1",
+    Role.CENTRE_ADMIN.value: "L2",
+    Role.COUNTY_AUDITOR.value: "L3",
+    Role.CITY_ADMIN.value: "L4",
+}
+STALE_MESSAGE = "此考核刚刚被其他人修改，您的操作未保存；请刷新页面查看最新内容后再操作"
+EXPIRED_MESSAGE = "表单已过期，请刷新后重试"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.app_template_filter("metric_value")
+def _metric_value(item: Any) -> str:
+    return format_value(item)
+
+
+@bp.app_template_filter("metric_target")
+def _metric_target(item: Any) -> str:
+    return format_target(item)
+
+
+@bp.app_template_filter("points")
+def _points(value: Any) -> str:
+    return format_number(value)
+
+
+def back(assessment_id: int, anchor: str = "") -> Any:
+    """Redirect to an assessment's page (at ``anchor``)."""
+    return redirect(url_for(".detail", assessment_id=assessment_id) + anchor)
+
+
+def flash_form_errors(form: Any) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error), "danger")
+
+
+def stale(assessment: Assessment) -> bool:
+    """The page the user acted on showed an older version than the database holds."""
+    seen = request.form.get("row_version", "")
+    return seen.isdigit() and int(seen) != assessment.row_version
+
+
+def commit_or_flash(action: Any, success: str) -> Any:
+    """Run a service call; commit once and flash success, or roll back and flash the reason."""
+    try:
+        result = action()
+        db.session.commit()
+    except AssessmentError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return None
+    except StaleDataError:
+        db.session.rollback()
+        flash(STALE_MESSAGE, "danger")
+        return None
+    flash(success, "success")
+    return result if result is not None else True
+
+
+def download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,111 @@
+"""The assessment list, opening assessments, the index file and the notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from fdoctor.assessments import reads
+from fdoctor.assessments.forms import OpenForm
+from fdoctor.assessments.models import ASSESSMENT_STATUSES, NOTIFICATION_KINDS
+from fdoctor.assessments.services import (
+    LEVEL_LABELS,
+    AssessmentError,
+    open_assessments,
+    parse_period,
+)
+from fdoctor.assessments.views.blueprint import (
+    ASSESSMENT_ROLES,
+    NOTIFICATION_ROLES,
+    OPENS_LEVEL,
+    back,
+    bp,
+    flash_form_errors,
+)
+from fdoctor.core import clock
+from fdoctor.core.access import roles_required
+from fdoctor.extensions import db
+
+
+@bp.route("/")
+@roles_required(*ASSESSMENT_ROLES)
+def index() -> Any:
+    level = request.args.get("level", "")
+    period = request.args.get("period", "").strip()
+    status = request.args.get("status", "")
+    only = request.args.get("only", "")
+    today = clock.today()
+    page = reads.assessment_page(
+        request.args.get("page", 1, type=int), current_user, today, level, period, status, only
+    )
+    form = OpenForm(level=OPENS_LEVEL.get(current_user.role, "L1"))
+    return render_template(
+        "assessments/list.html",
+        page=page,
+        level=level,
+        period=period,
+        status=status,
+        only=only,
+        levels=LEVEL_LABELS,
+        statuses=ASSESSMENT_STATUSES,
+        notices=reads.list_notices(),
+        open_rects=reads.open_rectification_count(),
+        form=form,
+        opens_level=OPENS_LEVEL.get(current_user.role),
+        today=today,
+    )
+
+
+@bp.route("/open", methods=["POST"])
+@roles_required(*ASSESSMENT_ROLES)
+def open_view() -> Any:
+    form = OpenForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for(".index"))
+    wanted = OPENS_LEVEL[current_user.role]
+    level = form.level.data or ""
+    if level != wanted:
+        flash(f"您的角色只能开启{LEVEL_LABELS[wanted]}", "danger")
+        return redirect(url_for(".index"))
+
+    def run() -> Any:
+        period = parse_period(level, form.period.data or "")
+        return open_assessments(level, period, within=current_user.org_unit)
+
+    try:
+        result = run()
+    except AssessmentError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".index"))
+    db.session.commit()
+    flash(result.message, "success")
+    if len(result.created) == 1:
+        return back(result.created[0])
+    return redirect(url_for(".index", level=level, period=result.period))
+
+
+@bp.route("/index-file")
+@roles_required(*ASSESSMENT_ROLES)
+def index_file() -> Any:
+    from assessments.index import IndexFileError, default_index_path, load_index
+
+    year = request.args.get("year", clock.today().year, type=int)
+    try:
+        index = load_index(default_index_path(year))
+    except (IndexFileError, FileNotFoundError):
+        abort(404)
+    return render_template("assessments/index.html", index=index, year=year)
+
+
+@bp.route("/notifications")
+@roles_required(*NOTIFICATION_ROLES)
+def notifications() -> Any:
+    kind = request.args.get("kind", "")
+    page = reads.notification_page(request.args.get("page", 1, type=int), kind)
+    return render_template(
+        "assessments/notifications.html", page=page, kind=kind, kinds=NOTIFICATION_KINDS
+    )
