@@ -282,7 +282,7 @@ def sample(sample_id: int) -> Any:
         "surveys/sample.html",
         sample=sample,
         page=page,
-        report=report,
+        rows=report,
         parts=parts,
         team_names={row.team_id: row.team_name for row in report},
         status=status,
