@@ -62,6 +62,7 @@ from fdoctor.assessments.services import (
 )
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.query import period_arg, year_arg
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, scope_clause
 from fdoctor.extensions import db
@@ -140,7 +141,7 @@ def _commit_or_flash(action: Any, success: str) -> Any:
 @roles_required(*ASSESSMENT_ROLES)
 def index() -> Any:
     level = request.args.get("level", "")
-    period = request.args.get("period", "").strip()
+    period = period_arg() or ""
     status = request.args.get("status", "")
     only = request.args.get("only", "")
     today = clock.today()
@@ -235,7 +236,7 @@ def open_view() -> Any:
 def index_file() -> Any:
     from assessments.index import IndexFileError, default_index_path, load_index
 
-    year = request.args.get("year", clock.today().year, type=int)
+    year = year_arg(clock.today().year)
     try:
         index = load_index(default_index_path(year))
     except (IndexFileError, FileNotFoundError):
@@ -755,7 +756,7 @@ def _dashboard_args() -> tuple[str, int | None, str | None]:
     }.get(current_user.role, "team")
     if view not in ("team", "centre", "county", "city"):
         abort(404)
-    return view, request.args.get("unit", type=int), request.args.get("period") or None
+    return view, request.args.get("unit", type=int), period_arg()
 
 
 def _dashboard_unit(view: str, unit_id: int | None) -> OrgUnit | None:
