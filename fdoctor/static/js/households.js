@@ -126,6 +126,10 @@
       return { error: "身份证号中的出生日期无效" };
     }
     var t = today.split("-").map(Number);
+    if (y > t[0] || (y === t[0] && (m > t[1] || (m === t[1] && d > t[2])))) {
+      return { error: "身份证号中的出生日期晚于今天，请核对身份证号" };
+    }
+    if (y < 1900) { return { error: "身份证号中的出生日期早于1900年，请核对身份证号" }; }
     var age = t[0] - y - ((t[1] < m || (t[1] === m && t[2] < d)) ? 1 : 0);
     return {
       birth: n.slice(6, 10) + "-" + n.slice(10, 12) + "-" + n.slice(12, 14),
@@ -147,7 +151,7 @@
       var info = describeId(input.value, today);
       if (!info) { return; }
       out.classList.toggle("fd-id-error", !!info.error);
-      out.textContent = info.error ? info.error : "出生日期 " + info.birth + "，" + info.sex + "，" + info.age + "岁";
+      out.textContent = info.error ? info.error : "出生日期 " + info.birth + "，" + info.sex + "，" + (info.age < 1 ? "不满1岁" : info.age + "岁");
       var elderly = form.querySelector("#derived-elderly65");
       var child = form.querySelector("#derived-child0_6");
       if (!info.error && elderly && child) {
