@@ -428,3 +428,20 @@ def test_each_verification_draw_replays_from_its_recorded_seed(demo: Flask) -> N
         ):
             drawn.setdefault(team_id, []).append(resident_id)
         assert drawn == sampling.draw_residents_per_team(candidates, sample.seed)
+
+
+def test_every_demo_package_fits_the_members_it_covers(demo: Flask) -> None:
+    from fdoctor.contracts.models import Contract
+    from fdoctor.contracts.services import package_fit_message
+
+    misfits = []
+    for contract in db.session.scalars(select(Contract)):
+        members = [m.resident for m in contract.members]
+        for cp in contract.packages:
+            if cp.package.kind == "basic" or not cp.package.fee_fen:
+                continue
+            persons = cp.fee_fen // cp.package.fee_fen
+            message = package_fit_message(cp.package, members, persons, contract.start_date)
+            if message:
+                misfits.append((contract.code, message))
+    assert misfits == []
