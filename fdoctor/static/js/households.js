@@ -110,6 +110,24 @@
     filterDoctors();
   }
 
+  // Fields with a length limit: say so instead of letting the browser cut the entry.
+  function setupLengthChecks() {
+    document.querySelectorAll("[data-maxlength]").forEach(function (input) {
+      var limit = parseInt(input.getAttribute("data-maxlength"), 10);
+      var out = document.getElementById(input.id + "-length");
+      function check() {
+        var length = Array.from(input.value).length;
+        var tooLong = length > limit;
+        var message = tooLong ? "最多" + limit + "个字，当前" + length + "个字，请删减" : "";
+        input.setCustomValidity(message);
+        input.classList.toggle("is-invalid", tooLong);
+        if (out) { out.textContent = message; }
+      }
+      input.addEventListener("input", check);
+      check();
+    });
+  }
+
   var WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   var CHECK = "10X98765432";
 
@@ -181,5 +199,6 @@
     if (household) { setupHouseholdForm(household); }
     var resident = document.getElementById("resident-form");
     if (resident) { setupResidentForm(resident); }
+    setupLengthChecks();
   });
 })();
