@@ -445,3 +445,16 @@ def test_every_demo_package_fits_the_members_it_covers(demo: Flask) -> None:
             if message:
                 misfits.append((contract.code, message))
     assert misfits == []
+
+
+def test_grid_cell_names_and_codes_are_unique_under_their_parent(demo: Flask) -> None:
+    from fdoctor.org.models import GridCell
+
+    cells = db.session.execute(
+        select(GridCell.code, GridCell.name, GridCell.parent_id, GridCell.team_id)
+    ).all()
+    codes = [c.code for c in cells]
+    assert len(codes) == len(set(codes))
+    siblings = [(c.team_id if c.parent_id is None else None, c.parent_id, c.name) for c in cells]
+    repeated = sorted({s for s in siblings if siblings.count(s) > 1}, key=str)
+    assert repeated == []
