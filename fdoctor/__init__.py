@@ -26,6 +26,9 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     from fdoctor.core import web
 
     web.init_app(app)
+    from fdoctor.core import query
+
+    query.init_app(app)
     return app
 
 

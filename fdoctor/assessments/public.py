@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from fdoctor.assessments.models import Assessment
 from fdoctor.assessments.services import LEVEL_LABELS
+from fdoctor.core.query import period_arg
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
@@ -31,7 +32,7 @@ def index() -> Any:
             "L3",
         )
     periods = _periods(level)
-    period = request.args.get("period", "")
+    period = period_arg() or ""
     if period not in periods:
         period = periods[0] if periods else ""
     parent = aliased(OrgUnit)

@@ -36,7 +36,7 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import KEY_POPULATION_TAGS, TAG_LABELS, Household, Resident
-from fdoctor.households.services import DOCTOR_ROLES, writable_teams
+from fdoctor.households.services import DOCTOR_ROLES, SEX_LABELS, writable_teams
 from fdoctor.org.models import OrgUnit
 
 # How far the start of a new contract may lie from the day it is entered.
@@ -143,6 +143,49 @@ def conflict_message(conflicts: dict[int, Contract], names: dict[int, str]) -> s
 
 
 # --- signing --------------------------------------------------------------------------------
+
+
+# Who a personalised package is for, by package code: any of the tags (stored or derived from the
+# birth date on the contract's start) makes a member eligible. Packages not listed are for anyone.
+PACKAGE_ELIGIBILITY: dict[str, tuple[frozenset[str], str]] = {
+    "ELDERLY": (frozenset({"elderly65"}), "65岁及以上老年人"),
+    "CHRONIC": (frozenset({"hypertension", "diabetes"}), "高血压或糖尿病患者"),
+    "CHILD": (frozenset({"child0_6"}), "0-6岁儿童"),
+    "MATERNAL": (frozenset({"maternal"}), "孕产妇"),
+}
+
+
+def eligible_members(
+    package: ServicePackage, residents: Sequence[Resident], day: date
+) -> list[Resident]:
+    """The members ``package`` may cover on ``day``."""
+    rule = PACKAGE_ELIGIBILITY.get(package.code)
+    if rule is None:
+        return list(residents)
+    return [r for r in residents if rule[0] & set(r.tags_on(day))]
+
+
+def package_fit_message(
+    package: ServicePackage, residents: Sequence[Resident], persons: int, day: date
+) -> str | None:
+    """Why ``package`` cannot cover ``persons`` of ``residents``, naming the package and members."""
+    rule = PACKAGE_ELIGIBILITY.get(package.code)
+    if rule is None:
+        return None
+    eligible = eligible_members(package, residents, day)
+    if persons <= len(eligible):
+        return None
+    others = "、".join(
+        f"{r.name}（{SEX_LABELS.get(r.sex, r.sex)}，{max(r.age_on(day), 0)}岁）"
+        for r in residents
+        if r not in eligible
+    )
+    if not eligible:
+        return f"“{package.name}”仅适用于{rule[1]}，所选成员均不符合：{others}"
+    return (
+        f"“{package.name}”仅适用于{rule[1]}，所选成员中只有{len(eligible)}人符合，"
+        f"服务人数不能超过{len(eligible)}人；不符合的成员：{others}"
+    )
 
 
 def available_packages(county_id: int | None) -> list[ServicePackage]:
@@ -256,6 +299,9 @@ def prepare_signing(
             raise ContractError("所选服务包不存在或已停用", "packages")
         if not 1 <= persons <= len(residents):
             raise ContractError(f"“{package.name}”的服务人数应为1至{len(residents)}人", "packages")
+        message = package_fit_message(package, residents, persons, start)
+        if message:
+            raise ContractError(message, "packages")
         chosen.append((package, persons))
 
     exclude = renewed_from.id if renewed_from is not None else None

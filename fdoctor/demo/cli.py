@@ -67,6 +67,7 @@ def load_command(seed: int | None, anchor: datetime | None, scale: str, if_empty
     """载入演示城市（许昌市）的机构、用户、居民、签约和一年的服务记录。"""
     if if_empty and _has_data():
         click.echo("数据库中已有机构或用户数据，跳过演示数据载入。")
+        _print_logins()
         return
     seed = current_app.config["DEMO_SEED"] if seed is None else seed
     day: date = anchor.date() if anchor else clock.today()

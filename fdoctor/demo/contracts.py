@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from fdoctor.contracts.services import PACKAGE_ELIGIBILITY
 from fdoctor.demo.dates import add_years
 from fdoctor.demo.drawing import DrawingBase
 from fdoctor.demo.entities import Home, Person, Team
@@ -63,7 +64,8 @@ class ContractSteps(DrawingBase):
                 signed_on = start - timedelta(days=rng.randint(0, 3))
             else:
                 signed_on = previous["end_date"] - timedelta(days=rng.randint(0, 25))
-            contract = self.contract(home, members, packages, signed_on, start, end, previous)
+            fitting = self.fit_packages(members, packages, start)
+            contract = self.contract(home, members, fitting, signed_on, start, end, previous)
             if end >= self.anchor:
                 break
             if rng.random() < 0.78:  # most key-population contracts are renewed on expiry
@@ -113,6 +115,29 @@ class ContractSteps(DrawingBase):
             if eligible and rng.random() < chance:
                 chosen.append((code, self.packages[code]["fee_fen"] * eligible))
         return chosen
+
+    def fit_packages(
+        self, members: list[Person], packages: list[tuple[str, int]], start: date
+    ) -> list[tuple[str, int]]:
+        """The chosen packages, each covering no more members than fit it on ``start``.
+
+        Packages are drawn once per household on the anchor's tags; an earlier contract (or one
+        starting before a 64-year-old's birthday) keeps only the members eligible then. No random
+        draws here, so every other row stays as it was.
+        """
+        tagged = [self.tags_on(p, start) for p in members]
+        fitting: list[tuple[str, int]] = []
+        for code, fee in packages:
+            rule = PACKAGE_ELIGIBILITY.get(code)
+            if rule is None:
+                fitting.append((code, fee))
+                continue
+            wanted = rule[0]
+            unit = self.packages[code]["fee_fen"]
+            persons = min(fee // unit, sum(bool(t & wanted) for t in tagged))
+            if persons:
+                fitting.append((code, unit * persons))
+        return fitting
 
     def contract(
         self,

@@ -100,8 +100,12 @@ class HouseholdSteps(DrawingBase):
                 else:
                     street = team.institution.short + "街道"
                     extra = rng.uniform(0.06, 0.18)
+                    numbers: set[int] = set()
                     for b in range(rng.randint(3, 6)):
                         number = b + 1 + rng.choice((0, 0, 2, 5))
+                        while number in numbers:  # one "3号楼" per estate
+                            number += 1
+                        numbers.add(number)
                         building = self.grid_cell(
                             team,
                             f"{code}-B{b + 1}",

@@ -291,6 +291,8 @@ def check_resident(
         bad("relation", "与户主关系不能超过16个字")
     elif data.is_head and relation != HEAD_RELATION:
         bad("relation", "户主的“与户主关系”应为“本人”")
+    elif relation == HEAD_RELATION and not data.is_head:
+        bad("relation", "“本人”即户主：请勾选户主，或填写该成员与户主的关系")
     message = check_phone(data.phone)
     if message:
         bad("phone", message)
@@ -343,6 +345,10 @@ def save_resident(
         other = db.session.scalar(select(Resident).where(Resident.citizen_id == parsed.number))
         if other is not None and (resident is None or other.id != resident.id):
             errors.setdefault("citizen_id", []).append(duplicate_message(other, user))
+    if (data.relation or "").strip() == HEAD_RELATION:
+        message = second_self_message(household, resident)
+        if message:
+            errors.setdefault("relation", []).append(message)
     if errors:
         raise FieldErrors(errors)
     assert parsed is not None
@@ -360,6 +366,24 @@ def save_resident(
     if data.is_head:
         clear_other_heads(household.id, resident.id)
     return resident
+
+
+def second_self_message(household: Household, resident: Resident | None) -> str | None:
+    """The error when another active member of ``household`` is already its "本人" (head)."""
+    other = db.session.scalar(
+        select(Resident).where(
+            Resident.household_id == household.id,
+            Resident.relation == HEAD_RELATION,
+            Resident.status == "active",
+            *([Resident.id != resident.id] if resident is not None and resident.id else []),
+        )
+    )
+    if other is None:
+        return None
+    return (
+        f"该家庭已有户主（本人）{other.name}，一户只能有一位“本人”；"
+        "如需更换户主，请先将原户主改为其他关系"
+    )
 
 
 def apply_resident(

@@ -6,8 +6,12 @@ from typing import Any
 
 from flask import Blueprint, render_template
 from flask_login import login_required
+from sqlalchemy import select
 
+from fdoctor.auth.models import User
+from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.core.scope import get_scoped_or_404
+from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import subtree
 
@@ -24,4 +28,14 @@ def index() -> Any:
 @login_required
 def detail(unit_id: int) -> Any:
     unit = get_scoped_or_404(OrgUnit, unit_id)
-    return render_template("org/detail.html", unit=unit)
+    members = db.session.scalars(
+        select(User)
+        .where(User.org_unit_id == unit.id, User.active.is_(True))
+        .order_by(User.role != Role.TEAM_LEADER.value, User.display_name, User.id)
+    ).all()
+    return render_template(
+        "org/detail.html",
+        unit=unit,
+        members=members,
+        role_labels={role.value: label for role, label in ROLE_LABELS.items()},
+    )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.query import month_arg
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404, scoped
 from fdoctor.extensions import db
@@ -61,20 +62,10 @@ COMPARED_FIELDS = (
 )
 
 
-def _month(value: str | None) -> date:
-    try:
-        year, month = (int(x) for x in (value or "").split("-"))
-        if not 1900 <= year <= 2999:  # the month after 9999-12 does not exist
-            raise ValueError(value)
-        return date(year, month, 1)
-    except ValueError:
-        return clock.today().replace(day=1)
-
-
 @bp.route("/")
 @roles_required(HEALTH_DATA_READERS)
 def index() -> Any:
-    start = _month(request.args.get("month"))
+    start = month_arg(clock.today().replace(day=1))
     end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
     stype = request.args.get("type", "")
     stmt = scoped(ServiceRecord).where(

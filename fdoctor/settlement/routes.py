@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 from assessments.cascade.text import approx, parse_frac
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet
@@ -56,8 +57,7 @@ FORMATS = {
 
 
 def _year_arg() -> int:
-    year = request.args.get("year", clock.today().year, type=int)
-    return year if year and 2000 <= year <= 2100 else clock.today().year
+    return year_arg(clock.today().year)
 
 
 def _assessment_url(assessment_id: int | None) -> str | None:

@@ -14,6 +14,7 @@ from assessments.tiers import Level, Period, PeriodError
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.query import period_arg
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, scope_clause, scoped
 from fdoctor.extensions import db
@@ -282,7 +283,7 @@ def sample(sample_id: int) -> Any:
         "surveys/sample.html",
         sample=sample,
         page=page,
-        report=report,
+        rows=report,
         parts=parts,
         team_names={row.team_id: row.team_name for row in report},
         status=status,
@@ -403,7 +404,7 @@ def report() -> Any:
     periods = sorted(
         set(db.session.scalars(in_scope.with_only_columns(VerificationSample.period))), reverse=True
     )
-    period = request.args.get("period") or (periods[0] if periods else "")
+    period = period_arg() or (periods[0] if periods else "")
     if period not in periods:
         period = periods[0] if periods else ""
     ids = list(

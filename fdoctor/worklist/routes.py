@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,3 +60,18 @@ def data() -> Any:
         "overdue": [item.as_json() for item in work.overdue],
         "due": [item.as_json() for item in work.due],
     }
+
+
+@bp.route("/pages-sw.js")
+def pages_service_worker() -> Any:
+    """The service worker keeping the last copy of the work list, households and contracts pages.
+
+    Served here but allowed to control the whole site (``Service-Worker-Allowed: /``); it only
+    answers those three pages and static files. Public like the tablet's worker: it holds no data.
+    """
+    script = Path(current_app.static_folder or "") / "js" / "pages-sw.js"
+    response = current_app.response_class(script.read_bytes(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.add_etag()
+    return response.make_conditional(request)

@@ -144,7 +144,7 @@ def test_demo_load_command_loads_once_and_prints_the_logins(app: Flask) -> None:
     result = runner.invoke(args=[*args, "--scale", "small", "--if-empty"])
     assert result.exit_code == 0, result.output
     assert "已载入演示数据" in result.output
-    assert DEMO_PASSWORD in result.output
+    assert result.output.count("演示账号（密码均为") == 1
     if db.engine.dialect.name == "postgresql":
         # Vacuumed after the load: the visibility map is set, so index-only scans stay so.
         visible = db.session.execute(
@@ -153,6 +153,7 @@ def test_demo_load_command_loads_once_and_prints_the_logins(app: Flask) -> None:
         assert visible > 0
     again = runner.invoke(args=[*args, "--scale", "small", "--if-empty"])
     assert again.exit_code == 0 and "跳过" in again.output
+    assert again.output.count(f"演示账号（密码均为 {DEMO_PASSWORD}）") == 1  # start relies on it
     refused = runner.invoke(args=[*args, "--scale", "small"])
     assert refused.exit_code != 0 and "空数据库" in refused.output
     logins = runner.invoke(args=["demo", "logins"])
@@ -456,3 +457,33 @@ def test_each_verification_draw_replays_from_its_recorded_seed(demo: Flask) -> N
         ):
             drawn.setdefault(team_id, []).append(resident_id)
         assert drawn == sampling.draw_residents_per_team(candidates, sample.seed)
+
+
+def test_every_demo_package_fits_the_members_it_covers(demo: Flask) -> None:
+    from fdoctor.contracts.models import Contract
+    from fdoctor.contracts.services import package_fit_message
+
+    misfits = []
+    for contract in db.session.scalars(select(Contract)):
+        members = [m.resident for m in contract.members]
+        for cp in contract.packages:
+            if cp.package.kind == "basic" or not cp.package.fee_fen:
+                continue
+            persons = cp.fee_fen // cp.package.fee_fen
+            message = package_fit_message(cp.package, members, persons, contract.start_date)
+            if message:
+                misfits.append((contract.code, message))
+    assert misfits == []
+
+
+def test_grid_cell_names_and_codes_are_unique_under_their_parent(demo: Flask) -> None:
+    from fdoctor.org.models import GridCell
+
+    cells = db.session.execute(
+        select(GridCell.code, GridCell.name, GridCell.parent_id, GridCell.team_id)
+    ).all()
+    codes = [c.code for c in cells]
+    assert len(codes) == len(set(codes))
+    siblings = [(c.team_id if c.parent_id is None else None, c.parent_id, c.name) for c in cells]
+    repeated = sorted({s for s in siblings if siblings.count(s) > 1}, key=str)
+    assert repeated == []

@@ -12,6 +12,7 @@ from fdoctor.assessments.services import AssessmentError
 from fdoctor.assessments.views.blueprint import ASSESSMENT_ROLES, bp
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.query import period_arg
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404
 from fdoctor.org.models import OrgUnit
@@ -26,7 +27,7 @@ def _dashboard_args() -> tuple[str, int | None, str | None]:
     }.get(current_user.role, "team")
     if view not in ("team", "centre", "county", "city"):
         abort(404)
-    return view, request.args.get("unit", type=int), request.args.get("period") or None
+    return view, request.args.get("unit", type=int), period_arg()
 
 
 def _dashboard_unit(view: str, unit_id: int | None) -> OrgUnit | None:

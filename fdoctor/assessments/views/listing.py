@@ -26,6 +26,7 @@ from fdoctor.assessments.views.blueprint import (
 )
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.query import period_arg, year_arg
 from fdoctor.extensions import db
 
 
@@ -33,7 +34,7 @@ from fdoctor.extensions import db
 @roles_required(*ASSESSMENT_ROLES)
 def index() -> Any:
     level = request.args.get("level", "")
-    period = request.args.get("period", "").strip()
+    period = period_arg() or ""
     status = request.args.get("status", "")
     only = request.args.get("only", "")
     today = clock.today()
@@ -93,7 +94,7 @@ def open_view() -> Any:
 def index_file() -> Any:
     from assessments.index import IndexFileError, default_index_path, load_index
 
-    year = request.args.get("year", clock.today().year, type=int)
+    year = year_arg(clock.today().year)
     try:
         index = load_index(default_index_path(year))
     except (IndexFileError, FileNotFoundError):

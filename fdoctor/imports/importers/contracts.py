@@ -16,7 +16,12 @@ from sqlalchemy.orm import selectinload
 
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember, ContractPackage, ServicePackage
-from fdoctor.contracts.services import active_contracts_of, end_date_for, term_message
+from fdoctor.contracts.services import (
+    active_contracts_of,
+    end_date_for,
+    package_fit_message,
+    term_message,
+)
 from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
@@ -171,6 +176,11 @@ class ContractImporter(Importer):
         team = self.team_of(row, household, lookups)
         doctor = self.doctor_of(row, household, team, lookups)
         chosen = self.packages_of(row, lookups.packages, household, len(members))
+        if start is not None:
+            for package, persons in chosen:
+                message = package_fit_message(package, members, persons, start)
+                if message:
+                    self.bad(row, "服务包", message)
         signed_on = self.signed_on_of(row, start)
         first_contact = self.bool_value(row, "基层首诊")
         active = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households.models import DERIVED_TAGS, STORED_TAGS, Household, Resident
 from fdoctor.households.services import (
+    HEAD_RELATION,
     ResidentInput,
     apply_resident,
     check_resident,
@@ -73,6 +74,8 @@ class _Lookups:
     aliases: dict[str, str]
     seen: dict[str, int]  # citizen ID → first row in the file
     heads: dict[str, int]  # household code → the row naming its head
+    selves: dict[int, Resident] = field(default_factory=dict)  # household id → its stored "本人"
+    relations: dict[str, str] = field(default_factory=dict)  # citizen ID → relation in the file
 
 
 class ResidentImporter(Importer):
@@ -122,7 +125,19 @@ class ResidentImporter(Importer):
                 numbers,
             )
         }
-        return _Lookups(teams, households, existing, tag_aliases(), seen={}, heads={})
+        selves = {
+            p.household_id: p
+            for p in fetch_in(
+                lambda chunk: select(Resident).where(
+                    Resident.household_id.in_(chunk),
+                    Resident.relation == HEAD_RELATION,
+                    Resident.status == "active",
+                ),
+                [h.id for h in households.values()],
+            )
+        }
+        relations = {cid.normalize(r.text("身份证号")): r.text("与户主关系").strip() for r in rows}
+        return _Lookups(teams, households, existing, tag_aliases(), {}, {}, selves, relations)
 
     def check_row(self, row: Row, lookups: _Lookups) -> _ResidentRow | None:
         """One row's checks; the parsed row when it has no problem."""
@@ -155,6 +170,8 @@ class ResidentImporter(Importer):
             tb_treatment_start=self.date_value(row, "结核治疗开始日期"),
         )
         parsed = self.check_data(row, data, derived)
+        if household is not None and data.relation.strip() == HEAD_RELATION:
+            self.check_single_self(row, household, number, lookups)
         person = lookups.existing.get(number)
         if person is not None and person.team_id not in lookups.teams:
             self.bad(
@@ -213,6 +230,21 @@ class ResidentImporter(Importer):
             )
         else:
             heads[household_code] = row.number
+
+    def check_single_self(
+        self, row: Row, household: Household, number: str, lookups: _Lookups
+    ) -> None:
+        """A household keeps one "本人": the stored one unless the file gives them another relation."""
+        stored = lookups.selves.get(household.id)
+        if stored is None or stored.citizen_id == number:
+            return
+        if lookups.relations.get(stored.citizen_id, HEAD_RELATION) == HEAD_RELATION:
+            self.bad(
+                row,
+                "与户主关系",
+                f"户 {household.code} 已有户主（本人）{stored.name}，一户只能有一位“本人”；"
+                "如需更换户主，请在同一文件中将原户主改为其他关系",
+            )
 
     def check_data(self, row: Row, data: ResidentInput, derived: set[str]) -> cid.CitizenId | None:
         """The resident's own checks, and the age tags the row names that its birth date denies."""

@@ -110,6 +110,24 @@
     filterDoctors();
   }
 
+  // Fields with a length limit: say so instead of letting the browser cut the entry.
+  function setupLengthChecks() {
+    document.querySelectorAll("[data-maxlength]").forEach(function (input) {
+      var limit = parseInt(input.getAttribute("data-maxlength"), 10);
+      var out = document.getElementById(input.id + "-length");
+      function check() {
+        var length = Array.from(input.value).length;
+        var tooLong = length > limit;
+        var message = tooLong ? "最多" + limit + "个字，当前" + length + "个字，请删减" : "";
+        input.setCustomValidity(message);
+        input.classList.toggle("is-invalid", tooLong);
+        if (out) { out.textContent = message; }
+      }
+      input.addEventListener("input", check);
+      check();
+    });
+  }
+
   var WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   var CHECK = "10X98765432";
 
@@ -126,6 +144,10 @@
       return { error: "身份证号中的出生日期无效" };
     }
     var t = today.split("-").map(Number);
+    if (y > t[0] || (y === t[0] && (m > t[1] || (m === t[1] && d > t[2])))) {
+      return { error: "身份证号中的出生日期晚于今天，请核对身份证号" };
+    }
+    if (y < 1900) { return { error: "身份证号中的出生日期早于1900年，请核对身份证号" }; }
     var age = t[0] - y - ((t[1] < m || (t[1] === m && t[2] < d)) ? 1 : 0);
     return {
       birth: n.slice(6, 10) + "-" + n.slice(10, 12) + "-" + n.slice(12, 14),
@@ -147,7 +169,7 @@
       var info = describeId(input.value, today);
       if (!info) { return; }
       out.classList.toggle("fd-id-error", !!info.error);
-      out.textContent = info.error ? info.error : "出生日期 " + info.birth + "，" + info.sex + "，" + info.age + "岁";
+      out.textContent = info.error ? info.error : "出生日期 " + info.birth + "，" + info.sex + "，" + (info.age < 1 ? "不满1岁" : info.age + "岁");
       var elderly = form.querySelector("#derived-elderly65");
       var child = form.querySelector("#derived-child0_6");
       if (!info.error && elderly && child) {
@@ -177,5 +199,6 @@
     if (household) { setupHouseholdForm(household); }
     var resident = document.getElementById("resident-form");
     if (resident) { setupResidentForm(resident); }
+    setupLengthChecks();
   });
 })();

@@ -63,6 +63,8 @@
     timer: null,
     deviceId: null,
     loginExpired: false,
+    hasRoster: false,
+    wanted: null,
   };
 
   // --- time and ids ----------------------------------------------------------------------
@@ -225,9 +227,11 @@
   }
 
   function showSnapshot(at) {
+    state.hasRoster = !!at;
     $('snapshot-state').textContent = at
       ? `居民名单 ${state.residents.length} 人（更新于 ${at.replace('T', ' ').slice(0, 16)}）`
-      : '居民名单尚未下载，请联网后打开本页';
+      : (navigator.onLine ? '居民名单尚未下载' : '居民名单尚未下载，请联网后打开本页');
+    showNetwork();
   }
 
   function search(raw) {
@@ -582,9 +586,11 @@
     renderTypes();
   }
 
-  function showToast(text) {
+  function showToast(text, tone = 'success') {
     const t = $('saved-toast');
     t.textContent = text;
+    ['success', 'danger', 'warning'].forEach((name) => t.classList.toggle(`alert-${name}`, name === tone));
+    t.setAttribute('role', tone === 'danger' ? 'alert' : 'status');
     t.classList.remove('d-none');
   }
   function hideToast() {
@@ -732,8 +738,11 @@
     if (touched.length) await write('records', touched);
   }
 
-  function setMessage(text, link) {
+  function setMessage(text, link, tone) {
     const box = $('sync-message');
+    box.classList.toggle('text-danger', tone === 'danger');
+    box.classList.toggle('fw-semibold', tone === 'danger');
+    box.classList.toggle('text-muted', tone !== 'danger');
     box.replaceChildren(document.createTextNode(text));
     if (link) {
       const a = el('a', 'ms-1', link.text);
@@ -779,33 +788,37 @@
     state.syncing = true;
     due.forEach((o) => { o.state = 'syncing'; });
     renderQueue();
-    let uploaded = false;
     try {
       const data = await api('POST', '/services/batch', {
         device_id: state.deviceId,
         records: due.map((o) => o.payload),
       });
       await applyResults(due, data.results);
-      uploaded = true;
       const ok = due.filter((o) => o.state === 'done').length;
       const bad = due.filter((o) => o.state === 'invalid').length;
       const conflicts = due.filter((o) => o.state === 'conflict').length;
       let text = `已上传 ${ok} 条`;
-      if (bad) text += `，${bad} 条需修改`;
+      if (bad) text += `，${bad} 条未通过服务器校验`;
       if (conflicts) text += `，${conflicts} 条修改冲突待审核`;
-      if (!state.loginExpired) setMessage(text);
-      if (!$('saved-toast').classList.contains('d-none')) showToast(`已保存，${text}`);
+      const reasons = due.filter((o) => o.state === 'invalid')
+        .map((o) => `${o.title || ''}：${Object.values(o.errors || {}).join('；')}`);
+      const tone = bad ? 'danger' : (conflicts ? 'warning' : 'success');
+      if (!state.loginExpired) setMessage(text, null, bad ? 'danger' : null);
+      if (!$('saved-toast').classList.contains('d-none') || bad) {
+        showToast(bad ? `未能保存到服务器：${reasons.join('。')}。请在待上传列表中修改。` : `已保存，${text}`, tone);
+      }
     } catch (err) {
       due.forEach((o) => backoff(o, err));
       if (err instanceof OfflineError) setMessage('网络不可用，记录保存在本机');
-      else if (err.status !== 401) setMessage(`上传失败：${err.message}`);
+      else if (err.status !== 401) setMessage(`上传失败：${err.message}`, null, 'danger');
     } finally {
       await saveOps(due);
       state.syncing = false;
       renderQueue();
       renderRecent();
     }
-    if (uploaded) refreshRecords().catch(() => {});
+    // No records download after an upload: the batch's results already say what was stored (the
+    // records list is kept from them); other changes come with the next incremental refresh.
     const more = state.ops.some((o) => o.state === 'pending' && (o.next_try || 0) <= Date.now());
     if (state.again || more) {
       state.again = false;
@@ -883,11 +896,16 @@
   // --- network, service worker, start ----------------------------------------------------------
 
   function showNetwork() {
+    // "在线" only once the roster is here: online without it, the page cannot record yet.
     const badge = $('net-state');
     const online = navigator.onLine;
-    badge.textContent = online ? '在线' : '离线：记录保存在本机';
-    badge.classList.toggle('text-bg-success', online);
+    const ready = online && state.hasRoster;
+    badge.textContent = !online ? '离线：记录保存在本机' : (ready ? '在线' : '已联网，居民名单未下载');
+    badge.classList.toggle('text-bg-success', ready);
+    badge.classList.toggle('text-bg-warning', online && !ready);
     badge.classList.toggle('text-bg-secondary', !online);
+    const download = $('download-roster');
+    if (download) download.classList.toggle('d-none', !online || state.hasRoster);
   }
 
   function registerServiceWorker() {
@@ -933,6 +951,29 @@
     showSnapshot(mine ? at : null);
   }
 
+  // A link such as the work list's "记录服务" names the resident and the service type.
+  function readWanted() {
+    const params = new URLSearchParams(window.location.search);
+    const resident = Number(params.get('resident'));
+    const type = params.get('type');
+    state.wanted = {
+      resident: Number.isInteger(resident) && resident > 0 ? resident : null,
+      type: type && TYPES[type] ? type : null,
+    };
+  }
+
+  function applyWanted() {
+    const wanted = state.wanted;
+    if (!wanted || state.editing || (!wanted.resident && !wanted.type)) return;
+    if (wanted.resident) {
+      const r = state.residentsById.get(wanted.resident);
+      if (!r) return; // not in the roster yet: tried again after the download
+      selectResident(r);
+    }
+    if (wanted.type && (state.resident || state.eventMode)) selectType(wanted.type);
+    state.wanted = null;
+  }
+
   async function refreshFromServer() {
     if (!navigator.onLine) return;
     try {
@@ -940,6 +981,7 @@
     } catch (err) {
       if (!(err instanceof OfflineError) && err.status !== 401) setMessage(`居民名单更新失败：${err.message}`);
     }
+    applyWanted();
     await sync();
     refreshRecords().catch(() => {});
   }
@@ -973,6 +1015,11 @@
       $('dup-confirm').classList.add('d-none');
     });
     $('cancel-edit').addEventListener('click', resetForm);
+    if ($('download-roster')) {
+      $('download-roster').addEventListener('click', () => {
+        refreshResidents().catch((err) => setMessage(`居民名单下载失败：${err.message}`, null, 'danger'));
+      });
+    }
     $('sync-now').addEventListener('click', () => {
       wakeQueue();
       refreshFromServer();
@@ -996,6 +1043,8 @@
     renderQueue();
     renderRecent();
     renderResults();
+    readWanted();
+    applyWanted();
     root.dataset.ready = 'true';
     await refreshFromServer();
     setInterval(() => { if (navigator.onLine) sync(); }, 30000);

@@ -212,9 +212,10 @@ def test_huge_page_numbers_get_a_400_or_an_empty_page(
 
 
 @pytest.mark.parametrize("month", ["9999-12", "0001-01", "10000-01", "0-0"])
-def test_a_month_at_the_end_of_the_calendar_falls_back_to_this_month(
+def test_a_month_at_the_end_of_the_calendar_is_a_chinese_400(
     client: FlaskClient, world: World, doctor: str, month: str
 ) -> None:
+    # Never silently another month (issue: ?year=abc showed another year), never a 500.
     response = client.get("/services/", query_string={"month": month})
-    assert response.status_code == 200
-    assert f'value="{TODAY:%Y-%m}"' in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"参数 month 的值“{month}”不是有效月份" in response.get_data(as_text=True)

@@ -76,6 +76,7 @@ def test_doctor_signs_chosen_members_with_packages(client: FlaskClient, world: W
 
 def test_personalised_fee_defaults_to_every_member(world: World) -> None:
     chronic = world.packages["CHRONIC"].id
+    world.people["elder"].tag_hypertension = world.people["wife"].tag_diabetes = True
     contract = sign(world, "h1", ["elder", "wife"], 1, packages={chronic: None})
     assert isinstance(contract, Contract)
     fee = db.session.scalar(
@@ -268,3 +269,19 @@ def test_concurrent_signing_loses_with_a_chinese_error(world: World) -> None:
         execute_signing(plan, world.users["doctor"])
     codes = db.session.scalars(select(Contract.code)).all()
     assert codes == ["QY-RIVAL-1"]  # nothing of the losing signing was kept
+
+
+def test_a_package_is_refused_for_members_it_is_not_for(client: FlaskClient, world: World) -> None:
+    token = log_in(client, world, "doctor")
+    elderly = world.packages["ELDERLY"].id
+    data = _form(world, token, ["elder", "wife"], packages=[elderly], **{f"persons_{elderly}": "2"})
+    status, html = _post(client, world, data)
+    assert status == 422
+    assert "“老年人个性化包”仅适用于65岁及以上老年人" in html
+    assert "李秀英（女，40岁）" in html and "张建国（" not in html
+    chronic = world.packages["CHRONIC"].id
+    data = _form(world, token, ["wife"], packages=[chronic], years="3")
+    status, html = _post(client, world, data)
+    assert status == 422
+    assert "“慢病个性化包”仅适用于高血压或糖尿病患者，所选成员均不符合：李秀英" in html
+    assert _contracts() == 0

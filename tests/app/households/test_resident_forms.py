@@ -176,8 +176,35 @@ def test_head_must_be_related_as_self(client: FlaskClient, world: World) -> None
     assert "户主的“与户主关系”应为“本人”" in html
 
 
+def test_a_second_self_in_a_household_is_refused(client: FlaskClient, world: World) -> None:
+    token = log_in(client, world, "doctor")
+    status, html = _post(client, world, token, is_head="y", relation="本人")
+    assert status == 422
+    assert "一户只能有一位“本人”" in html
+    status, html = _post(client, world, token, relation="本人")
+    assert status == 422
+    assert "请勾选户主" in html
+    h1 = world.households["h1"]
+    selves = db.session.scalar(
+        select(func.count(Resident.id)).where(
+            Resident.household_id == h1.id, Resident.relation == "本人"
+        )
+    )
+    assert selves == 1
+
+
 def test_new_head_replaces_the_old_head(client: FlaskClient, world: World) -> None:
     token = log_in(client, world, "doctor")
+    h1 = world.households["h1"]
+    old = db.session.scalar(
+        select(Resident).where(Resident.household_id == h1.id, Resident.is_head)
+    )
+    assert old is not None
+    response = client.post(
+        f"/households/residents/{old.id}/edit",
+        data=_form(token, name=old.name, citizen_id=old.citizen_id, relation="父亲"),
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
     status, _ = _post(client, world, token, is_head="y", relation="本人")
     assert status == 302
     h1 = world.households["h1"]

@@ -153,3 +153,15 @@ def test_contract_already_over_is_imported_as_expired(client: FlaskClient, world
     assert not db.session.scalar(
         select(ContractMember.is_active).where(ContractMember.contract_id == contract.id)
     )
+
+
+def test_a_package_the_members_do_not_fit_is_refused(client: FlaskClient, world: World) -> None:
+    token = log_in(client, world, "doctor")
+    rows = _rows(world)
+    rows[1][5] = "ELDERLY*2"  # 李秀英 is 40
+    rows[2][5] = "CHRONIC"  # 王芳 has neither hypertension nor diabetes
+    status, html = upload(client, token, "contracts", csv_bytes(rows), "签约.csv")
+    assert status == 422
+    assert "“老年人个性化包”仅适用于65岁及以上老年人" in html and "李秀英（女，40岁）" in html
+    assert "“慢病个性化包”仅适用于高血压或糖尿病患者，所选成员均不符合：王芳" in html
+    assert count(Contract) == 0

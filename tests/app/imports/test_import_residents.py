@@ -204,3 +204,32 @@ def test_existing_resident_is_updated_by_id(client: FlaskClient, world: World) -
     db.session.expire_all()
     saved = db.session.get(Resident, son.id)
     assert saved is not None and saved.phone == "13698765432" and saved.tag_disabled
+
+
+def test_a_second_self_in_a_stored_household_is_refused(client: FlaskClient, world: World) -> None:
+    token = log_in(client, world, "doctor")
+    rows = [HEADER, ["周大勇", MAN, "H-T1-001", "本人", "是", "", "", ""]]
+    status, html = upload(client, token, "residents", csv_bytes(rows), "居民.csv")
+    assert status == 422
+    assert "已有户主（本人）张建国" in html
+    assert _new_residents() == 6
+
+
+def test_the_head_is_replaced_when_the_file_gives_the_old_one_another_relation(
+    client: FlaskClient, world: World
+) -> None:
+    token = log_in(client, world, "doctor")
+    elder = world.people["elder"]
+    rows = [
+        HEADER,
+        [elder.name, elder.citizen_id, "H-T1-001", "父亲", "否", "", "", ""],
+        ["周大勇", MAN, "H-T1-001", "本人", "是", "", "", ""],
+    ]
+    status, html = upload(client, token, "residents", csv_bytes(rows), "居民.csv")
+    assert status == 302, html
+    selves = db.session.scalars(
+        select(Resident.name).where(
+            Resident.household_id == world.households["h1"].id, Resident.relation == "本人"
+        )
+    ).all()
+    assert selves == ["周大勇"]

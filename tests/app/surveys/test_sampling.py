@@ -293,3 +293,16 @@ def test_samples_of_another_county_are_not_found(app: Flask, world: World) -> No
         insider = app.test_client()
         login_as(insider, world.users["county"])
         assert insider.get(f"/surveys/samples/{sample.id}").status_code == 200
+
+
+def test_the_sample_page_summarises_each_team(app: Flask, world: World) -> None:
+    bulk_signed(world.tree.team, 25, START, END)
+    sample, _ = draw_sample(world.tree.institution, Level.L2, Q3, world.users["centre"])
+    db.session.commit()
+    with clock.frozen(TODAY):
+        client = app.test_client()
+        login_as(client, world.users["centre"])
+        page = client.get(f"/surveys/samples/{sample.id}").get_data(as_text=True)
+    summary = page.split('id="verification-report"')[1].split("</table>")[0]
+    assert "暂无数据" not in summary
+    assert f'data-team="{world.tree.team.id}"' in summary
