@@ -52,3 +52,32 @@ def test_work_list_households_and_contracts_open_offline_read_only(
         page.goto(f"{live_demo}/services/")  # a page not kept offline is not served from the cache
     page.context.unroute("**/*")
     page.context.set_offline(False)
+
+
+def test_signing_out_clears_the_pages_kept_for_offline_reading(page: Any, live_demo: str) -> None:
+    """On a shared tablet the next user must not open the previous user's residents offline."""
+    browser_login(page, live_demo, "doctor")
+    page.goto(f"{live_demo}/worklist/")
+    page.wait_for_selector("html[data-pages-sw='registered']")
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.goto(f"{live_demo}/households/")  # kept by the worker
+    kept = "() => caches.keys().then((n) => n.filter((x) => x.startsWith('fdoctor-pages-')))"
+    names = page.evaluate(kept)
+    assert names, "the page was not kept for offline reading"
+    count = f"() => caches.open('{names[0]}').then((c) => c.keys()).then((k) => k.length)"
+    assert page.evaluate(count) > 0
+    with page.expect_navigation():
+        page.click("#logout-form button[type=submit]")
+    assert "/login" in page.url
+    # The login page's static files may be cached again; no page with residents is kept.
+    pages_kept = """async () => {
+        const kept = [];
+        for (const name of await caches.keys()) {
+            if (!name.startsWith('fdoctor-pages-')) continue;
+            const cache = await caches.open(name);
+            for (const request of await cache.keys()) kept.push(new URL(request.url).pathname);
+        }
+        return kept.filter((path) => !path.startsWith('/static/'));
+    }"""
+    assert page.evaluate(pages_kept) == []
