@@ -21,6 +21,7 @@ from fdoctor.demo.generator import (
     DemoError,
     load_demo,
 )
+from fdoctor.demo.year import LIVED_SCALES, live_through
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
@@ -76,6 +77,12 @@ def load_command(seed: int | None, anchor: datetime | None, scale: str, if_empty
         if SCALES[scale].streaming:
             click.echo(f"正在生成{SCALES[scale].label}的数据，按县区逐个写入……")
         summary = load_demo(seed=seed, anchor=day, scale=scale, progress=click.echo)
+        if scale in LIVED_SCALES:
+            lived = time.perf_counter()
+            live_through(seed, day)
+            click.echo(
+                f"演示城市已走完最近的考核周期与结算，用时 {time.perf_counter() - lived:.1f} 秒"
+            )
     except DemoError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
