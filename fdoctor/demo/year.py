@@ -40,7 +40,22 @@ from fdoctor.core import clock
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from fdoctor.settlement import services as settlement
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.errors import SettlementError
+from fdoctor.settlement.parameters import (
+    known_posts,
+    pools,
+    post_coefficients,
+    save_funds,
+    save_parameters,
+    save_post,
+    save_split,
+    save_standard,
+    splits,
+    workload_standards,
+)
+from fdoctor.settlement.ratings import save_ratings, team_members
 
 # Days after a period's first judgeable day on which each step happens.
 SCORE_DAY, PUBLISH_DAY, APPEAL_DAY, ANSWER_DAY, ACK_DAY = 2, 4, 6, 9, 12
@@ -263,46 +278,46 @@ class _Life:
         finance = _user("finance", Role.FINANCE)
         city = _user("city", Role.CITY_ADMIN)
         rng = self.rng("funds", year)
-        funds = {pool.id: str(rng.randrange(1200, 2400) * 1000) for pool in settlement.pools()}
-        settlement.save_funds(year, funds, finance)
-        settlement.save_parameters(year, "5", "70", "1.2", finance)
-        if not settlement.splits():
-            settlement.save_split(None, "3", "7", city)
-        have = {p.post for p in settlement.post_coefficients()}
-        standards = {s.post for s in settlement.workload_standards(year)}
-        for post in settlement.known_posts():
+        funds = {pool.id: str(rng.randrange(1200, 2400) * 1000) for pool in pools()}
+        save_funds(year, funds, finance)
+        save_parameters(year, "5", "70", "1.2", finance)
+        if not splits():
+            save_split(None, "3", "7", city)
+        have = {p.post for p in post_coefficients()}
+        standards = {s.post for s in workload_standards(year)}
+        for post in known_posts():
             coefficient, services = _POSTS.get(post, ("1.0", "1200"))
             if post not in have:
-                settlement.save_post(post, coefficient, city)
+                save_post(post, coefficient, city)
             if post not in standards:
-                settlement.save_standard(year, post, services, city)
+                save_standard(year, post, services, city)
         teams = db.session.scalars(
             select(OrgUnit).where(OrgUnit.kind == "team").order_by(OrgUnit.id)
         )
         for team in teams:
             leader = unit_leader(team.id, Role.TEAM_LEADER)
             values = {}
-            for member in settlement.team_members(team.id):
+            for member in team_members(team.id):
                 r = self.rng("rating", year, member.id)
                 c = Decimal("0.9") + Decimal(r.randrange(0, 21)) / 100
                 a = Decimal(1) - Decimal(r.choice((0, 0, 0, 2, 5, 10))) / 100
                 values[member.id] = (str(c), str(a))
             if leader is not None and values:
-                settlement.save_ratings(team, year, values, leader)
+                save_ratings(team, year, values, leader)
 
     def settle(self, year: int, kind: str, lock: bool) -> None:
         city = _user("city", Role.CITY_ADMIN)
         finance = _user("finance", Role.FINANCE)
         try:
-            sheet, _changed = settlement.build_settlement(year, kind, city)
-        except settlement.SettlementError:
+            sheet, _changed = build_settlement(year, kind, city)
+        except SettlementError:
             return  # inputs missing: the finance page lists them
         self.summary.settlements.append(f"{year} {kind} draft")
-        settlement.transition(sheet, "review", city)
+        transition(sheet, "review", city)
         self.summary.settlements[-1] = f"{year} {kind} reviewed"
         if lock:
-            settlement.transition(sheet, "approve", finance)
-            settlement.transition(sheet, "lock", finance)
+            transition(sheet, "approve", finance)
+            transition(sheet, "lock", finance)
             self.summary.settlements[-1] = f"{year} {kind} locked"
 
 
