@@ -90,6 +90,7 @@ SPECIFIC_FIELDS = ("systolic_bp", "diastolic_bp", "fasting_glucose", "attendance
 # Health-education events (讲座、义诊) have attendance but no single resident.
 RESIDENT_OPTIONAL = frozenset({"health_education"})
 CONTRACT_OK_STATUSES = frozenset({"active", "renewed", "expired", "terminated"})
+EARLIEST_SERVICE_DATE = date(2000, 1, 1)  # no record of the programme is older
 
 
 @dataclass
@@ -238,6 +239,12 @@ def parse_draft(
         errors["service_date"] = "请填写服务日期"
     elif service_date is not None and service_date > today:
         errors["service_date"] = f"服务日期 {service_date.isoformat()} 晚于今天，不能记录未来的服务"
+    elif service_date is not None and service_date < EARLIEST_SERVICE_DATE:
+        # Contracts began long after; a public-health record needs no contract, so the date alone
+        # must keep a mistyped year (0001, 1026) out.
+        errors["service_date"] = (
+            f"服务日期 {service_date.isoformat()} 早于 {EARLIEST_SERVICE_DATE.isoformat()}，请检查年份"
+        )
 
     resident_id = _int(raw, "resident_id", errors)
     if resident_id is None and "resident_id" not in errors and stype not in RESIDENT_OPTIONAL:

@@ -30,7 +30,7 @@ from fdoctor.reports.settlement_sheet import (
     build_distribution_pdf,
     build_settlement_pdf,
 )
-from tests.app.assessments.conftest import PERIOD, TODAY, World, client_for
+from tests.app.assessments.conftest import PERIOD, World, client_for
 from tests.conftest import csrf_token
 
 BOLD = "<b>粗体</b>"
@@ -62,7 +62,7 @@ def assert_plain_pdf(pdf: bytes, *literals: str) -> None:
 def test_markup_in_an_assessment_reason_prints_as_text(
     app: Flask, world: World, payload: str
 ) -> None:
-    open_assessments("L1", PERIOD, today=TODAY)
+    open_assessments("L1", PERIOD)
     db.session.commit()
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L1", Assessment.unit_id == world.tree.team.id)

@@ -278,6 +278,13 @@ def test_public_health_outside_the_term_is_kept_and_medical_care_is_not(world: W
     assert db.session.get(ServiceRecord, inside.id).contract_id is not None  # type: ignore[union-attr]
 
 
+def test_a_public_health_record_with_a_mistyped_year_is_refused(world: World) -> None:
+    with clock.frozen(TODAY):
+        home = make_household(world.tree.team)
+    [got] = _upload(world.doctor, bp_record(home.residents[0], day=date(1026, 6, 1)))
+    assert got.errors == {"service_date": "服务日期 1026-06-01 早于 2000-01-01，请检查年份"}
+
+
 def test_event_is_placed_in_the_doctors_team(world: World) -> None:
     [got] = _upload(
         world.doctor, record(None, "health_education", attendance=25, topic="高血压防治")
