@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from assessments.money import yuan
 from fdoctor.core import citizen_id, clock, input_guard
 from fdoctor.core.access import sees_full_id
 from fdoctor.core.roles import ROLE_LABELS, Role
@@ -303,11 +304,8 @@ def _log_token_use(user: Any) -> None:
 
 
 def _yuan(fen: int | None) -> str:
-    if fen is None:
-        return "—"
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
+    """The ``yuan`` template filter: the core's one money format, a dash for no amount."""
+    return "—" if fen is None else yuan(fen)
 
 
 # (endpoint, label, roles allowed)

@@ -22,6 +22,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from assessments.money import yuan
 from fdoctor.reports.pdf import cjk_font, grid_table, paragraph, styles
 
 COPIES = ("第一联 居民留存联", "第二联 机构留存联")
@@ -92,10 +93,6 @@ class AgreementData:
         return self.yearly_fee_fen * self.years
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"
-
-
 def _cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
@@ -131,13 +128,13 @@ def _copy(data: AgreementData, label: str) -> list[object]:
             [
                 paragraph(p.name, s["cell"]),
                 p.kind,
-                _yuan(p.unit_fee_fen),
-                _yuan(p.fee_fen),
+                yuan(p.unit_fee_fen),
+                yuan(p.fee_fen),
                 paragraph(p.description, s["cell"]),
             ]
         )
     rows.append(
-        ["合计", "", "", _yuan(data.yearly_fee_fen), f"服务期内共计 {_yuan(data.total_fee_fen)} 元"]
+        ["合计", "", "", yuan(data.yearly_fee_fen), f"服务期内共计 {yuan(data.total_fee_fen)} 元"]
     )
     flow.append(grid_table(rows, [34 * mm, 18 * mm, 26 * mm, 24 * mm, 68 * mm]))
     flow += [

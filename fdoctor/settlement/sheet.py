@@ -151,7 +151,7 @@ def _settlement_sheet(
         if pool_unit_id is None or pool["unit_id"] == pool_unit_id:
             input_rows.append(
                 ["结算池资金", pool["name"], None, None, None, None, None,
-                 f"资金 {_yuan_text(pool['fund_fen'])} 元"]
+                 f"资金 {yuan(pool['fund_fen'])} 元"]
             )  # fmt: skip
     by_pool: Children = defaultdict(list)
     for line in counties:
@@ -188,7 +188,7 @@ def _county_settlement_groups(
         groups.append(rs.Group(f"结算池：{name}", rows, total))
         for c in members:
             input_rows.append(
-                _input_row(c, "县（市、区）", f"预拨 {_yuan_text(c.preallocated_fen or 0)} 元")
+                _input_row(c, "县（市、区）", f"预拨 {yuan(c.preallocated_fen or 0)} 元")
             )
     totals = [g.total for g in groups if g.total]
     grand = ["合计", "", _sum([t[2] for t in totals]), None, _sum([t[4] for t in totals]), None,
@@ -225,8 +225,8 @@ def _county_preallocation_groups(
         if pool_line is not None:
             f = explanation_of(pool_line).get("figures", {})
             note = (
-                f"当年资金 {_yuan_text(f.get('fund_fen', 0))} 元，预拨比例 {f.get('rate')}，"
-                f"预拨额度 {_yuan_text(f.get('budget_fen', 0))} 元，未预拨 {_yuan_text(f.get('unallocated_fen', 0))} 元"
+                f"当年资金 {yuan(f.get('fund_fen', 0))} 元，预拨比例 {f.get('rate')}，"
+                f"预拨额度 {yuan(f.get('budget_fen', 0))} 元，未预拨 {yuan(f.get('unallocated_fen', 0))} 元"
             )
         total = [f"{name} 小计", "", _sum([r[2] for r in rows]), _sum([r[3] for r in rows]), "",
                  _sum([r[5] for r in rows])]  # fmt: skip
@@ -273,7 +273,7 @@ def _county_sheet(
         total = ["小计", _sum([r[1] for r in rows]), None, _sum([r[3] for r in rows]), None,
                  _sum([r[5] for r in rows]), ""]  # fmt: skip
         groups.append(
-            rs.Group(f"{county.name}：应得 {_yuan_text(county.entitled_fen or 0)} 元", rows, total)
+            rs.Group(f"{county.name}：应得 {yuan(county.entitled_fen or 0)} 元", rows, total)
         )
     return columns, groups
 
@@ -296,9 +296,7 @@ def _institution_sheet(
         rows: list[list[Any]] = []
         notes = []
         for part in children[inst.id]:
-            notes.append(
-                f"{part.name}：{_yuan_text(part.entitled_fen or 0)} 元（比例 {part.weight}）"
-            )
+            notes.append(f"{part.name}：{yuan(part.entitled_fen or 0)} 元（比例 {part.weight}）")
             for team in children[part.id]:
                 rows.append([part.name, team.name, team.signed_population, team.score,
                              _dec_or_none(team.weight), _dec_or_none(team.share_display), team.entitled_fen])  # fmt: skip
@@ -312,7 +310,7 @@ def _institution_sheet(
                  _sum([r[6] for r in rows])]  # fmt: skip
         groups.append(
             rs.Group(
-                f"{inst.name}：应得 {_yuan_text(inst.entitled_fen or 0)} 元",
+                f"{inst.name}：应得 {yuan(inst.entitled_fen or 0)} 元",
                 rows,
                 total,
                 "；".join(notes),
@@ -356,9 +354,7 @@ def _team_sheet(
                 f"k {f.get('k')}，y {f.get('y')}，c {f.get('c')}，a {f.get('a')}",
             ))  # fmt: skip
         total = ["小计", "", None, None, None, None, None, None, None, _sum([r[9] for r in rows])]
-        groups.append(
-            rs.Group(f"{team.name}：应得 {_yuan_text(team.entitled_fen or 0)} 元", rows, total)
-        )
+        groups.append(rs.Group(f"{team.name}：应得 {yuan(team.entitled_fen or 0)} 元", rows, total))
     return columns, groups
 
 
@@ -389,7 +385,3 @@ def _source_text(line: SettlementLine) -> str:
     if line.source_assessment_id is None:
         return ""
     return f"{line.source_period}，记录 {line.source_assessment_id}，第 {line.source_revision} 版"
-
-
-def _yuan_text(fen: int) -> str:
-    return yuan(fen)
