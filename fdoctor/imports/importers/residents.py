@@ -74,7 +74,8 @@ class _Lookups:
     aliases: dict[str, str]
     seen: dict[str, int]  # citizen ID → first row in the file
     heads: dict[str, int]  # household code → the row naming its head
-    selves: dict[int, Resident] = field(default_factory=dict)  # household id → its stored "本人"
+    # household id → its stored "本人" (older data may hold more than one)
+    selves: dict[int, list[Resident]] = field(default_factory=dict)
     relations: dict[str, str] = field(default_factory=dict)  # citizen ID → relation in the file
 
 
@@ -125,17 +126,16 @@ class ResidentImporter(Importer):
                 numbers,
             )
         }
-        selves = {
-            p.household_id: p
-            for p in fetch_in(
-                lambda chunk: select(Resident).where(
-                    Resident.household_id.in_(chunk),
-                    Resident.relation == HEAD_RELATION,
-                    Resident.status == "active",
-                ),
-                [h.id for h in households.values()],
-            )
-        }
+        selves: dict[int, list[Resident]] = {}
+        for p in fetch_in(
+            lambda chunk: select(Resident).where(
+                Resident.household_id.in_(chunk),
+                Resident.relation == HEAD_RELATION,
+                Resident.status == "active",
+            ),
+            [h.id for h in households.values()],
+        ):
+            selves.setdefault(p.household_id, []).append(p)
         relations = {cid.normalize(r.text("身份证号")): r.text("与户主关系").strip() for r in rows}
         return _Lookups(teams, households, existing, tag_aliases(), {}, {}, selves, relations)
 
@@ -154,7 +154,11 @@ class ResidentImporter(Importer):
         number = self.citizen_id_of(row, lookups.seen)
         sex = self.sex_of(row)
         tags, derived = self.tags_of(row, lookups.aliases)
-        is_head = self.bool_value(row, "是否户主")
+        # An empty 是否户主 (or a file without the column) follows the relation: "本人" is the head.
+        if row.text("是否户主").strip():
+            is_head = self.bool_value(row, "是否户主")
+        else:
+            is_head = row.text("与户主关系").strip() == HEAD_RELATION
         if is_head and household_code:
             self.check_single_head(row, household_code, lookups.heads)
         data = ResidentInput(
@@ -235,16 +239,19 @@ class ResidentImporter(Importer):
         self, row: Row, household: Household, number: str, lookups: _Lookups
     ) -> None:
         """A household keeps one "本人": the stored one unless the file gives them another relation."""
-        stored = lookups.selves.get(household.id)
-        if stored is None or stored.citizen_id == number:
-            return
-        if lookups.relations.get(stored.citizen_id, HEAD_RELATION) == HEAD_RELATION:
+        stored_selves = lookups.selves.get(household.id, [])
+        if any(stored.citizen_id == number for stored in stored_selves):
+            return  # the row is (one of) the household's stored "本人" itself
+        for stored in sorted(stored_selves, key=lambda r: r.id):
+            if lookups.relations.get(stored.citizen_id, HEAD_RELATION) != HEAD_RELATION:
+                continue  # the same file gives them another relation
             self.bad(
                 row,
                 "与户主关系",
                 f"户 {household.code} 已有户主（本人）{stored.name}，一户只能有一位“本人”；"
                 "如需更换户主，请在同一文件中将原户主改为其他关系",
             )
+            return
 
     def check_data(self, row: Row, data: ResidentInput, derived: set[str]) -> cid.CitizenId | None:
         """The resident's own checks, and the age tags the row names that its birth date denies."""
