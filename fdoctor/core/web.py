@@ -268,7 +268,9 @@ def _log_full_id_views(response: Any) -> Any:
 
 
 # Responses that hold no personal data and may be cached: assets, the icon, the service worker.
-CACHEABLE_ENDPOINTS = frozenset({"static", "home.favicon", "services.service_worker"})
+CACHEABLE_ENDPOINTS = frozenset(
+    {"static", "home.favicon", "services.service_worker", "worklist.pages_service_worker"}
+)
 
 
 def _no_store_when_signed_in(response: Any) -> Any:

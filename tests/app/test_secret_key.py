@@ -87,7 +87,8 @@ def test_production_refuses_to_start_without_a_key_and_makes_no_key_file(tmp_pat
 
 def test_production_starts_with_its_own_random_key() -> None:
     key = secret_key.generate()
-    assert _app(ENV_NAME="production", SECRET_KEY=key).secret_key == key
+    app = _app(ENV_NAME="production", SECRET_KEY=key, AUDIT_KEY=secret_key.generate())
+    assert app.secret_key == key
 
 
 def test_an_installation_creates_its_key_file_once_private_and_reuses_it(tmp_path: Path) -> None:

@@ -65,4 +65,6 @@ EXPECTATIONS: dict[str, Expect] = {
 }
 # The service worker script is public (no data; browsers re-fetch it to update): tested in
 # tests/app/services/test_tablet_page.py.
-SPECIAL = {"services.service_worker"}
+# The offline pages' worker (worklist.pages_service_worker) is public for the same reason: tested in
+# tests/app/worklist/test_pages_worker.py and in Chromium (tests/browser/test_offline_pages.py).
+SPECIAL = {"services.service_worker", "worklist.pages_service_worker"}
