@@ -202,6 +202,48 @@ def _signed_population_rows(period: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _period_of(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def rebuild_service_tallies() -> int:
+    """Replace every month's service tallies with one grouped scan of all records (after a bulk
+    load, e.g. the demo city); the caller commits. Returns the number of tally rows."""
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("LOCK TABLE service_tally IN EXCLUSIVE MODE"))
+    tally = ServiceTally.__table__
+    connection.execute(delete(tally))
+    r = ServiceRecord
+    period = _period_of(r.service_date, dialect)
+    team_key = func.coalesce(r.team_id, NO_TEAM)
+    scan = (
+        select(
+            period,
+            r.doctor_id,
+            team_key,
+            r.type,
+            r.institution_id,
+            r.county_id,
+            func.sum(case((r.verification.in_(COUNTING_STATES), 1), else_=0)),
+            func.sum(case((r.verification == "false", 1), else_=0)),
+        )
+        .where(r.verification.in_((*COUNTING_STATES, "false")))
+        .group_by(period, r.doctor_id, team_key, r.type, r.institution_id, r.county_id)
+    )
+    connection.execute(
+        tally.insert().from_select(
+            ["period", "doctor_id", "team_key", "type", "institution_id", "county_id",
+             "counting", "false_count"],
+            scan,
+        )
+    )  # fmt: skip
+    return int(connection.execute(select(func.count()).select_from(tally)).scalar_one())
+
+
 def rebuild_month(period: str) -> dict[str, int]:
     """Replace the month's tallies and signed populations with a scan (idempotent; the caller
     commits). Returns the number of rows written of each."""

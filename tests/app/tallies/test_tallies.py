@@ -21,7 +21,7 @@ from fdoctor.services.models import ServiceRecord
 from fdoctor.services.services import upload_batch
 from fdoctor.surveys.services import review_record
 from fdoctor.tallies.models import ServiceTally, SignedPopulation
-from fdoctor.tallies.services import rebuild_month
+from fdoctor.tallies.services import rebuild_month, rebuild_service_tallies
 from tests.app.services.factories import TODAY, World, make_world, record
 
 pytestmark = pytest.mark.db
@@ -219,6 +219,11 @@ def test_rebuild_replaces_wrong_figures_with_the_scan_and_is_idempotent(world: W
     assert _tallies() == scanned
     # Idempotent in content; the rows themselves are written afresh.
     assert len(set(db.session.scalars(select(ServiceTally.id)))) == len(ids)
+    # The whole table at once (after a bulk load such as the demo city's), same figures.
+    db.session.execute(update(ServiceTally).values(false_count=5))
+    assert rebuild_service_tallies() == len(scanned)
+    db.session.commit()
+    assert _tallies() == scanned
 
 
 def test_a_verdict_moves_one_record_between_counting_and_false(world: World) -> None:
