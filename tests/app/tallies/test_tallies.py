@@ -283,3 +283,27 @@ def test_a_month_still_open_is_not_rebuilt_by_the_job(world: World) -> None:
 
     with clock.frozen(TODAY), pytest.raises(JobError):
         run_job("rebuild_tallies", period="2026-06")
+
+
+def test_the_demo_city_is_tallied_when_loaded(demo_app: Flask) -> None:
+    """The demo copies its records in bulk, past the deltas; the loader counts them once."""
+    from collections import Counter
+
+    with demo_app.app_context():
+        r = ServiceRecord
+        rows = db.session.execute(
+            select(r.service_date, r.doctor_id, r.team_id, r.type, r.institution_id,
+                   r.county_id, r.verification)
+        ).all()  # fmt: skip
+        counting: Counter[tuple[Any, ...]] = Counter()
+        false: Counter[tuple[Any, ...]] = Counter()
+        for day, doctor, team, type_, institution, county, state in rows:
+            key = (f"{day:%Y-%m}", doctor, team or 0, type_, institution, county)
+            if state in ("unverified", "confirmed"):
+                counting[key] += 1
+            elif state == "false":
+                false[key] += 1
+        expected = {(*k, counting[k], false[k]) for k in set(counting) | set(false)}
+        assert expected and any(row[-1] for row in expected)  # some false records too
+        assert _tallies() == expected
+        db.session.remove()
