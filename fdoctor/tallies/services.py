@@ -58,6 +58,43 @@ def _add(deltas: Deltas, values: Mapping[str, Any], sign: int) -> None:
     entry[1] += sign * false
 
 
+_TALLY_KEY = ("period", "doctor_id", "team_key", "type", "institution_id", "county_id")
+_TALLY_COLUMNS = (*_TALLY_KEY, "counting", "false_count")
+_upserts: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The delta statement, built once per dialect and cached (compiled once by SQLAlchemy).
+
+    PostgreSQL: the rows travel as one JSON array (``fdoctor.core.bulk.recordset``), one
+    statement whatever their number; SQLite: the statement executed for each row (in-process).
+    """
+    stmt = _upserts.get(dialect)
+    if stmt is None:
+        table = ServiceTally.__table__
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            from fdoctor.core.bulk import recordset
+
+            stmt = pg_insert(table).from_select(
+                list(_TALLY_COLUMNS), recordset(table, _TALLY_COLUMNS)
+            )
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(_TALLY_KEY),
+            set_={
+                "counting": table.c.counting + stmt.excluded.counting,
+                "false_count": table.c.false_count + stmt.excluded.false_count,
+            },
+        )
+        _upserts[dialect] = stmt
+    return stmt
+
+
 def apply_deltas(connection: Any, deltas: Deltas) -> None:
     """Add the deltas to their tally rows in one statement (rows created as needed)."""
     rows = [
@@ -68,20 +105,13 @@ def apply_deltas(connection: Any, deltas: Deltas) -> None:
     ]  # fmt: skip
     if not rows:
         return
-    table = ServiceTally.__table__
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from fdoctor.core.bulk import encode_rows
+
+        connection.execute(_upsert(dialect), {"rows": encode_rows(rows)})
     else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["period", "doctor_id", "team_key", "type", "institution_id", "county_id"],
-        set_={
-            "counting": table.c.counting + stmt.excluded.counting,
-            "false_count": table.c.false_count + stmt.excluded.false_count,
-        },
-    )
-    connection.execute(stmt)
+        connection.execute(_upsert(dialect), rows)
 
 
 def record_rows_inserted(connection: Any, rows: Iterable[Mapping[str, Any]]) -> None:
