@@ -574,6 +574,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         minute=30,
     ),
     ScheduledJob(
+        "rebuild_tallies",
+        "按服务记录与签约协议重算上月的运行统计（服务计数、月末签约人数），核对并修复累计值",
+        None,
+        PeriodKind.MONTH,
+        hour=2,
+        minute=30,
+        day="3",
+    ),
+    ScheduledJob(
         "workload_report",
         "生成上月各县区工作量报表（当月工作量报表，5 日前完成）",
         None,

@@ -137,6 +137,10 @@ def _install_audit() -> None:
         from fdoctor.audit.services import install
 
         install(Session)
+        # The tallies follow ORM writes of service records in the same flush (fdoctor.tallies).
+        from fdoctor.tallies.services import install as install_tallies
+
+        install_tallies(Session)
         _audit_installed = True
 
 

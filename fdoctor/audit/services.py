@@ -98,6 +98,8 @@ NOT_AUDITED: dict[str, str] = {
     "import_run": "the record of an upload; the rows it writes are audited",
     "service_record_version": "sync history of a service record; the record itself is audited",
     "grid_cell": "map cells grouping households; scope follows the household's team",
+    "service_tally": "derived counts of audited service records; rebuilt from them by a job",
+    "signed_population": "derived counts of audited contracts; rebuilt from them by a job",
 }
 # Columns whose value never enters the trail: a keyed digest of the value stands in for it, so a
 # change (a password change, a raw rewrite of the hash) still shows without storing the secret.

@@ -100,6 +100,10 @@ def load_demo(
     for table, count in counts.items():
         if table in AUDITED_TABLES:
             record_bulk_load(table, count, f"演示数据 seed={seed} anchor={anchor.isoformat()}")
+    # The records were copied in bulk, past the tallies' deltas: count them once.
+    from fdoctor.tallies.services import rebuild_service_tallies
+
+    rebuild_service_tallies()
     if db.session.get_bind().dialect.name == "postgresql":
         # Fresh tables have no statistics; without them the planner picks nested loops.
         db.session.execute(text("ANALYZE"))

@@ -93,6 +93,18 @@ def _audit_checkpoint(job: JobRun) -> Outcome:
     return Outcome(created=1, note=f"{anchor_line(checkpoint)}（共 {checkpoint.entries} 条）")
 
 
+def _rebuild_tallies(job: JobRun) -> Outcome:
+    from fdoctor.tallies.services import rebuild_month
+
+    assert job.period is not None
+    written = rebuild_month(str(job.period))
+    return Outcome(
+        created=written["tallies"],
+        note=f"{job.period} 运行统计已按服务记录重算：{written['tallies']} 行服务计数，"
+        f"{written['signed_population']} 个单位的签约人数",
+    )
+
+
 JOBS: dict[str, Callable[[JobRun], Outcome]] = {
     "open_l1": _open(Level.L1),
     "remind_l1": _remind_l1,
@@ -104,6 +116,7 @@ JOBS: dict[str, Callable[[JobRun], Outcome]] = {
     "contract_expiry": _contract_expiry,
     "workload_report": _workload,
     "audit_checkpoint": _audit_checkpoint,
+    "rebuild_tallies": _rebuild_tallies,
 }
 assert set(JOBS) == {job.name for job in SCHEDULE}, "every scheduled job needs a function"
 

@@ -327,6 +327,9 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
             ],
             bulk=True,
         )  # fmt: skip
+        from fdoctor.tallies.services import record_rows_inserted
+
+        record_rows_inserted(connection, (sent[client_uuid] for _id, client_uuid in ids))
     return {client_uuid: record_id for record_id, client_uuid in ids}
 
 

@@ -1,0 +1,1 @@
+"""Running figures (tallies) kept beside the records they count, so reports need no scan."""
