@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -38,6 +39,10 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 20
 # Tables the upload path may write: everything else must be unchanged at the end.
 WRITTEN_TABLES = {"service_record", "audit_entry"}
+
+
+# One audit key for the whole run: the prepared data and the served app append to one chain.
+BENCH_AUDIT_KEY = os.environ.get("AUDIT_KEY") or secrets.token_urlsafe(32)
 
 
 def free_port() -> int:
@@ -68,7 +73,12 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": self.url, "FDOCTOR_ENV": "development"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "FDOCTOR_ENV": "development",
+            "AUDIT_KEY": BENCH_AUDIT_KEY,
+        }
         self.proc = subprocess.Popen(
             [
                 str(ROOT / ".venv/bin/gunicorn"),
@@ -194,7 +204,7 @@ def run(clients: int, seconds: float, workers: int, pg_admin: str, keep: bool) -
     url = pg_admin.rsplit("/", 1)[0] + "/" + name
     server = Server(url, free_port(), workers)
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUDIT_KEY": BENCH_AUDIT_KEY})
         today = clock.today()
         with app.app_context():
             from flask_migrate import upgrade

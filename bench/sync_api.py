@@ -69,6 +69,10 @@ class Person:
     diabetes: bool
 
 
+# One audit key for the whole run: the prepared data and the served app append to one chain.
+BENCH_AUDIT_KEY = os.environ.get("AUDIT_KEY") or secrets.token_urlsafe(32)
+
+
 def _visit(rng: random.Random, person: Person | None, day: date) -> dict[str, Any]:
     """One realistic visit, valid for fdoctor/services/validation.py."""
     at = f"{day.isoformat()}T{rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00"
@@ -469,7 +473,13 @@ def run_phase(
 
 
 def flask_cli(url: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi", "FDOCTOR_ENV": "development"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "FLASK_APP": "wsgi",
+        "FDOCTOR_ENV": "development",
+        "AUDIT_KEY": BENCH_AUDIT_KEY,
+    }
     proc = subprocess.run(
         [str(ROOT / ".venv/bin/flask"), *args],
         cwd=ROOT,
@@ -502,7 +512,7 @@ def prepare(url: str, clients: int, batch: int, pool: int, scale: str | None) ->
     flask_cli(url, *load, *(["--scale", scale] if scale else []))
     loaded_s = time.perf_counter() - t0
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUDIT_KEY": BENCH_AUDIT_KEY})
     today = clock.today()
     run_tag = random.SystemRandom().getrandbits(32)
     specs, teams = [], set()
@@ -698,6 +708,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "DATABASE_URL": url,
             "FDOCTOR_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(32),
+            "AUDIT_KEY": BENCH_AUDIT_KEY,
         }
         common = (args.workers, args.worker_class, args.threads, log)
 
