@@ -38,7 +38,9 @@ sys.path.insert(0, str(ROOT))
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 20
 # Tables the upload path may write: everything else must be unchanged at the end.
-WRITTEN_TABLES = {"service_record", "audit_entry"}
+# What an upload writes: the records, their audit entries and the chain's head, the day's first use
+# of each token (marked and audited once a day), and the running figures of the records.
+WRITTEN_TABLES = {"service_record", "audit_entry", "audit_head", "api_token", "service_tally"}
 
 
 # One audit key for the whole run: the prepared data and the served app append to one chain.

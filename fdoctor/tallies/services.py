@@ -209,7 +209,7 @@ def scan_service_tallies(period: str) -> Any:
 
 
 def _signed_population_rows(period: str) -> list[dict[str, Any]]:
-    from fdoctor.assessments.metrics import _member_in_force
+    from fdoctor.assessments.metrics.predicates import _member_in_force
     from fdoctor.contracts.models import Contract, ContractMember
 
     _start, as_of = _month_bounds(period)
