@@ -32,9 +32,9 @@ def test_creating_and_changing_a_resident_is_logged_with_before_and_after(app: F
     person.phone = "13800000000"
     db.session.commit()
     entries = db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.table_name == "resident", AuditEntry.row_id == str(person.id)
-        ).order_by(AuditEntry.id)
+        select(AuditEntry)
+        .where(AuditEntry.table_name == "resident", AuditEntry.row_id == str(person.id))
+        .order_by(AuditEntry.id)
     ).all()
     assert [e.action for e in entries] == ["create", "update"]
     assert json.loads(entries[1].before)["phone"] == old_phone

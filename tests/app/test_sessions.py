@@ -449,7 +449,8 @@ def test_a_lockout_is_audited_and_the_chain_still_verifies(client: FlaskClient, 
     locked = db.session.get(User, users["doc"].id)
     assert locked is not None and locked.locked_until is not None
     updates = db.session.scalars(
-        select(AuditEntry.after).where(
+        select(AuditEntry.after)
+        .where(
             AuditEntry.table_name == "user_account",
             AuditEntry.row_id == str(users["doc"].id),
             AuditEntry.action == "update",

@@ -21,10 +21,13 @@ def test_a_future_birth_date_in_the_id_is_an_error_not_a_negative_age(
     page.goto(f"{live_server}/households/{h1.id}/residents/new")
     today = date.fromisoformat(page.get_attribute("#resident-form", "data-today"))
     page.fill("#citizen_id", cid.make("410001", today.replace(year=today.year + 4), 123))
+    page.wait_for_function(
+        "() => document.querySelector('#id-derived').innerText.includes('晚于今天')"
+    )
     preview = page.inner_text("#id-derived")
     assert "晚于今天" in preview and "-" not in preview.split("，")[-1]
     page.fill("#citizen_id", cid.make("410001", date(today.year - 30, 1, 1), 123))
-    assert "30岁" in page.inner_text("#id-derived")
+    page.wait_for_function("() => document.querySelector('#id-derived').innerText.includes('30岁')")
 
 
 def test_a_long_name_is_not_cut_but_refused_with_a_message(

@@ -84,6 +84,10 @@ def test_doctor_registers_a_household_through_the_grid_cascade(
     page.click("#add-resident")
     page.fill("#name", "马国庆")
     page.fill("#citizen_id", cid.make("410001", date(1949, 10, 1), 515))
+    # The preview is written by the page's script after the input event: wait for it.
+    page.wait_for_function(
+        "() => document.querySelector('#id-derived').innerText.startsWith('出生日期')"
+    )
     assert page.inner_text("#id-derived") == "出生日期 1949-10-01，男，76岁"
     assert "text-bg-info" in (page.get_attribute("#derived-elderly65", "class") or "")
     page.check("input[name='tags'][value='hypertension']")
