@@ -28,3 +28,14 @@ def test_every_file_the_readme_names_is_in_the_repository() -> None:
     assert named
     missing = [n for n in named if not (ROOT / n).exists() and not (ROOT / "docs" / n).exists()]
     assert missing == []
+
+
+def test_start_runs_the_scheduler_as_its_own_process_and_stops_it_with_the_app() -> None:
+    start = (ROOT / "scripts" / "start").read_text(encoding="utf-8")
+    lines = [line.strip() for line in start.splitlines() if not line.strip().startswith("#")]
+    scheduler = next(i for i, line in enumerate(lines) if "flask scheduler run" in line)
+    web = next(i for i, line in enumerate(lines) if "gunicorn" in line and "--bind" in line)
+    assert lines[scheduler].endswith("&")  # in the background, before the web server
+    assert scheduler < web
+    assert not lines[web].startswith("exec ")  # so the EXIT trap can stop the scheduler
+    assert any(line.startswith("trap ") and "scheduler_pid" in line for line in lines)
