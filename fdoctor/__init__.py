@@ -97,7 +97,7 @@ def init_extensions(app: Flask) -> None:
 
 # Every area's blueprint: module path, each exporting ``bp``.
 BLUEPRINT_MODULES = (
-    "fdoctor.core.home",
+    "fdoctor.home.routes",
     "fdoctor.auth.routes",
     "fdoctor.org.routes",
     "fdoctor.households.routes",

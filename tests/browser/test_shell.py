@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from fdoctor.auth.models import User
 from fdoctor.extensions import db
-from fdoctor.reports.dashboard import home_figures
+from fdoctor.home.figures import home_figures
 from tests.browser.conftest import browser_login, screenshot
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_login import login_required
 
-from fdoctor.reports.dashboard import home_figures
+from fdoctor.home.figures import home_figures
 
 bp = Blueprint("home", __name__)
 _FAVICON = (Path(__file__).resolve().parents[1] / "static" / "img" / "favicon.svg").read_bytes()
