@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypedDict
 
 from assessments.cascade.inputs import PublishedScore
 from assessments.cascade.lines import Line
@@ -160,3 +161,26 @@ def share_steps(
 def shown_share(part: GroupPart) -> Decimal | None:
     """The share rounded for reading, or None for an empty group."""
     return share_for_display(part.share) if part.share is not None else None
+
+
+class PartColumns(TypedDict):
+    """The columns of a line that come from its unit's part of a group split."""
+
+    weight: Decimal | Fraction
+    share: Fraction | None
+    share_display: Decimal | None
+    exact_fen: Fraction
+    entitled_fen: int
+    rounding_adjustment: Fraction
+
+
+def part_columns(part: GroupPart) -> PartColumns:
+    """A unit's part of a split as the line's columns (``Line(..., **part_columns(part))``)."""
+    return PartColumns(
+        weight=part.weight,
+        share=part.share,
+        share_display=shown_share(part),
+        exact_fen=part.exact,
+        entitled_fen=part.entitled,
+        rounding_adjustment=part.rounding,
+    )

@@ -14,9 +14,9 @@ from fractions import Fraction
 from assessments.cascade.groups import (
     Sheet,
     figure,
+    part_columns,
     settle_exact,
     share_steps,
-    shown_share,
     unique_keys,
 )
 from assessments.cascade.inputs import (
@@ -237,12 +237,7 @@ def _teams(
                 team_id=team.unit_id,
                 signed_population=team.signed_population,
                 score=mean.shown,
-                weight=part.weight,
-                share=part.share,
-                share_display=shown_share(part),
-                exact_fen=part.exact,
-                entitled_fen=part.entitled,
-                rounding_adjustment=part.rounding,
+                **part_columns(part),
                 explanation=Explanation(
                     formula="团队应得 = P × S̄ ÷ Σ(P × S̄) × 所在部分金额（S̄ = 本年度已公示季度考核得分的精确平均，不先四舍五入）",
                     steps=tuple(steps),
