@@ -408,6 +408,35 @@ def _after_flush(session: Session, _context: Any) -> None:
         write_entries(session.connection(), pending)
 
 
+def audited_update(model: Any, row_id: int, statement: Any, *, returning: bool = False) -> Any:
+    """Run one Core UPDATE of one row of an audited ``model`` and log it as the ORM would.
+
+    Counters written with single statements (atomic under parallel requests, e.g. the sign-in
+    attempts) are not seen by the flush listener; the row as read before and after (under the
+    UPDATE's row lock) goes into an ``update`` entry, so ``verify`` finds the row as its last
+    entry says. Returns the statement's RETURNING scalar when ``returning``, else None; None too
+    when no row matched (nothing is logged then).
+    """
+    from fdoctor.extensions import db
+
+    table = model.__table__
+    read = select(table).where(table.c.id == row_id)
+    before = db.session.execute(read).mappings().first()
+    result = db.session.execute(statement, execution_options={"synchronize_session": False})
+    value = result.scalar() if returning else None
+    if (returning and value is None) or (not returning and not result.rowcount):
+        return None
+    after = db.session.execute(read).mappings().one()
+    if before is not None and dict(before) != dict(after):
+        name = model.__tablename__
+        write_entries(
+            db.session.connection(),
+            [("update", name, str(row_id), row_snapshot(dict(before), name),
+              row_snapshot(dict(after), name))],
+        )  # fmt: skip
+    return value
+
+
 def record_event(
     action: str,
     table: str,

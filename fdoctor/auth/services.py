@@ -8,11 +8,11 @@ import string
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from fdoctor.audit.services import audited_update
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.core.roles import ROLE_UNIT_KINDS, Role
@@ -144,8 +144,9 @@ def authenticate(username: str, password: str) -> tuple[User | None, str | None]
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None, BAD_CREDENTIALS
-    failed = _audited_update(
-        user,
+    failed = audited_update(
+        User,
+        user.id,
         update(User)
         .where(
             User.id == user.id,
@@ -175,48 +176,8 @@ def authenticate(username: str, password: str) -> tuple[User | None, str | None]
 
 
 def _set_counters(user: User, **values: object) -> None:
-    _audited_update(user, update(User).where(User.id == user.id).values(**values))
+    audited_update(User, user.id, update(User).where(User.id == user.id).values(**values))
     db.session.expire(user)
-
-
-def _audited_update(user: User, statement: Any, *, returning: bool = False) -> Any:
-    """Run one Core UPDATE of ``user``'s row and log it in the audit trail as the ORM would.
-
-    The sign-in counters are written with single statements (atomic under parallel guesses),
-    which the flush listener does not see; the row as read before and after (under the UPDATE's
-    row lock) goes into an ``update`` entry, so lockouts are audited and ``verify`` finds the row
-    as its last entry says. Returns the statement's scalar (its RETURNING value), or None when
-    no row matched.
-    """
-    from fdoctor.audit.services import row_snapshot, write_entries
-
-    table = User.__table__
-    read = select(table).where(table.c.id == user.id)
-    before = db.session.execute(read).mappings().first()
-    result = db.session.execute(statement, execution_options={"synchronize_session": False})
-    if returning:
-        value = result.scalar()
-        if value is None:
-            return None
-    else:
-        value = None
-        if not result.rowcount:
-            return None
-    after = db.session.execute(read).mappings().one()
-    if before is not None and dict(before) != dict(after):
-        write_entries(
-            db.session.connection(),
-            [
-                (
-                    "update",
-                    User.__tablename__,
-                    str(user.id),
-                    row_snapshot(dict(before), User.__tablename__),
-                    row_snapshot(dict(after), User.__tablename__),
-                )
-            ],
-        )
-    return value
 
 
 def user_for_session(session_id: str) -> User | None:

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from assessments.money import exact_decimal
+from fdoctor.core.query import YEAR_RANGE
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.models import SETTLEMENT_KINDS
 
@@ -65,5 +66,5 @@ def parse_yuan(text: str | None, label: str) -> int:
 
 
 def check_year(year: int) -> None:
-    if not 2000 <= year <= 2100:
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
         raise SettlementError(f"年度不正确：{year}")
