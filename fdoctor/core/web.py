@@ -37,6 +37,7 @@ CSP = (
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_BEARER_HASH = "fdoctor.bearer_token_hash"
 _BEARER_USER = "fdoctor.bearer_user"  # the request environ key of the looked-up token's user
 
 
@@ -66,7 +67,9 @@ def bearer_user() -> Any:
     if header.startswith("Bearer "):
         from fdoctor.auth.services import _hash_token
 
-        user = db.session.scalar(_token_user(), {"token_hash": _hash_token(header[7:].strip())})
+        token_hash = _hash_token(header[7:].strip())
+        environ[_BEARER_HASH] = token_hash  # the token-use log reads it instead of hashing again
+        user = db.session.scalar(_token_user(), {"token_hash": token_hash})
     environ[_BEARER_USER] = user
     return user
 
@@ -295,9 +298,10 @@ def _log_token_use(user: Any) -> None:
     its own transaction). The per-process memo spares the sync API the check on every later
     call of the day."""
     from fdoctor.audit.services import record_token_use
-    from fdoctor.auth.services import _hash_token
 
-    token_hash = _hash_token(request.headers.get("Authorization", "")[7:].strip())
+    token_hash = request.environ.get(_BEARER_HASH)
+    if token_hash is None:  # only a bearer request whose token was looked up is logged
+        return
     today = clock.today()
     if _token_use_logged.get(token_hash) == today:
         return
