@@ -32,9 +32,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def _buffered(app: Any) -> Any:
+    """Read each response whole and close it before sending.
+
+    Werkzeug's development server skips closing the response when the browser drops the
+    connection mid-send (a favicon abandoned by a page that moved on), leaving the static
+    file open; the ResourceWarning then fails a test at random. Test responses are small.
+    """
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return middleware
+
+
 class LiveServer:
     def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
