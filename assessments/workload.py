@@ -13,7 +13,7 @@ rounded half-up to 4 decimals before the cap (``assessments.settlement.workload_
 
 ``DEFAULT_POINT_TABLE`` is the city's default. A county adapts it like the index: it keeps the
 table and overrides the points of some types (``adapt_point_table``); the service types stay the
-app's (``fdoctor.services.models.SERVICE_TYPES``).
+app's (``fdoctor.records.models.SERVICE_TYPES``).
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ BLUEPRINT_MODULES = (
     "fdoctor.org.routes",
     "fdoctor.households.routes",
     "fdoctor.contracts.routes",
-    "fdoctor.services.routes",
+    "fdoctor.records.routes",
     "fdoctor.surveys.routes",
     "fdoctor.imports.routes",
     "fdoctor.assessments.views",

@@ -15,7 +15,7 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Pregnancy, Resident
 from fdoctor.org.models import GridCell, OrgUnit, PopulationFigure
-from fdoctor.services.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 from fdoctor.surveys.models import Complaint, SurveyResponse
 from tests.factories import make_grid
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fdoctor.services.models import SERVICE_TYPES
+from fdoctor.records.models import SERVICE_TYPES
 
 _ERROR = {
     "type": "object",

@@ -24,8 +24,8 @@ from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
-from fdoctor.services.models import ServiceRecord
-from fdoctor.services.services import MAX_BATCH, upload_batch
+from fdoctor.records.models import ServiceRecord
+from fdoctor.records.services import MAX_BATCH, upload_batch
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

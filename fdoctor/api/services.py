@@ -18,7 +18,7 @@ from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
-from fdoctor.services.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 
 RESIDENTS_PAGE = 1000
 RECORDS_PAGE = 500

@@ -27,7 +27,7 @@ from __future__ import annotations
 from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.services import ASSESSEE_ROLE
 from fdoctor.core.triggers import Guard, Rule, changed, columns_of, register
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 
 LOCKED = "('published', 'appealed', 'acknowledged', 'superseded')"
 # What may still move on a published row: the status by the rules below, the acknowledgement

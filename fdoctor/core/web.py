@@ -272,7 +272,7 @@ def _log_full_id_views(response: Any) -> Any:
 
 # Responses that hold no personal data and may be cached: assets, the icon, the service worker.
 CACHEABLE_ENDPOINTS = frozenset(
-    {"static", "home.favicon", "services.service_worker", "worklist.pages_service_worker"}
+    {"static", "home.favicon", "records.service_worker", "worklist.pages_service_worker"}
 )
 
 
@@ -328,9 +328,9 @@ NAV = [
         "签约",
         {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
     ),
-    ("services.tablet", "录入服务", {"doctor", "team_leader"}),
+    ("records.tablet", "录入服务", {"doctor", "team_leader"}),
     (
-        "services.index",
+        "records.index",
         "服务记录",
         {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
     ),
@@ -345,8 +345,8 @@ NAV = [
     ("settlement.ratings", "成员系数", {"team_leader"}),
     ("public.index", "结果公示", None),
     ("assessments.notifications", "提醒", {"doctor"}),
-    ("services.referrals", "转诊接收", {"centre_admin", "team_leader"}),
-    ("services.conflicts", "修改冲突", {"centre_admin", "team_leader"}),
+    ("records.referrals", "转诊接收", {"centre_admin", "team_leader"}),
+    ("records.conflicts", "修改冲突", {"centre_admin", "team_leader"}),
     ("imports.index", "导入", {"doctor", "team_leader", "centre_admin"}),
     ("org.index", "机构", None),
     ("admin.users", "用户管理", {"admin", "centre_admin"}),

@@ -26,7 +26,7 @@ from fdoctor.demo.vocabulary import (
     REFERRAL_UP_NOTES,
     VACCINES,
 )
-from fdoctor.services.models import SERVICE_TYPES
+from fdoctor.records.models import SERVICE_TYPES
 
 
 class ServiceRecordSteps(DrawingBase):

@@ -16,7 +16,7 @@ from fdoctor.demo.settings import TABLE_LABELS, Row
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Pregnancy, Resident
 from fdoctor.org.models import GridCell, OrgUnit, PopulationFigure
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import (
     Complaint,
     SurveyRecordCheck,

@@ -53,7 +53,7 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.flags.models import FLAG_DECISIONS, SuspicionFlag
 from fdoctor.households.models import Household, Resident
-from fdoctor.services.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 
 LATE_DAYS = 7
 BATCH_WINDOW_SECONDS = 3600

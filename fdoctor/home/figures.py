@@ -13,7 +13,7 @@ from fdoctor.core import clock
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
-from fdoctor.services.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 
 EXPIRY_WARNING_DAYS = 30
 

@@ -34,7 +34,7 @@ from fdoctor.households.services import (
     team_doctors,
     writable_teams,
 )
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 

@@ -326,7 +326,7 @@ class WorkloadTable:
 
 def workload_table(report: WorkloadReport) -> WorkloadTable:
     """The report's rows pivoted: one line per team, one column per service type."""
-    from fdoctor.services.models import SERVICE_TYPES
+    from fdoctor.records.models import SERVICE_TYPES
 
     unit_ids = {row.team_id for row in report.rows} | {row.institution_id for row in report.rows}
     names = (

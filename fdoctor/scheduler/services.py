@@ -210,7 +210,7 @@ def contract_expiry(today: date, warning_days: int = CONTRACT_WARNING_DAYS) -> O
 
 def workload_report(period: Period) -> Outcome:
     """The month's services per team and type, one report per county (missing ones only)."""
-    from fdoctor.services.models import ServiceRecord
+    from fdoctor.records.models import ServiceRecord
 
     counties = db.session.scalars(
         select(OrgUnit).where(OrgUnit.kind == "county").order_by(OrgUnit.code)

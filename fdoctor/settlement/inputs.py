@@ -17,7 +17,7 @@ from fdoctor.assessments.models import Assessment
 from fdoctor.auth.models import User
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import dtext, kind_label, score_text
 from fdoctor.settlement.models import (

@@ -21,7 +21,7 @@ from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.households.services import search_residents
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys import forms
 from fdoctor.surveys.models import (
     COMPLAINT_STATUSES,

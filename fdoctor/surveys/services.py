@@ -63,7 +63,7 @@ from fdoctor.extensions import db
 from fdoctor.flags.services import open_flag_counts
 from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import (
     COMPLAINT_STATUSES,
     RECORD_CHECK_ANSWERS,

@@ -22,7 +22,7 @@ from sqlalchemy import case, delete, event, func, inspect, literal, select, text
 from sqlalchemy.orm import Session
 
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.tallies.models import NO_TEAM, ServiceTally, SignedPopulation
 
 # Verification states that count (SPEC 4, 6; ``fdoctor.assessments.metrics.COUNTING``).

@@ -34,8 +34,8 @@ def _work_list() -> tuple[WorkList, str, bool]:
 def record_link(resident_id: int, service_type: str) -> str:
     """Where the "record" button goes: the tablet entry page, pre-filled."""
     query = urlencode({"resident": resident_id, "type": service_type})
-    if "services.tablet" in current_app.view_functions:
-        return url_for("services.tablet", resident=resident_id, type=service_type)
+    if "records.tablet" in current_app.view_functions:
+        return url_for("records.tablet", resident=resident_id, type=service_type)
     return f"{request.script_root}/services/tablet?{query}"
 
 

@@ -33,7 +33,7 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import STORED_TAGS, Household, Resident
 from fdoctor.households.models import Pregnancy as PregnancyRow
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 
 HORIZON_DAYS = 7
 LOOKBACK_DAYS = 90

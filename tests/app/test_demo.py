@@ -32,7 +32,7 @@ from fdoctor.demo.generator import (
 from fdoctor.extensions import db
 from fdoctor.households.models import STORED_TAGS, Household, Resident
 from fdoctor.org.models import POPULATION_CATEGORIES, OrgUnit, PopulationFigure
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import (
     SurveyRecordCheck,
     SurveyResponse,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DatabaseError
 from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.triggers import MSG_SUPERSEDE
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests.factories import make_household, make_tree, make_user
 
 pytestmark = pytest.mark.db

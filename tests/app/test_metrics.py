@@ -22,7 +22,7 @@ from fdoctor.assessments.metrics import METRICS, compute_metrics, metric_records
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests import metrics_factories as f
 from tests.factories import Tree, make_tree
 

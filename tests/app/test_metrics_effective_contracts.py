@@ -18,7 +18,7 @@ from fdoctor.contracts.models import Contract
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests import metrics_factories as f
 from tests.app.assessments import metrics_reference
 from tests.factories import Tree, make_tree

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
-from tests.app.services.factories import PASSWORD, make_user, signed_household
+from fdoctor.records.models import ServiceRecord
+from tests.app.records.factories import PASSWORD, make_user, signed_household
 from tests.browser.conftest import browser_login, screenshot
 from tests.factories import make_tree
 
@@ -221,9 +221,9 @@ def test_leader_reviews_a_conflict_side_by_side(page: Any, live_server: str, app
     import uuid
 
     from fdoctor.core import clock
-    from fdoctor.services.models import ServiceRecordVersion
-    from fdoctor.services.services import upload_batch
-    from tests.app.services.factories import TODAY, bp_record, make_world
+    from fdoctor.records.models import ServiceRecordVersion
+    from fdoctor.records.services import upload_batch
+    from tests.app.records.factories import TODAY, bp_record, make_world
 
     with clock.frozen(TODAY):  # the live server shares the frozen clock
         world = make_world()

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.app.services.factories import PASSWORD
+from tests.app.records.factories import PASSWORD
 from tests.browser.conftest import browser_login, screenshot
 from tests.browser.test_tablet import _open_tablet, _pick, _records, team_world  # noqa: F401
 

@@ -151,7 +151,7 @@ def test_a_home_visit_is_worth_more_than_a_consultation():
 
 
 def test_the_default_table_prices_every_service_type_of_the_app():
-    from fdoctor.services.models import SERVICE_TYPES
+    from fdoctor.records.models import SERVICE_TYPES
 
     assert set(DEFAULT_POINT_TABLE.points) == set(SERVICE_TYPES)
 

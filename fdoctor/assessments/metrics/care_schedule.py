@@ -43,7 +43,7 @@ from fdoctor.assessments.metrics.predicates import (
 from fdoctor.assessments.metrics.units import _Grain
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.households.models import Household, Pregnancy, Resident
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 
 # --------------------------------------------------------------------------- care schedules
 #

@@ -62,7 +62,7 @@ from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit, PopulationFigure
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import Complaint, SurveyResponse
 
 

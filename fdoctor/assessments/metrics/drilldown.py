@@ -41,7 +41,7 @@ from fdoctor.assessments.metrics.units import _check_dates, _Grain
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import SurveyResponse
 
 # --------------------------------------------------------------------------- drill-down

@@ -21,7 +21,7 @@ from assessments.index import KNOWN_METRICS
 from assessments.tiers import Period
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.households.models import KEY_POPULATION_TAGS, STORED_TAGS, Resident
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 
 GRAINS = ("team", "station", "institution", "county", "city")
 METRICS = tuple(KNOWN_METRICS)

@@ -18,7 +18,7 @@ from fdoctor.assessments.metrics.predicates import GRAINS, METRICS
 from fdoctor.extensions import db
 from fdoctor.households.models import Household
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import Complaint
 
 _GRAIN_LABELS = {

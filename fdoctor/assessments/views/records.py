@@ -101,7 +101,7 @@ def _cells(row: Any) -> list[tuple[str, Any, str | None]]:
 
 def _record_link(model: str, obj: Any) -> str | None:
     endpoints = {
-        "ServiceRecord": ("services.detail", "record_id"),
+        "ServiceRecord": ("records.detail", "record_id"),
         "Contract": ("contracts.detail", "contract_id"),
         "Resident": ("households.resident", "resident_id"),
     }

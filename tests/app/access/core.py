@@ -6,7 +6,7 @@ from typing import Any
 
 from fdoctor.contracts.models import Contract
 from fdoctor.households.models import Household, Resident
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests.app.access.base import ALL, HEALTH, Expect, demo_teams, first_in_team
 
 
@@ -45,8 +45,8 @@ EXPECTATIONS: dict[str, Expect] = {
     "households.resident": Expect(HEALTH, first_in_team(Resident, "resident_id")),
     "contracts.index": Expect(HEALTH),
     "contracts.detail": Expect(HEALTH, first_in_team(Contract, "contract_id")),
-    "services.index": Expect(HEALTH),
-    "services.detail": Expect(HEALTH, first_in_team(ServiceRecord, "record_id")),
+    "records.index": Expect(HEALTH),
+    "records.detail": Expect(HEALTH, first_in_team(ServiceRecord, "record_id")),
     "surveys.index": Expect(SURVEY_ROLES),
     "surveys.complaints": Expect(SURVEY_ROLES),
     "assessments.index": Expect(SURVEY_ROLES),

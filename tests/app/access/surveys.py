@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 import fdoctor
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import VerificationSample, VerificationSampleItem
 from tests.app.access.base import Expect, demo_teams, first_in_team
 

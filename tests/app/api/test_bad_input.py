@@ -17,8 +17,8 @@ from fdoctor.core import clock
 from fdoctor.core.input_guard import BAD_TEXT_MESSAGE, DEEP_JSON_MESSAGE
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
-from fdoctor.services.models import ServiceRecord
-from tests.app.services.factories import TODAY, World, api_login, bp_record, make_world, results
+from fdoctor.records.models import ServiceRecord
+from tests.app.records.factories import TODAY, World, api_login, bp_record, make_world, results
 
 pytestmark = pytest.mark.db
 

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
-from fdoctor.services.services import _insert_ignoring_duplicates, upload_batch
-from tests.app.services.factories import (
+from fdoctor.records.models import ServiceRecord
+from fdoctor.records.services import _insert_ignoring_duplicates, upload_batch
+from tests.app.records.factories import (
     TODAY,
     World,
     api_login,
@@ -192,7 +192,7 @@ def test_county_auditor_may_not_upload(client: FlaskClient, world: World) -> Non
 def test_queries_per_batch_do_not_grow_with_its_size(
     client: FlaskClient, world: World, doctor: str, count_queries: Any
 ) -> None:
-    from tests.app.services.factories import signed_household
+    from tests.app.records.factories import signed_household
 
     with clock.frozen(TODAY):
         homes = [signed_household(world.tree.team, members=5) for _ in range(20)]
@@ -236,7 +236,7 @@ def _upload_in_thread(app: Flask, user_id: int, batch: list[dict[str, Any]], bar
 
 
 def test_concurrent_uploads_of_the_same_records_store_each_once(app: Flask, world: World) -> None:
-    from tests.app.services.factories import signed_household
+    from tests.app.records.factories import signed_household
 
     with clock.frozen(TODAY):
         homes = [signed_household(world.tree.team, members=5) for _ in range(6)]

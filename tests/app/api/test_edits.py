@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord, ServiceRecordVersion
-from tests.app.services.factories import (
+from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
+from tests.app.records.factories import (
     TODAY,
     World,
     api_login,

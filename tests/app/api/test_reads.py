@@ -10,8 +10,8 @@ from flask import Flask
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.services.services import upload_batch
-from tests.app.services.factories import (
+from fdoctor.records.services import upload_batch
+from tests.app.records.factories import (
     TODAY,
     Device,
     World,

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from fdoctor.auth.services import issue_api_token
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.services.factories import TODAY, World, bp_record, make_world, results
+from tests.app.records.factories import TODAY, World, bp_record, make_world, results
 from tests.conftest import login
 from tests.factories import PASSWORD
 

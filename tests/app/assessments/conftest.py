@@ -19,7 +19,7 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import Household
 from fdoctor.org.models import OrgUnit, PopulationFigure
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests.conftest import login
 from tests.factories import PASSWORD, Tree, make_household, make_tree
 from tests.metrics_factories import covering_contract

@@ -75,7 +75,7 @@ from fdoctor.households.models import (
     Resident,
 )
 from fdoctor.org.models import OrgUnit, PopulationFigure
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import Complaint, SurveyResponse
 
 __all__ = ["compute_metrics"]

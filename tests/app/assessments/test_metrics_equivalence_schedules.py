@@ -27,7 +27,7 @@ from fdoctor.assessments.metrics import GRAINS
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 from tests import metrics_factories as f
 from tests.app.assessments.test_metrics_equivalence import assert_same
 from tests.factories import make_tree

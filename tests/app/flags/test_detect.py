@@ -16,7 +16,7 @@ from fdoctor.flags.models import SuspicionFlag
 from fdoctor.flags.services import detect_flags
 from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests.app.surveys.world import (
     World,
     add_contract,

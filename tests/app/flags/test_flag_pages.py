@@ -15,7 +15,7 @@ from fdoctor.extensions import db
 from fdoctor.flags.models import SuspicionFlag
 from fdoctor.flags.services import FlagError, resolve_flag
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from tests.app.surveys.world import (
     World,
     add_contract,

@@ -33,7 +33,7 @@ from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.models import (
     InstitutionSplit,
     MemberRating,

@@ -15,7 +15,7 @@ from assessments.tiers import Level, Period
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import SurveyRecordCheck, SurveyResponse, VerificationSampleItem
 from fdoctor.surveys.services import draw_sample, records_to_check
 from tests.app.surveys.world import (

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from assessments.tiers import Level, Period
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
+from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import RecordReview, VerificationSampleItem
 from fdoctor.surveys.services import (
     draw_sample,

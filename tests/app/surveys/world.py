@@ -19,7 +19,7 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import GridCell, OrgUnit
-from fdoctor.services.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, Tree, make_grid, make_tree
 

@@ -16,13 +16,13 @@ from sqlalchemy import case, func, select, update
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
+from fdoctor.records.models import ServiceRecord
+from fdoctor.records.services import upload_batch
 from fdoctor.scheduler.jobs import run_job
-from fdoctor.services.models import ServiceRecord
-from fdoctor.services.services import upload_batch
 from fdoctor.surveys.services import review_record
 from fdoctor.tallies.models import ServiceTally, SignedPopulation
 from fdoctor.tallies.services import rebuild_month, rebuild_service_tallies
-from tests.app.services.factories import TODAY, World, make_world, record
+from tests.app.records.factories import TODAY, World, make_world, record
 
 pytestmark = pytest.mark.db
 

@@ -27,13 +27,13 @@ from fdoctor.core.bulk import encode_rows, recordset
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import in_scope, scope_clause, scoped
 from fdoctor.extensions import db
-from fdoctor.services.models import (
+from fdoctor.records.models import (
     REFERRAL_TYPES,
     SERVICE_TYPES,
     ServiceRecord,
     ServiceRecordVersion,
 )
-from fdoctor.services.validation import (
+from fdoctor.records.validation import (
     Draft,
     Placement,
     any_of,

@@ -27,15 +27,15 @@ from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404, scoped
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from fdoctor.services import validation as rules
-from fdoctor.services.models import (
+from fdoctor.records import validation as rules
+from fdoctor.records.models import (
     SERVICE_CATEGORIES,
     SERVICE_TYPES,
     VERIFICATION_STATES,
     ServiceRecord,
     ServiceRecordVersion,
 )
-from fdoctor.services.services import (
+from fdoctor.records.services import (
     ServiceError,
     confirm_referral,
     open_conflicts,
@@ -45,7 +45,7 @@ from fdoctor.services.services import (
     resolve_conflict,
 )
 
-bp = Blueprint("services", __name__, url_prefix="/services")
+bp = Blueprint("records", __name__, url_prefix="/services")
 
 REVIEWERS = (Role.TEAM_LEADER, Role.CENTRE_ADMIN)
 # Rows of the side-by-side conflict view: (label, key in the version data).
@@ -79,7 +79,7 @@ def index() -> Any:
         stmt, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
     )
     return render_template(
-        "services/index.html",
+        "records/index.html",
         page=page,
         month=f"{start:%Y-%m}",
         stype=stype,
@@ -99,7 +99,7 @@ def detail(record_id: int) -> Any:
         .order_by(ServiceRecordVersion.created_at, ServiceRecordVersion.id)
     ).all()
     return render_template(
-        "services/detail.html",
+        "records/detail.html",
         record=record,
         states=VERIFICATION_STATES,
         versions=versions,
@@ -133,7 +133,7 @@ def tablet() -> Any:
         for code, label in SERVICE_CATEGORIES.items()
     ]
     return render_template(
-        "services/tablet.html",
+        "records/tablet.html",
         categories=categories,
         institutions=institutions,
         teams=teams,
@@ -181,7 +181,7 @@ def conflicts() -> Any:
     """Open edit conflicts in the reviewer's scope, each shown side by side with the record."""
     rows = db.session.scalars(open_conflicts(current_user).limit(200)).unique().all()
     return render_template(
-        "services/conflicts.html",
+        "records/conflicts.html",
         conflicts=[(c, _comparison(c)) for c in rows],
     )
 
@@ -225,7 +225,7 @@ def referrals() -> Any:
     institution_id = receiving_institution_id(current_user)
     institution = db.session.get(OrgUnit, institution_id) if institution_id else None
     return render_template(
-        "services/referrals.html",
+        "records/referrals.html",
         page=page,
         state=state,
         states=REFERRAL_STATES,

@@ -2,7 +2,7 @@
 
 The tablet page and uploads are for the recorders (doctor, leader, centre); conflicts and
 referral receipts for the reviewers (leader, centre). POST routes are walked only with roles that
-must be refused; what allowed roles may do is tested in tests/app/services and tests/app/api.
+must be refused; what allowed roles may do is tested in tests/app/records and tests/app/api.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from fdoctor.extensions import db
-from fdoctor.services.models import REFERRAL_TYPES, ServiceRecord
+from fdoctor.records.models import REFERRAL_TYPES, ServiceRecord
 from tests.app.access.base import ALL, HEALTH, Expect, demo_teams
 
 RECORDERS = frozenset({"doctor", "leader", "centre"})
@@ -47,16 +47,16 @@ _record_uuid = _first(ServiceRecord.id.is_not(None), "client_uuid", ServiceRecor
 
 def _no_conflict(_which: str) -> dict[str, Any]:
     # The demo holds no edit conflicts: refused roles meet 403 before any lookup, allowed roles
-    # 404; accepting and rejecting are tested in tests/app/services/test_conflicts.py.
+    # 404; accepting and rejecting are tested in tests/app/records/test_conflicts.py.
     return {"version_id": 0}
 
 
 EXPECTATIONS: dict[str, Expect] = {
-    "services.tablet": Expect(RECORDERS),
-    "services.conflicts": Expect(REVIEWERS),
-    "services.resolve": Expect(REVIEWERS, _no_conflict, method="POST"),
-    "services.referrals": Expect(REVIEWERS),
-    "services.receive": Expect(REVIEWERS, _external_referral, method="POST"),
+    "records.tablet": Expect(RECORDERS),
+    "records.conflicts": Expect(REVIEWERS),
+    "records.resolve": Expect(REVIEWERS, _no_conflict, method="POST"),
+    "records.referrals": Expect(REVIEWERS),
+    "records.receive": Expect(REVIEWERS, _external_referral, method="POST"),
     "api.me": Expect(ALL),
     "api.residents": Expect(HEALTH),
     "api.services": Expect(HEALTH),
@@ -64,7 +64,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api.service": Expect(HEALTH, _record_uuid),
 }
 # The service worker script is public (no data; browsers re-fetch it to update): tested in
-# tests/app/services/test_tablet_page.py.
+# tests/app/records/test_tablet_page.py.
 # The offline pages' worker (worklist.pages_service_worker) is public for the same reason: tested in
 # tests/app/worklist/test_pages_worker.py and in Chromium (tests/browser/test_offline_pages.py).
-SPECIAL = {"services.service_worker", "worklist.pages_service_worker"}
+SPECIAL = {"records.service_worker", "worklist.pages_service_worker"}

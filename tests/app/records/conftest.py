@@ -1,11 +1,11 @@
-"""Clients that keep their own login (see ``tests.app.services.factories.Device``)."""
+"""Clients that keep their own login (see ``tests.app.records.factories.Device``)."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask
 
-from tests.app.services.factories import Device, device
+from tests.app.records.factories import Device, device
 
 
 @pytest.fixture()

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fdoctor.core import clock
-from fdoctor.services.models import SERVICE_TYPES
-from fdoctor.services.services import upload_batch
-from fdoctor.services.validation import SPECIFIC_FIELDS, parse_draft
-from tests.app.services.factories import PASSWORD, TODAY, Device, World, device, make_world
+from fdoctor.records.models import SERVICE_TYPES
+from fdoctor.records.services import upload_batch
+from fdoctor.records.validation import SPECIFIC_FIELDS, parse_draft
+from tests.app.records.factories import PASSWORD, TODAY, Device, World, device, make_world
 from tests.conftest import login
 
 pytestmark = pytest.mark.db

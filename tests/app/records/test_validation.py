@@ -14,10 +14,10 @@ from flask import Flask
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.services import add_unit
-from fdoctor.services.models import ServiceRecord
-from fdoctor.services.services import upload_batch
-from fdoctor.services.validation import parse_draft
-from tests.app.services.factories import (
+from fdoctor.records.models import ServiceRecord
+from fdoctor.records.services import upload_batch
+from fdoctor.records.validation import parse_draft
+from tests.app.records.factories import (
     TERM,
     TODAY,
     World,

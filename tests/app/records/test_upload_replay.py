@@ -13,9 +13,9 @@ from fdoctor.audit.models import AuditEntry
 from fdoctor.audit.services import canonical, row_snapshot, snapshot, verify
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord
-from fdoctor.services.services import _snapshot, upload_batch
-from tests.app.services.factories import TODAY, World, bp_record, make_world, record
+from fdoctor.records.models import ServiceRecord
+from fdoctor.records.services import _snapshot, upload_batch
+from tests.app.records.factories import TODAY, World, bp_record, make_world, record
 
 pytestmark = pytest.mark.db
 

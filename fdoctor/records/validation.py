@@ -45,7 +45,7 @@ from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import OrgUnit
-from fdoctor.services.models import REFERRAL_TYPES, SERVICE_TYPES, ServiceRecord
+from fdoctor.records.models import REFERRAL_TYPES, SERVICE_TYPES, ServiceRecord
 
 # Physiological bounds (mmHg, mmol/L); the database's CHECK constraints are wider on purpose.
 SYSTOLIC_RANGE = (70, 260)

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.services.models import ServiceRecord, ServiceRecordVersion
-from fdoctor.services.services import upload_batch
-from tests.app.services.factories import (
+from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
+from fdoctor.records.services import upload_batch
+from tests.app.records.factories import (
     PASSWORD,
     TODAY,
     Device,
@@ -142,7 +142,7 @@ def test_doctor_may_not_resolve(app: Flask, conflict: ServiceRecordVersion) -> N
 def test_another_teams_leader_does_not_see_the_conflict(
     app: Flask, world: World, conflict: ServiceRecordVersion
 ) -> None:
-    from tests.app.services.factories import make_user
+    from tests.app.records.factories import make_user
 
     make_user("lead2", "team_leader", world.tree.team2)
     db.session.commit()

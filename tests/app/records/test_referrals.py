@@ -13,9 +13,9 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
-from fdoctor.services.models import ServiceRecord
-from fdoctor.services.services import upload_batch
-from tests.app.services.factories import (
+from fdoctor.records.models import ServiceRecord
+from fdoctor.records.services import upload_batch
+from tests.app.records.factories import (
     PASSWORD,
     TODAY,
     Device,
@@ -163,7 +163,7 @@ def test_received_tab_lists_the_confirmed_referral(app: Flask, referral: Service
 def test_referral_inbox_query_count_does_not_grow_with_rows(
     app: Flask, world: World, count_queries: Any
 ) -> None:
-    from tests.app.services.factories import signed_household
+    from tests.app.records.factories import signed_household
 
     target = world.tree.institution.id
     other_team = world.tree.other_team.id
