@@ -78,7 +78,7 @@ from fdoctor.assessments.models import (
     SpotCheckDraw,
     SpotCheckDrawItem,
 )
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import insert_rows
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
@@ -538,7 +538,7 @@ def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]
     connection = db.session.connection()
     a_table = Assessment.__table__
     i_table = AssessmentItem.__table__
-    postgres = connection.dialect.name == "postgresql"
+    postgres = dialect.is_postgresql(connection)
     returned: list[Any]
     if postgres:
         returned = insert_rows(connection, a_table, rows, returning=("unit_id", "id"))

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from fdoctor.audit.keys import audit_key, keyed, mac
 from fdoctor.audit.models import AuditBaseline, AuditCheckpoint, AuditEntry, AuditHead
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import insert_rows
 
 # Every table that decides money, points or access (SPEC: assessments, settlement, accounts).
@@ -240,8 +240,8 @@ def _lock_chain(connection: Any) -> tuple[int, str, int, bool]:
     (PostgreSQL) serialises that case, and the row is looked for again under it.
     """
     head = connection.execute(_LOCK_HEAD).first()
-    if head is None and connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+    if head is None and dialect.is_postgresql(connection):
+        dialect.advisory_xact_lock(connection, _ADVISORY_KEY)
         head = connection.execute(_LOCK_HEAD).first()
     if head is not None:
         return head[0], head[1], head[2], True
@@ -330,7 +330,7 @@ def write_entries(
         rows.append({**fields, "id": next_id, "at": at, "prev_hash": prev, "hash": digest})
         prev = digest
         next_id += 1
-    if connection.dialect.name == "postgresql" and bulk and len(rows) > 1:
+    if dialect.is_postgresql(connection) and bulk and len(rows) > 1:
         _insert_entries_pg(connection, rows)
     else:
         connection.execute(insert(AuditEntry), rows)
@@ -504,7 +504,7 @@ def record_token_use(token_hash: str, user: Any = None) -> bool:
 def _digest_expression(connection: Any, table: str, columns: list[str]) -> str:
     """SQL computing a row's content digest (32 hex) from ``columns`` of alias ``t``."""
     cols = ", ".join(f't."{c}"' for c in columns)
-    if connection.dialect.name == "postgresql":
+    if dialect.is_postgresql(connection):
         return f"md5(CAST(ROW({cols}) AS TEXT))"
     return f"fd_row_digest({cols})"
 
@@ -532,7 +532,7 @@ def _digest_sums(digests: Iterable[str]) -> tuple[int, int, int]:
 
 
 def _baseline_sums(connection: Any, table: str) -> tuple[int, int, int]:
-    if connection.dialect.name == "postgresql":
+    if dialect.is_postgresql(connection):
         row = connection.execute(
             text(
                 "SELECT count(*), "

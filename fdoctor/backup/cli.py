@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from fdoctor.audit import services as audit
 from fdoctor.backup.services import BackupError, create_backup, restore_backup
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.extensions import db
 
 backup_cli = AppGroup("backup", help="备份与恢复")
@@ -21,7 +21,7 @@ backup_cli = AppGroup("backup", help="备份与恢复")
 def create_command(output: Path | None) -> None:
     """在线备份当前数据库。"""
     if output is None:
-        suffix = "sqlite3" if db.engine.dialect.name == "sqlite" else "dump"
+        suffix = "sqlite3" if dialect.name(db.engine) == dialect.SQLITE else "dump"
         output = Path("backups") / f"fdoctor-{clock.now():%Y%m%d-%H%M%S}.{suffix}"
     # A fresh checkpoint goes into the backup and beside it (FILE.audit.json), so the trail's
     # end as of the backup is kept outside the database too.

@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
+from fdoctor.core import dialect as db_dialect
+
 
 class BackupError(RuntimeError):
     """A user-facing backup/restore error in Chinese."""
@@ -100,7 +102,7 @@ def create_backup(engine: Engine, output: Path) -> BackupResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.exists():
         raise BackupError(f"备份文件已存在：{output}")
-    dialect = engine.dialect.name
+    dialect = db_dialect.name(engine)
     if dialect == "sqlite":
         src = sqlite3.connect(_sqlite_path(engine))
         dst = sqlite3.connect(str(output))
@@ -137,7 +139,7 @@ def restore_backup(engine: Engine, source: Path, force: bool = False) -> None:
         raise BackupError(f"备份文件不存在：{source}")
     if not force and not database_is_empty(engine):
         raise BackupError("目标数据库已有数据，拒绝覆盖；确认要覆盖请加 --force")
-    dialect = engine.dialect.name
+    dialect = db_dialect.name(engine)
     if dialect == "sqlite":
         engine.dispose()
         src = sqlite3.connect(str(source))

@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from fdoctor.core import dialect as db_dialect
 from fdoctor.extensions import db
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")
@@ -104,7 +105,7 @@ def columns_of(table: Any, *, except_: Iterable[str] = ()) -> list[str]:
 
 
 def _dialect(connection: Any) -> str:
-    name = str(connection.dialect.name)
+    name = db_dialect.name(connection)
     if name not in _NE:
         raise NotImplementedError(f"no triggers for the {name} database")
     return name

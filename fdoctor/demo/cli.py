@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select, text
 
 from fdoctor.auth.models import User
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.demo.generator import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
@@ -35,7 +35,7 @@ def _vacuum() -> None:
     ``ix_service_record_counting`` per resident) would visit the heap for each row until
     autovacuum came by; a database that has run for a year has long had its pages marked.
     """
-    if db.engine.dialect.name != "postgresql":
+    if not dialect.is_postgresql(db.engine):
         return
     db.session.remove()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import func, select, text
 
 from fdoctor.auth.models import User
+from fdoctor.core import dialect
 from fdoctor.demo.builder import CityBuilder
 from fdoctor.demo.settings import (
     DEMO_LOGINS,
@@ -104,7 +105,7 @@ def load_demo(
     from fdoctor.tallies.services import rebuild_service_tallies
 
     rebuild_service_tallies()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect.is_postgresql():
         # Fresh tables have no statistics; without them the planner picks nested loops.
         db.session.execute(text("ANALYZE"))
     return DemoSummary(seed, anchor, scale, counts, builder.login_rows())

@@ -12,6 +12,7 @@ from sqlalchemy import insert, text
 
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember, ContractPackage, ServicePackage
+from fdoctor.core import dialect
 from fdoctor.demo.settings import TABLE_LABELS, Row
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Pregnancy, Resident
@@ -56,7 +57,7 @@ class TableWriter:
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = defaultdict(int)
-        self.copy = db.session.get_bind().dialect.name == "postgresql"
+        self.copy = dialect.is_postgresql()
         self.deferred: list[str] = []
 
     def defer_constraints(self) -> None:
@@ -138,7 +139,7 @@ class TableWriter:
 
 def reset_sequences() -> None:
     """Primary keys were assigned here, so PostgreSQL sequences must be moved past them."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not dialect.is_postgresql():
         return
     for table in TABLE_LABELS:
         db.session.execute(

@@ -32,24 +32,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
     and_,
     case,
-    cast,
-    extract,
     func,
     or_,
     select,
     union,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from assessments.care_schedule import add_months
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.extensions import db
 from fdoctor.flags.models import FLAG_DECISIONS, SuspicionFlag
 from fdoctor.households.models import Household, Resident
@@ -83,17 +77,6 @@ class FlagError(ValueError):
 
 
 # ------------------------------------------------------------------ SQL helpers
-
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def _epoch(expr: Any) -> ColumnElement[int]:
-    """Whole seconds since 1970-01-01 of a naive date or datetime column, on either engine."""
-    if _dialect() == "sqlite":
-        return cast(func.strftime("%s", expr), BigInteger)
-    return cast(func.floor(extract("epoch", expr)), BigInteger)
 
 
 def _day_start(day: date) -> datetime:
@@ -158,7 +141,7 @@ def _type_label(code: str) -> str:
 
 
 def _backdated(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
-    entered_epoch = _epoch(ServiceRecord.entered_at)
+    entered_epoch = dialect.epoch_seconds(ServiceRecord.entered_at)
     late = (
         select(
             ServiceRecord.id.label("id"),
@@ -169,7 +152,8 @@ def _backdated(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
             *filters,
             ServiceRecord.entered_at >= _day_start(start),
             ServiceRecord.entered_at < _day_start(end + timedelta(days=1)),
-            entered_epoch >= _epoch(ServiceRecord.service_date) + (LATE_DAYS + 1) * 86400,
+            entered_epoch
+            >= dialect.epoch_seconds(ServiceRecord.service_date) + (LATE_DAYS + 1) * 86400,
         )
         .cte("late")
     )
@@ -257,7 +241,7 @@ def _duplicates(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
 
 
 def _velocity(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
-    entered_epoch = _epoch(ServiceRecord.entered_at)
+    entered_epoch = dialect.epoch_seconds(ServiceRecord.entered_at)
     order = (ServiceRecord.entered_at, ServiceRecord.id)
     gaps = (
         select(
@@ -474,9 +458,8 @@ def _insert_new(candidates: Iterable[_Candidate]) -> int:
     if not rows:
         return 0
     # A concurrent run may have inserted some keys since we looked: skip them, never fail.
-    insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
     stmt = (
-        insert(SuspicionFlag)
+        dialect.insert_for(SuspicionFlag)
         .on_conflict_do_nothing(index_elements=["kind", "subject_key"])
         .returning(*SuspicionFlag.__table__.columns)
     )

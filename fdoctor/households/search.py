@@ -34,6 +34,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
+from fdoctor.core import dialect
 from fdoctor.core.scope import scope_clause, visible_unit
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
@@ -155,14 +156,10 @@ def _bounded(model: Any, stmt: Select[Any], where: Filter, limit: int) -> Select
     column = where.order_column()
     if column is not None:
         stmt = stmt.order_by(getattr(model, column))
-    elif _dialect() == "postgresql":
+    elif dialect.is_postgresql():
         matches = stmt.cte("matches").prefix_with("MATERIALIZED")
         stmt = select(*matches.c)
     return stmt.limit(limit + 1)
-
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
 
 
 def _escape_like(value: str) -> str:
@@ -178,7 +175,7 @@ def _prefix_range(column: Any, value: str) -> ColumnElement[bool]:
 
 
 def _starts_with(column: Any, value: str) -> ColumnElement[bool]:
-    if _dialect() == "postgresql":
+    if dialect.is_postgresql():
         # The trigram index answers anchored LIKE; a range would depend on the collation.
         return column.like(_escape_like(value) + "%", escape="\\")
     return _prefix_range(column, value)

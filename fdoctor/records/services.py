@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, case, select, update
 from sqlalchemy.orm import joinedload
 
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import encode_rows, recordset
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import in_scope, scope_clause, scoped
@@ -36,7 +36,6 @@ from fdoctor.records.models import (
 from fdoctor.records.validation import (
     Draft,
     Placement,
-    any_of,
     is_uuid,
     load_context,
     parse_draft,
@@ -219,7 +218,7 @@ def _stored(user: Any, client_uuids: list[str]) -> dict[str, _Stored]:
     visible = case((scope_clause(ServiceRecord, user), True), else_=False)
     rows = db.session.execute(
         select(ServiceRecord.client_uuid, ServiceRecord.id, ServiceRecord.version, visible).where(
-            any_of(ServiceRecord.client_uuid, client_uuids)
+            dialect.any_of(ServiceRecord.client_uuid, client_uuids)
         )
     ).all()
     return {r[0]: _Stored(r[1], r[2], bool(r[3])) for r in rows}
@@ -280,19 +279,6 @@ def _new_row(
     }
 
 
-def _dialect_insert(model: Any) -> Any:
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(model)
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(model)
-    raise RuntimeError(f"unsupported database {name}")  # pragma: no cover
-
-
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
     """INSERT … ON CONFLICT (client_uuid) DO NOTHING; the ids of the rows stored.
 
@@ -307,7 +293,7 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
     if not rows:
         return {}
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
+    if dialect.is_postgresql(connection):
         created = connection.execute(_pg_insert_statement(), {"rows": _json_rows(rows)})
     else:
         created = connection.execute(_sqlite_insert_statement(), rows)
@@ -374,7 +360,7 @@ def _pg_insert_statement() -> Any:
     if stmt is None:
         table = ServiceRecord.__table__
         stmt = (
-            _dialect_insert(table)
+            dialect.insert_for(table)
             .from_select(list(_ROW_COLUMNS), recordset(table, _ROW_COLUMNS))
             .on_conflict_do_nothing(index_elements=["client_uuid"])
             .returning(table.c.id, table.c.client_uuid)
@@ -388,7 +374,7 @@ def _sqlite_insert_statement() -> Any:
     if stmt is None:
         table = ServiceRecord.__table__
         stmt = (
-            _dialect_insert(table)
+            dialect.insert_for(table)
             .on_conflict_do_nothing(index_elements=["client_uuid"])
             .returning(table.c.id, table.c.client_uuid)
         )
@@ -683,7 +669,7 @@ def _apply_edit(
         "team_id": record.team_id,
     }
     stmt = (
-        _dialect_insert(ServiceRecordVersion)
+        dialect.insert_for(ServiceRecordVersion)
         .values([row])
         .on_conflict_do_nothing(index_elements=["edit_uuid"])
         .returning(ServiceRecordVersion.id)

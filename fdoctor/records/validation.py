@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import aliased
 
 from fdoctor.contracts.models import Contract, ContractMember
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
@@ -402,18 +402,6 @@ class Context:
     user_team_id: int | None = None
 
 
-def any_of(column: Any, values: Iterable[Any]) -> Any:
-    """``column IN (values)``; on PostgreSQL as ``column = ANY(:array)``, one parameter.
-
-    A batch's IN lists hold up to 200 values: as one array the statement is the same whatever the
-    count, so SQLAlchemy renders it once and the driver's parse is cached too.
-    """
-    values = list(values)
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
 _residents_statements: dict[str, Any] = {}
 
 
@@ -423,10 +411,10 @@ def _residents_statement() -> Any:
     Each request only adds the user's scope to it; the ids are one parameter (an array on
     PostgreSQL, an expanding IN list on SQLite).
     """
-    dialect = db.session.get_bind().dialect.name
-    stmt = _residents_statements.get(dialect)
+    engine = dialect.name()
+    stmt = _residents_statements.get(engine)
     if stmt is None:
-        if dialect == "postgresql":
+        if engine == dialect.POSTGRESQL:
             wanted = Resident.id == any_(bindparam("resident_ids", type_=ARRAY(BigInteger)))
         else:
             wanted = Resident.id.in_(bindparam("resident_ids", expanding=True))
@@ -449,7 +437,7 @@ def _residents_statement() -> Any:
             .outerjoin(Contract, Contract.id == ContractMember.contract_id)
             .where(wanted)
         )
-        _residents_statements[dialect] = stmt
+        _residents_statements[engine] = stmt
     return stmt
 
 
@@ -525,7 +513,7 @@ def _same_day(keys: set[tuple[Any, str, date]]) -> dict[tuple[int, str, date], s
     if not keys:
         return {}
     columns = (ServiceRecord.resident_id, ServiceRecord.type, ServiceRecord.service_date)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect.is_postgresql():
         payload = _KEYS_ENCODER.encode([{"r": r, "t": t, "d": d.isoformat()} for r, t, d in keys])
         stmt, params = _same_day_pg(), {"keys": payload}
     else:

@@ -13,7 +13,7 @@ from sqlalchemy import text as sql_text
 from assessments.money import SettlementInputError
 from assessments.tiers import Period, PeriodError, ensure_period_ended
 from fdoctor.audit import services as audit
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import insert_rows
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import canonical_json, compute, sha256_of_texts
@@ -194,7 +194,7 @@ def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
                 "explanation": canonical_json(line["explanation"], checked=True),
             }
         )
-    if connection.dialect.name == "postgresql":
+    if dialect.is_postgresql(connection):
         _insert_lines_pg(connection, rows)
     else:
         connection.execute(insert(SettlementLine.__table__), rows)
@@ -203,7 +203,7 @@ def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
 
 def _reserve_line_ids(connection: Any, count: int) -> list[int]:
     """``count`` new, ascending ``settlement_line`` ids for this transaction."""
-    if connection.dialect.name == "postgresql":
+    if dialect.is_postgresql(connection):
         return sorted(
             connection.execute(
                 sql_text(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, distinct, func, or_, select
 
 from fdoctor.contracts.models import Contract, ContractMember
+from fdoctor.core import dialect
 from fdoctor.extensions import db
 
 
@@ -41,7 +42,7 @@ def signed_population_by_level(as_of: date) -> dict[str, dict[int, int]]:
     On PostgreSQL one scan with ``GROUPING SETS`` (the counts are the same as three grouped
     queries: each set counts distinct residents in its own groups); elsewhere three queries.
     """
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not dialect.is_postgresql():
         return {level: signed_population(as_of, f"{level}_id") for level in _POPULATION_LEVELS}
     columns = [getattr(ContractMember, f"{level}_id") for level in _POPULATION_LEVELS]
     # grouping(county, institution, team) sets a bit for each column left out of the row's set.

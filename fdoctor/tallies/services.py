@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, delete, event, func, inspect, literal, select, text
+from sqlalchemy import case, delete, event, func, inspect, literal, select
 from sqlalchemy.orm import Session
 
+from fdoctor.core import dialect
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
 from fdoctor.tallies.models import NO_TEAM, ServiceTally, SignedPopulation
@@ -63,27 +64,21 @@ _TALLY_COLUMNS = (*_TALLY_KEY, "counting", "false_count")
 _upserts: dict[str, Any] = {}
 
 
-def _upsert(dialect: str) -> Any:
+def _upsert(connection: Any) -> Any:
     """The delta statement, built once per dialect and cached (compiled once by SQLAlchemy).
 
     PostgreSQL: the rows travel as one JSON array (``fdoctor.core.bulk.recordset``), one
     statement whatever their number; SQLite: the statement executed for each row (in-process).
     """
-    stmt = _upserts.get(dialect)
+    engine = dialect.name(connection)
+    stmt = _upserts.get(engine)
     if stmt is None:
         table = ServiceTally.__table__
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
+        stmt = dialect.insert_for(table, connection)
+        if engine == dialect.POSTGRESQL:
             from fdoctor.core.bulk import recordset
 
-            stmt = pg_insert(table).from_select(
-                list(_TALLY_COLUMNS), recordset(table, _TALLY_COLUMNS)
-            )
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(table)
+            stmt = stmt.from_select(list(_TALLY_COLUMNS), recordset(table, _TALLY_COLUMNS))
         stmt = stmt.on_conflict_do_update(
             index_elements=list(_TALLY_KEY),
             set_={
@@ -91,7 +86,7 @@ def _upsert(dialect: str) -> Any:
                 "false_count": table.c.false_count + stmt.excluded.false_count,
             },
         )
-        _upserts[dialect] = stmt
+        _upserts[engine] = stmt
     return stmt
 
 
@@ -105,13 +100,12 @@ def apply_deltas(connection: Any, deltas: Deltas) -> None:
     ]  # fmt: skip
     if not rows:
         return
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
+    if dialect.is_postgresql(connection):
         from fdoctor.core.bulk import encode_rows
 
-        connection.execute(_upsert(dialect), {"rows": encode_rows(rows)})
+        connection.execute(_upsert(connection), {"rows": encode_rows(rows)})
     else:
-        connection.execute(_upsert(dialect), rows)
+        connection.execute(_upsert(connection), rows)
 
 
 def record_rows_inserted(connection: Any, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -232,23 +226,15 @@ def _signed_population_rows(period: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _period_of(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.to_char(column, "YYYY-MM")
-    return func.strftime("%Y-%m", column)
-
-
 def rebuild_service_tallies() -> int:
     """Replace every month's service tallies with one grouped scan of all records (after a bulk
     load, e.g. the demo city); the caller commits. Returns the number of tally rows."""
     connection = db.session.connection()
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        connection.execute(text("LOCK TABLE service_tally IN EXCLUSIVE MODE"))
+    dialect.lock_table_exclusive(connection, "service_tally")
     tally = ServiceTally.__table__
     connection.execute(delete(tally))
     r = ServiceRecord
-    period = _period_of(r.service_date, dialect)
+    period = dialect.month_text(r.service_date, connection)
     team_key = func.coalesce(r.team_id, NO_TEAM)
     scan = (
         select(
@@ -279,10 +265,9 @@ def rebuild_month(period: str) -> dict[str, int]:
     commits). Returns the number of rows written of each."""
     _month_bounds(period)  # a malformed period fails here, before anything is deleted
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        # Uploads that add deltas wait until the scan's figures are committed, and a rebuild
-        # waits for uploads in progress: no delta is counted twice or lost.
-        connection.execute(text("LOCK TABLE service_tally IN EXCLUSIVE MODE"))
+    # Uploads that add deltas wait until the scan's figures are committed, and a rebuild
+    # waits for uploads in progress: no delta is counted twice or lost.
+    dialect.lock_table_exclusive(connection, "service_tally")
     tally = ServiceTally.__table__
     connection.execute(delete(tally).where(tally.c.period == period))
     scan = scan_service_tallies(period)
