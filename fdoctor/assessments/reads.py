@@ -26,7 +26,7 @@ from fdoctor.assessments.models import (
 )
 from fdoctor.assessments.services import LEVEL_LABELS, SPOT_LEVEL
 from fdoctor.core.roles import Role
-from fdoctor.core.scope import scope_clause
+from fdoctor.core.scope import county_clause, scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
@@ -229,19 +229,12 @@ def units_below(unit: OrgUnit, kind: str, whole_city: bool) -> list[OrgUnit]:
 # --------------------------------------------------------------------------- workload reports
 
 
-def _workload_scope(user: Any) -> Any:
-    unit = user.org_unit
-    if user.role == Role.CITY_ADMIN.value or unit is None:
-        return WorkloadReport.id.is_not(None)
-    return WorkloadReport.county_id == unit.county_id
-
-
 def workload_reports(user: Any, limit: int = 200) -> list[WorkloadReport]:
     """Workload reports the user may see (a county auditor: their county's), newest first."""
     return list(
         db.session.scalars(
             select(WorkloadReport)
-            .where(_workload_scope(user))
+            .where(county_clause(WorkloadReport, user))
             .options(selectinload(WorkloadReport.county))
             .order_by(WorkloadReport.period.desc(), WorkloadReport.county_id)
             .limit(limit)
@@ -252,5 +245,7 @@ def workload_reports(user: Any, limit: int = 200) -> list[WorkloadReport]:
 def workload_report(report_id: int, user: Any) -> WorkloadReport | None:
     """One workload report, or None when it does not exist or is out of the user's scope."""
     return db.session.scalar(
-        select(WorkloadReport).where(WorkloadReport.id == report_id, _workload_scope(user))
+        select(WorkloadReport).where(
+            WorkloadReport.id == report_id, county_clause(WorkloadReport, user)
+        )
     )

@@ -65,6 +65,19 @@ def scope_clause(model: Any, user: Any | None = None) -> ColumnElement[bool]:
     return false()
 
 
+def county_clause(model: Any, user: Any | None = None) -> ColumnElement[bool]:
+    """A WHERE clause for rows kept per county (``model.county_id``, e.g. a county's workload
+    report): visible to the whole county's staff, below the county as well as at it."""
+    user = _user(user)
+    if not getattr(user, "is_authenticated", False):
+        return false()
+    unit = visible_unit(user)
+    if unit is None:
+        return true()
+    county_id = unit.id if unit.kind == "county" else unit.county_id
+    return model.county_id == county_id if county_id is not None else false()
+
+
 def scoped(model: type[M], user: Any | None = None) -> Select[tuple[M]]:
     """``select(model)`` already limited to the user's scope."""
     return select(model).where(scope_clause(model, user))

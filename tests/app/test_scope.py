@@ -87,3 +87,31 @@ def test_anonymous_sees_nothing(world: dict) -> None:
         select(func.count(Household.id)).where(scope_clause(Household, AnonymousUserMixin()))
     )
     assert count == 0
+
+
+def test_county_rows_are_seen_by_the_whole_county_and_above_only(world: dict) -> None:
+    """A county's workload report: its county, the institutions and teams below it and the city
+    see it; the other county does not."""
+    from datetime import datetime
+
+    from fdoctor.assessments.models import WorkloadReport
+    from fdoctor.core.scope import county_clause
+
+    tree, u = world["tree"], world["users"]
+    mine = WorkloadReport(
+        county_id=tree.county.id, period="2026-03", created_at=datetime(2026, 4, 1)
+    )
+    theirs = WorkloadReport(
+        county_id=tree.other_county.id, period="2026-03", created_at=datetime(2026, 4, 1)
+    )
+    db.session.add_all([mine, theirs])
+    u["other"] = make_user("other", "county_auditor", tree.other_county)
+    db.session.flush()
+
+    def seen(user: object) -> set[int]:
+        clause = county_clause(WorkloadReport, user)
+        return set(db.session.scalars(select(WorkloadReport.id).where(clause)))
+
+    assert seen(u["county"]) == seen(u["centre"]) == seen(u["doctor"]) == {mine.id}
+    assert seen(u["other"]) == {theirs.id}
+    assert seen(u["city"]) == seen(u["admin"]) == {mine.id, theirs.id}
