@@ -23,9 +23,13 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     init_blueprints(app)
     init_cli(app)
+    from fdoctor.audit import requests as audit_requests
+    from fdoctor.auth import bearer
     from fdoctor.core import web
 
+    bearer.init_app(app)  # first: a device's token is looked up before anything reads the input
     web.init_app(app)
+    audit_requests.init_app(app)  # last: its after-request hook runs first
     from fdoctor.core import query
 
     query.init_app(app)
@@ -82,9 +86,10 @@ def init_extensions(app: Flask) -> None:
     @login_manager.request_loader
     def load_user_from_token(req: Any) -> Any:
         # Devices call /api/v1/ with "Authorization: Bearer <token>" instead of a session cookie.
-        # The before_request hook (fdoctor.core.web) normally logs them in already; either way
-        # the token is looked up once per request.
-        from fdoctor.core.web import bearer_user, is_bearer_request
+        # The before_request hook (fdoctor.auth.bearer) normally logs them in already; either
+        # way the token is looked up once per request.
+        from fdoctor.auth.bearer import bearer_user
+        from fdoctor.core.web import is_bearer_request
 
         return bearer_user() if is_bearer_request(req) else None
 

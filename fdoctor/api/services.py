@@ -186,7 +186,7 @@ def records_page(user: Any, args: Any) -> dict[str, Any]:
 
 def _full_id(number: str) -> str:
     """A full citizen ID leaving the server is logged (once per request, with the others)."""
-    from fdoctor.core.web import note_full_id_view
+    from fdoctor.audit.requests import note_full_id_view
 
     note_full_id_view(number)
     return number

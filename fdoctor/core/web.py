@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from typing import Any
 
 from flask import Flask, render_template, request
@@ -14,8 +12,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from assessments.money import yuan
-from fdoctor.core import citizen_id, clock, input_guard
-from fdoctor.core.access import sees_full_id
+from fdoctor.core import clock, input_guard
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.extensions import db
 
@@ -37,8 +34,6 @@ CSP = (
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_BEARER_HASH = "fdoctor.bearer_token_hash"
-_BEARER_USER = "fdoctor.bearer_user"  # the request environ key of the looked-up token's user
 
 
 def is_bearer_request(req: Any = None) -> bool:
@@ -47,52 +42,6 @@ def is_bearer_request(req: Any = None) -> bool:
     return bool(
         req.path.startswith("/api/") and req.headers.get("Authorization", "").startswith("Bearer ")
     )
-
-
-_token_user_statement: Any = None
-
-
-def bearer_user() -> Any:
-    """The active user owning the request's unrevoked bearer token, or None; one query per request.
-
-    The user's org unit comes in the same query (every API view scopes by it). The answer is kept
-    in the request's environ (not ``g``, which tests share between requests), so the CSRF
-    exemption, the login and Flask-Login's request loader all use one look-up.
-    """
-    environ = request.environ
-    if _BEARER_USER in environ:
-        return environ[_BEARER_USER]
-    header = request.headers.get("Authorization", "")
-    user = None
-    if header.startswith("Bearer "):
-        from fdoctor.auth.services import _hash_token
-
-        token_hash = _hash_token(header[7:].strip())
-        environ[_BEARER_HASH] = token_hash  # the token-use log reads it instead of hashing again
-        user = db.session.scalar(_token_user(), {"token_hash": token_hash})
-    environ[_BEARER_USER] = user
-    return user
-
-
-def _token_user() -> Any:
-    global _token_user_statement
-    if _token_user_statement is None:
-        from sqlalchemy import bindparam, select
-        from sqlalchemy.orm import joinedload
-
-        from fdoctor.auth.models import ApiToken, User
-
-        _token_user_statement = (
-            select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(
-                ApiToken.token_hash == bindparam("token_hash"),
-                ApiToken.revoked_at.is_(None),
-                User.active,
-            )
-            .options(joinedload(User.org_unit))
-        )
-    return _token_user_statement
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -160,28 +109,6 @@ def init_app(app: Flask) -> None:
         return response
 
     app.after_request(_no_store_when_signed_in)
-    # Registered last so it runs first (after_request runs in reverse): the error page that
-    # replaces a page whose ID view could not be logged gets no-store and the headers too.
-    app.after_request(_log_full_id_views)
-
-    @app.before_request
-    def bearer_login() -> None:
-        # A device's API call ("Authorization: Bearer <token>"): the token alone says who it is,
-        # looked up once (with the user's unit) and never mixed with a session cookie.
-        if not is_bearer_request():
-            return
-        user = bearer_user()
-        if user is None and request.method not in SAFE_METHODS:
-            # No cookie is involved, so no CSRF check follows; a bad token must therefore never
-            # fall back to the session cookie.
-            from flask import abort
-
-            abort(401)
-        if user is not None:
-            _log_token_use(user)
-        from flask import current_app
-
-        current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
 
     # Before anything reads the input: NUL, lone surrogates and deep JSON are refused alike.
     app.before_request(input_guard.check_request)
@@ -210,64 +137,12 @@ def init_app(app: Flask) -> None:
             "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
             "Role": Role,
             "today": clock.today(),
-            "show_id": _show_id,
             "nav_items": _nav_items() if current_user.is_authenticated else [],
         }
 
     app.jinja_env.filters["yuan"] = _yuan
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}" if n is not None else "—"
     app.jinja_env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
-
-
-def _show_id(number: str | None) -> str:
-    if not sees_full_id():
-        return citizen_id.mask(number)
-    note_full_id_view(number)
-    return number or ""
-
-
-def note_full_id_view(number: str | None) -> None:
-    """Remember that this request showed a full citizen ID; logged once per request."""
-    from flask import g
-
-    if number:
-        g.setdefault("full_ids_viewed", []).append(citizen_id.mask(number))
-
-
-def _log_full_id_views(response: Any) -> Any:
-    """Write one audit entry per request that showed full citizen IDs (who, where, whose)."""
-    from flask import g
-
-    viewed = g.pop("full_ids_viewed", None)
-    if not viewed or response.status_code >= 400:
-        return response
-    from fdoctor.audit.services import record_event
-
-    try:
-        record_event(
-            "view_id",
-            "resident",
-            "*",
-            {"path": request.full_path.rstrip("?"), "count": len(viewed), "masked": viewed[:200]},
-        )
-        db.session.commit()
-    except Exception:
-        # No unlogged view: the page with the full numbers is not sent, the request fails.
-        db.session.rollback()
-        from flask import current_app
-
-        current_app.logger.exception("could not log a full citizen ID view")
-        message = "审计日志写入失败，页面未显示，请稍后重试。"
-        if request.path.startswith("/api/"):
-            return current_app.response_class(
-                json.dumps({"error": message, "status": 500}, ensure_ascii=False),
-                status=500,
-                mimetype="application/json",
-            )
-        return current_app.make_response(
-            (render_template("errors/error.html", code=500, message=message), 500)
-        )
-    return response
 
 
 # Responses that hold no personal data and may be cached: assets, the icon, the service worker.
@@ -288,25 +163,6 @@ def _no_store_when_signed_in(response: Any) -> Any:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
-
-
-_token_use_logged: dict[str, date] = {}  # token hash -> the day this process last logged its use
-
-
-def _log_token_use(user: Any) -> None:
-    """A device's token use, logged at most once per token and day (``record_token_use``, in
-    its own transaction). The per-process memo spares the sync API the check on every later
-    call of the day."""
-    from fdoctor.audit.services import record_token_use
-
-    token_hash = request.environ.get(_BEARER_HASH)
-    if token_hash is None:  # only a bearer request whose token was looked up is logged
-        return
-    today = clock.today()
-    if _token_use_logged.get(token_hash) == today:
-        return
-    record_token_use(token_hash, user)
-    _token_use_logged[token_hash] = today
 
 
 def _yuan(fen: int | None) -> str:

@@ -74,7 +74,7 @@ def _effective_cells(record: Any) -> list[tuple[str, Any, str | None]]:
 
 def _cells(row: Any) -> list[tuple[str, Any, str | None]]:
     """(header, value, link) per shown column of a drill-down row."""
-    from fdoctor.core.web import _show_id
+    from fdoctor.audit.requests import show_id as _show_id
 
     cells: list[tuple[str, Any, str | None]] = []
     for field, value in zip(row._fields, row, strict=True):
