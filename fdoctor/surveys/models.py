@@ -157,8 +157,34 @@ class VerificationSampleTeam(db.Model):
     open_flags: Mapped[int] = mapped_column(Integer, default=0)
     risk_weight: Mapped[str] = mapped_column(String(12), default="1")
     size: Mapped[int] = mapped_column(Integer)
+    # Residents added because doctors of the team were disputed in the previous period.
+    widened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     team = relationship("OrgUnit")
+
+
+class VerificationSampleDoctor(db.Model):
+    """One doctor's risk when a verification sample was drawn (``assessments.risk``): the
+    inputs and the weight that raised their residents' chance of a call, stored for replay."""
+
+    __tablename__ = "verification_sample_doctor"
+    __table_args__ = (
+        UniqueConstraint(
+            "sample_id", "doctor_id", "team_id", name="uq_verification_sample_doctor_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("verification_sample.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    open_flags: Mapped[int] = mapped_column(Integer, default=0)
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    found_false: Mapped[int] = mapped_column(Integer, default=0)
+    disputed_before: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[str] = mapped_column(String(12), default="1")
+
+    doctor = relationship("User")
 
 
 class RecordReview(ScopedMixin, db.Model):

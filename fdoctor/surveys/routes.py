@@ -53,6 +53,7 @@ from fdoctor.surveys.services import (
     replay_sample,
     resolve_complaint,
     review_record,
+    sample_doctors,
     samples_in_scope,
     stored_draw,
     teams_in_scope,
@@ -271,6 +272,7 @@ def sample(sample_id: int) -> Any:
     page = db.paginate(stmt, page=_page(), per_page=PER_PAGE, error_out=False)
     report = verification_report([sample.id])
     parts = {part.team_id: part for part in sample.teams}
+    doctors = sample_doctors(sample)
     replay = None
     if request.args.get("replay"):
         replayed = replay_sample(sample)
@@ -285,6 +287,7 @@ def sample(sample_id: int) -> Any:
         page=page,
         rows=report,
         parts=parts,
+        doctors=doctors,
         team_names={row.team_id: row.team_name for row in report},
         status=status,
         team_id=team_id,

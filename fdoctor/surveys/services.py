@@ -15,7 +15,12 @@ Each team's size is ``assessments.sampling.team_sample_size``: ``rate`` (config
     risk_weight = min(3, 1 + 100 × open_flags / candidates)     (1 when there are no candidates)
 
 i.e. one more "standard sample" per open suspicion flag per 100 signed residents, capped at three
-times the standard size. The draw is ``draw_residents_per_team`` with a fresh ``new_seed()``;
+times the standard size. Within a team the draw is weighted by **each doctor's risk**
+(``assessments.risk``; inputs read by ``fdoctor.surveys.risk``: the doctor's open flags, the
+share of their verified records found false, a dispute in the previous period): a resident weighs
+as much as the riskiest doctor who served them in the period, and a team gets ``WIDEN_PER_DOCTOR``
+more residents per doctor disputed in the previous period. Each doctor's inputs and weight are
+stored (``verification_sample_doctor``) so the draw replays. The draw is ``draw_residents_per_team`` with a fresh ``new_seed()``;
 the seed, and per team the candidates count, open flags, weight and size, are stored so the draw
 can be replayed (``replay_sample``). One sample per unit, level and period: drawing again returns
 the existing one.
@@ -38,13 +43,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import distinct, func, or_, select
 
+from assessments.risk import DoctorRisk, resident_weights, widened_size
 from assessments.sampling import (
     DEFAULT_MINIMUM,
     DEFAULT_RATE,
     SamplingError,
     draw,
-    draw_residents_per_team,
     new_seed,
+    team_sample_size,
 )
 from assessments.tiers import (
     Level,
@@ -74,9 +80,11 @@ from fdoctor.surveys.models import (
     SurveyRecordCheck,
     SurveyResponse,
     VerificationSample,
+    VerificationSampleDoctor,
     VerificationSampleItem,
     VerificationSampleTeam,
 )
+from fdoctor.surveys.risk import doctor_risks, doctors_of_residents, previous_period
 
 RISK_WEIGHT_CAP = Decimal(3)
 RECORDS_PER_CALL = 3
@@ -141,16 +149,9 @@ def drawable_periods(level: Level, today: date | None = None, count: int = 4) ->
     period = Period.containing(level.period_kind, today)
     periods = []
     while len(periods) < count:
-        period = _previous(period)
+        period = previous_period(period)
         periods.append(period)
     return periods
-
-
-def _previous(period: Period) -> Period:
-    per_year = period.kind.count_per_year
-    if period.number > 1:
-        return Period(period.kind, period.year, period.number - 1)
-    return Period(period.kind, period.year - 1, per_year)
 
 
 def period_candidates(unit: OrgUnit, level: Level, period: Period) -> dict[int, list[int]]:
@@ -237,11 +238,25 @@ def draw_sample(
     teams = sorted(set(_teams_under(unit, level)) | set(candidates))
     flags = open_flag_counts(teams)
     weights = {t: risk_weight(flags.get(t, 0), len(candidates.get(t, []))) for t in teams}
+    served = doctors_of_residents(teams, period)
+    risks = doctor_risks(
+        {d for team in served.values() for ds in team.values() for d in ds}, period
+    )
     seed = new_seed()
+    sizes: dict[int, int] = {}
+    widened: dict[int, int] = {}
+    drawn: dict[int, list[int]] = {}
     try:
-        drawn = draw_residents_per_team(
-            {t: candidates.get(t, []) for t in teams}, seed, rate, minimum, weights
-        )
+        for team_id in teams:
+            residents = candidates.get(team_id, [])
+            base = team_sample_size(len(residents), rate, minimum, weights[team_id])
+            team_doctors = {d for ds in served.get(team_id, {}).values() for d in ds}
+            disputed = sum(1 for d in team_doctors if risks[d].disputed_before)
+            sizes[team_id] = widened_size(base, len(residents), disputed)
+            widened[team_id] = sizes[team_id] - base
+            drawn[team_id] = draw(
+                residents, sizes[team_id], seed, _resident_weights(team_id, served, risks)
+            )
     except SamplingError as exc:
         raise SurveyError(str(exc)) from None
     sample = VerificationSample(
@@ -267,8 +282,23 @@ def draw_sample(
                 open_flags=flags.get(team_id, 0),
                 risk_weight=str(weights[team_id]),
                 size=len(residents),
+                widened=widened[team_id],
             )
         )
+        for doctor_id in sorted({d for ds in served.get(team_id, {}).values() for d in ds}):
+            risk = risks[doctor_id]
+            db.session.add(
+                VerificationSampleDoctor(
+                    sample_id=sample.id,
+                    team_id=team_id,
+                    doctor_id=doctor_id,
+                    open_flags=risk.open_flags,
+                    checked=risk.checked,
+                    found_false=risk.found_false,
+                    disputed_before=risk.disputed_before,
+                    weight=str(risk.weight),
+                )
+            )
         for order, resident_id in enumerate(residents, start=1):
             db.session.add(
                 VerificationSampleItem(
@@ -283,6 +313,55 @@ def draw_sample(
     return sample, True
 
 
+def _resident_weights(
+    team_id: int, served: dict[int, dict[int, set[int]]], risks: Mapping[int, DoctorRisk]
+) -> dict[int, Decimal]:
+    return resident_weights(
+        served.get(team_id, {}), {doctor: risk.weight for doctor, risk in risks.items()}
+    )
+
+
+@dataclass(frozen=True)
+class SampleDoctor:
+    """A doctor's row on the sample page: who, which team, weight and why."""
+
+    team_id: int
+    name: str
+    weight: Decimal
+    explanation: str
+    widened: bool
+
+
+def sample_doctors(sample: VerificationSample) -> list[SampleDoctor]:
+    """The sample's doctors, riskiest first (the inputs stored when it was drawn)."""
+    rows = db.session.execute(
+        select(VerificationSampleDoctor, User.display_name)
+        .join(User, User.id == VerificationSampleDoctor.doctor_id)
+        .where(VerificationSampleDoctor.sample_id == sample.id)
+    ).all()
+    doctors = []
+    for row, name in rows:
+        risk = DoctorRisk(row.open_flags, row.checked, row.found_false, row.disputed_before)
+        doctors.append(
+            SampleDoctor(
+                row.team_id, name, Decimal(row.weight), risk.explain(), risk.disputed_before > 0
+            )
+        )
+    return sorted(doctors, key=lambda d: (-d.weight, d.team_id, d.name))
+
+
+def stored_doctor_weights(sample: VerificationSample) -> dict[int, Decimal]:
+    """The doctors' weights stored with the sample (a doctor has one weight per sample)."""
+    return {
+        doctor_id: Decimal(weight)
+        for doctor_id, weight in db.session.execute(
+            select(VerificationSampleDoctor.doctor_id, VerificationSampleDoctor.weight).where(
+                VerificationSampleDoctor.sample_id == sample.id
+            )
+        )
+    }
+
+
 def replay_sample(sample: VerificationSample) -> dict[int, list[int]] | None:
     """Recompute the draw from the stored seed and team sizes; ``None`` if sizes were not stored.
 
@@ -295,8 +374,15 @@ def replay_sample(sample: VerificationSample) -> dict[int, list[int]] | None:
     period = Period.parse(sample.period, expect=level.period_kind)
     assert unit is not None
     candidates = period_candidates(unit, level, period)
+    served = doctors_of_residents([part.team_id for part in sample.teams], period)
+    weights = stored_doctor_weights(sample)
     return {
-        part.team_id: draw(candidates.get(part.team_id, []), part.size, sample.seed)
+        part.team_id: draw(
+            candidates.get(part.team_id, []),
+            part.size,
+            sample.seed,
+            resident_weights(served.get(part.team_id, {}), weights),
+        )
         for part in sample.teams
     }
 
@@ -323,7 +409,8 @@ def sample_period(sample: VerificationSample) -> Period:
 
 def records_to_check(item: VerificationSampleItem) -> list[ServiceRecord]:
     """Up to three of the resident's service records by the sampled team in the sample's period,
-    picked with a draw seeded by the sample seed and the resident (the same every time)."""
+    picked with a draw seeded by the sample seed and the resident (the same every time), each
+    record weighted by its doctor's stored risk: the call asks about the riskiest doctor's work."""
     sample = item.sample
     period = sample_period(sample)
     records = db.session.scalars(
@@ -336,7 +423,9 @@ def records_to_check(item: VerificationSampleItem) -> list[ServiceRecord]:
         )
     ).all()
     by_id = {r.id: r for r in records}
-    picked = draw(list(by_id), RECORDS_PER_CALL, f"{sample.seed}:{item.resident_id}")
+    doctor_weights = stored_doctor_weights(sample)
+    weights = {r.id: doctor_weights.get(r.doctor_id, Decimal(1)) for r in records}
+    picked = draw(list(by_id), RECORDS_PER_CALL, f"{sample.seed}:{item.resident_id}", weights)
     return sorted((by_id[i] for i in picked), key=lambda r: (r.service_date, r.id))
 
 
