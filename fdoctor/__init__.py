@@ -117,6 +117,7 @@ BLUEPRINT_MODULES = (
     "fdoctor.api.routes",
     "fdoctor.worklist.routes",
     "fdoctor.flags.routes",
+    "fdoctor.confirm.routes",
 )
 # Command groups: (module path, attribute).
 CLI_GROUPS = (

@@ -60,7 +60,9 @@ AUDITED_TABLES = frozenset(
         "survey_record_check",
         "verification_sample",
         "verification_sample_team",
+        "verification_sample_doctor",
         "verification_sample_item",
+        "resident_answer",
         # assessments and what follows them
         "assessment",
         "assessment_item",
@@ -100,6 +102,7 @@ NOT_AUDITED: dict[str, str] = {
     "grid_cell": "map cells grouping households; scope follows the household's team",
     "service_tally": "derived counts of audited service records; rebuilt from them by a job",
     "signed_population": "derived counts of audited contracts; rebuilt from them by a job",
+    "resident_link_hit": "the resident page's rate limit (a digest of the address and a time)",
 }
 # Columns whose value never enters the trail: a keyed digest of the value stands in for it, so a
 # change (a password change, a raw rewrite of the hash) still shows without storing the secret.

@@ -7,7 +7,7 @@ team leaders in their own team, centres in their teams (RECORDERS).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from fdoctor.confirm.links import agreement_token, link_url
 from fdoctor.contracts.forms import CopiesForm, SignForm, TerminateForm, sign_form_class
 from fdoctor.contracts.models import CONTRACT_STATUSES, Contract
 from fdoctor.contracts.services import (
@@ -89,7 +90,8 @@ def detail(contract_id: int) -> Any:
 @roles_required(HEALTH_DATA_READERS)
 def agreement(contract_id: int) -> Any:
     contract = get_scoped_or_404(Contract, contract_id)
-    pdf = build_agreement_pdf(agreement_data(contract))
+    data = replace(agreement_data(contract), confirm_url=link_url(agreement_token(contract)))
+    pdf = build_agreement_pdf(data)
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -24,6 +24,7 @@ from reportlab.platypus import (
 
 from assessments.money import yuan
 from fdoctor.reports.pdf import cjk_font, grid_table, paragraph, styles
+from fdoctor.reports.qr import qr_drawing
 
 COPIES = ("第一联 居民留存联", "第二联 机构留存联")
 
@@ -83,6 +84,8 @@ class AgreementData:
     packages: list[AgreementPackage] = field(default_factory=list)
     doctor_phone: str = ""
     phone: str = ""
+    # The resident's confirmation link (fdoctor.confirm), printed as a QR code on their copy.
+    confirm_url: str = ""
 
     @property
     def yearly_fee_fen(self) -> int:
@@ -165,7 +168,22 @@ def _copy(data: AgreementData, label: str) -> list[object]:
         )
     )
     flow.append(KeepTogether([Spacer(1, 6 * mm), _signatures()]))
+    if data.confirm_url and label == COPIES[0]:
+        flow.append(KeepTogether([Spacer(1, 4 * mm), _confirm_qr(data.confirm_url)]))
     return flow
+
+
+def _confirm_qr(url: str) -> Table:
+    """The resident's QR code: their visits to confirm or deny, and the service to rate."""
+    s = styles()
+    text = paragraph(
+        "居民服务确认：请用手机扫描左侧二维码，核对家庭医生为您记录的服务（如未接受请选择"
+        "“未接受”），并对服务进行评价。每季度可提交一次；本码在协议期满后 30 天内有效。",
+        s["small"],
+    )
+    table = Table([[qr_drawing(url, 28 * mm), text]], colWidths=[32 * mm, 138 * mm])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    return table
 
 
 def _signatures() -> Table:
