@@ -114,7 +114,7 @@ def my_lines(user: Any) -> list[tuple[SettlementLine, Settlement]]:
                 Settlement.status == "locked",
             )
             .order_by(Settlement.year.desc(), SettlementLine.position)
-        ).tuples()
+        )
     ]
 
 
