@@ -283,3 +283,66 @@ def test_the_database_keeps_the_order(locked: Locked) -> None:
         db.session.commit()
     with pytest.raises(DatabaseError, match="已批准的二次分配不能修改或删除"):
         _raw("UPDATE team_distribution SET status = 'published' WHERE id = :id", id=proposed.id)
+
+
+def test_the_centre_names_the_representative_on_its_page(
+    locked: Locked, client: FlaskClient
+) -> None:
+    team = locked.world["T2"]
+    _as(client, "c1-admin")
+    html = client.get("/distribution/").get_data(as_text=True)
+    assert f'id="settings-{team.id}"' in html and "甲一中心团队" in html
+    token = csrf_token(client, "/distribution/")
+    response = client.post(
+        f"/distribution/settings/{team.id}",
+        data={"csrf_token": token, "representative_id": str(locked.outsider.id),
+              "publicity_days": "5"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    settings = services.settings_for(team.id)
+    assert settings is not None
+    assert settings.representative_id == locked.outsider.id and settings.publicity_days == 5
+    # A centre admin of another institution cannot reach the team at all.
+    _as(client, "c2-admin")
+    response = client.post(
+        f"/distribution/settings/{team.id}",
+        data={"csrf_token": csrf_token(client, "/distribution/"), "publicity_days": "3"},
+    )
+    assert response.status_code == 404
+
+
+def test_pages_of_another_team_and_steps_of_another_role_are_refused(
+    locked: Locked, client: FlaskClient
+) -> None:
+    distribution = _published(locked)
+    page = f"/distribution/{locked.sheet.id}/team/{locked.world['T1'].id}"
+    _as(client, "t2-nurse")
+    assert client.get(page).status_code == 404
+    _as(client, "c2-admin")
+    assert client.get(page).status_code == 404
+    # A doctor cannot approve, a centre admin cannot confirm: refused by role before anything.
+    _as(client, "t1-nurse")
+    token = csrf_token(client, "/distribution/")
+    assert (
+        client.post(f"/distribution/{distribution.id}/approve", data={"csrf_token": token})
+    ).status_code == 403
+    _as(client, "c1-admin")
+    token = csrf_token(client, "/distribution/")
+    assert (
+        client.post(f"/distribution/{distribution.id}/confirm", data={"csrf_token": token})
+    ).status_code == 403
+    db.session.refresh(distribution)
+    assert distribution.status == "published"
+
+
+def test_a_second_proposal_and_a_second_answer_are_refused(locked: Locked) -> None:
+    distribution = _published(locked)
+    with pytest.raises(DistributionError, match="已经提交，不能重复提交"):
+        services.propose(locked.sheet, locked.world["T1"], locked.leader, "")
+    objection = services.object_to(distribution, locked.nurse, "请说明 k 的计算")
+    services.answer(objection, locked.leader, "按服务记录条数计算")
+    db.session.commit()
+    with pytest.raises(DistributionError, match="该异议已经答复"):
+        services.answer(objection, locked.leader, "再答一次")
+    with pytest.raises(DistributionError, match="只有本团队的团队长可以答复异议"):
+        services.answer(objection, locked.nurse, "代答")
