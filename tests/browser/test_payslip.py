@@ -54,6 +54,14 @@ def test_a_member_reads_their_slip_on_a_phone(
         assert width <= PHONE["width"], width
         path = screenshot(page, "payslip-phone")
         assert path.stat().st_size > 10_000
+        # The team's page, where a member objects during the 公示, fits the phone as well.
+        page.goto(f"{live_server}/distribution/{locked.sheet.id}/team/{locked.world['T1'].id}")
+        page.fill("#object-text", "我的出勤天数有误")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "distribution-team-phone")
+        page.click("#object-form button[type=submit]")
+        page.wait_for_selector("#objections")
+        assert "我的出勤天数有误" in page.inner_text("#objections")
         assert not errors, errors
     finally:
         context.close()
