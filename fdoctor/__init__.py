@@ -113,6 +113,7 @@ BLUEPRINT_MODULES = (
     "fdoctor.assessments.views",
     "fdoctor.assessments.public",
     "fdoctor.settlement.routes",
+    "fdoctor.distribution.routes",
     "fdoctor.admin.routes",
     "fdoctor.api.routes",
     "fdoctor.worklist.routes",

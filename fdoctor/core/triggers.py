@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 
 from fdoctor.core import dialect as db_dialect
 from fdoctor.extensions import db
@@ -162,13 +162,20 @@ def create_statements(guard: Guard, dialect: str) -> list[str]:
     return _sqlite_create(guard) if dialect == "sqlite" else _postgresql_create(guard)
 
 
+def _existing(connection: Any) -> list[Guard]:
+    """The registered guards whose table exists: a migration older than a table installs all
+    guards but that table's (the migration creating the table installs its guards)."""
+    tables = set(inspect(connection).get_table_names())
+    return [guard for guard in registered() if guard.table in tables]
+
+
 def install_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> None:
     """(Re)install ``guards`` (default: all registered) on ``connection``; safe to repeat.
 
     ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``).
     """
     dialect = _dialect(connection)
-    for guard in registered() if guards is None else guards:
+    for guard in _existing(connection) if guards is None else guards:
         for statement in _drop(guard, dialect) + create_statements(guard, dialect):
             connection.exec_driver_sql(statement)
 
@@ -176,7 +183,7 @@ def install_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> 
 def uninstall_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> None:
     """Remove ``guards`` (default: all registered); missing ones are skipped."""
     dialect = _dialect(connection)
-    for guard in registered() if guards is None else guards:
+    for guard in _existing(connection) if guards is None else guards:
         for statement in _drop(guard, dialect):
             connection.exec_driver_sql(statement)
 

@@ -199,6 +199,8 @@ NAV = [
     ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
     ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),
     ("settlement.ratings", "成员系数", {"team_leader"}),
+    ("distribution.index", "二次分配", {"doctor", "team_leader", "centre_admin"}),
+    ("distribution.slips", "我的绩效", {"doctor", "team_leader"}),
     ("public.index", "结果公示", None),
     ("assessments.notifications", "提醒", {"doctor"}),
     ("records.referrals", "转诊接收", {"centre_admin", "team_leader"}),

@@ -30,6 +30,7 @@ MONEY_POINTS_ACCESS = {
     "verification_sample_item", "assessment_appeal", "assessment_appeal_item", "rectification",
     "suspicion_flag", "settlement", "settlement_line", "assessment", "assessment_item",
     "service_record", "contract", "contract_member", "resident", "household",
+    "team_distribution", "distribution_objection", "distribution_settings",
 }  # fmt: skip
 
 
