@@ -218,6 +218,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}" if n is not None else "—"
     app.jinja_env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 
+    from fdoctor.todos.items import grouped
+
+    app.jinja_env.filters["todo_groups"] = grouped
+
 
 def _show_id(number: str | None) -> str:
     if not sees_full_id():
@@ -341,6 +345,7 @@ NAV = [
     ),
     ("assessments.index", "考核", {"team_leader", "centre_admin", "county_auditor", "city_admin"}),
     ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
+    ("home.funds", "结算池资金", {"finance"}),
     ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),
     ("settlement.ratings", "成员系数", {"team_leader"}),
     ("public.index", "结果公示", None),
