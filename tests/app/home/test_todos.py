@@ -102,17 +102,16 @@ def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(world: Any, app: 
     db.session.commit()
     own = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
     group = _groups(own)[("甲一中心团队", "team_leader")]
-    assert f"月度自查 {YEAR}-12 · 甲一中心团队：评分并提交（已逾期，应于 {YEAR + 1}-01-05 前完成）" in (
-        group
+    assert (
+        f"月度自查 {YEAR}-12 · 甲一中心团队：评分并提交（已逾期，应于 {YEAR + 1}-01-05 前完成）"
+        in (group)
     )
     assert f'href="/assessments/{l1.id}"' in group
     other = _signed_in(app.test_client(), "t3-leader").get("/").get_data(as_text=True)
     assert "月度自查" not in other and f"/assessments/{l1.id}" not in other
 
 
-def test_the_settlement_page_groups_missing_inputs_by_unit_and_role(
-    world: Any, app: Flask
-) -> None:
+def test_the_settlement_page_groups_missing_inputs_by_unit_and_role(world: Any, app: Flask) -> None:
     html = (
         _signed_in(app.test_client(), "city-user")
         .get(f"/settlement/?year={YEAR}")
@@ -145,9 +144,10 @@ def test_missing_scores_are_the_assessors_to_do(app: Flask) -> None:
     groups = _groups(html[html.index('id="status-settlement"') :])
     assert "「甲区」缺少 2026 年度市级考核（L4）" in groups[("测试市", "city_admin")]
     assert "「甲一中心」缺少 2026-H2 年终考核（L3）" in groups[("甲区", "county_auditor")]
-    assert "「甲一中心团队」（甲一中心）缺少 2026 年度季度考核（L2）" in groups[
-        ("甲一中心", "centre_admin")
-    ]
+    assert (
+        "「甲一中心团队」（甲一中心）缺少 2026 年度季度考核（L2）"
+        in groups[("甲一中心", "centre_admin")]
+    )
     county = _signed_in(app.test_client(), "county-user").get("/").get_data(as_text=True)
     mine = _groups(county)
     assert list(mine) == [("甲区", "county_auditor")]
