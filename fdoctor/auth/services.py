@@ -25,6 +25,7 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128  # the login form accepts no longer password
 PASSWORD_MIN_CLASSES = 3  # of: lower-case, upper-case, digits, other characters
 BAD_CREDENTIALS = "用户名或密码错误"
+UNIT_REQUIRED = "除系统管理员外，用户须指定所属机构编码"
 _COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 _LEET = str.maketrans("013457@$", "oieastas")
 
@@ -117,7 +118,7 @@ def _unit_for(role: Role, unit_code: str | None) -> OrgUnit | None:
     unit_code = (unit_code or "").strip()
     if not unit_code:
         if role is not Role.ADMIN:
-            raise UserError("除系统管理员外，用户须指定所属机构编码")
+            raise UserError(UNIT_REQUIRED)
         return None
     unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))
     if unit is None:
