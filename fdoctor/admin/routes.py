@@ -133,9 +133,8 @@ def new_user() -> Any:
                 form.unit_code.data,
                 display_name=(form.display_name.data or "").strip(),
                 post=(form.post.data or "").strip() or None,
+                on_probation=bool(form.on_probation.data),
             )
-            user.on_probation = bool(form.on_probation.data)
-            db.session.flush()
         except UserError as exc:
             db.session.rollback()
             flash(str(exc), "danger")

@@ -83,6 +83,7 @@ def create_user(
     unit_code: str | None = None,
     display_name: str | None = None,
     post: str | None = None,
+    on_probation: bool = False,
 ) -> User:
     """Create a user; admin may have no unit (the top of the tree), other roles need one."""
     username = (username or "").strip()
@@ -99,6 +100,7 @@ def create_user(
         role=role_enum.value,
         org_unit_id=unit.id if unit else None,
         post=post,
+        on_probation=on_probation,
     )
     user.set_password(password)
     db.session.add(user)

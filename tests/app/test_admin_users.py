@@ -105,6 +105,9 @@ def test_the_admin_creates_a_user_who_can_sign_in_and_is_audited(tree: Tree, app
     assert entry.username == "root"
     after = json.loads(entry.after or "{}")
     assert after["role"] == "doctor" and after["org_unit_id"] == tree.team.id
+    # Created whole in one entry: no later update set the probation.
+    assert after["on_probation"] is True
+    assert all(json.loads(e.before or "{}")["on_probation"] for e in _entries(user.id, "update"))
     # The password's hash is kept out of the trail (a keyed digest stands in for it).
     assert after["password_hash"] != user.password_hash and NEW_PASSWORD not in (entry.after or "")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,10 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete
 
+from fdoctor.assessments.models import Assessment
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.settlement.models import PoolFund
-from tests.app.settlement.factories import YEAR, build_world, make_assessment, make_login
+from tests.app.settlement.factories import YEAR, build_world, make_login
 from tests.conftest import login
 from tests.factories import PASSWORD
 
@@ -51,6 +53,20 @@ def _signed_in(client: FlaskClient, username: str) -> FlaskClient:
 
 def _groups(html: str) -> dict[tuple[str, str], str]:
     return {(unit, role): body for unit, role, body in _GROUP.findall(html)}
+
+
+def _l1(team: Any, status: str, total: str | None) -> Assessment:
+    """The team's December self-check, assessed by the team itself, due on 5 January."""
+    l1 = Assessment(
+        level="L1", period=f"{YEAR}-12", unit_id=team.id, assessor_unit_id=team.id,
+        county_id=team.county_id, institution_id=team.institution_id, team_id=team.id,
+        index_code=f"city-{YEAR}", status=status, revision=1, is_current=True,
+        total=Decimal(total) if total else None, opened_at=datetime(YEAR + 1, 1, 1, 2, 0),
+        due_on=date(YEAR + 1, 1, 5),
+    )  # fmt: skip
+    db.session.add(l1)
+    db.session.flush()
+    return l1
 
 
 @pytest.fixture()
@@ -96,9 +112,7 @@ def test_a_team_leader_sees_their_members_to_rate_with_the_ratings_page(
 
 
 def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(world: Any, app: Flask) -> None:
-    l1 = make_assessment(world["T1"], "L1", f"{YEAR}-12", None, status="draft")
-    l1.assessor_unit_id = world["T1"].id
-    l1.due_on = date(YEAR + 1, 1, 5)
+    l1 = _l1(world["T1"], "draft", None)
     db.session.commit()
     own = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
     group = _groups(own)[("甲一中心团队", "team_leader")]
@@ -107,8 +121,13 @@ def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(world: Any, app: 
         in (group)
     )
     assert f'href="/assessments/{l1.id}"' in group
+    assert "开启一级考核" not in group  # opened already
     other = _signed_in(app.test_client(), "t3-leader").get("/").get_data(as_text=True)
-    assert "月度自查" not in other and f"/assessments/{l1.id}" not in other
+    assert f"/assessments/{l1.id}" not in other and "甲一中心团队" not in other
+    # The other team's own December has not been opened at all: its leader is asked to.
+    group = _groups(other)[("甲二中心团队", "team_leader")]
+    assert f"开启一级考核 · 月度自查 {YEAR}-12（1 个单位尚未开启）" in group
+    assert f'href="/assessments/?level=L1&amp;period={YEAR}-12">去处理</a>' in group
 
 
 def test_the_settlement_page_groups_missing_inputs_by_unit_and_role(world: Any, app: Flask) -> None:
@@ -168,6 +187,7 @@ def test_a_published_quarter_waits_for_the_team_leaders_acknowledgement(
 def test_nothing_to_do_says_so(app: Flask) -> None:
     world = build_world(scores=False)
     _people(world)
+    _l1(world["T1"], "acknowledged", "90")
     db.session.commit()
     html = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
     assert "目前没有需要您处理的事项" in html and "todo-group" not in html
