@@ -1,4 +1,6 @@
-"""Administration: users in scope; the system administrator unlocks, resets and disables accounts."""
+"""Administration: users in scope; the system administrator creates users, changes their role,
+unit and post, unlocks, resets and disables accounts. Every change is audited (``user_account`` is
+an audited table; unlock, reset, enable and disable are also named events)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from fdoctor.admin.forms import UserCreateForm, UserEditForm
 from fdoctor.auth.forms import ResetPasswordForm
 from fdoctor.auth.models import User
-from fdoctor.auth.services import UserError, admin_reset_password, admin_set_active, admin_unlock
+from fdoctor.auth.services import (
+    UserError,
+    admin_reset_password,
+    admin_set_active,
+    admin_unlock,
+    admin_update_user,
+    create_user,
+)
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import ORG_MANAGERS, Role
@@ -95,3 +105,87 @@ def reset_password(user_id: int) -> Any:
         user = db.session.get(User, user_id)
         return render_template("admin/reset_password.html", form=form, user=user), 400
     return render_template("admin/reset_password.html", form=form, user=user)
+
+
+def _units() -> list[OrgUnit]:
+    """The active units a user may be attached to, for the form's list of codes."""
+    return list(db.session.scalars(select(OrgUnit).where(OrgUnit.active).order_by(OrgUnit.path)))
+
+
+def _form_errors(form: UserCreateForm | UserEditForm) -> str:
+    return "；".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new_user() -> Any:
+    form = UserCreateForm()
+    if request.method == "POST":
+        try:
+            if not form.validate_on_submit():
+                raise UserError(_form_errors(form))
+            if form.password.data != form.confirm.data:
+                raise UserError("两次输入的密码不一致")
+            user = create_user(
+                form.username.data or "",
+                form.password.data or "",
+                form.role.data or "",
+                form.unit_code.data,
+                display_name=(form.display_name.data or "").strip(),
+                post=(form.post.data or "").strip() or None,
+                on_probation=bool(form.on_probation.data),
+            )
+        except UserError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return render_template(
+                "admin/user_form.html", form=form, user=None, units=_units()
+            ), 400
+        db.session.commit()
+        flash(f"已创建用户 {user.username}（{user.role_enum.label}）", "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=None, units=_units())
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit_user(user_id: int) -> Any:
+    user = _user_in_scope(user_id, allow_self=True)
+    form = UserEditForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "display_name": user.display_name,
+            "role": user.role,
+            "unit_code": user.org_unit.code if user.org_unit else "",
+            "post": user.post or "",
+            "on_probation": user.on_probation,
+        }
+    )
+    if request.method == "POST":
+        try:
+            if not form.validate_on_submit():
+                raise UserError(_form_errors(form))
+            changed = admin_update_user(
+                user,
+                current_user._get_current_object(),
+                display_name=form.display_name.data or "",
+                role=form.role.data or "",
+                unit_code=form.unit_code.data,
+                post=form.post.data,
+                on_probation=bool(form.on_probation.data),
+            )
+        except UserError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            user = _user_in_scope(user_id, allow_self=True)
+            return render_template(
+                "admin/user_form.html", form=form, user=user, units=_units()
+            ), 400
+        db.session.commit()
+        flash(
+            f"已保存用户 {user.username} 的资料" if changed else "没有改动",
+            "success" if changed else "info",
+        )
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=user, units=_units())

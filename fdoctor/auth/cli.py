@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from fdoctor.auth.models import User
-from fdoctor.auth.services import UserError, create_user
+from fdoctor.auth.services import UNIT_REQUIRED, UserError, create_user
 from fdoctor.extensions import db
 
 users_cli = AppGroup("users", help="用户管理")
@@ -26,7 +26,10 @@ def create_command(
         user = create_user(username, password, role, unit_code, display_name)
     except UserError as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+        message = str(exc)
+        if message == UNIT_REQUIRED:
+            message += "（--unit）"  # the option to give on the command line
+        raise click.ClickException(message) from None
     db.session.commit()
     click.echo(f"已创建用户 {user.username}（{user.role_enum.label}）")
 

@@ -25,6 +25,7 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128  # the login form accepts no longer password
 PASSWORD_MIN_CLASSES = 3  # of: lower-case, upper-case, digits, other characters
 BAD_CREDENTIALS = "用户名或密码错误"
+UNIT_REQUIRED = "除系统管理员外，用户须指定所属机构编码"
 _COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 _LEET = str.maketrans("013457@$", "oieastas")
 
@@ -82,38 +83,89 @@ def create_user(
     unit_code: str | None = None,
     display_name: str | None = None,
     post: str | None = None,
+    on_probation: bool = False,
 ) -> User:
     """Create a user; admin may have no unit (the top of the tree), other roles need one."""
     username = (username or "").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{3,64}", username):
         raise UserError("用户名须为3-64位字母、数字、下划线、点或连字符")
-    try:
-        role_enum = Role(role)
-    except ValueError:
-        raise UserError(f"未知角色：{role}（可选：{', '.join(r.value for r in Role)}）") from None
+    role_enum = _role(role)
     check_password_policy(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"用户名 {username} 已存在")
-    unit = None
-    if unit_code:
-        unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))
-        if unit is None:
-            raise UserError(f"机构编码 {unit_code} 不存在")
-        if unit.kind not in ROLE_UNIT_KINDS[role_enum]:
-            raise UserError(f"角色“{role_enum.label}”不能挂在“{unit.kind_label}”类机构下")
-    elif role_enum is not Role.ADMIN:
-        raise UserError("除系统管理员外，创建用户须指定所属机构编码（--unit）")
+    unit = _unit_for(role_enum, unit_code)
     user = User(
         username=username,
         display_name=display_name or username,
         role=role_enum.value,
         org_unit_id=unit.id if unit else None,
         post=post,
+        on_probation=on_probation,
     )
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise UserError(f"未知角色：{role}（可选：{', '.join(r.value for r in Role)}）") from None
+
+
+def _unit_for(role: Role, unit_code: str | None) -> OrgUnit | None:
+    """The unit of ``unit_code`` if ``role`` fits its kind; admin alone may have none."""
+    unit_code = (unit_code or "").strip()
+    if not unit_code:
+        if role is not Role.ADMIN:
+            raise UserError(UNIT_REQUIRED)
+        return None
+    unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))
+    if unit is None:
+        raise UserError(f"机构编码 {unit_code} 不存在")
+    if not unit.active:
+        raise UserError(f"机构「{unit.name}」已撤销，不能再挂用户")
+    if unit.kind not in ROLE_UNIT_KINDS[role]:
+        raise UserError(f"角色“{role.label}”不能挂在“{unit.kind_label}”类机构下")
+    return unit
+
+
+def admin_update_user(
+    user: User,
+    actor: User,
+    *,
+    display_name: str,
+    role: str,
+    unit_code: str | None,
+    post: str | None,
+    on_probation: bool,
+) -> bool:
+    """An administrator changes a user's name, role, unit, post or probation; audited by the
+    flush listener (before and after). A new role or unit ends the user's sessions, so the new
+    permissions and scope apply at once. Returns whether anything changed."""
+    role_enum = _role(role)
+    unit = _unit_for(role_enum, unit_code)
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise UserError("请输入姓名")
+    unit_id = unit.id if unit else None
+    if user.id == actor.id and (role_enum.value != user.role or unit_id != user.org_unit_id):
+        raise UserError("不能修改自己的角色或所属机构，请由另一名系统管理员操作")
+    post = (post or "").strip() or None
+    moved = role_enum.value != user.role or unit_id != user.org_unit_id
+    changed = moved or (display_name, post, on_probation) != (
+        user.display_name, user.post, bool(user.on_probation),
+    )  # fmt: skip
+    if not changed:
+        return False
+    user.display_name, user.role, user.org_unit_id = display_name, role_enum.value, unit_id
+    user.post, user.on_probation = post, on_probation
+    if moved:
+        end_sessions(user)
+    db.session.flush()
+    return True
 
 
 @cache

@@ -144,6 +144,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}" if n is not None else "—"
     app.jinja_env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 
+    from fdoctor.todos.items import grouped
+
+    app.jinja_env.filters["todo_groups"] = grouped
+
 
 # Responses that hold no personal data and may be cached: assets, the icon, the service worker.
 CACHEABLE_ENDPOINTS = frozenset(
@@ -197,6 +201,7 @@ NAV = [
     ),
     ("assessments.index", "考核", {"team_leader", "centre_admin", "county_auditor", "city_admin"}),
     ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
+    ("home.funds", "结算池资金", {"finance"}),
     ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),
     ("settlement.ratings", "成员系数", {"team_leader"}),
     ("distribution.index", "二次分配", {"doctor", "team_leader", "centre_admin"}),

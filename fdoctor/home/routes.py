@@ -1,4 +1,4 @@
-"""The home page: real figures for the user's scope."""
+"""The home page: real figures for the user's scope and what they must do next."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 
+from fdoctor.core import clock
+from fdoctor.core.access import roles_required
+from fdoctor.core.query import year_arg
+from fdoctor.core.roles import Role
 from fdoctor.home.figures import home_figures
+from fdoctor.home.finance import finance_figures, funds_table
+from fdoctor.todos.reads import todos_for
 
 bp = Blueprint("home", __name__)
 _FAVICON = (Path(__file__).resolve().parents[1] / "static" / "img" / "favicon.svg").read_bytes()
@@ -17,7 +23,23 @@ _FAVICON = (Path(__file__).resolve().parents[1] / "static" / "img" / "favicon.sv
 @bp.route("/")
 @login_required
 def index() -> Any:
-    return render_template("home.html", figures=home_figures())
+    todos = todos_for(current_user)
+    if current_user.role == Role.FINANCE.value:
+        # The finance office pays: its first screen is money, not service counts.
+        figures = finance_figures(clock.today().year, current_user)
+        return render_template("home/finance.html", figures=figures, todos=todos)
+    return render_template("home.html", figures=home_figures(), todos=todos)
+
+
+@bp.route("/funds")
+@roles_required(Role.FINANCE, Role.CITY_ADMIN)
+def funds() -> Any:
+    """Every year's pool funds (read only; the city enters them on the configuration page)."""
+    year = year_arg(clock.today().year)
+    table = funds_table()
+    if year not in table.years:
+        table = funds_table(sorted({*table.years, year}))
+    return render_template("home/funds.html", table=table, year=year)
 
 
 @bp.route("/favicon.ico")

@@ -7,6 +7,7 @@ flushes; running it twice for the same period or day changes nothing the second 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -208,13 +209,15 @@ def contract_expiry(today: date, warning_days: int = CONTRACT_WARNING_DAYS) -> O
 # --------------------------------------------------------------------------- workload
 
 
-def workload_report(period: Period) -> Outcome:
-    """The month's services per team and type, one report per county (missing ones only)."""
+def workload_report(period: Period, county_ids: Collection[int] | None = None) -> Outcome:
+    """The month's services per team and type, one report per county (missing ones only);
+    ``county_ids`` limits it to those counties (a county generating its own from the page)."""
     from fdoctor.records.models import ServiceRecord
 
-    counties = db.session.scalars(
-        select(OrgUnit).where(OrgUnit.kind == "county").order_by(OrgUnit.code)
-    ).all()
+    stmt = select(OrgUnit).where(OrgUnit.kind == "county")
+    if county_ids is not None:
+        stmt = stmt.where(OrgUnit.id.in_(list(county_ids)))
+    counties = db.session.scalars(stmt.order_by(OrgUnit.code)).all()
     have = set(
         db.session.scalars(
             select(WorkloadReport.county_id).where(WorkloadReport.period == str(period))
@@ -222,7 +225,7 @@ def workload_report(period: Period) -> Outcome:
     )
     todo = [c for c in counties if c.id not in have]
     if not todo:
-        return Outcome(note=f"{period} 各县区报表均已生成")
+        return Outcome(note=f"{period} 各县区报表均已生成" if counties else "没有县区")
     counts = db.session.execute(
         select(
             ServiceRecord.county_id,

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 
 from fdoctor.assessments.models import Assessment
 from fdoctor.auth.models import User
+from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import ServiceRecord
@@ -33,6 +34,7 @@ from fdoctor.settlement.models import (
 from fdoctor.settlement.parameters import MEMBER_ROLES, Parameters, parameters_for, parameters_json
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.settlement.queries import get_settlement
+from fdoctor.todos.items import Todo, todo
 
 # A score counts once it is published (公示) or acknowledged by the assessee.
 COUNTING_STATUSES = ("published", "acknowledged")
@@ -84,26 +86,32 @@ def _score_json(assessment: Any | None) -> dict[str, Any] | None:
 
 @dataclass
 class _Tree:
+    city: OrgUnit | None = None
     pools: list[OrgUnit] = field(default_factory=list)
     children: dict[int, list[OrgUnit]] = field(default_factory=lambda: defaultdict(list))
     teams_of: dict[int, list[OrgUnit]] = field(default_factory=lambda: defaultdict(list))
     kinds: dict[int, str] = field(default_factory=dict)
+    units: dict[int, OrgUnit] = field(default_factory=dict)
 
 
 def _tree() -> _Tree:
-    """Every active unit from pool to team, in code order (one query)."""
+    """The city and every active unit from pool to team, in code order (one query)."""
     units = db.session.scalars(
         select(OrgUnit)
         .where(
-            OrgUnit.active, OrgUnit.kind.in_(("pool", "county", "institution", "station", "team"))
+            OrgUnit.active,
+            OrgUnit.kind.in_(("city", "pool", "county", "institution", "station", "team")),
         )
         .order_by(OrgUnit.code)
     ).all()
     tree = _Tree()
     for unit in units:
         tree.kinds[unit.id] = unit.kind
+        tree.units[unit.id] = unit
     for unit in units:
-        if unit.kind == "pool":
+        if unit.kind == "city":
+            tree.city = tree.city or unit
+        elif unit.kind == "pool":
             tree.pools.append(unit)
         elif unit.kind == "team" and unit.institution_id is not None:
             tree.teams_of[unit.institution_id].append(unit)
@@ -139,6 +147,16 @@ def _funds(year: int) -> dict[int, int]:
 
 def gather_inputs(year: int, kind: str) -> tuple[dict[str, Any], list[str]]:
     """The inputs of the year's sheet and, in Chinese, everything missing to compute it."""
+    inputs, missing = _gather(year, kind)
+    return inputs, missing.lines
+
+
+def missing_todos(year: int, kind: str) -> list[Todo]:
+    """What is missing to compute the year's sheet, as to-dos of the responsible unit and role."""
+    return _gather(year, kind)[1].todos
+
+
+def _gather(year: int, kind: str) -> tuple[dict[str, Any], _Missing]:
     if kind not in SETTLEMENT_KINDS:
         raise SettlementError(f"未知的结算类型：{kind}")
     if kind == "preallocation":
@@ -146,8 +164,43 @@ def gather_inputs(year: int, kind: str) -> tuple[dict[str, Any], list[str]]:
     return _gather_settlement(year)
 
 
-def _gather_preallocation(year: int) -> tuple[dict[str, Any], list[str]]:
-    missing: list[str] = []
+@dataclass
+class _Missing:
+    """What stops the computation: a line in Chinese for each thing, and who must supply it
+    (``todos``). Members' posts and standards are told once each."""
+
+    lines: list[str] = field(default_factory=list)
+    todos: list[Todo] = field(default_factory=list)
+    posts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    standards: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, text: str, *todos: Todo) -> None:
+        self.lines.append(text)
+        self.todos.extend(todos)
+
+
+def _config_todo(tree: _Tree, text: str, year: int, section: str) -> Todo:
+    """The city health commission enters it on the settlement configuration page."""
+    return todo(tree.city, Role.CITY_ADMIN, text, "settlement.config", year=year, _anchor=section)
+
+
+def _org_todo(tree: _Tree, text: str) -> Todo:
+    """The system administrator builds the org tree."""
+    return todo(tree.city, Role.ADMIN, text, "org.index")
+
+
+def _missing_fund(tree: _Tree, pool: OrgUnit, year: int, missing: _Missing) -> None:
+    """The city enters a pool's fund; the finance office, which approves it, sees it too."""
+    text = f"结算池「{pool.name}」未配置 {year} 年度资金"
+    missing.add(
+        text,
+        _config_todo(tree, text, year, "funds"),
+        todo(tree.city, Role.FINANCE, text, "home.funds", year=year),
+    )
+
+
+def _gather_preallocation(year: int) -> tuple[dict[str, Any], _Missing]:
+    missing = _Missing()
     as_of = date(year - 1, 12, 31)
     tree = _tree()
     funds = _funds(year)
@@ -159,9 +212,10 @@ def _gather_preallocation(year: int) -> tuple[dict[str, Any], list[str]]:
     for pool in tree.pools:
         counties = [c for c in tree.children[pool.id] if c.kind == "county"]
         if pool.id not in funds:
-            missing.append(f"结算池「{pool.name}」未配置 {year} 年度资金")
+            _missing_fund(tree, pool, year, missing)
         if not counties:
-            missing.append(f"结算池「{pool.name}」下没有县（市、区）")
+            text = f"结算池「{pool.name}」下没有县（市、区）"
+            missing.add(text, _org_todo(tree, text))
         pools.append(
             {
                 "unit_id": pool.id,
@@ -181,7 +235,7 @@ def _gather_preallocation(year: int) -> tuple[dict[str, Any], list[str]]:
             }
         )
     if not tree.pools:
-        missing.append("尚未建立结算池")
+        missing.add("尚未建立结算池", _org_todo(tree, "尚未建立结算池"))
     inputs = {
         "year": year,
         "kind": "preallocation",
@@ -215,15 +269,6 @@ class _SettlementReads:
     services: dict[tuple[int, int | None], int]
     preallocation: Settlement | None
     preallocated: dict[int, int]
-
-
-@dataclass
-class _Missing:
-    """What stops the computation, in Chinese; members' posts and standards are told once each."""
-
-    lines: list[str] = field(default_factory=list)
-    posts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    standards: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def _splits() -> dict[int | None, InstitutionSplit]:
@@ -294,15 +339,21 @@ def _service_counts(year: int, as_of: date) -> dict[tuple[int, int | None], int]
     }
 
 
-def _preallocation(year: int, missing: _Missing) -> tuple[Settlement | None, dict[int, int]]:
+def _preallocation(
+    year: int, tree: _Tree, missing: _Missing
+) -> tuple[Settlement | None, dict[int, int]]:
     """The year's pre-allocation sheet and, once it is locked, its amounts by county."""
     preallocation = db.session.scalar(
         select(Settlement).where(Settlement.year == year, Settlement.kind == "preallocation")
     )
     preallocated: dict[int, int] = {}
     if preallocation is not None and preallocation.status != "locked":
-        missing.lines.append(
-            f"{year} 年度预拨表尚未锁定（当前：{preallocation.status_label}），请先锁定预拨表"
+        text = f"{year} 年度预拨表尚未锁定（当前：{preallocation.status_label}），请先锁定预拨表"
+        # A draft is reviewed by the city; a reviewed or approved sheet waits for finance.
+        role = Role.CITY_ADMIN if preallocation.status == "draft" else Role.FINANCE
+        missing.add(
+            text,
+            todo(tree.city, role, text, "settlement.detail", settlement_id=preallocation.id),
         )
     elif preallocation is not None:
         preallocated = _county_amounts(preallocation, "preallocated_fen")
@@ -323,7 +374,7 @@ def _read_settlement(year: int, missing: _Missing) -> _SettlementReads:
     ratings = _ratings(year)
     members_of = _members_of(tree)
     services = _service_counts(year, as_of)
-    preallocation, preallocated = _preallocation(year, missing)
+    preallocation, preallocated = _preallocation(year, tree, missing)
     return _SettlementReads(
         year=year, as_of=as_of, tree=tree, funds=funds, params=params, scores=scores,
         population=population, splits=splits, posts=posts, standards=standards, ratings=ratings,
@@ -336,16 +387,24 @@ def _gather_settlement(year: int) -> tuple[dict[str, Any], list[str]]:
     missing = _Missing()
     reads = _read_settlement(year, missing)
     pools = [_settlement_pool(reads, pool, missing) for pool in reads.tree.pools]
-    if not reads.tree.pools:
-        missing.lines.append("尚未建立结算池")
+    tree = reads.tree
+    if not tree.pools:
+        missing.add("尚未建立结算池", _org_todo(tree, "尚未建立结算池"))
     for post, names in sorted(missing.posts.items()):
         label = f"岗位「{post}」" if post else "未填写岗位的成员"
-        missing.lines.append(
-            f"{label}未配置岗位系数 y（涉及 {len(names)} 人：{'、'.join(names[:10])}）"
+        text = f"{label}未配置岗位系数 y（涉及 {len(names)} 人：{'、'.join(names[:10])}）"
+        # A member without a post gets one on the user page; a post without a coefficient
+        # gets one on the configuration page.
+        missing.add(
+            text,
+            todo(tree.city, Role.ADMIN, text, "admin.users")
+            if not post
+            else _config_todo(tree, text, year, "posts"),
         )
     for post, count in sorted(missing.standards.items()):
         label = f"岗位「{post}」" if post else "未填写岗位的成员"
-        missing.lines.append(f"{label}没有 {year} 年度标准工作量（也无默认标准，涉及 {count} 人）")
+        text = f"{label}没有 {year} 年度标准工作量（也无默认标准，涉及 {count} 人）"
+        missing.add(text, _config_todo(tree, text, year, "standards"))
     preallocation = reads.preallocation
     inputs = {
         "year": year,
@@ -359,16 +418,17 @@ def _gather_settlement(year: int) -> tuple[dict[str, Any], list[str]]:
         ),
         "pools": pools,
     }
-    return inputs, missing.lines
+    return inputs, missing
 
 
 def _settlement_pool(reads: _SettlementReads, pool: OrgUnit, missing: _Missing) -> dict[str, Any]:
     year = reads.year
     if pool.id not in reads.funds:
-        missing.lines.append(f"结算池「{pool.name}」未配置 {year} 年度资金")
+        _missing_fund(reads.tree, pool, year, missing)
     counties = [c for c in reads.tree.children[pool.id] if c.kind == "county"]
     if not counties:
-        missing.lines.append(f"结算池「{pool.name}」下没有县（市、区）")
+        text = f"结算池「{pool.name}」下没有县（市、区）"
+        missing.add(text, _org_todo(reads.tree, text))
     return {
         "unit_id": pool.id,
         "code": pool.code,
@@ -383,9 +443,8 @@ def _county(reads: _SettlementReads, county: OrgUnit, missing: _Missing) -> dict
     p_county = reads.population["county"].get(county.id, 0)
     l4 = _score_json(reads.scores.get(("L4", str(year), county.id)))
     if l4 is None and p_county > 0:
-        missing.lines.append(
-            f"县（市、区）「{county.name}」缺少 {year} 年度市级考核（L4）的已公示得分"
-        )
+        text = f"县（市、区）「{county.name}」缺少 {year} 年度市级考核（L4）的已公示得分"
+        missing.add(text, todo(reads.tree.city, Role.CITY_ADMIN, text, "assessments.l4", year=year))
     institutions = (i for i in reads.tree.children[county.id] if i.kind == "institution")
     return {
         "unit_id": county.id,
@@ -404,12 +463,19 @@ def _institution(reads: _SettlementReads, inst: OrgUnit, missing: _Missing) -> d
     p_inst = reads.population["institution"].get(inst.id, 0)
     l3 = _score_json(reads.scores.get(("L3", f"{year}-H2", inst.id)))
     if l3 is None and p_inst > 0:
-        missing.lines.append(f"医疗机构「{inst.name}」缺少 {year}-H2 年终考核（L3）的已公示得分")
+        text = f"医疗机构「{inst.name}」缺少 {year}-H2 年终考核（L3）的已公示得分"
+        county = reads.tree.units.get(inst.county_id or 0)
+        missing.add(
+            text,
+            todo(county, Role.COUNTY_AUDITOR, text, "assessments.index", level="L3",
+                 period=f"{year}-H2"),
+        )  # fmt: skip
     team_rows = [_team(reads, team, inst, missing) for team in reads.tree.teams_of[inst.id]]
     split = reads.splits.get(inst.id) or reads.splits.get(None)
     parts = {t["part"] for t in team_rows}
     if split is None and len(parts) == 2:
-        missing.lines.append(f"医疗机构「{inst.name}」未配置中心/站点拆分比例（也无全市默认比例）")
+        text = f"医疗机构「{inst.name}」未配置中心/站点拆分比例（也无全市默认比例）"
+        missing.add(text, _config_todo(reads.tree, text, year, "splits"))
     return {
         "unit_id": inst.id,
         "code": inst.code,
@@ -439,18 +505,20 @@ def _team(
         if (s := _score_json(reads.scores.get(("L2", f"{year}-Q{q}", team.id))))
     ]
     if not l2 and p_team > 0:
-        missing.lines.append(
-            f"团队「{team.name}」（{inst.name}）缺少 {year} 年度季度考核（L2）的已公示得分"
+        text = f"团队「{team.name}」（{inst.name}）缺少 {year} 年度季度考核（L2）的已公示得分"
+        missing.add(
+            text, todo(inst, Role.CENTRE_ADMIN, text, "assessments.index", level="L2", only="mine")
         )
     unrated: list[str] = []
     member_rows = [
         _member(reads, user, team.id, missing, unrated) for user in reads.members_of[team.id]
     ]
     if unrated:
-        missing.lines.append(
+        text = (
             f"团队「{team.name}」有 {len(unrated)} 名成员未录入 {year} 年度个人系数（c、a）："
             + "、".join(unrated)
         )
+        missing.add(text, todo(team, Role.TEAM_LEADER, text, "settlement.ratings", year=year))
     return {
         "unit_id": team.id,
         "code": team.code,
@@ -502,6 +570,7 @@ class ConfigStatus:
     kind: str
     settlement: Settlement | None
     missing: list[str]
+    todos: tuple[Todo, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -516,6 +585,10 @@ def config_status(year: int) -> list[ConfigStatus]:
     """For each kind: the year's sheet (if any) and what is missing to compute it."""
     result = []
     for kind in ("preallocation", "settlement"):
-        _inputs, missing = gather_inputs(year, kind)
-        result.append(ConfigStatus(year, kind, get_settlement(year, kind), missing))
+        _inputs, missing = _gather(year, kind)
+        result.append(
+            ConfigStatus(
+                year, kind, get_settlement(year, kind), missing.lines, tuple(missing.todos)
+            )
+        )
     return result

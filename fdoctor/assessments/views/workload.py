@@ -1,23 +1,85 @@
-"""The county workload reports (page and Excel)."""
+"""The county workload reports (page and Excel), and generating a month's report from the page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import abort, render_template
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
+from assessments.tiers import Period, PeriodError, PeriodKind, PeriodNotEnded, ensure_period_ended
 from fdoctor.assessments import reads
 from fdoctor.assessments.models import WorkloadReport
-from fdoctor.assessments.views.blueprint import WORKLOAD_ROLES, XLSX_MIMETYPE, bp, download
+from fdoctor.assessments.views.blueprint import (
+    WORKLOAD_ROLES,
+    XLSX_MIMETYPE,
+    bp,
+    download,
+    flash_form_errors,
+)
+from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.roles import Role
+from fdoctor.extensions import db
+
+
+class WorkloadForm(FlaskForm):
+    month = StringField(
+        "月份",
+        validators=[DataRequired("请填写月份"), Length(max=10, message="月份应形如 2026-03")],
+    )
+
+
+def _last_month() -> str:
+    """The latest month that has ended: the form's default."""
+    day = clock.today().replace(day=1) - timedelta(days=1)
+    return f"{day.year}-{day.month:02d}"
 
 
 @bp.route("/workload")
 @roles_required(*WORKLOAD_ROLES)
 def workload() -> Any:
     reports = reads.workload_reports(current_user)
-    return render_template("assessments/workload.html", reports=reports)
+    form = WorkloadForm(month=_last_month())
+    return render_template("assessments/workload.html", reports=reports, form=form)
+
+
+@bp.route("/workload/generate", methods=["POST"])
+@roles_required(*WORKLOAD_ROLES)
+def workload_generate() -> Any:
+    """Generate an ended month's report: the city for every county, a county for its own."""
+    from fdoctor.scheduler.services import workload_report
+
+    form = WorkloadForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for(".workload"))
+    text = (form.month.data or "").strip()
+    try:
+        period = Period.parse(text, expect=PeriodKind.MONTH)
+    except PeriodError:
+        flash(f"月份「{text}」无效，应形如 2026-03", "danger")
+        return redirect(url_for(".workload"))
+    try:
+        ensure_period_ended(period, clock.today(), "生成工作量报表")
+    except PeriodNotEnded as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for(".workload"))
+    unit = current_user.org_unit
+    county_ids = None
+    if current_user.role != Role.CITY_ADMIN.value:
+        county_ids = [unit.county_id or unit.id] if unit is not None else []
+    outcome = workload_report(period, county_ids)
+    db.session.commit()
+    if outcome.created:
+        flash(f"已生成 {period} 工作量报表：{outcome.note}", "success")
+    else:
+        flash(f"{period} 的工作量报表此前已生成，未重复生成", "info")
+    return redirect(url_for(".workload"))
 
 
 def _report_or_404(report_id: int) -> WorkloadReport:

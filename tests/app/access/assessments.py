@@ -31,6 +31,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "assessments.dashboard": Expect(ASSESSORS),
     "assessments.dashboard_json": Expect(ASSESSORS),
     "assessments.workload": Expect(COUNTY_CITY),
+    "assessments.workload_generate": Expect(COUNTY_CITY, method="POST"),
     "assessments.l4": Expect(COUNTY_CITY, _year, sees=_everyone_sees(COUNTY_CITY)),
     "assessments.l4_draw": Expect(
         frozenset({"city"}), _year, method="POST", sees=_everyone_sees(frozenset({"city"}))

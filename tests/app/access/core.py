@@ -35,6 +35,7 @@ SURVEY_ROLES = frozenset({"leader", "centre", "county", "city"})
 
 EXPECTATIONS: dict[str, Expect] = {
     "home.index": Expect(ALL),
+    "home.funds": Expect(frozenset({"city", "finance"})),
     "home.healthz": Expect(ALL),
     "home.favicon": Expect(ALL),
     "api.openapi": Expect(ALL),
@@ -52,6 +53,8 @@ EXPECTATIONS: dict[str, Expect] = {
     "assessments.index": Expect(SURVEY_ROLES),
     "settlement.index": Expect(frozenset({"centre", "county", "city", "finance"})),
     "admin.users": Expect(frozenset({"centre", "admin"})),
+    "admin.new_user": Expect(ADMIN),
+    "admin.edit_user": Expect(ADMIN, _team_user),
     "admin.reset_password": Expect(ADMIN, _team_user),
     "admin.unlock_user": Expect(ADMIN, _team_user, method="POST"),
     "admin.set_active": Expect(ADMIN, _team_user, method="POST"),
