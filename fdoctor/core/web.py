@@ -144,10 +144,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}" if n is not None else "—"
     app.jinja_env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 
-    from fdoctor.todos.items import grouped
-
-    app.jinja_env.filters["todo_groups"] = grouped
-
 
 # Responses that hold no personal data and may be cached: assets, the icon, the service worker.
 CACHEABLE_ENDPOINTS = frozenset(

@@ -14,9 +14,12 @@ from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
 from fdoctor.home.figures import home_figures
 from fdoctor.home.finance import finance_figures, funds_table
+from fdoctor.todos.items import grouped
 from fdoctor.todos.reads import todos_for
 
 bp = Blueprint("home", __name__)
+# The to-do lists (fdoctor.todos) grouped by unit and role, for the home and settlement pages.
+bp.add_app_template_filter(grouped, "todo_groups")
 _FAVICON = (Path(__file__).resolve().parents[1] / "static" / "img" / "favicon.svg").read_bytes()
 
 
