@@ -29,7 +29,15 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     from fdoctor.core import query
 
     query.init_app(app)
+    init_signals()
     return app
+
+
+def init_signals() -> None:
+    """Connect the areas that listen to other areas' facts (``fdoctor.core.signals``)."""
+    from fdoctor.corrections.services import connect_signals
+
+    connect_signals()
 
 
 def _init_secret_key(app: Flask) -> None:
