@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 
 from fdoctor.extensions import db
 
@@ -162,12 +162,18 @@ def create_statements(guard: Guard, dialect: str) -> list[str]:
 
 
 def install_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> None:
-    """(Re)install ``guards`` (default: all registered) on ``connection``; safe to repeat.
+    """(Re)install ``guards`` (default: all registered whose table exists) on ``connection``;
+    safe to repeat.
 
     ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``).
     """
     dialect = _dialect(connection)
-    for guard in registered() if guards is None else guards:
+    if guards is None:
+        # An older migration installs "all" guards before a later one creates a guarded table:
+        # the later migration installs that table's own guards.
+        existing = set(inspect(connection).get_table_names())
+        guards = [g for g in registered() if g.table in existing]
+    for guard in guards:
         for statement in _drop(guard, dialect) + create_statements(guard, dialect):
             connection.exec_driver_sql(statement)
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from assessments.cascade.corrections import payable
-from fdoctor.core.scope import scope_clause
+from fdoctor.core.scope import scope_clause, visible_unit
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
 from fdoctor.corrections.services import carried_into, corrections_of
 from fdoctor.extensions import db
@@ -31,7 +31,39 @@ SHEET_LEVELS = {
     "county": ("county", "institution"),
     "institution": ("institution", "split", "team"),
     "team": ("team", "member", "reserve"),
+    # The sheet's page shows every level.
+    "page": ("county", "institution", "split", "team", "member", "reserve"),
 }
+
+
+def _visible(
+    corrections: list[SettlementCorrection], user: Any | None
+) -> list[SettlementCorrection]:
+    """The corrections the user may see: those with a line in the user's scope (a correction's
+    reason names the record's doctor and team); one that moved no money, to city-wide users."""
+    if not corrections:
+        return []
+    ids = [c.id for c in corrections]
+    seen = set(
+        db.session.scalars(
+            select(SettlementCorrectionLine.correction_id)
+            .where(
+                SettlementCorrectionLine.correction_id.in_(ids),
+                scope_clause(SettlementCorrectionLine, user),
+            )
+            .distinct()
+        )
+    )
+    with_lines = set(
+        db.session.scalars(
+            select(SettlementCorrectionLine.correction_id)
+            .where(SettlementCorrectionLine.correction_id.in_(ids))
+            .distinct()
+        )
+    )
+    unit = visible_unit(user)
+    city_wide = unit is None or unit.kind == "city"
+    return [c for c in corrections if c.id in seen or (city_wide and c.id not in with_lines)]
 
 
 def _visible_lines(
@@ -53,6 +85,9 @@ def _visible_lines(
     return out
 
 
+NO_DIFFERENCE = "（本表所列层级无金额变化）"
+
+
 def _sheet_name(settlement: Settlement | None) -> str:
     if settlement is None:
         return "待结转（下一份结算表生成时计入）"
@@ -63,14 +98,14 @@ def locked_annex(settlement: Settlement, sheet: str, user: Any | None = None) ->
     """The corrections found after ``settlement`` was locked, or None when there are none."""
     if settlement.status != "locked" or settlement.kind != "settlement":
         return None
-    corrections = corrections_of(settlement)
+    corrections = _visible(corrections_of(settlement), user)
     if not corrections:
         return None
     lines = _visible_lines(corrections, SHEET_LEVELS[sheet], user)
     groups = [
         rs.Group(
             title=f"更正 #{c.id}（{c.cause_label}）→ 结转至：{_sheet_name(c.carried_into)}",
-            note=c.reason,
+            note=c.reason + ("" if lines.get(c.id) else NO_DIFFERENCE),
             rows=[
                 [
                     LINE_LEVELS.get(line.level, line.level),
@@ -105,7 +140,7 @@ def locked_annex(settlement: Settlement, sheet: str, user: Any | None = None) ->
 
 def carried_annex(settlement: Settlement, sheet: str, user: Any | None = None) -> rs.Annex | None:
     """The corrections of earlier years carried into ``settlement``, or None."""
-    corrections = carried_into(settlement)
+    corrections = _visible(carried_into(settlement), user)
     if not corrections:
         return None
     levels = SHEET_LEVELS[sheet]
@@ -125,7 +160,7 @@ def carried_annex(settlement: Settlement, sheet: str, user: Any | None = None) -
         groups.append(
             rs.Group(
                 title=f"更正 #{c.id}（{c.settlement.year} 年度结算表，{c.cause_label}）",
-                note=c.reason,
+                note=c.reason + ("" if rows else NO_DIFFERENCE),
                 rows=rows,
             )
         )

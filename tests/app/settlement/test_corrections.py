@@ -8,6 +8,7 @@ T4D min(15/10, 1.2) × 1.2 × 0.8 × 1 = 1.152 → 145,725.
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -47,6 +50,7 @@ from tests.app.settlement.factories import (
     rate,
     supersede,
 )
+from tests.app.settlement.test_pages import as_user, switch_to
 
 pytestmark = pytest.mark.db
 NEXT = YEAR + 1
@@ -369,4 +373,29 @@ def test_an_l2_revision_in_a_locked_year_with_ratings_frozen_is_still_noticed(
     assert correction.lines == []
     assert db.session.scalar(select(func.count(MemberRating.id))) > 0
     assert Decimal("100.00") == Decimal(json.loads(correction.change_json)["score"]["value"])
-    assert annexes(_settlement, "settlement", world.users["city"])[0].groups[0].rows == []
+    group = annexes(_settlement, "settlement", world.users["city"])[0].groups[0]
+    assert group.rows == [] and "无金额变化" in group.note
+
+
+# --------------------------------------------------------------------------- pages and exports
+
+
+def test_the_locked_sheets_page_and_pdf_show_its_corrections_in_the_users_scope(
+    locked: tuple[World, Any], client: FlaskClient
+) -> None:
+    world, settlement = locked
+    county = make_login("county-user", "county_auditor", world["甲区"])
+    _find_false(world, _counted_record(world, "T4L"))
+    db.session.commit()
+    as_user(client, "city-user")
+    page = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
+    assert "锁定后更正" in page and "经复核认定虚假" in page and "待结转" in page
+    assert world.users["T4L"].display_name in page
+    pdf = client.get(f"/settlement/{settlement.id}/export/team.pdf")
+    text_of_pdf = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "锁定后更正" in text_of_pdf and "-78.34" in text_of_pdf
+    # 甲区's auditor sees neither the correction of 乙区's team nor its doctor's name.
+    switch_to(client, county.username)
+    page = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
+    assert "锁定后更正" not in page
+    assert world.users["T4L"].display_name not in page
