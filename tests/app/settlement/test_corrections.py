@@ -21,6 +21,8 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from fdoctor.assessments import workflow
+from fdoctor.assessments.models import AssessmentItem
 from fdoctor.core import clock
 from fdoctor.core.signals import score_revised
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
@@ -399,3 +401,55 @@ def test_the_locked_sheets_page_and_pdf_show_its_corrections_in_the_users_scope(
     page = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
     assert "锁定后更正" not in page
     assert world.users["T4L"].display_name not in page
+
+
+def _itemised_revision(world: World, key: str, points: str) -> Any:
+    """Replace the unit's L3 by a revision with one indicator (the workflow corrects items)."""
+    old = world.assessments[f"L3 {key}"]
+    new = make_assessment(
+        world[key], "L3", old.period, points, status="submitted", revision=2, is_current=False
+    )
+    new.assessor_unit_id = world[key].county_id
+    new.supersedes_id = old.id
+    db.session.add(
+        AssessmentItem(
+            assessment_id=new.id, code="B2", name="合理医疗与质量", dimension="B",
+            max_points=Decimal(100), rule="manual", points=Decimal(points), source="manual",
+        )
+    )  # fmt: skip
+    db.session.flush()
+    old.is_current, old.status = False, "superseded"
+    db.session.flush()
+    new.is_current, new.status, new.published_at = True, "published", NOW
+    db.session.flush()
+    return new
+
+
+def test_the_workflows_correction_of_an_l3_score_is_noticed_and_moves_money_in_the_county(
+    app: Flask,
+) -> None:
+    world = build_world()
+    city = make_login("city-user", "city_admin", world["city"])
+    finance = make_login("finance-user", "finance", world["city"])
+    auditor = make_login("jia-auditor", "county_auditor", world["甲区"])
+    published = _itemised_revision(world, "甲二", "85")
+    db.session.commit()
+    settlement, _ = build_settlement(YEAR, "settlement", city)
+    db.session.commit()
+    _lock(settlement, city, finance)
+    before = _lines(settlement)
+
+    workflow.correct(published, auditor, {"B2": ("95", "复核病历后更正")}, "复核更正")
+    db.session.commit()
+    correction = db.session.scalars(select(SettlementCorrection)).one()
+    # 甲二 85 → 95: 甲区's 669,421 by 6 × 95 = 570 and 3 × 95 = 285 → 446,280.67 and 223,140.33
+    # → 甲一 446,281 (the fen to .67) and 甲二 223,140: −16,228 and +16,228 (from 462,509 and
+    # 206,912). 甲区 itself does not move: its L4 did not change.
+    diffs = _differences(correction)
+    assert diffs[f"institution:{world['甲一'].id}"] == -16_228
+    assert diffs[f"institution:{world['甲二'].id}"] == 16_228
+    assert f"county:{world['甲区'].id}" not in diffs
+    _check_exact(correction)
+    assert correction.created_by_id == auditor.id
+    assert "85.00 → 95.00" in correction.reason and "复核更正" in correction.reason
+    assert _lines(settlement) == before
