@@ -33,6 +33,7 @@ from fdoctor.records.models import ServiceRecord
 from fdoctor.reports.settlement_sheet import build_settlement_xlsx
 from fdoctor.settlement.approval import transition
 from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.errors import SettlementStateError
 from fdoctor.settlement.models import (
     MemberRating,
     PoolFund,
@@ -453,3 +454,23 @@ def test_the_workflows_correction_of_an_l3_score_is_noticed_and_moves_money_in_t
     assert correction.created_by_id == auditor.id
     assert "85.00 → 95.00" in correction.reason and "复核更正" in correction.reason
     assert _lines(settlement) == before
+
+
+def test_a_correction_found_after_the_next_draft_stops_its_review_until_rebuilt(
+    locked: tuple[World, Any],
+) -> None:
+    world, _settlement = locked
+    city = world.users["city"]
+    _configure_next_year(world)
+    sheet, _ = _build_next(city)
+    _find_false(world, _counted_record(world, "T4L"))
+    with clock.frozen(date(NEXT + 1, 1, 15)):
+        with pytest.raises(SettlementStateError, match="重新计算草稿"):
+            transition(sheet, "review", city)
+        db.session.rollback()
+        again, changed = build_settlement(NEXT, "settlement", city)
+        db.session.commit()
+        assert changed and again.version == 2
+        transition(again, "review", city)
+        db.session.commit()
+    assert db.session.scalars(select(SettlementCorrection)).one().carried_into_id == sheet.id
