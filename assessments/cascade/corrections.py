@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from assessments.cascade.inputs import (
     CountyInput,
@@ -51,6 +52,7 @@ __all__ = [
     "ScoreChange",
     "ServicesChange",
     "amounts_of",
+    "baseline_of",
     "apply_changes",
     "applies",
     "carry",
@@ -281,13 +283,9 @@ def check_sums(lines: Sequence[Difference]) -> None:
             raise CorrectionError(f"结算池「{d.line.name}」资金固定，差额应为 0")
 
 
-def _pool_inputs(inputs: SettlementInputs, pool_id: int) -> SettlementInputs:
-    return replace(inputs, pools=tuple(p for p in inputs.pools if p.unit_id == pool_id))
-
-
-def _in_pool(amounts: Sequence[Amount], pool_id: int) -> list[Amount]:
-    """The lines of one pool (its line and every line below it)."""
-    keys = {f"pool:{pool_id}"}
+def _subtree(amounts: Sequence[Amount], top: str) -> list[Amount]:
+    """The line ``top`` and every line below it (depth-first, as given)."""
+    keys = {top}
     out = []
     for a in amounts:  # depth-first: a parent always comes before its children
         if a.key in keys or (a.parent is not None and a.parent in keys):
@@ -296,36 +294,93 @@ def _in_pool(amounts: Sequence[Amount], pool_id: int) -> list[Amount]:
     return out
 
 
+def baseline_of(locked: Sequence[Amount], earlier: Iterable[Sequence[Difference]]) -> list[Amount]:
+    """The locked lines as the sheet's earlier corrections left them (locked + their differences)."""
+    moved = carry(earlier)
+    return [replace(a, entitled_fen=a.entitled_fen + moved.get(a.key, 0)) for a in locked]
+
+
+def _stand_in(score: PublishedScore | None, level: str, period: str) -> PublishedScore:
+    """A unit alone in its group gets the group's whole amount whatever its P and S: a stand-in
+    score lets a unit with P = 0 (no score) stand alone too. Its own line is not compared."""
+    return score or PublishedScore(level, period, 0, 0, Decimal(1))
+
+
+def _reduced(
+    inputs: SettlementInputs, change: FactChange, amounts: Mapping[str, int]
+) -> tuple[SettlementInputs, str]:
+    """The smallest inputs whose cascade gives the lines the change can move, and the key of the
+    top line of those lines.
+
+    Every step of the cascade depends only on its parent's amount and its siblings, so a unit
+    given alone, with its amount as the pool's fund, gets exactly the lines below it it gets in
+    the whole sheet: a member's services or a team's L2 move only their institution's lines; an
+    institution's L3 only its county's; a county's L4 its whole pool.
+    """
+    year = str(inputs.year)
+    for pool in inputs.pools:
+        if not _touches(pool, change):
+            continue
+        if isinstance(change, ScoreChange) and change.score.level == "L4":
+            return replace(inputs, pools=(pool,)), f"pool:{pool.unit_id}"
+        for county in pool.counties:
+            alone = replace(county, signed_population=1, score=_stand_in(county.score, "L4", year))
+            if isinstance(change, ScoreChange) and change.score.level == "L3":
+                if any(i.unit_id == change.unit_id for i in county.institutions):
+                    top = f"county:{county.unit_id}"
+                    single = replace(pool, fund_fen=amounts[top], counties=(alone,))
+                    return replace(inputs, pools=(single,)), top
+                continue
+            team_id = change.team_id if isinstance(change, ServicesChange) else change.unit_id
+            for inst in county.institutions:
+                if any(t.unit_id == team_id for t in inst.teams):
+                    top = f"institution:{inst.unit_id}"
+                    lone = replace(
+                        inst, signed_population=1,
+                        score=_stand_in(inst.score, "L3", f"{year}-H2"),
+                    )  # fmt: skip
+                    single = replace(
+                        pool,
+                        fund_fen=amounts[top],
+                        counties=(replace(alone, institutions=(lone,)),),
+                    )
+                    return replace(inputs, pools=(single,)), top
+    raise CorrectionError("锁定的结算表未使用这项数据，无需更正")
+
+
 def correct(
     inputs: SettlementInputs,
     earlier: Sequence[FactChange],
     change: FactChange,
-    locked: Sequence[Amount],
+    baseline: Sequence[Amount],
 ) -> Correction:
     """The difference one more correction makes to a locked sheet.
 
-    ``inputs`` are the locked sheet's own inputs, ``locked`` its lines, ``earlier`` the facts of
-    the sheet's earlier corrections (in order). Only the pool the change touches is computed
-    (pools never share money). Without earlier corrections the cascade on the stored inputs must
-    give back the locked lines exactly: otherwise the rules changed since the lock and no
+    ``inputs`` are the locked sheet's own inputs, ``earlier`` the facts of the sheet's earlier
+    corrections (in order), ``baseline`` the sheet's lines as those corrections left them
+    (``baseline_of``; the locked lines when there are none). Only the lines the change can move
+    are computed (``_reduced``). The cascade on the inputs with the earlier facts must give back
+    the baseline of those lines exactly: otherwise the rules changed since the lock and no
     difference can be trusted (``CorrectionError``).
     """
     corrected = apply_changes(inputs, earlier)
     pool_id = pool_of(corrected, change)
     if pool_id is None:
         raise CorrectionError("锁定的结算表未使用这项数据，无需更正")
+    amounts = {a.key: a.entitled_fen for a in baseline}
+    reduced, top = _reduced(corrected, change, amounts)
     try:
-        before = amounts_of(settle(_pool_inputs(corrected, pool_id)))
-        after = amounts_of(settle(_pool_inputs(apply_changes(corrected, [change]), pool_id)))
+        before = _subtree(amounts_of(settle(reduced)), top)
+        after = _subtree(amounts_of(settle(apply_changes(reduced, [change]))), top)
     except SettlementInputError as exc:
         raise CorrectionError(f"更正后的数据无法重新计算：{exc}") from None
-    if not earlier:
-        locked_pool = [(a.key, a.entitled_fen) for a in _in_pool(locked, pool_id)]
-        if locked_pool != [(a.key, a.entitled_fen) for a in before]:
-            raise CorrectionError(
-                "按锁定时的输入数据重新计算，结果与锁定的结算表不一致（计算规则已变化），"
-                "无法计算更正差额，请联系系统管理员"
-            )
+    if [(a.key, a.entitled_fen) for a in _subtree(baseline, top)] != [
+        (a.key, a.entitled_fen) for a in before
+    ]:
+        raise CorrectionError(
+            "按锁定时的输入数据重新计算，结果与锁定的结算表不一致（计算规则已变化），"
+            "无法计算更正差额，请联系系统管理员"
+        )
     return Correction(pool_id=pool_id, lines=differences(before, after))
 
 

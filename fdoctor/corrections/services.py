@@ -32,10 +32,12 @@ from assessments.cascade import PublishedScore
 from assessments.cascade.corrections import (
     Amount,
     CorrectionError,
+    Difference,
     FactChange,
     ScoreChange,
     ServicesChange,
     apply_changes,
+    baseline_of,
     correct,
     pool_of,
 )
@@ -266,6 +268,22 @@ def _locked_amounts(settlement: Settlement) -> list[Amount]:
     ]  # fmt: skip
 
 
+def _differences_of(corrections: list[SettlementCorrection]) -> list[list[Difference]]:
+    """The stored difference lines of ``corrections``, as the core's ``Difference``."""
+    lines = _lines_of([c.id for c in corrections]) if corrections else {}
+    return [
+        [
+            Difference(
+                Amount(line.key, line.parent_key, line.level, line.name, line.after_fen),
+                line.before_fen,
+                line.after_fen,
+            )
+            for line in lines.get(c.id, [])
+        ]
+        for c in corrections
+    ]
+
+
 def _serialise(settlement: Settlement) -> None:
     """Corrections of one sheet compound in order: take the sheet's row lock (PostgreSQL) so two
     at once queue; SQLite's writer lock already does."""
@@ -294,11 +312,13 @@ def _create(
     if existing is not None:
         return existing
     inputs = settlement_inputs(json.loads(settlement.inputs_json))
-    earlier = [change_of(json.loads(c.change_json)) for c in _earlier(settlement)]
+    before = _earlier(settlement)
+    earlier = [change_of(json.loads(c.change_json)) for c in before]
     if pool_of(apply_changes(inputs, earlier), change) is None:
         return None  # e.g. the doctor was not a member of that team on the sheet
+    baseline = baseline_of(_locked_amounts(settlement), _differences_of(before))
     try:
-        result = correct(inputs, earlier, change, _locked_amounts(settlement))
+        result = correct(inputs, earlier, change, baseline)
     except CorrectionError as exc:
         raise SettlementError(str(exc)) from None
     correction = SettlementCorrection(

@@ -34,6 +34,7 @@ from assessments.cascade.corrections import (
     ServicesChange,
     amounts_of,
     apply_changes,
+    baseline_of,
     carry,
     check_sums,
     correct,
@@ -112,7 +113,7 @@ def test_corrections_of_one_sheet_compound_and_add_up_to_all_facts_at_once() -> 
     first = ServicesChange(12, 1, -1)
     second = ServicesChange(12, 1, -1)
     one = correct(city(), [], first, LOCKED)
-    two = correct(city(), [first], second, LOCKED)
+    two = correct(city(), [first], second, baseline_of(LOCKED, [one.lines]))
     # 9 → 8: k 0.8 : 1 → A = 450,000 × 0.8/1.8 = 200,000, B = 250,000 (from 213,158 / 236,842).
     assert diffs(two.lines) == {"member:12:1": -13_158, "member:12:2": 13_158}
     together = carry([one.lines, two.lines])
@@ -212,3 +213,24 @@ def test_payable_adds_the_adjustments_and_keeps_a_line_no_longer_on_the_sheet() 
         "member:12:2": 300_000,
         "member:99:7": 5,
     }
+
+
+def test_an_earlier_correction_is_the_baseline_of_the_next() -> None:
+    raised = ScoreChange(10, PublishedScore("L4", str(YEAR), 99, 2, D("90.00")))
+    appeal = correct(city(), [], raised, LOCKED)
+    # After the appeal 甲区's team shares 476,471: 238,236 / 238,235. 医生A 10 → 9 services:
+    # 0.9 : 1 → 225,696.79 and 250,774.21 → 225,697 (the fen to .79) and 250,774 (−12,539 and +12,539).
+    record = correct(
+        city(), [raised], ServicesChange(12, 1, -1), baseline_of(LOCKED, [appeal.lines])
+    )
+    assert diffs(record.lines) == {"member:12:1": -12_539, "member:12:2": 12_539}
+
+
+def test_only_the_lines_a_change_can_move_are_computed_and_they_match_the_whole_sheet() -> None:
+    change = ServicesChange(12, 1, -1)
+    whole_before = {a.key: a.entitled_fen for a in LOCKED}
+    whole_after = {
+        a.key: a.entitled_fen for a in amounts_of(settle(apply_changes(city(), [change])))
+    }
+    moved = {k: whole_after[k] - v for k, v in whole_before.items() if whole_after[k] != v}
+    assert diffs(correct(city(), [], change, LOCKED).lines) == moved
