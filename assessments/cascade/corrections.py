@@ -61,6 +61,7 @@ __all__ = [
     "differences",
     "payable",
     "pool_of",
+    "used_score",
 ]
 
 
@@ -227,6 +228,21 @@ def pool_of(inputs: SettlementInputs, change: FactChange) -> int | None:
 
 def applies(inputs: SettlementInputs, change: FactChange) -> bool:
     return pool_of(inputs, change) is not None
+
+
+def used_score(inputs: SettlementInputs, change: ScoreChange) -> PublishedScore | None:
+    """The score the inputs hold where ``change`` would go (same unit, level and period)."""
+    for pool in inputs.pools:
+        for county in pool.counties:
+            if county.unit_id == change.unit_id:
+                return county.score if _same_score(county.score, change, "L4") else None
+            for inst in county.institutions:
+                if inst.unit_id == change.unit_id:
+                    return inst.score if _same_score(inst.score, change, "L3") else None
+                for team in inst.teams:
+                    if team.unit_id == change.unit_id and change.score.level == "L2":
+                        return next((s for s in team.l2 if s.period == change.score.period), None)
+    return None
 
 
 # --------------------------------------------------------------------------- differences

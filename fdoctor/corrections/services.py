@@ -26,7 +26,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from assessments.cascade import PublishedScore
 from assessments.cascade.corrections import (
@@ -40,8 +40,8 @@ from assessments.cascade.corrections import (
     baseline_of,
     correct,
     pool_of,
+    used_score,
 )
-from assessments.money import yuan
 from fdoctor.audit.models import AuditEntry
 from fdoctor.core import clock
 from fdoctor.core.signals import record_found_false, score_revised
@@ -52,6 +52,7 @@ from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import score_text
 from fdoctor.settlement.inputs import COUNTING_VERIFICATION
 from fdoctor.settlement.models import Settlement
+from fdoctor.surveys.models import RecordReview
 
 SCORE_LEVELS = {"L4": "市级年度考核", "L3": "县区年终考核", "L2": "季度考核"}
 
@@ -162,8 +163,6 @@ def note_false_record(record: Any, user: Any | None = None) -> SettlementCorrect
 
 
 def _review_reason(record: Any) -> str | None:
-    from fdoctor.surveys.models import RecordReview
-
     return db.session.scalar(
         select(RecordReview.reason)
         .where(RecordReview.service_record_id == record.id, RecordReview.decision == "false")
@@ -199,7 +198,7 @@ def note_score_revision(assessment: Any, user: Any | None = None) -> SettlementC
         Decimal(score_text(assessment.total)), assessment.status,
     )  # fmt: skip
     change = ScoreChange(unit_id=assessment.unit_id, score=score)
-    old = _score_in(_corrected_inputs(settlement), change)
+    old = used_score(_corrected_inputs(settlement), change)
     if old is None or old.value == score.value:
         return None  # the sheet did not use this score, or the value it now stands at is the same
     unit = getattr(assessment, "unit", None)
@@ -211,29 +210,6 @@ def note_score_revision(assessment: Any, user: Any | None = None) -> SettlementC
         + "；按锁定时的其余数据重新计算"
     )
     return _create(settlement, "assessment", assessment.id, change, reason, user)
-
-
-def _score_in(inputs: Any, change: ScoreChange) -> PublishedScore | None:
-    """The score the (corrected) inputs hold for the change's unit, level and period."""
-    for pool in inputs.pools:
-        for county in pool.counties:
-            if county.unit_id == change.unit_id:
-                return county.score if _same(county.score, change) else None
-            for inst in county.institutions:
-                if inst.unit_id == change.unit_id:
-                    return inst.score if _same(inst.score, change) else None
-                for team in inst.teams:
-                    if team.unit_id == change.unit_id:
-                        return next((s for s in team.l2 if s.period == change.score.period), None)
-    return None
-
-
-def _same(score: PublishedScore | None, change: ScoreChange) -> bool:
-    return (
-        score is not None
-        and score.level == change.score.level
-        and score.period == change.score.period
-    )
 
 
 # --------------------------------------------------------------------------- computing
@@ -449,21 +425,6 @@ def carried_into(settlement: Settlement) -> list[SettlementCorrection]:
             .order_by(SettlementCorrection.id)
         )
     )
-
-
-def pending_count() -> int:
-    return int(
-        db.session.scalar(
-            select(func.count(SettlementCorrection.id)).where(
-                SettlementCorrection.carried_into_id.is_(None)
-            )
-        )
-        or 0
-    )
-
-
-def adjustment_text(fen: int) -> str:
-    return f"{'+' if fen > 0 else ''}{yuan(fen)}"
 
 
 # --------------------------------------------------------------------------- signals

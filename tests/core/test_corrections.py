@@ -40,6 +40,7 @@ from assessments.cascade.corrections import (
     correct,
     payable,
     pool_of,
+    used_score,
 )
 
 D = Decimal
@@ -234,3 +235,12 @@ def test_only_the_lines_a_change_can_move_are_computed_and_they_match_the_whole_
     }
     moved = {k: whole_after[k] - v for k, v in whole_before.items() if whole_after[k] != v}
     assert diffs(correct(city(), [], change, LOCKED).lines) == moved
+
+
+def test_used_score_finds_the_score_a_change_would_replace() -> None:
+    l4 = ScoreChange(10, PublishedScore("L4", str(YEAR), 99, 2, D("90.00")))
+    assert used_score(city(), l4) == PublishedScore("L4", str(YEAR), 10, 1, D("80.00"))
+    q3 = ScoreChange(12, PublishedScore("L2", f"{YEAR}-Q3", 99, 2, D("70.00")))
+    assert used_score(city(), q3) == PublishedScore("L2", f"{YEAR}-Q3", 103, 1, D("80.00"))
+    h1 = ScoreChange(11, PublishedScore("L3", f"{YEAR}-H1", 99, 2, D("70.00")))
+    assert used_score(city(), h1) is None  # the settlement uses the year-end L3 only
