@@ -130,6 +130,7 @@ CLI_GROUPS = (
     ("fdoctor.audit.cli", "audit_cli"),
     ("fdoctor.flags.cli", "flags_cli"),
     ("fdoctor.backup.cli", "backup_cli"),
+    ("fdoctor.corrections.cli", "corrections_cli"),
 )
 
 

@@ -23,6 +23,7 @@ record did not exist yet); with no entry after it, the record is as it was then.
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -47,10 +48,11 @@ from fdoctor.core import clock
 from fdoctor.core.signals import record_found_false, score_revised
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
 from fdoctor.extensions import db
+from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.cascade import settlement_inputs
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import score_text
-from fdoctor.settlement.inputs import COUNTING_VERIFICATION
+from fdoctor.settlement.inputs import COUNTING_STATUSES, COUNTING_VERIFICATION
 from fdoctor.settlement.models import Settlement
 from fdoctor.surveys.models import RecordReview
 
@@ -427,6 +429,50 @@ def carried_into(settlement: Settlement) -> list[SettlementCorrection]:
     )
 
 
+# --------------------------------------------------------------------------- repair
+
+
+def scan(year: int, user: Any | None = None) -> list[SettlementCorrection]:
+    """Notice again every fact of ``year`` that may correct its locked settlement: its records
+    found false and its scores with a later revision, in the order they happened. Idempotent:
+    the corrections already made are returned as they are, so a run repairs only what the
+    signals missed (e.g. rows changed outside the app). Flushes."""
+    from fdoctor.assessments.models import Assessment
+
+    if _locked_settlement(year) is None:
+        return []
+    found: list[SettlementCorrection] = []
+    records = db.session.scalars(
+        select(ServiceRecord)
+        .where(
+            ServiceRecord.service_date >= date(year, 1, 1),
+            ServiceRecord.service_date <= date(year, 12, 31),
+            ServiceRecord.verification == "false",
+            ServiceRecord.team_id.is_not(None),
+        )
+        .order_by(ServiceRecord.updated_at, ServiceRecord.id)
+    ).all()
+    for record in records:
+        if (correction := note_false_record(record, user)) is not None:
+            found.append(correction)
+    periods = [str(year), f"{year}-H2", *(f"{year}-Q{q}" for q in range(1, 5))]
+    revisions = db.session.scalars(
+        select(Assessment)
+        .where(
+            Assessment.is_current,
+            Assessment.revision > 1,
+            Assessment.status.in_(COUNTING_STATUSES),
+            Assessment.level.in_(tuple(SCORE_LEVELS)),
+            Assessment.period.in_(periods),
+        )
+        .order_by(Assessment.published_at, Assessment.id)
+    ).all()
+    for assessment in revisions:
+        if (correction := note_score_revision(assessment, user)) is not None:
+            found.append(correction)
+    return found
+
+
 # --------------------------------------------------------------------------- signals
 
 
@@ -453,4 +499,5 @@ __all__ = [
     "corrections_of",
     "note_false_record",
     "note_score_revision",
+    "scan",
 ]

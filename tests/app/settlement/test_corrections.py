@@ -474,3 +474,22 @@ def test_a_correction_found_after_the_next_draft_stops_its_review_until_rebuilt(
         transition(again, "review", city)
         db.session.commit()
     assert db.session.scalars(select(SettlementCorrection)).one().carried_into_id == sheet.id
+
+
+def test_the_scan_finds_what_no_signal_told_and_runs_again_without_doubling(
+    locked: tuple[World, Any], app: Flask
+) -> None:
+    world, _settlement = locked
+    record = _counted_record(world, "T4L")
+    record.verification = "false"  # changed without the review: no signal was sent
+    db.session.commit()
+    assert db.session.scalar(select(func.count(SettlementCorrection.id))) == 0
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["corrections", "scan", "--year", str(YEAR)])
+    assert first.exit_code == 0 and "经复核认定虚假" in first.output
+    second = runner.invoke(args=["corrections", "scan", "--year", str(YEAR)])
+    assert second.exit_code == 0
+    correction = db.session.scalars(select(SettlementCorrection)).one()
+    assert correction.cause_id == record.id and len(correction.lines) == 2
+    nothing = runner.invoke(args=["corrections", "scan", "--year", str(YEAR - 1)])
+    assert "没有已锁定结算表的更正" in nothing.output
