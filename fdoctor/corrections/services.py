@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from assessments.cascade import PublishedScore
 from assessments.cascade.corrections import (
@@ -43,6 +43,7 @@ from assessments.cascade.corrections import (
     pool_of,
     used_score,
 )
+from fdoctor.audit import services as audit
 from fdoctor.audit.models import AuditEntry
 from fdoctor.core import clock
 from fdoctor.core.signals import record_found_false, score_revised
@@ -246,6 +247,32 @@ def _locked_amounts(settlement: Settlement) -> list[Amount]:
     ]  # fmt: skip
 
 
+def _write_lines(correction: SettlementCorrection, lines: tuple[Difference, ...]) -> None:
+    """The difference lines as one multi-row insert and their audit entries (an L4 correction
+    moves every line of its pool: thousands at city scale)."""
+    if not lines:
+        return
+    rows = [
+        {
+            "correction_id": correction.id, "position": position, "key": d.line.key,
+            "parent_key": d.line.parent, "level": d.line.level, "name": d.line.name,
+            "unit_id": d.line.unit_id, "user_id": d.line.user_id, "county_id": d.line.county_id,
+            "institution_id": d.line.institution_id, "team_id": d.line.team_id,
+            "before_fen": d.before_fen, "after_fen": d.after_fen,
+            "difference_fen": d.difference_fen,
+        }
+        for position, d in enumerate(lines)
+    ]  # fmt: skip
+    table = SettlementCorrectionLine.__table__
+    connection = db.session.connection()
+    ids = connection.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    ).scalars()
+    for row, line_id in zip(rows, ids, strict=True):
+        row["id"] = line_id
+    audit.write_created_rows(connection, table.name, rows)
+
+
 def _differences_of(corrections: list[SettlementCorrection]) -> list[list[Difference]]:
     """The stored difference lines of ``corrections``, as the core's ``Difference``."""
     lines = _lines_of([c.id for c in corrections]) if corrections else {}
@@ -317,18 +344,7 @@ def _create(
     )
     db.session.add(correction)
     db.session.flush()
-    for position, d in enumerate(result.lines):
-        line = d.line
-        db.session.add(
-            SettlementCorrectionLine(
-                correction_id=correction.id, position=position, key=line.key,
-                parent_key=line.parent, level=line.level, name=line.name, unit_id=line.unit_id,
-                user_id=line.user_id, county_id=line.county_id,
-                institution_id=line.institution_id, team_id=line.team_id,
-                before_fen=d.before_fen, after_fen=d.after_fen, difference_fen=d.difference_fen,
-            )
-        )  # fmt: skip
-    db.session.flush()
+    _write_lines(correction, result.lines)
     return correction
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fdoctor.assessments import workflow
 from fdoctor.assessments.models import AssessmentItem
+from fdoctor.audit.services import verify
 from fdoctor.core import clock
 from fdoctor.core.signals import score_revised
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
@@ -270,6 +271,9 @@ def test_an_appeal_raising_a_county_score_moves_money_within_the_fixed_pool(
     assert correction.cause_kind == "assessment" and correction.cause_id == revision.id
     assert "80.00 → 90.00" in correction.reason
     assert _lines(settlement) == before
+    # Every correction line is in the audit trail as written.
+    result = verify(db.session)
+    assert result.ok, result.problems
     # The same revision noticed again: still one correction.
     score_revised.send(revision, user=world.users["city"])
     db.session.commit()
