@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, or_, select
 
 from assessments.cascade import PublishedScore
 from assessments.cascade.corrections import (
@@ -111,19 +111,19 @@ def _locked_settlement(year: int) -> Settlement | None:
 
 
 def _computed_mark(settlement: Settlement) -> tuple[int | None, Any]:
-    """The audit entry that wrote the sheet's final figures (its last change of ``sha256``):
-    every audit entry after it happened after the sheet's inputs were gathered."""
-    entries = db.session.execute(
-        select(AuditEntry.id, AuditEntry.before, AuditEntry.after)
-        .where(AuditEntry.table_name == "settlement", AuditEntry.row_id == str(settlement.id))
-        .order_by(AuditEntry.id)
-    ).all()
-    mark = None
-    for entry_id, before, after in entries:
-        old = json.loads(before).get("sha256") if before else None
-        new = json.loads(after).get("sha256") if after else None
-        if new is not None and new != old:
-            mark = entry_id
+    """The audit entry that wrote the sheet's final figures (the last one whose row image after
+    holds the sheet's SHA-256 and before did not): every audit entry after it happened after the
+    sheet's inputs were gathered. Matched as text in the database: the row images hold the
+    sheet's whole inputs and outputs (megabytes at city scale), never parsed here."""
+    sha = settlement.sha256
+    mark = db.session.scalar(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.table_name == "settlement",
+            AuditEntry.row_id == str(settlement.id),
+            AuditEntry.after.contains(sha, autoescape=True),
+            or_(AuditEntry.before.is_(None), ~AuditEntry.before.contains(sha, autoescape=True)),
+        )
+    )
     return mark, settlement.computed_at
 
 

@@ -27,7 +27,7 @@ from fdoctor.audit.services import verify
 from fdoctor.core import clock
 from fdoctor.core.signals import score_revised
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
-from fdoctor.corrections.services import note_false_record
+from fdoctor.corrections.services import note_false_record, record_state_at_computation
 from fdoctor.corrections.sheet import annexes
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
@@ -162,7 +162,10 @@ def test_a_false_record_of_a_locked_year_is_a_correction_of_its_team_members(
 ) -> None:
     world, settlement = locked
     before = _lines(settlement)
-    _find_false(world, _counted_record(world, "T4L"))
+    record = _counted_record(world, "T4L")
+    _find_false(world, record)
+    # As the sheet saw it (from the audit trail): unverified, so counted.
+    assert record_state_at_computation(record, settlement) == "unverified"
     correction = db.session.scalars(select(SettlementCorrection)).one()
     # T4L 10 → 9 services: k 0.9, weights 1.08 : 1.152 of 297,521 → 143,961.77 and 153,559.23;
     # the floors leave a fen for T4L (.77): 143,962 (−7,834) and 153,559 (+7,834). T4's amount
