@@ -22,6 +22,7 @@ from fdoctor.core.scope import scope_clause, visible_unit
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
 from fdoctor.corrections.services import carried_into, corrections_of
 from fdoctor.extensions import db
+from fdoctor.org.models import OrgUnit
 from fdoctor.reports import settlement_sheet as rs
 from fdoctor.settlement.models import LINE_LEVELS, Settlement, SettlementLine
 
@@ -88,6 +89,27 @@ def _visible_lines(
 NO_DIFFERENCE = "（本表所列层级无金额变化）"
 
 
+def _names(lines: dict[int, list[SettlementCorrectionLine]]) -> dict[int, str]:
+    """Each line's name as the annex shows it: a reserve (部门基金) with its team's name."""
+    teams = {line.team_id for group in lines.values() for line in group if line.level == "reserve"}
+    team_names = (
+        dict(
+            db.session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(teams))).all()
+        )
+        if teams
+        else {}
+    )
+    return {
+        line.id: (
+            f"{line.name}（{team_names.get(line.team_id, '')}）"
+            if line.level == "reserve"
+            else line.name
+        )
+        for group in lines.values()
+        for line in group
+    }
+
+
 def _sheet_name(settlement: Settlement | None) -> str:
     if settlement is None:
         return "待结转（下一份结算表生成时计入）"
@@ -102,6 +124,7 @@ def locked_annex(settlement: Settlement, sheet: str, user: Any | None = None) ->
     if not corrections:
         return None
     lines = _visible_lines(corrections, SHEET_LEVELS[sheet], user)
+    names = _names(lines)
     groups = [
         rs.Group(
             title=f"更正 #{c.id}（{c.cause_label}）→ 结转至：{_sheet_name(c.carried_into)}",
@@ -109,7 +132,7 @@ def locked_annex(settlement: Settlement, sheet: str, user: Any | None = None) ->
             rows=[
                 [
                     LINE_LEVELS.get(line.level, line.level),
-                    line.name,
+                    names[line.id],
                     line.before_fen,
                     line.after_fen,
                     line.difference_fen,
@@ -145,6 +168,7 @@ def carried_annex(settlement: Settlement, sheet: str, user: Any | None = None) -
         return None
     levels = SHEET_LEVELS[sheet]
     lines = _visible_lines(corrections, levels, user)
+    label = _names(lines)
     adjustments: dict[str, int] = defaultdict(int)
     names: dict[str, tuple[str, str]] = {}
     groups = []
@@ -152,9 +176,9 @@ def carried_annex(settlement: Settlement, sheet: str, user: Any | None = None) -
         rows = []
         for line in lines.get(c.id, []):
             adjustments[line.key] += line.difference_fen
-            names[line.key] = (line.level, line.name)
+            names[line.key] = (line.level, label[line.id])
             rows.append(
-                [LINE_LEVELS.get(line.level, line.level), line.name, None, line.difference_fen,
+                [LINE_LEVELS.get(line.level, line.level), label[line.id], None, line.difference_fen,
                  None]
             )  # fmt: skip
         groups.append(

@@ -341,6 +341,7 @@ def test_the_next_settlement_carries_the_corrections_and_pays_them(
     team = sheet_data(sheet, "team", city)
     rows = next(a for a in team.annexes if a.sheet_name == "往年更正调整").groups[-1].rows
     adjustment = {row[1]: row[3] for row in rows}
+    assert adjustment["部门基金（乙一中心团队）"] == 2_656  # a reserve is named with its team
     assert adjustment[world.users["T4L"].display_name] == 3_734
     assert adjustment[world.users["T4D"].display_name] == 20_174
     paid = {row[1]: (row[2], row[4]) for row in rows}
