@@ -33,7 +33,15 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     from fdoctor.core import query
 
     query.init_app(app)
+    init_signals()
     return app
+
+
+def init_signals() -> None:
+    """Connect the areas that listen to other areas' facts (``fdoctor.core.signals``)."""
+    from fdoctor.corrections.services import connect_signals
+
+    connect_signals()
 
 
 def _init_secret_key(app: Flask) -> None:
@@ -129,6 +137,7 @@ CLI_GROUPS = (
     ("fdoctor.audit.cli", "audit_cli"),
     ("fdoctor.flags.cli", "flags_cli"),
     ("fdoctor.backup.cli", "backup_cli"),
+    ("fdoctor.corrections.cli", "corrections_cli"),
 )
 
 

@@ -50,6 +50,7 @@ from fdoctor.assessments.services import (
 )
 from fdoctor.core import clock
 from fdoctor.core.roles import Role
+from fdoctor.core.signals import score_revised
 from fdoctor.extensions import db
 
 ASSESSOR = "assessor"
@@ -545,6 +546,7 @@ def _new_revision(
     new.published_by_id = user.id
     new.appeal_deadline = appeal_deadline
     db.session.flush()
+    score_revised.send(new, user=user)
     return new
 
 

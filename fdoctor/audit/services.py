@@ -75,6 +75,8 @@ AUDITED_TABLES = frozenset(
         # money
         "settlement",
         "settlement_line",
+        "settlement_correction",
+        "settlement_correction_line",
         "settlement_parameters",
         "pool_fund",
         "post_coefficient",

@@ -170,7 +170,8 @@ def _existing(connection: Any) -> list[Guard]:
 
 
 def install_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> None:
-    """(Re)install ``guards`` (default: all registered) on ``connection``; safe to repeat.
+    """(Re)install ``guards`` (default: all registered whose table exists) on ``connection``;
+    safe to repeat.
 
     ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``).
     """

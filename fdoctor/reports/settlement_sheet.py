@@ -55,6 +55,17 @@ class Group:
 
 
 @dataclass
+class Annex:
+    """A table after the sheet's own (e.g. corrections after lock), with its own columns."""
+
+    title: str
+    columns: list[Column]
+    groups: list[Group]
+    notes: list[str] = field(default_factory=list)
+    sheet_name: str = "附表"  # the Excel worksheet's name (at most 31 characters)
+
+
+@dataclass
 class Sheet:
     title: str
     subtitle: str
@@ -70,6 +81,7 @@ class Sheet:
     # Locked sheets: the audit chain's latest checkpoint (``审计链锚点: #<id> <16 hex>``), a copy
     # of the trail's end outside the database.
     audit_anchor: str = ""
+    annexes: list[Annex] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- PDF
@@ -87,12 +99,12 @@ def _cell_text(value: Any, kind: str) -> str:
     return str(value)
 
 
-def _pdf_rows(sheet: Sheet, rows: list[list[Any]]) -> list[list[Any]]:
+def _pdf_rows(columns: list[Column], rows: list[list[Any]]) -> list[list[Any]]:
     s = styles()
     out = []
     for row in rows:
         cells: list[Any] = []
-        for value, column in zip(row, sheet.columns, strict=True):
+        for value, column in zip(row, columns, strict=True):
             text = _cell_text(value, column.kind)
             if column.kind == TEXT and len(text) > 8:
                 cells.append(paragraph(text, s["cell"]))  # wraps long names
@@ -102,12 +114,12 @@ def _pdf_rows(sheet: Sheet, rows: list[list[Any]]) -> list[list[Any]]:
     return out
 
 
-def _table(sheet: Sheet, body: list[list[Any]], totals: list[list[Any]]) -> Any:
-    header = [[c.label for c in sheet.columns]]
-    rows = header + _pdf_rows(sheet, body) + _pdf_rows(sheet, totals)
-    table = grid_table(rows, [c.width_mm * mm for c in sheet.columns])
+def _table(columns: list[Column], body: list[list[Any]], totals: list[list[Any]]) -> Any:
+    header = [[c.label for c in columns]]
+    rows = header + _pdf_rows(columns, body) + _pdf_rows(columns, totals)
+    table = grid_table(rows, [c.width_mm * mm for c in columns])
     commands: list[tuple[Any, ...]] = []
-    for i, column in enumerate(sheet.columns):
+    for i, column in enumerate(columns):
         if column.kind != TEXT:
             commands.append(("ALIGN", (i, 1), (i, -1), "RIGHT"))
     if totals:
@@ -156,20 +168,36 @@ def _build_pdf(sheet: Sheet) -> bytes:
         if group.note:
             story.append(paragraph(group.note, s["small"]))
         story.append(Spacer(1, 1.5 * mm))
-        story.append(_table(sheet, group.rows, [group.total] if group.total else []))
+        story.append(_table(sheet.columns, group.rows, [group.total] if group.total else []))
         story.append(Spacer(1, 5 * mm))
     if sheet.grand_total is not None:
         story.append(paragraph("合计", s["base"]))
         story.append(Spacer(1, 1.5 * mm))
-        story.append(_table(sheet, [], [sheet.grand_total]))
+        story.append(_table(sheet.columns, [], [sheet.grand_total]))
         story.append(Spacer(1, 4 * mm))
     for note in sheet.notes:
         story.append(paragraph(note, s["small"]))
+    for annex in sheet.annexes:
+        story += _annex_story(annex)
     story.append(Spacer(1, 6 * mm))
     story.append(signature_block(sheet.day))
     footer = _footer(sheet)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+def _annex_story(annex: Annex) -> list[Any]:
+    s = styles()
+    story: list[Any] = [Spacer(1, 5 * mm), paragraph(annex.title, s["base"])]
+    story += [paragraph(note, s["small"]) for note in annex.notes]
+    for group in annex.groups:
+        story.append(Spacer(1, 2 * mm))
+        story.append(paragraph(group.title, s["small"]))
+        if group.note:
+            story.append(paragraph(group.note, s["small"]))
+        if group.rows:
+            story.append(_table(annex.columns, group.rows, [group.total] if group.total else []))
+    return story
 
 
 def build_settlement_pdf(data: Sheet) -> bytes:
@@ -268,9 +296,32 @@ def _build_xlsx(sheet: Sheet, main_title: str) -> bytes:
         _write_header(inputs, 4, sheet.input_columns)
         for offset, values in enumerate(sheet.input_rows, start=5):
             _write_row(inputs, offset, values, sheet.input_columns)
+    for annex in sheet.annexes:
+        _write_annex(wb.create_sheet(annex.sheet_name), annex)
     from fdoctor.core.spreadsheet import workbook_bytes
 
     return workbook_bytes(wb)  # text cells neutralised: no formula from user input
+
+
+def _write_annex(ws: Any, annex: Annex) -> None:
+    """An annex on its own worksheet: title, notes, then each group's title, reason and rows."""
+    ws.cell(row=1, column=1, value=annex.title).font = Font(bold=True, size=12)
+    row = 2
+    for note in annex.notes:
+        ws.cell(row=row, column=1, value=note)
+        row += 1
+    for group in annex.groups:
+        row += 1
+        ws.cell(row=row, column=1, value=group.title).font = _BOLD
+        row += 1
+        if group.note:
+            ws.cell(row=row, column=1, value=group.note)
+            row += 1
+        _write_header(ws, row, annex.columns)
+        row += 1
+        for values in group.rows:
+            _write_row(ws, row, values, annex.columns)
+            row += 1
 
 
 def build_settlement_xlsx(data: Sheet) -> bytes:

@@ -15,6 +15,7 @@ from assessments.tiers import Period, PeriodError, ensure_period_ended
 from fdoctor.audit import services as audit
 from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import insert_rows
+from fdoctor.corrections.services import assign, carried_json
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import canonical_json, compute, sha256_of_texts
 from fdoctor.settlement.errors import SettlementError, SettlementIncomplete, SettlementStateError
@@ -50,6 +51,8 @@ def _computed(year: int, kind: str) -> _Computed:
     inputs, missing = gather_inputs(year, kind)
     if missing:
         raise SettlementIncomplete(missing)
+    if kind == "settlement":
+        _add_corrections(inputs, year)
     try:
         outputs = compute(inputs)
     except SettlementInputError as exc:
@@ -58,6 +61,16 @@ def _computed(year: int, kind: str) -> _Computed:
     return _Computed(
         inputs, outputs, inputs_json, outputs_json, sha256_of_texts(inputs_json, outputs_json)
     )
+
+
+def _add_corrections(inputs: dict[str, Any], year: int) -> None:
+    """Corrections of earlier locked settlements carried into this one (``fdoctor.corrections``):
+    part of the inputs, so the SHA-256 covers them; absent when there are none, so a sheet
+    without corrections hashes as before."""
+    existing = get_settlement(year, "settlement")
+    carried = carried_json(year, existing.id if existing is not None else None)
+    if carried:
+        inputs["corrections"] = carried
 
 
 def preview(year: int, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
@@ -127,6 +140,7 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
     settlement.computed_by_id = user_id
     db.session.flush()
     _write_lines(settlement, outputs)
+    assign(settlement, [c["correction_id"] for c in result.inputs.get("corrections", [])])
     return settlement, True
 
 

@@ -17,6 +17,7 @@ from fdoctor.core import clock
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
+from fdoctor.corrections.sheet import annexes as correction_annexes
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet
 from fdoctor.settlement import approval, parameters
@@ -183,6 +184,7 @@ def detail(settlement_id: int) -> Any:
         actions=approval.allowed_actions(settlement, current_user),
         form=TransitionForm(),
         integrity=integrity_ok(settlement),
+        annexes=correction_annexes(settlement, "page", current_user),
         **_helpers(),
     )
 

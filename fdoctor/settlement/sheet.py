@@ -16,6 +16,7 @@ from sqlalchemy import select
 from assessments.money import yuan
 from fdoctor.audit import services as audit
 from fdoctor.core import clock
+from fdoctor.corrections.sheet import annexes as correction_annexes
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet as rs
 from fdoctor.settlement.models import Settlement, SettlementLine
@@ -74,8 +75,9 @@ def sheet_data(
         columns, groups = builder(lines, children, input_rows)
         grand = _grand_total(columns, groups)
     return rs.Sheet(
-        title, subtitle, columns, groups, grand_total=grand, input_rows=input_rows, **common
-    )
+        title, subtitle, columns, groups, grand_total=grand, input_rows=input_rows,
+        annexes=correction_annexes(settlement, sheet, user), **common,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the inputs' table

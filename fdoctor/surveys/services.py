@@ -65,6 +65,7 @@ from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import scope_clause
+from fdoctor.core.signals import record_found_false
 from fdoctor.extensions import db
 from fdoctor.flags.services import open_flag_counts
 from fdoctor.households.models import Resident
@@ -586,6 +587,8 @@ def review_record(record: ServiceRecord, decision: str, reason: str, user: Any) 
     )
     db.session.add(review)
     db.session.flush()
+    if decision == "false":
+        record_found_false.send(record, user=user)
     return review
 
 
