@@ -121,7 +121,7 @@ def config_import() -> Any:
         flash(f"未导入：文件中有 {len(exc.errors)} 处错误，整份文件未导入", "danger")
         return render_config(year, import_errors=row_messages(exc.errors), status=422)
     record_event(
-        "settlement_config_import",
+        "config_import",
         "settlement_parameters",
         str(year),
         {"filename": filename[-255:], "sha256": hashlib.sha256(content).hexdigest()},

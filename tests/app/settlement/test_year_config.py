@@ -196,7 +196,7 @@ def test_the_template_round_trips(world: Any, client: FlaskClient) -> None:
     entries = db.session.scalar(select(func.count()).select_from(AuditEntry))
     # Unchanged, the file imports and changes nothing.
     response = upload(client, book)
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert response.status_code == 302, re.sub(r"\s+", " ", response.get_data(as_text=True))[-3000:]
     db.session.expire_all()
     assert {m.__tablename__: db.session.scalar(select(func.count()).select_from(m))
             for m in CONFIG_TABLES} == before  # fmt: skip
@@ -219,7 +219,7 @@ def test_the_template_round_trips(world: Any, client: FlaskClient) -> None:
     assert (params.preallocation_rate, params.reserve_rate) == (Decimal("0.65"), Decimal("0.125"))
     assert db.session.scalar(
         select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "settlement_config_import")
+            AuditEntry.action == "config_import")
     ) == 2  # fmt: skip
     assert (db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0) > entries
 
