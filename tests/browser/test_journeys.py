@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from assessments.tiers import Level, period_to_open
-from fdoctor.assessments.models import Assessment
+from fdoctor.assessments.models import Appeal, Assessment, AssessmentItem
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
@@ -359,8 +360,22 @@ def test_centre_scores_a_quarter_and_answers_an_appeal(
     centre.page.fill(f"#corrected-{code}", top)
     centre.page.fill(f"#answer-{code}", "核实补录记录属实，采纳")
     centre.press("#btn-answer")
-    assert "采纳" in centre.main()
+    assert "已答复" in centre.main() and "已生成修订版本" in centre.main()
     centre.shoot("centre-l2-appeal-answered")
+    assessment_id = int(url.rstrip("/").rsplit("/", 1)[1])
+
+    def answered() -> tuple[str, Any]:
+        appeal = db.session.scalar(select(Appeal).where(Appeal.assessment_id == assessment_id))
+        assert appeal is not None and appeal.revision_id is not None
+        points = db.session.scalar(
+            select(AssessmentItem.points).where(
+                AssessmentItem.assessment_id == appeal.revision_id, AssessmentItem.code == code
+            )
+        )
+        return appeal.status, points
+
+    status, points = demo.query(answered)
+    assert status == "answered" and points == Decimal(top)
 
 
 def test_county_scores_an_institutions_half_year(
