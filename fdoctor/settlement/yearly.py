@@ -136,6 +136,7 @@ class YearPage:
     pools: list[OrgUnit]
     institutions: list[OrgUnit]
     posts: list[PostRow]
+    rates_configured: bool = False  # False: the rates shown are the defaults of SPEC 7
     split_ids: dict[str, int] = field(default_factory=dict)  # field suffix → split row id
     post_ids: dict[str, int] = field(default_factory=dict)
     standard_ids: dict[str, int] = field(default_factory=dict)
@@ -195,6 +196,7 @@ def year_page(year: int, submitted: Mapping[str, str] | None = None) -> YearPage
         pools=parameters.pools(),
         institutions=parameters.institutions(),
         posts=rows,
+        rates_configured=parameters.parameters_for(year).configured,
         split_ids={split_suffix(s.institution_id): s.id for s in parameters.splits()},
         post_ids={name: p.id for name, p in coefficients.items()},
         standard_ids={name: s.id for name, s in standards.items()},

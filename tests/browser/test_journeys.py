@@ -1,11 +1,13 @@
 """Journeys (用户旅程): each role walks its main job end to end on the demo city in Chromium.
 
 The demo city is loaded into a database of this module's own (the journeys change it: contracts,
-records, assessments, a locked sheet), and served with the app's clock and the browser's clock
-both on the demo's anchor date. Where a job needs a period that has been judged, the journey
-does the judging itself through the pages (open, score, submit, publish), so it does not depend
-on what the demo loader prepared. Each journey leaves screenshots of its key pages at desktop
-(1280×800) and tablet (1024×768) sizes in ``tests/artifacts/screenshots/journey-*``.
+records, assessments, a locked sheet) and served with the app's clock and the browser's clock
+both frozen a few days after the end of the demo's year. So the periods the journeys judge (the
+last month, quarter, half-year and year) ended after the demo's anchor: the demo loader never
+touched them, and each journey does the judging itself through the pages (open, score, submit,
+publish, appeal, answer), whatever the loader prepared for the periods before. Each journey
+leaves screenshots of its key pages at desktop (1280×800) and tablet (1024×768) sizes in
+``tests/artifacts/screenshots/journey-*``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -45,8 +47,11 @@ from tests.conftest import (
 
 DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 1024, "height": 768}
-# Mid-morning of the anchor day, for the server and the browser alike.
-NOW = datetime(DEMO_ANCHOR.year, DEMO_ANCHOR.month, DEMO_ANCHOR.day, 10, 0, 0)
+# Early in the year after the demo's anchor, mid-morning, for the server and the browser alike:
+# the demo's year has ended, so its settlement year and every level's last period can be judged.
+TODAY = date(DEMO_ANCHOR.year + 1, 1, 5)
+NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 10, 0, 0)
+YEAR = DEMO_ANCHOR.year
 
 
 @dataclass
@@ -159,23 +164,32 @@ def as_role(browser: Any, demo: Demo) -> Iterator[Callable[[str], Role]]:
 
 
 def period(level: Level) -> str:
-    """The last completed period of a level on the anchor day: the one that is judged now."""
-    return str(period_to_open(level, DEMO_ANCHOR))
+    """The last completed period of a level on the journeys' day: the one judged now."""
+    return str(period_to_open(level, TODAY))
 
 
 def open_and_find(role: Role, level: str, when: str, unit_name: str) -> str:
     """Open the level's assessments for a period from the list page (already open ones are kept)
     and go to the one of ``unit_name``; returns its URL."""
-    role.go("/assessments/")
-    role.page.select_option("#open-level", level)
-    role.page.fill("#open-period", when)
-    role.press("#open-submit")
+    open_level(role, level, when)
     assert re.search(r"新开启 \d+ 份|已开启|已存在", role.main()), role.main()[:500]
     role.go(f"/assessments/?level={level}&period={when}")
     row = role.page.locator("#assessment-table tbody tr", has_text=unit_name)
     with role.page.expect_navigation():
         row.first.locator("a:has-text('查看')").click()
     return str(role.page.url)
+
+
+def open_level(role: Role, level: str, when: str) -> None:
+    """The list page's "open assessment" form (the period typed, or chosen when offered)."""
+    role.go("/assessments/")
+    role.page.select_option("#open-level", level)
+    field = role.page.locator("#open-period")
+    if field.evaluate("element => element.tagName") == "SELECT":
+        field.select_option(when)
+    else:
+        field.fill(when)
+    role.press("#open-submit")
 
 
 def score_manual_items(role: Role, lowered: str | None = None, reason: str = "") -> str:
@@ -400,7 +414,7 @@ def test_county_scores_an_institutions_half_year(
 def test_city_draws_the_spot_check_and_opens_the_years_l4(
     demo: Demo, as_role: Callable[[str], Role]
 ) -> None:
-    year = DEMO_ANCHOR.year - 1
+    year = YEAR
     city = as_role("city")
     city.go(f"/assessments/l4/{year}")
     if city.page.locator("#draw-form").count():
@@ -420,10 +434,7 @@ def test_city_draws_the_spot_check_and_opens_the_years_l4(
     city.shoot("city-l4s-published")
 
     # Open the counties' L4 of the year and see them listed.
-    city.go("/assessments/")
-    city.page.select_option("#open-level", "L4")
-    city.page.fill("#open-period", str(year))
-    city.press("#open-submit")
+    open_level(city, "L4", str(year))
     city.go(f"/assessments/l4/{year}")
     assert city.page.locator("#l4-table tbody tr a").count() >= 1
     city.shoot("city-l4-counties")
@@ -432,7 +443,7 @@ def test_city_draws_the_spot_check_and_opens_the_years_l4(
 def test_finance_reviews_approves_locks_and_exports_the_years_sheet(
     demo: Demo, as_role: Callable[[str], Role]
 ) -> None:
-    year = DEMO_ANCHOR.year
+    year = YEAR
 
     def sheet_status() -> str | None:
         sheet = db.session.scalar(
