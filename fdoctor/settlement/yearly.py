@@ -11,6 +11,7 @@ a bad form or file is kept. An entry whose values are all empty leaves its row u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,15 +21,16 @@ from fdoctor.settlement import parameters
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import check_year, dtext
 
-KINDS = ("parameters", "fund", "split", "post", "standard")
 PARAMETER_FIELDS = ("preallocation_pct", "reserve_pct", "attainment_cap")
 # Posts of the form: the configured and known ones, plus this many blank rows for new posts.
 NEW_POST_ROWS = 2
+POST_ROW_FIELD = re.compile(r"(?:post|coef|std)_(\d{1,4})")
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One thing to set: ``kind`` in KINDS, ``key`` the pool or institution id (None: the city
+    """One thing to set: ``kind`` parameters, fund, split, post or standard (or duplicate, a post
+    named twice), ``key`` the pool or institution id (None: the city
     default split) or the post name ("" for the default standard), ``values`` the texts typed."""
 
     kind: str
@@ -92,6 +94,8 @@ def _save(entry: Entry, year: int, user: Any, saved: Saved) -> None:
     elif entry.kind == "standard":
         parameters.save_standard(year, str(entry.key or ""), entry.values[0], user)
         saved.standards += 1
+    elif entry.kind == "duplicate":
+        raise SettlementError(f"岗位「{entry.key}」填写了两行，请只保留一行")
     else:  # pragma: no cover - the entries are built by this module and workbook.py
         raise SettlementError(f"未知的配置项：{entry.kind}")
 
@@ -221,13 +225,24 @@ def form_entries(page: YearPage, form: Mapping[str, str]) -> list[Entry]:
         entries.append(Entry("split", institution_id,
                              (value(f"split_centre_{suffix}"), value(f"split_stations_{suffix}")),
                              f"split_{suffix}"))  # fmt: skip
-    for row in page.posts:
-        name = value(f"post_{row.index}") if row.is_new else row.post
-        coefficient, standard = value(f"coef_{row.index}"), value(f"std_{row.index}")
-        if row.is_new and not name and (coefficient or standard):
-            entries.append(Entry("post", "", (coefficient or standard,), f"post_{row.index}"))
+    # Post rows by the indices the form sent, each with its post's name (hidden on the rows of
+    # known posts), so a post added or removed meanwhile cannot shift values onto another post.
+    indices = sorted({int(m[1]) for key in form if (m := POST_ROW_FIELD.fullmatch(key))})
+    named: dict[str, int] = {}
+    for i in indices:
+        coefficient, standard = value(f"coef_{i}"), value(f"std_{i}")
+        if i == 0:  # the default standard of every post
+            entries.append(Entry("standard", "", (standard,), "std_0"))
             continue
-        if not row.is_default:
-            entries.append(Entry("post", name, (coefficient,), f"coef_{row.index}"))
-        entries.append(Entry("standard", name, (standard,), f"std_{row.index}"))
+        name = value(f"post_{i}")
+        if not name:
+            if coefficient or standard:  # save_post asks for the name
+                entries.append(Entry("post", "", (coefficient or standard,), f"post_{i}"))
+            continue
+        if name in named:
+            entries.append(Entry("duplicate", name, (name,), f"post_{i}"))
+            continue
+        named[name] = i
+        entries.append(Entry("post", name, (coefficient,), f"coef_{i}"))
+        entries.append(Entry("standard", name, (standard,), f"std_{i}"))
     return entries

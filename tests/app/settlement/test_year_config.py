@@ -74,6 +74,7 @@ def year_form(client: FlaskClient, world: Any) -> tuple[dict[str, Any], dict[str
         f"std_{posts['护士']}": "500",
         "std_0": "600",
     }
+    data |= {f"post_{index}": name for name, index in posts.items()}  # the rows' hidden names
     return data, posts
 
 
@@ -101,7 +102,9 @@ def test_the_year_form_saves_every_value_in_one_go(world: Any, client: FlaskClie
     # The page shows what was saved, and a new post can be added on the blank row.
     html = client.get(CONFIG).get_data(as_text=True)
     assert 'value="1,000,000.50"' in html and 'value="12.5"' in html
-    new_row = min(int(i) for i in re.findall(r'name="post_(\d+)"', html))
+    new_row = min(
+        int(i) for i in re.findall(r'<input class="form-control[^"]*" name="post_(\d+)"', html)
+    )
     again = {**data, "csrf_token": csrf_token(client, CONFIG), f"post_{new_row}": "公卫医师",
              f"coef_{new_row}": "1.1"}  # fmt: skip
     assert client.post("/settlement/config/year", data=again).status_code == 302
@@ -126,6 +129,30 @@ def test_a_bad_value_anywhere_saves_nothing_and_names_the_field(
     assert "岗位「护士」的岗位系数必须是数字：abc" in html
     assert f'id="fund_{u["县市"].id}-error"' in html  # marked at the field
     assert 'value="1,000,000.50"' in html  # what was typed stays on the page
+    assert config_rows() == 0
+
+
+def test_values_follow_the_posts_name_not_its_row(world: Any, client: FlaskClient) -> None:
+    """A post added meanwhile shifts the rows: each value still goes to the post it was typed for."""
+    data, posts = year_form(client, world)
+    nurse, gp = posts["护士"], posts["全科医生"]
+    data |= {f"post_{nurse}": "全科医生", f"coef_{nurse}": "1.3",
+             f"post_{gp}": "护士", f"coef_{gp}": "0.7"}  # fmt: skip
+    assert client.post("/settlement/config/year", data=data).status_code == 302
+    coefficients = {p.post: p.coefficient for p in db.session.scalars(select(PostCoefficient))}
+    assert coefficients == {"全科医生": Decimal("1.3"), "护士": Decimal("0.7")}
+
+
+def test_a_post_named_on_two_rows_is_refused(world: Any, client: FlaskClient) -> None:
+    data, posts = year_form(client, world)
+    html = client.get(CONFIG).get_data(as_text=True)
+    blank = min(
+        int(i) for i in re.findall(r'<input class="form-control[^"]*" name="post_(\d+)"', html)
+    )
+    data |= {f"post_{blank}": "护士", f"coef_{blank}": "1.1"}
+    response = client.post("/settlement/config/year", data=data)
+    assert response.status_code == 422
+    assert "岗位「护士」填写了两行，请只保留一行" in response.get_data(as_text=True)
     assert config_rows() == 0
 
 
