@@ -141,9 +141,9 @@ class Role:
             screenshot(self.page, f"journey-{name}-{size_name}")
         self.page.set_viewport_size(DESKTOP)
 
-    def close(self) -> None:
-        assert self.errors == [], self.errors
+    def close(self) -> list[str]:
         self.context.close()
+        return self.errors
 
 
 @pytest.fixture()
@@ -156,8 +156,8 @@ def as_role(browser: Any, demo: Demo) -> Iterator[Callable[[str], Role]]:
         return role
 
     yield sign_in
-    for role in opened:
-        role.close()
+    errors = [error for role in opened for error in role.close()]
+    assert errors == [], f"script errors on the pages: {errors}"
 
 
 # --------------------------------------------------------------------------- assessments
