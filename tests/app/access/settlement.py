@@ -16,6 +16,7 @@ CITY = frozenset({"city"})
 def _year(_which: str) -> dict[str, Any]:
     return {"year": 2026}
 
+
 EXPECTATIONS: dict[str, Expect] = {
     "settlement.config": Expect(frozenset({"city"})),
     "settlement.ratings": Expect(frozenset({"leader"})),
