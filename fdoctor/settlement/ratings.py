@@ -19,6 +19,14 @@ from fdoctor.settlement.parameters import MEMBER_ROLES
 from fdoctor.settlement.queries import get_settlement
 
 
+class RatingsInvalid(SettlementError):
+    """Some members' values are wrong; ``errors`` maps each member's user id to its messages."""
+
+    def __init__(self, errors: dict[int, list[str]]) -> None:
+        super().__init__("；".join(m for messages in errors.values() for m in messages))
+        self.errors = errors
+
+
 def team_members(team_id: int) -> list[User]:
     return list(
         db.session.scalars(
@@ -45,13 +53,15 @@ def ratings_frozen(year: int) -> Settlement | None:
 
 
 def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], user: Any) -> int:
-    """Store c and a of the team's members for a year; all rows or none. Empty rows are skipped."""
+    """Store c and a of the team's members for a year; all rows or none. Empty rows are skipped.
+
+    Every row is checked before anything is written; ``RatingsInvalid`` names each bad row."""
     check_year(year)
     frozen = ratings_frozen(year)
     if frozen is not None:
         raise SettlementStateError(f"{year} 年度结算表{frozen.status_label}，成员系数不能再修改")
     members = {m.id: m for m in team_members(team.id)}
-    errors: list[str] = []
+    errors: dict[int, list[str]] = {}
     parsed: dict[int, tuple[Decimal, Decimal]] = {}
     for user_id, (c_text, a_text) in values.items():
         member = members.get(user_id)
@@ -59,17 +69,23 @@ def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], u
             continue
         if not (c_text or "").strip() and not (a_text or "").strip():
             continue
+        messages = []
         try:
             c = parse_number(c_text, f"「{member.display_name}」的个人绩效考评系数 c", places=2,
                              low=Decimal("0.8"), high=Decimal("1.2"))  # fmt: skip
+        except SettlementError as exc:
+            messages.append(str(exc))
+        try:
             a = parse_number(a_text, f"「{member.display_name}」的出勤系数 a", places=4,
                              low=Decimal(0), high=Decimal(1))  # fmt: skip
         except SettlementError as exc:
-            errors.append(str(exc))
+            messages.append(str(exc))
+        if messages:
+            errors[user_id] = messages
             continue
         parsed[user_id] = (c, a)
     if errors:
-        raise SettlementError("；".join(errors))
+        raise RatingsInvalid(errors)
     existing = ratings_for(team.id, year)
     now = clock.now()
     for user_id, (c, a) in parsed.items():
@@ -86,3 +102,4 @@ def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], u
         row.c, row.a = c, a
         row.entered_at, row.entered_by_id = now, getattr(user, "id", None)
     db.session.flush()
+    return len(parsed)

@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
-from wtforms import SelectChoice
 
 from assessments.cascade.text import approx, parse_frac
 from fdoctor.core import clock
@@ -26,7 +25,6 @@ from fdoctor.settlement.errors import SettlementError, SettlementIncomplete
 from fdoctor.settlement.figures import dtext, kind_label
 from fdoctor.settlement.forms import (
     BuildForm,
-    DeleteForm,
     FundsForm,
     ParametersForm,
     PostForm,
@@ -45,7 +43,13 @@ from fdoctor.settlement.queries import (
     settlements_by_year,
     visible_lines,
 )
-from fdoctor.settlement.ratings import ratings_for, ratings_frozen, save_ratings, team_members
+from fdoctor.settlement.ratings import (
+    RatingsInvalid,
+    ratings_for,
+    ratings_frozen,
+    save_ratings,
+    team_members,
+)
 from fdoctor.settlement.sheet import SHEETS, sheet_available, sheet_data
 
 bp = Blueprint("settlement", __name__, url_prefix="/settlement")
@@ -334,34 +338,7 @@ def config() -> Any:
         db.session.commit()
         flash(message, "success")
         return redirect(url_for("settlement.config", year=year))
-    params = parameters.parameters_for(year)
-    institutions = parameters.institutions()
-    split_form = SplitForm()
-    split_form.institution_id.choices = [SelectChoice("", "全市默认")] + [
-        SelectChoice(str(i.id), i.name) for i in institutions
-    ]
-    return render_template(
-        "settlement/config.html",
-        year=year,
-        pools=parameters.pools(),
-        funds=parameters.funds_for(year),
-        funds_form=FundsForm(year=year),
-        params=params,
-        params_form=ParametersForm(
-            year=year,
-            reserve_pct=dtext(params.reserve_rate * 100),
-            preallocation_pct=dtext(params.preallocation_rate * 100),
-            attainment_cap=dtext(params.attainment_cap),
-        ),
-        splits=parameters.splits(),
-        split_form=split_form,
-        posts=parameters.post_coefficients(),
-        known_posts=parameters.known_posts(),
-        post_form=PostForm(),
-        standards=parameters.workload_standards(year),
-        standard_form=StandardForm(year=year),
-        delete_form=DeleteForm(),
-    )
+    return year_views.render_config(year)
 
 
 # --------------------------------------------------------------------------- member ratings
@@ -393,11 +370,14 @@ def ratings() -> Any:
             count = save_ratings(team, year, values, current_user)
         except SettlementError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            row_errors = exc.errors if isinstance(exc, RatingsInvalid) else {}
+            flash(f"未保存：{len(row_errors)} 名成员的系数有误，见表中标红的行"
+                  if row_errors else str(exc), "danger")  # fmt: skip
             return render_template(
                 "settlement/ratings.html", team=team, year=year, form=form,
                 members=team_members(team.id), ratings=ratings_for(team.id, year),
                 submitted=request.form, frozen=ratings_frozen(year), dtext=dtext,
+                row_errors=row_errors,
             ), 422  # fmt: skip
         db.session.commit()
         flash(f"已保存 {count} 名成员的 {year} 年度个人系数", "success")
@@ -412,4 +392,10 @@ def ratings() -> Any:
         submitted=None,
         frozen=ratings_frozen(year),
         dtext=dtext,
+        row_errors={},
     )
+
+
+# The one form per year and its spreadsheet register their routes on ``bp`` (imported last: they
+# need ``bp``, and the configuration page above renders through them).
+from fdoctor.settlement import year_views  # noqa: E402

@@ -6,11 +6,24 @@ transition, export) are walked role by role in tests/app/settlement/test_access_
 
 from __future__ import annotations
 
-from tests.app.access.base import Expect
+from typing import Any
+
+from tests.app.access.base import WHICH, Expect
+
+CITY = frozenset({"city"})
+
+
+def _year(_which: str) -> dict[str, Any]:
+    return {"year": 2026}
+
 
 EXPECTATIONS: dict[str, Expect] = {
     "settlement.config": Expect(frozenset({"city"})),
     "settlement.ratings": Expect(frozenset({"leader"})),
     "settlement.build": Expect(frozenset({"city"}), method="POST"),
+    "settlement.config_year": Expect(CITY, method="POST"),
+    "settlement.config_import": Expect(CITY, method="POST"),
+    # The year's template is city-wide: no object of a team, so "other" years are not hidden.
+    "settlement.config_template": Expect(CITY, _year, sees={w: CITY for w in WHICH}),
 }
 SPECIAL = {"settlement.detail", "settlement.line", "settlement.transition", "settlement.export"}
