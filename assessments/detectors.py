@@ -145,6 +145,11 @@ class DoctorDay:
     last_record_id: int
 
 
+def _num(value: Decimal) -> str:
+    """A decimal without trailing zeros or exponent: 4, 4.5, 40."""
+    return format(value.normalize(), "f")
+
+
 def _baseline(counts: Iterable[int], minimum: int) -> Decimal | None:
     values = list(counts)
     return Decimal(str(median(values))) if len(values) >= minimum else None
@@ -189,14 +194,15 @@ def volume_outliers(
             continue
         parts = [f"{d.day.isoformat()} 服务日期记有上门/随访类服务 {d.visits} 次"]
         if own is not None:
-            parts.append(f"本人近 {settings.volume_history_days} 天日中位数 {own:g} 次")
+            parts.append(f"本人近 {settings.volume_history_days} 天日中位数 {_num(own)} 次")
         if team is not None:
-            parts.append(f"团队其他医生日中位数 {team:g} 次")
+            parts.append(f"团队其他医生日中位数 {_num(team)} 次")
         if ceiling:
             parts.append(f"达到单日上限 {settings.volume_ceiling} 次")
         else:
             parts.append(
-                f"超过本人 {settings.volume_own_factor:g} 倍及团队 {settings.volume_team_factor:g} 倍"
+                f"超过本人的 {_num(settings.volume_own_factor)} 倍及团队的 "
+                f"{_num(settings.volume_team_factor)} 倍"
             )
         findings.append(
             Finding(

@@ -82,6 +82,6 @@ def downgrade():
     sqlite = op.get_bind().dialect.name == "sqlite"
     for name, _sql_type, check in reversed(COLUMNS):
         if check and not sqlite:
-            op.drop_constraint(CHECK_NAMES[name], "service_record", type_="check")
+            op.execute(f"ALTER TABLE service_record DROP CONSTRAINT {CHECK_NAMES[name]}")
         op.execute(f"ALTER TABLE service_record DROP COLUMN {name}")
     install_triggers(op.get_bind(), [guard])
