@@ -138,3 +138,20 @@ def test_the_openapi_document_describes_the_evidence(client: FlaskClient) -> Non
     assert "device_time" in schema["properties"]
     fields = schema["properties"]["records"]["items"]["properties"]
     assert {"form_opened_at", "location", "resident_signature"} <= set(fields)
+
+
+def test_the_record_page_shows_the_evidence_and_draws_the_signature(
+    client: FlaskClient, world: World, doctor: str
+) -> None:
+    payload = bp_record(
+        world.resident,
+        entered_at="2026-06-15T08:40:30",
+        form_opened_at="2026-06-15T08:36:00",
+        resident_signature=SIGNATURE,
+    )
+    [got] = results(_post(client, doctor, [payload], device_time="2026-06-15T08:55:00"))
+    page = client.get(f"/services/{got['id']}").get_data(as_text=True)
+    assert "表单用时 4 分 30 秒" in page
+    assert "平板时钟比服务器慢 5 分钟" in page
+    assert "未记录位置" in page
+    assert f'<path d="{SIGNATURE}"' in page

@@ -410,3 +410,26 @@ def test_every_field_rule_together_is_idempotent(world: World) -> None:
     assert detect_flags(Q3_START, Q3_END) == 0
     add_user("doc9", "doctor", team)  # an unrelated change does not matter either
     assert detect_flags(Q3_START, Q3_END) == 0
+
+
+# ------------------------------------------------------------------ the scheduled jobs
+
+
+def test_the_daily_job_looks_at_the_quarter_so_far_and_the_quarter_job_at_all_of_it(
+    world: World,
+) -> None:
+    from fdoctor.scheduler.jobs import run_job
+
+    a, b = _residents(world.tree.team, 2)
+    doctor = world.users["doctor"]
+    august, september = _records(
+        [_bp(a, doctor, date(2026, 8, 10), 128, 120), _bp(b, doctor, date(2026, 9, 20), 130, 122)]
+    )
+    daily = run_job("detect_flags_daily", day=date(2026, 8, 15))
+    assert _flagged("implausible_reading") == {august.id}
+    assert "2026-07-01 至 2026-08-14" in daily.note
+    assert run_job("detect_flags_daily", day=date(2026, 8, 15)).created == 0
+    quarter = run_job("detect_flags_quarter", period="2026-Q3")
+    assert _flagged("implausible_reading") == {august.id, september.id}
+    assert quarter.created == 1
+    assert run_job("detect_flags_quarter", period="2026-Q3").created == 0
