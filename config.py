@@ -64,10 +64,15 @@ class Config:
         "glucose_threshold": "7.0",  # control line (mmol/L)
         "glucose_band": "0.5",  # "just below": [6.5, 7.0)
         "threshold_min_readings": 20,  # readings a doctor needs in the window
-        "threshold_share": "0.4",  # share of them just below the line
+        "threshold_share": "0.4",  # share just below the line, with no other doctor to compare
+        "threshold_share_floor": "0.25",  # never flagged below this share
+        "threshold_peer_factor": "2.5",  # × the other doctors' median share
         "digit_min_readings": 30,  # blood-pressure readings a doctor needs in the window
-        "digit_zero_share": "0.5",  # share of values ending in 0 (honest: about 0.2)
+        "digit_zero_share": "0.5",  # values ending in 0, with no other doctor to compare
+        "digit_zero_floor": "0.3",  # never flagged below this share (honest: 0.1-0.2)
+        "digit_peer_factor": "2",  # × the other doctors' median share
         "shared_phone_households": 3,  # households giving one phone number
+        "unaware_unserved_days": 180,  # "does not know a doctor" and no service in … days
         "unreachable_min": 2,  # verification calls that found nobody
         "first_service_days": 90,  # days after signing without any service: a call is due
         "clock_skew_seconds": 600,  # tablet clock vs server clock at upload

@@ -22,15 +22,19 @@ Rules (the kind names are the flag kinds):
 * ``implausible_reading`` — inside the entry bounds but not physiological together: pulse pressure
   below ``pulse_pressure_min`` or above ``pulse_pressure_max``, systolic from ``systolic_max``,
   glucose below ``glucose_min`` or from ``glucose_max``.
-* ``threshold_cluster`` — a doctor with at least ``threshold_min_readings`` readings of which at
-  least ``threshold_share`` sit just below the control threshold (systolic in
+* ``threshold_cluster`` — a doctor with at least ``threshold_min_readings`` readings in the window
+  whose share just below the control threshold (systolic in
   ``[threshold_systolic - threshold_band, threshold_systolic)``, glucose in
-  ``[glucose_threshold - glucose_band, glucose_threshold)``): each reading in the band is flagged.
+  ``[glucose_threshold - glucose_band, glucose_threshold)``) reaches ``threshold_peer_factor`` ×
+  the median share of the other doctors (at least ``threshold_share_floor``; with no other doctor
+  to compare, ``threshold_share``): each reading in the band is flagged.
 * ``digit_preference`` — a doctor with at least ``digit_min_readings`` blood-pressure readings whose
-  systolic and diastolic values end in 0 at least ``digit_zero_share`` of the time (about 20% when
-  even numbers are read honestly): one flag for the doctor and window.
+  values end in 0 at ``digit_peer_factor`` × the other doctors' median share or more (at least
+  ``digit_zero_floor``; alone, ``digit_zero_share``): one flag for the doctor and window.
 * ``shared_phone`` — a phone number given for at least ``shared_phone_households`` households.
-* ``unaware_resident`` — a signed resident answered a survey that they do not know a family doctor.
+* ``unaware_resident`` — a signed resident answered a survey that they do not know a family doctor
+  and had no service in the ``unaware_unserved_days`` before it (served but unaware of the
+  doctor's name is a matter for the team, not a suspicion).
 * ``unreachable`` — a signed resident not reached in at least ``unreachable_min`` verification
   calls and never surveyed.
 * ``no_first_service`` — a contract in force for ``first_service_days`` days with no service since
@@ -93,9 +97,14 @@ class DetectorSettings:
     glucose_band: Decimal = Decimal("0.5")
     threshold_min_readings: int = 20
     threshold_share: Decimal = Decimal("0.4")
+    threshold_share_floor: Decimal = Decimal("0.25")
+    threshold_peer_factor: Decimal = Decimal("2.5")
     digit_min_readings: int = 30
     digit_zero_share: Decimal = Decimal("0.5")
+    digit_zero_floor: Decimal = Decimal("0.3")
+    digit_peer_factor: Decimal = Decimal("2")
     shared_phone_households: int = 3
+    unaware_unserved_days: int = 180
     unreachable_min: int = 2
     first_service_days: int = 90
     clock_skew_seconds: int = 600
@@ -377,6 +386,42 @@ def _percent(value: Decimal) -> str:
     return f"{(value * 100).quantize(Decimal('1'))}%"
 
 
+def _peer_limits(
+    shares: Mapping[int, Decimal], floor: Decimal, factor: Decimal, alone: Decimal
+) -> dict[int, Decimal]:
+    """Each doctor's limit: ``factor`` × the median share of the *other* doctors, at least
+    ``floor``; ``alone`` when no other doctor has enough readings to compare with."""
+    limits = {}
+    for doctor_id in shares:
+        others = [v for k, v in shares.items() if k != doctor_id]
+        limits[doctor_id] = max(floor, factor * Decimal(str(median(others)))) if others else alone
+    return limits
+
+
+def _limit_text(limit: Decimal, peers: bool) -> str:
+    basis = "其他医生中位数的倍数" if peers else "规则上限"
+    return f"{basis} {_percent(limit)}"
+
+
+def _clusters(
+    by_doctor: Mapping[int, Sequence[Any]],
+    in_band: Any,
+    s: DetectorSettings,
+) -> list[tuple[Any, list[Any], Decimal, Decimal, bool]]:
+    """(doctor's readings, those in the band, share, limit, compared with peers) per flagged doctor."""
+    counted = {d: items for d, items in by_doctor.items() if len(items) >= s.threshold_min_readings}
+    bands = {d: [r for r in items if in_band(r)] for d, items in counted.items()}
+    shares = {d: _share(len(bands[d]), len(items)) for d, items in counted.items()}
+    limits = _peer_limits(
+        shares, s.threshold_share_floor, s.threshold_peer_factor, s.threshold_share
+    )
+    return [
+        (counted[d], bands[d], shares[d], limits[d], len(shares) > 1)
+        for d in sorted(counted)
+        if shares[d] >= limits[d]
+    ]
+
+
 def threshold_clusters(
     bp: Sequence[BpReading],
     glucose: Sequence[GlucoseReading],
@@ -392,69 +437,70 @@ def threshold_clusters(
     for r in bp:
         if _in(r.service_date, start, end):
             bp_by_doctor[r.doctor_id].append(r)
-    for items in bp_by_doctor.values():
-        band = [r for r in items if low_bp <= r.systolic < s.threshold_systolic]
-        share = _share(len(band), len(items))
-        if len(items) >= s.threshold_min_readings and share >= s.threshold_share:
-            for r in band:
-                findings.append(
-                    Finding(
-                        "threshold_cluster",
-                        f"收缩压 {r.systolic} mmHg 恰在控制线 {s.threshold_systolic} 之下；"
-                        f"该医生本期 {len(items)} 次血压中 {len(band)} 次（{_percent(share)}）"
-                        f"落在 {low_bp}–{s.threshold_systolic - 1} mmHg，"
-                        f"规则上限 {_percent(s.threshold_share)}",
-                        record_id=r.id,
-                    )
+    for items, band, share, limit, peers in _clusters(
+        bp_by_doctor, lambda r: low_bp <= r.systolic < s.threshold_systolic, s
+    ):
+        for r in band:
+            findings.append(
+                Finding(
+                    "threshold_cluster",
+                    f"收缩压 {r.systolic} mmHg 恰在控制线 {s.threshold_systolic} 之下；"
+                    f"该医生本期 {len(items)} 次血压中 {len(band)} 次（{_percent(share)}）"
+                    f"落在 {low_bp}–{s.threshold_systolic - 1} mmHg，"
+                    f"超过{_limit_text(limit, peers)}",
+                    record_id=r.id,
                 )
+            )
     low_g = s.glucose_threshold - s.glucose_band
     g_by_doctor: dict[int, list[GlucoseReading]] = defaultdict(list)
     for g in glucose:
         if _in(g.service_date, start, end):
             g_by_doctor[g.doctor_id].append(g)
-    for series in g_by_doctor.values():
-        band_g = [g for g in series if low_g <= g.glucose < s.glucose_threshold]
-        share = _share(len(band_g), len(series))
-        if len(series) >= s.threshold_min_readings and share >= s.threshold_share:
-            for g in band_g:
-                findings.append(
-                    Finding(
-                        "threshold_cluster",
-                        f"空腹血糖 {g.glucose} mmol/L 恰在控制线 {s.glucose_threshold} 之下；"
-                        f"该医生本期 {len(series)} 次血糖中 {len(band_g)} 次（{_percent(share)}）"
-                        f"落在 {low_g}–{s.glucose_threshold} mmol/L 之间，"
-                        f"规则上限 {_percent(s.threshold_share)}",
-                        record_id=g.id,
-                    )
+    for series, band_g, share, limit, peers in _clusters(
+        g_by_doctor, lambda g: low_g <= g.glucose < s.glucose_threshold, s
+    ):
+        for g in band_g:
+            findings.append(
+                Finding(
+                    "threshold_cluster",
+                    f"空腹血糖 {g.glucose} mmol/L 恰在控制线 {s.glucose_threshold} 之下；"
+                    f"该医生本期 {len(series)} 次血糖中 {len(band_g)} 次（{_percent(share)}）"
+                    f"落在 {low_g}–{s.glucose_threshold} mmol/L 之间，"
+                    f"超过{_limit_text(limit, peers)}",
+                    record_id=g.id,
                 )
+            )
     return sorted(findings, key=lambda f: f.record_id or 0)
 
 
 def digit_preference(
     bp: Sequence[BpReading], start: date, end: date, settings: DetectorSettings
 ) -> list[Finding]:
-    """One finding per doctor whose blood-pressure values end in 0 far too often."""
+    """One finding per doctor whose blood-pressure values end in 0 far more than their peers'."""
+    s = settings
     by_doctor: dict[int, list[BpReading]] = defaultdict(list)
     for r in bp:
         if _in(r.service_date, start, end):
             by_doctor[r.doctor_id].append(r)
+    counted = {d: items for d, items in by_doctor.items() if len(items) >= s.digit_min_readings}
+    zeros = {
+        d: sum(1 for r in items for v in (r.systolic, r.diastolic) if v % 10 == 0)
+        for d, items in counted.items()
+    }
+    shares = {d: _share(zeros[d], 2 * len(items)) for d, items in counted.items()}
+    limits = _peer_limits(shares, s.digit_zero_floor, s.digit_peer_factor, s.digit_zero_share)
     findings = []
-    for doctor_id, items in sorted(by_doctor.items()):
-        if len(items) < settings.digit_min_readings:
-            continue
-        values = [v for r in items for v in (r.systolic, r.diastolic)]
-        zeros = sum(1 for v in values if v % 10 == 0)
-        share = _share(zeros, len(values))
-        if share < settings.digit_zero_share:
+    for doctor_id, items in sorted(counted.items()):
+        if shares[doctor_id] < limits[doctor_id]:
             continue
         latest = max(items, key=lambda r: (r.service_date, r.id))
         findings.append(
             Finding(
                 "digit_preference",
                 f"{start.isoformat()} 至 {end.isoformat()} 该医生 {len(items)} 次血压的 "
-                f"{len(values)} 个数值中 {zeros} 个（{_percent(share)}）尾数为 0，"
-                f"如实读数约为 20%（规则上限 {_percent(settings.digit_zero_share)}）：尾数偏好，"
-                "读数可能并非实测",
+                f"{2 * len(items)} 个数值中 {zeros[doctor_id]} 个（{_percent(shares[doctor_id])}）"
+                f"尾数为 0，如实读数约为 10%–20%，超过"
+                f"{_limit_text(limits[doctor_id], len(shares) > 1)}：尾数偏好，读数可能并非实测",
                 record_id=latest.id,
                 key=f"doctor:{doctor_id}:{start.isoformat()}",
             )

@@ -297,11 +297,14 @@ def _shared_phones(
 
 
 def _unaware(
-    start: date, end: date, county_id: int | None, institution_id: int | None
+    start: date, end: date, county_id: int | None, institution_id: int | None, s: DetectorSettings
 ) -> list[_Candidate]:
     stmt = (
         select(
-            *_CONTRACT_COLUMNS, SurveyResponse.id.label("response_id"), SurveyResponse.surveyed_on
+            *_CONTRACT_COLUMNS,
+            SurveyResponse.id.label("response_id"),
+            SurveyResponse.resident_id,
+            SurveyResponse.surveyed_on,
         )
         .join(ContractMember, ContractMember.contract_id == Contract.id)
         .join(SurveyResponse, SurveyResponse.resident_id == ContractMember.resident_id)
@@ -314,15 +317,36 @@ def _unaware(
             Contract.end_date >= SurveyResponse.surveyed_on,
         )
     )
+    rows = db.session.execute(_contract_scope(stmt, county_id, institution_id)).all()
+    # A resident served shortly before who does not know the doctor's name is a matter for the
+    # team, not a suspicion: only the unaware *and* unserved are flagged.
+    window = timedelta(days=s.unaware_unserved_days)
+    served: dict[int, list[date]] = {}
+    residents = sorted({row.resident_id for row in rows})
+    for chunk in _chunks(residents):
+        for resident_id, day in db.session.execute(
+            select(ServiceRecord.resident_id, ServiceRecord.service_date).where(
+                ServiceRecord.resident_id.in_(chunk),
+                ServiceRecord.verification.in_(COUNTING_STATES),
+                ServiceRecord.service_date >= start - window,
+                ServiceRecord.service_date <= end,
+            )
+        ):
+            served.setdefault(resident_id, []).append(day)
     return [
         _contract_candidate(
             "unaware_resident",
             f"contract:{row.id}:survey:{row.response_id}",
             row,
             row.surveyed_on,
-            f"签约居民在 {row.surveyed_on.isoformat()} 的满意度调查中回答“不知道自己的家庭医生”",
+            f"签约居民在 {row.surveyed_on.isoformat()} 的满意度调查中回答“不知道自己的家庭医生”，"
+            f"且此前 {s.unaware_unserved_days} 天内没有任何服务记录",
         )
-        for row in db.session.execute(_contract_scope(stmt, county_id, institution_id))
+        for row in rows
+        if not any(
+            row.surveyed_on - window <= day <= row.surveyed_on
+            for day in served.get(row.resident_id, ())
+        )
     ]
 
 
@@ -422,7 +446,7 @@ def field_candidates(
     return [
         *_record_candidates(findings, filters),
         *_shared_phones(end, county_id, institution_id, s),
-        *_unaware(start, end, county_id, institution_id),
+        *_unaware(start, end, county_id, institution_id, s),
         *_unreachable(end, county_id, institution_id, s),
         *_no_first_service(end, county_id, institution_id, s),
     ]

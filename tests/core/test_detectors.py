@@ -213,3 +213,42 @@ def test_a_tablet_clock_set_back_is_flagged_a_late_upload_is_not() -> None:
     assert reason is not None and "慢 3 天 1 小时 0 分" in reason
     assert clock_disagreement(-120, S) is None  # two minutes: clocks drift
     assert clock_disagreement(None, S) is None  # no clock evidence sent
+
+
+def _doctor_series(doctor: int, n: int, in_band: int) -> list[BpReading]:
+    """``n`` readings of a doctor, ``in_band`` of them at 137, the others spread away from 135–139."""
+    spread = [118, 124, 128, 131, 142, 147, 152, 160, 126, 145]
+    return [
+        _bp(doctor * 1000 + i, 137 if i < in_band else spread[i % 10], 84,
+            START + timedelta(days=i), resident=doctor * 1000 + i, doctor=doctor)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_a_doctor_clustering_far_more_than_the_peers_is_flagged() -> None:
+    peers = [r for d in (2, 3, 4) for r in _doctor_series(d, 25, 2)]  # 8% in the band
+    suspect = _doctor_series(1, 30, 9)  # 30%: under the 40% of a doctor alone, but 3.75× peers
+    found = threshold_clusters(peers + suspect, [], START, END, S)
+    assert {f.record_id for f in found} == {r.id for r in suspect if r.systolic == 137}
+    assert "其他医生中位数的倍数 25%" in found[0].reason
+
+
+def test_a_doctor_clustering_like_the_peers_is_not_flagged() -> None:
+    peers = [r for d in (2, 3, 4) for r in _doctor_series(d, 25, 7)]  # 28%: a county that rounds
+    suspect = _doctor_series(1, 30, 9)
+    assert threshold_clusters(peers + suspect, [], START, END, S) == []
+
+
+def test_digit_preference_is_judged_against_the_other_doctors() -> None:
+    def rounded(doctor: int, share_tenths: int) -> list[BpReading]:
+        return [
+            _bp(doctor * 1000 + i, 130 if i % 10 < share_tenths else 127,
+                80 if i % 10 < share_tenths else 83, START + timedelta(days=i), doctor=doctor)
+            for i in range(40)
+        ]  # fmt: skip
+
+    peers = rounded(2, 1) + rounded(3, 2) + rounded(4, 1)  # 10–20% zeros
+    [finding] = digit_preference(peers + rounded(1, 4), START, END, S)  # 40%: 4× the median
+    assert finding.key == f"doctor:1:{START.isoformat()}"
+    alike = rounded(2, 4) + rounded(3, 3) + rounded(4, 4)
+    assert digit_preference(alike + rounded(1, 4), START, END, S) == []

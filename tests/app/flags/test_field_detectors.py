@@ -282,6 +282,7 @@ def test_terminal_digit_preference_flags_the_doctor_once_not_an_honest_reader(
     assert flag.user_id == rounding.id
     assert flag.subject_key == f"doctor:{rounding.id}:2026-07-01"
     assert "30 次血压的 60 个数值中 60 个（100%）尾数为 0" in flag.detail
+    assert "其他医生中位数的倍数 30%" in flag.detail  # the honest reader's 7%, doubled, floored
     assert detect_flags(Q3_START, Q3_END) == 0
 
 
@@ -324,11 +325,16 @@ def test_a_signed_resident_who_does_not_know_a_family_doctor_is_flagged(world: W
     team = world.tree.team
     unaware, unaware_contract = _signed_household(team, date(2026, 1, 1))
     aware, _ = _signed_household(team, date(2026, 1, 1))
+    forgetful, _ = _signed_household(team, date(2026, 1, 1))
+    _records([{"resident": forgetful, "doctor": world.users["doctor"], "type": "consultation",
+               "day": date(2026, 6, 20)}])  # fmt: skip
     _survey(unaware, False, date(2026, 8, 3))
     _survey(aware, True, date(2026, 8, 3))
+    _survey(forgetful, False, date(2026, 8, 3))  # served six weeks before: a matter for the team
     detect_flags(Q3_START, Q3_END)
     assert _flagged_contracts("unaware_resident") == {unaware_contract}
-    assert "不知道自己的家庭医生" in _flags("unaware_resident")[0].detail
+    detail = _flags("unaware_resident")[0].detail
+    assert "不知道自己的家庭医生" in detail and "此前 180 天内没有任何服务记录" in detail
 
 
 def _unreached(misses: dict[Resident, int]) -> None:
