@@ -132,6 +132,7 @@ class Injector:
             )
         )
         self.used_doctors: set[int] = set()
+        self.last_start = Q3_START
 
     # --- helpers
 
@@ -308,6 +309,7 @@ class Injector:
             people.append(resident)
         self.db.session.flush()
         start = date(2026, 3, 1) + timedelta(days=self.rng.randint(0, 136))
+        self.last_start = start
         contract = Contract(code=f"QYF{number}", household_id=household.id, doctor_id=doc.id,
                             signed_on=start, start_date=start, end_date=date(2027, 2, 28),
                             status="active", county_id=model.county_id,
@@ -346,7 +348,9 @@ class Injector:
         for _ in range(n):
             doc = self.rng.choice(self.doctors)
             contract_id, _people = self._household(doc, self._phone(), self.rng.randint(1, 3))
-            self.cases.append(Case("inflated_signing", contracts={contract_id}))
+            self.cases.append(
+                Case("inflated_signing", contracts={contract_id}, note=f"签约于 {self.last_start}")
+            )
 
     def clock_set_back(self, n: int) -> None:
         for _ in range(n):
@@ -513,6 +517,27 @@ def measure(injector: Injector, seconds: float) -> dict[str, Any]:
     contract_by_kind = Counter(k for c in flagged_contracts for k in contract_kinds[c])
     cases = len(injector.cases)
     caught = sum(s["caught"] for s in per_kind.values())
+    missed = [
+        {"kind": c.kind, "note": c.note, "records": len(c.records), "contracts": len(c.contracts)}
+        for c in injector.cases
+        if not any(record_kinds.get(r) for r in c.records)
+        and not any(contract_kinds.get(k) for k in c.contracts)
+    ]
+    from fdoctor.flags.detectors import VOLUME_TYPES
+
+    # How busy the genuine days are: visits per doctor and service day (days with a visit).
+    visits = Counter(
+        (d, day)
+        for rid, d, day in db.session.execute(
+            sa.select(ServiceRecord.id, ServiceRecord.doctor_id, ServiceRecord.service_date).where(
+                ServiceRecord.service_date >= Q3_START,
+                ServiceRecord.service_date <= Q3_END,
+                ServiceRecord.type.in_(VOLUME_TYPES),
+            )
+        )
+        if rid not in fake_records
+    )
+    per_day = sorted(visits.values())
     return {
         "recall": {
             "overall": round(caught / cases, 3),
@@ -548,6 +573,12 @@ def measure(injector: Injector, seconds: float) -> dict[str, Any]:
             "flagged": len(flagged_contracts),
             "flagged_share": round(len(flagged_contracts) / max(1, len(genuine_contracts)), 4),
             "flagged_by_kind": dict(contract_by_kind.most_common()),
+        },
+        "missed": missed,
+        "genuine_visits_per_doctor_day": {
+            "median": per_day[len(per_day) // 2] if per_day else 0,
+            "p95": per_day[int(len(per_day) * 0.95)] if per_day else 0,
+            "max": per_day[-1] if per_day else 0,
         },
         "flags_total": len(flags),
         "detect_seconds": round(seconds, 2),
@@ -597,6 +628,12 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
     rc = r["recall"]
     lines += [
         f"| **overall** | {rc['cases']} | {rc['caught']} | **{rc['overall']:.0%}** | | |",
+        "",
+        "Missed: "
+        + ("; ".join(f"{m['kind']} {m['note']}".strip() for m in r["missed"]) or "none")
+        + ". Genuine visits (volume types) per doctor and service day: median "
+        f"{r['genuine_visits_per_doctor_day']['median']}, 95th percentile "
+        f"{r['genuine_visits_per_doctor_day']['p95']}, max {r['genuine_visits_per_doctor_day']['max']}.",
         "",
         "## False alarms on genuine data",
         "",
