@@ -508,7 +508,11 @@
     return state.strokes.map((s) => s.map(([x, y], i) => `${i ? 'L' : 'M'}${x} ${y}`).join('')).join('');
   }
 
+  // A page shell cached before the evidence fields existed has no pad: the record goes without.
+  const HAS_EVIDENCE = () => !!$('sign-pad') && !!$('geo-consent');
+
   function drawSignature() {
+    if (!HAS_EVIDENCE()) return;
     const ctx = $('sign-pad').getContext('2d');
     ctx.clearRect(0, 0, SIGN_W, SIGN_H);
     ctx.lineWidth = 2.5;
@@ -531,6 +535,7 @@
   }
 
   function bindSignature() {
+    if (!HAS_EVIDENCE()) return;
     const pad = $('sign-pad');
     let drawing = false;
     const point = (event) => {
@@ -590,6 +595,7 @@
     state.position = null;
   }
   async function setGeoConsent(value) {
+    if (!HAS_EVIDENCE()) return;
     state.geoConsent = value;
     $('geo-consent').checked = value;
     await metaSet('geo_consent', value);
@@ -716,8 +722,10 @@
     state.formOpenedAt = null;
     state.strokes = [];
     drawSignature();
-    $('sign-box').classList.add('d-none');
-    $('sign-toggle').setAttribute('aria-expanded', 'false');
+    if (HAS_EVIDENCE()) {
+      $('sign-box').classList.add('d-none');
+      $('sign-toggle').setAttribute('aria-expanded', 'false');
+    }
     $('edit-banner').classList.add('d-none');
     $('resident-search').value = '';
     clearErrors();
@@ -1074,9 +1082,11 @@
       await metaSet('device_id', deviceId);
     }
     state.deviceId = deviceId;
-    state.geoConsent = (await metaGet('geo_consent')) === true;
-    $('geo-consent').checked = state.geoConsent;
-    $('geo-consent').disabled = !navigator.geolocation;
+    state.geoConsent = HAS_EVIDENCE() && (await metaGet('geo_consent')) === true;
+    if (HAS_EVIDENCE()) {
+      $('geo-consent').checked = state.geoConsent;
+      $('geo-consent').disabled = !navigator.geolocation;
+    }
     watchPosition();
     const [residents, ops, records, owner, at] = await Promise.all([
       getAll('residents'), getAll('ops'), getAll('records'), metaGet('owner'), metaGet('residents_at'),
@@ -1161,9 +1171,11 @@
     });
     $('cancel-edit').addEventListener('click', resetForm);
     bindSignature();
-    $('geo-consent').addEventListener('change', (event) => {
-      setGeoConsent(event.target.checked).catch(() => {});
-    });
+    if (HAS_EVIDENCE()) {
+      $('geo-consent').addEventListener('change', (event) => {
+        setGeoConsent(event.target.checked).catch(() => {});
+      });
+    }
     if ($('download-roster')) {
       $('download-roster').addEventListener('click', () => {
         refreshResidents().catch((err) => setMessage(`居民名单下载失败：${err.message}`, null, 'danger'));
