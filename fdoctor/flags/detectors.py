@@ -195,7 +195,9 @@ def _record_candidates(findings: Sequence[Finding], filters: list[Any]) -> list[
         if row is None:
             continue
         label = _type_label(row.type)
-        detail = f.reason if f.reason.startswith(label) else f"{label}：{f.reason}"
+        # A doctor-level finding (its own key: a doctor-day, a doctor's window) names no one record.
+        plain = f.key is not None or f.reason.startswith(label)
+        detail = f.reason if plain else f"{label}：{f.reason}"
         out.append(
             _Candidate(
                 kind=f.kind,

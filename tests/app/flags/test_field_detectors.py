@@ -129,7 +129,9 @@ def test_a_day_far_beyond_the_doctors_and_teams_usual_is_flagged(world: World) -
     [flag] = _flags("volume")
     assert flag.service_record_id == max(r.id for r in spike)
     assert flag.user_id == doctor.id
-    assert "2026-08-20 服务日期记有上门/随访类服务 20 次" in flag.detail
+    assert flag.detail.startswith(
+        "2026-08-20 服务日期记有上门/随访类服务 20 次"
+    )  # the day, not one record
     assert "本人近 90 天日中位数 4 次" in flag.detail and "团队其他医生日中位数 4 次" in flag.detail
 
 
