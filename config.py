@@ -44,6 +44,39 @@ class Config:
     # Verification calls (SPEC 6): per team 5% of signed residents, at least 20.
     VERIFICATION_SAMPLE_RATE = "0.05"
     VERIFICATION_SAMPLE_MINIMUM = 20
+    # Suspicion detectors (疑点规则; assessments/detectors.py, docs/flags.md): every parameter of
+    # the field rules, which a county may tune here. Keys are DetectorSettings fields.
+    FLAG_RULES: dict[str, int | str] = {
+        "volume_history_days": 90,  # history a doctor-day is compared with
+        "volume_min_history_days": 10,  # days a baseline needs
+        "volume_own_factor": "2.5",  # × the doctor's median day
+        "volume_team_factor": "2.5",  # × the median day of the team's other doctors
+        "volume_floor": 12,  # visits below this in a day are never flagged
+        "volume_ceiling": 30,  # visits from this in a day are always flagged
+        "near_duplicate_days": 5,  # same resident and scheduled type again within … days
+        "pulse_pressure_min": 15,  # mmHg
+        "pulse_pressure_max": 140,  # mmHg
+        "systolic_max": 230,  # mmHg
+        "glucose_min": "2.5",  # mmol/L
+        "glucose_max": "30.0",  # mmol/L
+        "threshold_systolic": 140,  # control line (mmHg)
+        "threshold_band": 5,  # "just below": [140 - 5, 140)
+        "glucose_threshold": "7.0",  # control line (mmol/L)
+        "glucose_band": "0.5",  # "just below": [6.5, 7.0)
+        "threshold_min_readings": 20,  # readings a doctor needs in the window
+        "threshold_share": "0.4",  # share just below the line, with no other doctor to compare
+        "threshold_share_floor": "0.25",  # never flagged below this share
+        "threshold_peer_factor": "2.5",  # × the other doctors' median share
+        "digit_min_readings": 30,  # blood-pressure readings a doctor needs in the window
+        "digit_zero_share": "0.5",  # values ending in 0, with no other doctor to compare
+        "digit_zero_floor": "0.3",  # never flagged below this share (honest: 0.1-0.2)
+        "digit_peer_factor": "2",  # × the other doctors' median share
+        "shared_phone_households": 3,  # households giving one phone number
+        "unaware_unserved_days": 180,  # "does not know a doctor" and no service in … days
+        "unreachable_min": 2,  # verification calls that found nobody
+        "first_service_days": 90,  # days after signing without any service: a call is due
+        "clock_skew_seconds": 600,  # tablet clock vs server clock at upload
+    }
     # Assessment workflow (SPEC 5): appeal window, rectification deadline, the L4 combination.
     ASSESSMENT_APPEAL_DAYS = 7
     ASSESSMENT_RECTIFICATION_DAYS = 30

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fdoctor.records.evidence import (
+    MAX_ACCURACY_M,
+    MAX_SIGNATURE_CHARS,
+    MIN_SIGNATURE_POINTS,
+    SIGNATURE_BOX,
+    SIGNATURE_PATH,
+)
 from fdoctor.records.models import SERVICE_TYPES
 
 _ERROR = {
@@ -31,6 +38,33 @@ _RECORD_IN = {
         "referral_receipt_on": {"type": ["string", "null"], "format": "date"},
         "notes": {"type": ["string", "null"], "maxLength": 2000},
         "entered_at": {"type": ["string", "null"]},
+        # Evidence at capture (optional; docs/api.md, fdoctor/records/evidence.py).
+        "form_opened_at": {
+            "type": ["string", "null"],
+            "description": "表单打开时间（平板时钟），不晚于 entered_at，相差不超过 24 小时",
+        },
+        "location": {
+            "type": ["object", "null"],
+            "description": "经用户同意的设备定位",
+            "required": ["latitude", "longitude"],
+            "properties": {
+                "latitude": {"type": ["number", "string"], "minimum": -90, "maximum": 90},
+                "longitude": {"type": ["number", "string"], "minimum": -180, "maximum": 180},
+                "accuracy_m": {
+                    "type": ["number", "string", "null"],
+                    "minimum": 0,
+                    "maximum": MAX_ACCURACY_M,
+                },
+            },
+        },
+        "resident_signature": {
+            "type": ["string", "null"],
+            "maxLength": MAX_SIGNATURE_CHARS,
+            "pattern": "^" + SIGNATURE_PATH.pattern + "$",
+            "description": "居民在平板上的签名：SVG 路径（M x y 起笔、L x y 连线，"
+            f"整数坐标，{SIGNATURE_BOX[0]}×{SIGNATURE_BOX[1]} 框内，至少 "
+            f"{MIN_SIGNATURE_POINTS} 个点）",
+        },
         "edit_uuid": {"type": ["string", "null"]},
         "base_version": {"type": ["integer", "null"]},
     },
@@ -144,6 +178,11 @@ def spec() -> dict[str, Any]:
                                     "required": ["records"],
                                     "properties": {
                                         "device_id": {"type": "string", "maxLength": 64},
+                                        "device_time": {
+                                            "type": "string",
+                                            "description": "发送本批时的平板时钟（ISO 时间），"
+                                            "服务器据此记录平板时钟偏差",
+                                        },
                                         "records": {
                                             "type": "array",
                                             "maxItems": 200,

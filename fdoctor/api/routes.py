@@ -24,6 +24,7 @@ from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
+from fdoctor.records.evidence import parse_moment
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.services import MAX_BATCH, upload_batch
 
@@ -77,6 +78,17 @@ def _device_id(body: dict[str, Any]) -> str | None:
     return device_id
 
 
+def _device_time(body: dict[str, Any]) -> Any:
+    """The tablet's clock when it sent the batch (optional): the records' clock evidence."""
+    raw = body.get("device_time")
+    if raw is None:
+        return None
+    moment = parse_moment(raw) if isinstance(raw, str) and len(raw) <= 40 else None
+    if moment is None:
+        raise reads.ApiError("device_time 应为 ISO 时间（如 2026-06-15T10:02:11+08:00）")
+    return moment
+
+
 @bp.post("/services/batch")
 @roles_required(RECORDERS)
 def services_batch() -> Any:
@@ -89,7 +101,7 @@ def services_batch() -> Any:
         return _error("records 应为记录数组", 400)
     if len(records) > MAX_BATCH:
         return _error(f"每批最多 {MAX_BATCH} 条记录，本次 {len(records)} 条，请分批上传", 400)
-    results = upload_batch(_user(), _device_id(body), records)
+    results = upload_batch(_user(), _device_id(body), records, _device_time(body))
     db.session.commit()
     return {"results": [r.as_dict() for r in results], "server_time": clock.now().isoformat()}
 

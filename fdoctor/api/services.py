@@ -138,6 +138,13 @@ def record_json(record: ServiceRecord, resident_name: str | None = None) -> dict
         "device_id": record.device_id,
         "verification": record.verification,
         "possible_duplicate": record.possible_duplicate,
+        # Evidence at capture; the signature itself stays on the server (has_signature).
+        "uploaded_at": stamp(record.uploaded_at),
+        "clock_skew_seconds": record.clock_skew_seconds,
+        "form_opened_at": stamp(record.form_opened_at),
+        "form_seconds": record.form_seconds,
+        "has_location": record.latitude is not None,
+        "has_signature": record.resident_signature is not None,
     }
 
 

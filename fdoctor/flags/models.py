@@ -30,6 +30,18 @@ FLAG_KINDS = {
     "velocity": "录入过快",
     "outside_grid": "服务非责任网格居民",
     "signed_not_served": "签而不约（一年无服务）",
+    # The field detectors (assessments/detectors.py, docs/flags.md).
+    "volume": "单日服务量异常",
+    "near_duplicate": "同一居民同类服务数日内重复",
+    "copied_reading": "读数与上次相同",
+    "implausible_reading": "读数不合常理",
+    "threshold_cluster": "读数聚集在控制线下",
+    "digit_preference": "血压尾数偏好",
+    "shared_phone": "多户共用电话",
+    "unaware_resident": "居民不知道家庭医生",
+    "unreachable": "居民多次无法联系",
+    "no_first_service": "签约满 90 天未服务（需电话联系）",
+    "clock_skew": "平板时钟与服务器不符",
 }
 FLAG_STATUSES = {"open": "待处理", "dismissed": "已排除", "confirmed": "已确认"}
 FLAG_DECISIONS = {"dismissed": "排除疑点", "confirmed": "确认疑点"}

@@ -71,6 +71,10 @@ def index() -> Any:
         page=page,
         chosen=chosen,
         kinds=FLAG_KINDS,
+        # Only the kinds some team has open flags of get a column (there are sixteen kinds).
+        counted_kinds={
+            k: label for k, label in FLAG_KINDS.items() if any(k in r for r in per_team.values())
+        },
         statuses=FLAG_STATUSES,
         decisions=FLAG_DECISIONS,
         per_team=per_team,

@@ -11,7 +11,9 @@ The five kinds and their exact rules (``detect_flags(start, end)`` looks at one 
 * ``velocity`` (录入过快): visit-type services (``VISIT_TYPES``: home visits, follow-ups, checkups,
   maternal visits) entered by one user form a *run* when each was entered less than
   ``VELOCITY_GAP_SECONDS`` (3 minutes) after the previous one; every record of a run of at least
-  ``VELOCITY_MIN`` (5) is flagged. Entered within the period.
+  ``VELOCITY_MIN`` (5) is flagged when the run is *live*: all its records have one service date
+  and were entered on that day. A sitting that types up paper forms of past days (several service
+  dates, or entered after the service day) is not a pace. Entered within the period.
 * ``outside_grid`` (非责任网格): the record's doctor is neither the household's responsible doctor
   nor a member of the household's team (the doctor's unit is not the household's team). Service
   date in the period.
@@ -19,6 +21,12 @@ The five kinds and their exact rules (``detect_flags(start, end)`` looks at one 
   period's end, with no counting service (verification ``unverified`` or ``confirmed``, as A3) of
   the contract or of one of its members in the 12 months up to the period's end. One flag per
   contract and year of the period's end.
+
+The field detectors (``fdoctor/flags/detectors.py`` over the pure rules of
+``assessments/detectors.py``, parameters in ``FLAG_RULES``) add the kinds ``volume``,
+``near_duplicate``, ``copied_reading``, ``implausible_reading``, ``threshold_cluster``,
+``digit_preference``, ``shared_phone``, ``unaware_resident``, ``unreachable``,
+``no_first_service`` and ``clock_skew``; see ``docs/flags.md``.
 
 Records already found false are left out of every rule. A flag's subject key is unique per kind,
 so re-running detection adds nothing; flags are never deleted, only dismissed or confirmed.
@@ -248,6 +256,8 @@ def _velocity(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
             ServiceRecord.id.label("id"),
             ServiceRecord.entered_by_id.label("uid"),
             entered_epoch.label("t"),
+            ServiceRecord.service_date.label("day"),
+            (entered_epoch - _epoch(ServiceRecord.service_date)).label("late"),
             (
                 entered_epoch
                 - func.lag(entered_epoch).over(
@@ -269,6 +279,8 @@ def _velocity(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
         gaps.c.id,
         gaps.c.uid,
         gaps.c.t,
+        gaps.c.day,
+        gaps.c.late,
         func.sum(new_run)
         .over(partition_by=gaps.c.uid, order_by=(gaps.c.t, gaps.c.id))
         .label("run"),
@@ -281,7 +293,13 @@ def _velocity(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
             (func.max(runs.c.t) - func.min(runs.c.t)).label("span"),
         )
         .group_by(runs.c.uid, runs.c.run)
-        .having(func.count(runs.c.id) >= VELOCITY_MIN)
+        .having(
+            func.count(runs.c.id) >= VELOCITY_MIN,
+            # Live entries only: one service day, entered on that day. A sitting typing up paper
+            # forms of several past days is not a pace, whatever its speed.
+            func.min(runs.c.day) == func.max(runs.c.day),
+            func.max(runs.c.late) < 86400,
+        )
         .subquery("sizes")
     )
     rows = db.session.execute(
@@ -412,6 +430,9 @@ def detect_flags(
         *_outside_grid(start, end, filters),
         *_signed_not_served(end, county_id, institution_id),
     ]
+    from fdoctor.flags.detectors import field_candidates
+
+    candidates += field_candidates(start, end, filters, county_id, institution_id)
     return _insert_new(candidates)
 
 

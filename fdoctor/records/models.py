@@ -89,6 +89,13 @@ class ServiceRecord(ScopedMixin, db.Model):
             "fasting_glucose IS NULL OR (fasting_glucose BETWEEN 1 AND 40)", name="glucose_range"
         ),
         CheckConstraint("attendance IS NULL OR attendance >= 0", name="attendance_range"),
+        CheckConstraint(
+            "form_seconds IS NULL OR (form_seconds BETWEEN 0 AND 86400)", name="form_seconds_range"
+        ),
+        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
+        CheckConstraint(
+            "longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"
+        ),
     )
 
     # ScopedMixin's scope columns without its single-column indexes on county_id and team_id:
@@ -136,6 +143,20 @@ class ServiceRecord(ScopedMixin, db.Model):
     # Same resident, type and day as another record: stored anyway, shown as a warning.
     possible_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())
     uploaded_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the server got it
+    # Evidence at capture (issue 16), all optional, sent by the tablet with the record.
+    # The tablet's clock minus the server's when the batch arrived (seconds): a clock set back to
+    # back-date entries shows here, an upload days after an offline entry does not.
+    clock_skew_seconds: Mapped[int | None] = mapped_column(Integer)
+    # When the form was opened (tablet clock) and how long it stayed open until saved.
+    form_opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    form_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Where the tablet was when the record was saved, if the device allowed and the user agreed.
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    location_accuracy_m: Mapped[int | None] = mapped_column(Integer)
+    # The resident's confirmation: a signature drawn on the tablet, as SVG path data
+    # ("M x y L x y …", integer coordinates in a 400×160 box; see validation.SIGNATURE_PATH).
+    resident_signature: Mapped[str | None] = mapped_column(Text)
     # Any change (edit, receipt, review) moves updated_at: devices refresh from it.
     updated_at: Mapped[datetime | None] = mapped_column(
         DateTime, default=clock.now, onupdate=clock.now

@@ -27,6 +27,7 @@ from fdoctor.core.bulk import encode_rows, recordset
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import in_scope, scope_clause, scoped
 from fdoctor.extensions import db
+from fdoctor.records.evidence import clock_skew
 from fdoctor.records.models import (
     REFERRAL_TYPES,
     SERVICE_TYPES,
@@ -91,8 +92,14 @@ def _lower_uuid(value: Any) -> Any:
 # --- batch upload ---------------------------------------------------------------------------
 
 
-def upload_batch(user: Any, device_id: str | None, items: list[Any]) -> list[ItemResult]:
-    """Store new records and apply edits from one device upload; one result per item, in order."""
+def upload_batch(
+    user: Any, device_id: str | None, items: list[Any], device_time: datetime | None = None
+) -> list[ItemResult]:
+    """Store new records and apply edits from one device upload; one result per item, in order.
+
+    ``device_time`` is the tablet's clock when it sent the batch: each new record keeps its
+    difference to the server's clock (``clock_skew_seconds``).
+    """
     now, today = clock.now(), clock.today()
     results: list[ItemResult | None] = [None] * len(items)
     creates: list[tuple[int, Mapping[str, Any]]] = []
@@ -111,7 +118,7 @@ def upload_batch(user: Any, device_id: str | None, items: list[Any]) -> list[Ite
                 errors={"op": "op 应为 create（新增）或 update（修改）"},
             )
     if creates:
-        _create(user, device_id, creates, results, now, today)
+        _create(user, device_id, creates, results, now, today, clock_skew(device_time, now))
     if edits:
         _edit(user, device_id, edits, results, now, today)
     assert all(r is not None for r in results)
@@ -129,6 +136,7 @@ def _create(
     results: list[ItemResult | None],
     now: datetime,
     today: date,
+    skew: int | None = None,
 ) -> None:
     first: dict[str, int] = {}
     repeats: list[tuple[int, int]] = []
@@ -170,7 +178,7 @@ def _create(
                 "请确认不是重复录入"
             )
         in_batch.add(key)
-        rows.append(_new_row(d, placement, user, device_id, now, duplicate))
+        rows.append(_new_row(d, placement, user, device_id, now, duplicate, skew))
         pending[d.client_uuid] = (i, warnings)
 
     inserted = _insert_ignoring_duplicates(rows)
@@ -244,7 +252,9 @@ def _new_row(
     device_id: str | None,
     now: datetime,
     duplicate: bool,
+    skew: int | None = None,
 ) -> dict[str, Any]:
+    e = d.evidence
     return {
         "client_uuid": d.client_uuid,
         "resident_id": d.resident_id,
@@ -271,6 +281,13 @@ def _new_row(
         "verification": "unverified",
         "possible_duplicate": duplicate,
         "uploaded_at": now,
+        "clock_skew_seconds": skew,
+        "form_opened_at": e.form_opened_at,
+        "form_seconds": e.form_seconds,
+        "latitude": e.latitude,
+        "longitude": e.longitude,
+        "location_accuracy_m": e.location_accuracy_m,
+        "resident_signature": e.resident_signature,
         "updated_at": now,
         "updated_by_id": None,
         "county_id": p.county_id,

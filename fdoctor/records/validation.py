@@ -45,6 +45,7 @@ from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import OrgUnit
+from fdoctor.records.evidence import Evidence, parse_evidence
 from fdoctor.records.models import REFERRAL_TYPES, SERVICE_TYPES, ServiceRecord
 
 # Physiological bounds (mmHg, mmol/L); the database's CHECK constraints are wider on purpose.
@@ -76,6 +77,9 @@ FIELD_LABELS = {
     "referral_receipt_on": "回执日期",
     "notes": "备注",
     "entered_at": "录入时间",
+    "form_opened_at": "表单打开时间",
+    "location": "位置",
+    "resident_signature": "居民签名",
 }
 # The type-specific fields each service type takes; every other type takes none of them.
 TYPE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -112,6 +116,7 @@ class Draft:
     referral_receipt_on: date | None = None
     notes: str | None = None
     entered_at: datetime | None = None
+    evidence: Evidence = field(default_factory=Evidence)
 
     @property
     def type_label(self) -> str:
@@ -260,6 +265,7 @@ def parse_draft(
         notes=_text(raw, "notes", MAX_NOTES, errors),
         entered_at=_entered_at(raw, errors),
     )
+    draft.evidence = parse_evidence(raw, draft.entered_at, errors)
     allowed = TYPE_FIELDS.get(stype, ())
     given = {
         name

@@ -23,6 +23,7 @@ from assessments.tiers import (
     Level,
     Period,
     PeriodError,
+    PeriodKind,
     ensure_period_ended,
     job_named,
     period_for_job,
@@ -105,6 +106,27 @@ def _rebuild_tallies(job: JobRun) -> Outcome:
     )
 
 
+def _detect(start: date, end: date, label: str) -> Outcome:
+    from fdoctor.flags.services import detect_flags
+
+    created = detect_flags(start, end)
+    return Outcome(
+        created=created, note=f"{label}疑点检测：新增 {created} 条（已有的疑点不重复生成）"
+    )
+
+
+def _detect_flags_daily(job: JobRun) -> Outcome:
+    # The quarter so far, up to yesterday (today's records are still coming in).
+    yesterday = job.today - timedelta(days=1)
+    quarter = Period.containing(PeriodKind.QUARTER, yesterday)
+    return _detect(quarter.start, yesterday, f"{quarter.start} 至 {yesterday} ")
+
+
+def _detect_flags_quarter(job: JobRun) -> Outcome:
+    assert job.period is not None
+    return _detect(job.period.start, job.period.end, str(job.period))
+
+
 JOBS: dict[str, Callable[[JobRun], Outcome]] = {
     "open_l1": _open(Level.L1),
     "remind_l1": _remind_l1,
@@ -117,6 +139,8 @@ JOBS: dict[str, Callable[[JobRun], Outcome]] = {
     "workload_report": _workload,
     "audit_checkpoint": _audit_checkpoint,
     "rebuild_tallies": _rebuild_tallies,
+    "detect_flags_daily": _detect_flags_daily,
+    "detect_flags_quarter": _detect_flags_quarter,
 }
 assert set(JOBS) == {job.name for job in SCHEDULE}, "every scheduled job needs a function"
 

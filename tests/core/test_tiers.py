@@ -332,6 +332,9 @@ def test_schedule_has_every_job_of_spec_section_8() -> None:
         # Beyond SPEC 8: the audit chain's checkpoint and the tallies' monthly rebuild.
         "audit_checkpoint",
         "rebuild_tallies",
+        # Issue 16: suspicion detection, daily over the quarter so far and at each quarter's end.
+        "detect_flags_daily",
+        "detect_flags_quarter",
     }
 
 

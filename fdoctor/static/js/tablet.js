@@ -65,6 +65,13 @@
     loginExpired: false,
     hasRoster: false,
     wanted: null,
+    // Evidence at capture (docs/api.md): when the form opened, the last position (only with the
+    // user's consent), the resident's signature strokes.
+    formOpenedAt: null,
+    geoConsent: false,
+    geoWatch: null,
+    position: null,
+    strokes: [],
   };
 
   // --- time and ids ----------------------------------------------------------------------
@@ -351,6 +358,7 @@
     const ready = state.type && (state.resident || state.eventMode);
     form.classList.toggle('d-none', !ready);
     if (!ready) return;
+    if (!state.formOpenedAt) state.formOpenedAt = { at: nowLocal(), ms: Date.now() };
     const fields = TYPES[state.type].fields;
     form.querySelectorAll('.field-group').forEach((g) => {
       const names = g.dataset.fields.split(' ');
@@ -488,6 +496,131 @@
     return null;
   }
 
+  // --- evidence at capture -------------------------------------------------------------------
+
+  const SIGN_W = 400;
+  const SIGN_H = 160;
+  const POSITION_MAX_AGE_MS = 5 * 60 * 1000;
+
+  function signaturePath() {
+    const points = state.strokes.reduce((n, s) => n + s.length, 0);
+    if (points < 5) return null;
+    return state.strokes.map((s) => s.map(([x, y], i) => `${i ? 'L' : 'M'}${x} ${y}`).join('')).join('');
+  }
+
+  // A page shell cached before the evidence fields existed has no pad: the record goes without.
+  const HAS_EVIDENCE = () => !!$('sign-pad') && !!$('geo-consent');
+
+  function drawSignature() {
+    if (!HAS_EVIDENCE()) return;
+    const ctx = $('sign-pad').getContext('2d');
+    ctx.clearRect(0, 0, SIGN_W, SIGN_H);
+    ctx.lineWidth = 2.5;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.strokeStyle = '#111';
+    state.strokes.forEach((stroke) => {
+      ctx.beginPath();
+      stroke.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    });
+    const signed = signaturePath() !== null;
+    $('sign-state').textContent = signed ? '居民已签名' : '未签名';
+    $('sign-state').classList.toggle('text-success', signed);
+  }
+
+  function clearSignature() {
+    state.strokes = [];
+    drawSignature();
+  }
+
+  function bindSignature() {
+    if (!HAS_EVIDENCE()) return;
+    const pad = $('sign-pad');
+    let drawing = false;
+    const point = (event) => {
+      const box = pad.getBoundingClientRect();
+      const x = Math.round(((event.clientX - box.left) / box.width) * SIGN_W);
+      const y = Math.round(((event.clientY - box.top) / box.height) * SIGN_H);
+      return [Math.min(SIGN_W, Math.max(0, x)), Math.min(SIGN_H, Math.max(0, y))];
+    };
+    pad.addEventListener('pointerdown', (event) => {
+      drawing = true;
+      pad.setPointerCapture(event.pointerId);
+      state.strokes.push([point(event)]);
+      event.preventDefault();
+    });
+    pad.addEventListener('pointermove', (event) => {
+      if (!drawing) return;
+      const stroke = state.strokes[state.strokes.length - 1];
+      const [x, y] = point(event);
+      const [px, py] = stroke[stroke.length - 1];
+      if (Math.abs(x - px) + Math.abs(y - py) >= 2 && signaturePathLength() < 1100) stroke.push([x, y]);
+      drawSignature();
+    });
+    const stop = () => { drawing = false; drawSignature(); };
+    pad.addEventListener('pointerup', stop);
+    pad.addEventListener('pointercancel', stop);
+    $('sign-clear').addEventListener('click', clearSignature);
+    $('sign-toggle').addEventListener('click', () => {
+      const box = $('sign-box');
+      const open = box.classList.toggle('d-none') === false;
+      $('sign-toggle').setAttribute('aria-expanded', String(open));
+    });
+  }
+  function signaturePathLength() {
+    return state.strokes.reduce((n, s) => n + s.length, 0);
+  }
+
+  // Location only with the user's consent, remembered on this tablet; a position is watched in the
+  // background so saving never waits for it (no fix, no signal, refused: the record has none).
+  function watchPosition() {
+    if (state.geoWatch !== null || !state.geoConsent || !navigator.geolocation) return;
+    state.geoWatch = navigator.geolocation.watchPosition(
+      (pos) => {
+        state.position = {
+          latitude: Number(pos.coords.latitude.toFixed(6)),
+          longitude: Number(pos.coords.longitude.toFixed(6)),
+          accuracy_m: Math.min(100000, Math.round(pos.coords.accuracy || 0)),
+          at: Date.now(),
+        };
+      },
+      () => { state.position = null; },
+      { enableHighAccuracy: false, maximumAge: 60000, timeout: 20000 },
+    );
+  }
+  function stopPosition() {
+    if (state.geoWatch !== null && navigator.geolocation) navigator.geolocation.clearWatch(state.geoWatch);
+    state.geoWatch = null;
+    state.position = null;
+  }
+  async function setGeoConsent(value) {
+    if (!HAS_EVIDENCE()) return;
+    state.geoConsent = value;
+    $('geo-consent').checked = value;
+    await metaSet('geo_consent', value);
+    if (value) watchPosition(); else stopPosition();
+  }
+  function currentLocation() {
+    const p = state.position;
+    if (!state.geoConsent || !p || Date.now() - p.at > POSITION_MAX_AGE_MS) return null;
+    return { latitude: p.latitude, longitude: p.longitude, accuracy_m: p.accuracy_m };
+  }
+
+  // What a new record carries besides its fields; kept with it in the queue until uploaded.
+  function evidence() {
+    const out = {};
+    // A form left open more than a day is no sitting (the server refuses such a span): no time then.
+    if (state.formOpenedAt && Date.now() - state.formOpenedAt.ms < 23 * 3600 * 1000) {
+      out.form_opened_at = state.formOpenedAt.at;
+    }
+    const location = currentLocation();
+    if (location) out.location = location;
+    const signature = signaturePath();
+    if (signature) out.resident_signature = signature;
+    return out;
+  }
+
   async function onSubmit(event) {
     event.preventDefault();
     clearErrors();
@@ -539,6 +672,14 @@
       // Not uploaded yet: change the queued record itself.
       op = editing.op;
       const keep = { op: op.payload.op, client_uuid: op.payload.client_uuid, entered_at: op.payload.entered_at };
+      if (op.kind === 'create') {
+        // The evidence of when and where it was first saved stays; a signature drawn now replaces it.
+        ['form_opened_at', 'location', 'resident_signature'].forEach((name) => {
+          if (op.payload[name] !== undefined) keep[name] = op.payload[name];
+        });
+        const signature = signaturePath();
+        if (signature) keep.resident_signature = signature;
+      }
       if (op.kind === 'edit') Object.assign(keep, { edit_uuid: op.payload.edit_uuid, base_version: op.payload.base_version });
       op.payload = Object.assign({}, payload, keep);
       Object.assign(op, { state: 'pending', errors: null, warnings: null, attempts: 0, next_try: 0 });
@@ -557,7 +698,7 @@
       const clientUuid = uuid();
       op = {
         op_id: clientUuid, kind: 'create', user_id: USER_ID, client_uuid: clientUuid,
-        payload: Object.assign({}, payload, { op: 'create', client_uuid: clientUuid, entered_at: nowLocal() }),
+        payload: Object.assign({}, payload, evidence(), { op: 'create', client_uuid: clientUuid, entered_at: nowLocal() }),
         state: 'pending', attempts: 0, next_try: 0, created: Date.now(), title: label(payload, name),
       };
       state.ops.push(op);
@@ -578,6 +719,13 @@
     state.eventMode = false;
     state.editing = null;
     state.pendingPayload = null;
+    state.formOpenedAt = null;
+    state.strokes = [];
+    drawSignature();
+    if (HAS_EVIDENCE()) {
+      $('sign-box').classList.add('d-none');
+      $('sign-toggle').setAttribute('aria-expanded', 'false');
+    }
     $('edit-banner').classList.add('d-none');
     $('resident-search').value = '';
     clearErrors();
@@ -791,6 +939,7 @@
     try {
       const data = await api('POST', '/services/batch', {
         device_id: state.deviceId,
+        device_time: nowLocal(),
         records: due.map((o) => o.payload),
       });
       await applyResults(due, data.results);
@@ -933,6 +1082,12 @@
       await metaSet('device_id', deviceId);
     }
     state.deviceId = deviceId;
+    state.geoConsent = HAS_EVIDENCE() && (await metaGet('geo_consent')) === true;
+    if (HAS_EVIDENCE()) {
+      $('geo-consent').checked = state.geoConsent;
+      $('geo-consent').disabled = !navigator.geolocation;
+    }
+    watchPosition();
     const [residents, ops, records, owner, at] = await Promise.all([
       getAll('residents'), getAll('ops'), getAll('records'), metaGet('owner'), metaGet('residents_at'),
     ]);
@@ -1015,6 +1170,12 @@
       $('dup-confirm').classList.add('d-none');
     });
     $('cancel-edit').addEventListener('click', resetForm);
+    bindSignature();
+    if (HAS_EVIDENCE()) {
+      $('geo-consent').addEventListener('change', (event) => {
+        setGeoConsent(event.target.checked).catch(() => {});
+      });
+    }
     if ($('download-roster')) {
       $('download-roster').addEventListener('click', () => {
         refreshResidents().catch((err) => setMessage(`居民名单下载失败：${err.message}`, null, 'danger'));
