@@ -45,7 +45,7 @@ from assessments.cascade.corrections import (
 )
 from fdoctor.audit import services as audit
 from fdoctor.audit.models import AuditEntry
-from fdoctor.core import clock
+from fdoctor.core import clock, dialect
 from fdoctor.core.signals import record_found_false, score_revised
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine
 from fdoctor.extensions import db
@@ -292,7 +292,7 @@ def _differences_of(corrections: list[SettlementCorrection]) -> list[list[Differ
 def _serialise(settlement: Settlement) -> None:
     """Corrections of one sheet compound in order: take the sheet's row lock (PostgreSQL) so two
     at once queue; SQLite's writer lock already does."""
-    if db.session.connection().dialect.name == "postgresql":
+    if dialect.is_postgresql():
         db.session.execute(
             select(Settlement.id).where(Settlement.id == settlement.id).with_for_update()
         )

@@ -257,7 +257,7 @@ def _velocity(start: date, end: date, filters: list[Any]) -> list[_Candidate]:
             ServiceRecord.entered_by_id.label("uid"),
             entered_epoch.label("t"),
             ServiceRecord.service_date.label("day"),
-            (entered_epoch - _epoch(ServiceRecord.service_date)).label("late"),
+            (entered_epoch - dialect.epoch_seconds(ServiceRecord.service_date)).label("late"),
             (
                 entered_epoch
                 - func.lag(entered_epoch).over(
