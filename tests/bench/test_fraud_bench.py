@@ -1,8 +1,8 @@
 """Smoke test of bench/fraud.py on the small demo city, on the engine of the run.
 
 It checks what the benchmark must get right, never a figure's target: every kind of fake is
-injected and reported, recall and shares are fractions, and the honest look-alikes are counted and
-not flagged by the rules about pace and timing.
+injected and reported, recall and shares are fractions, the honest look-alikes are counted and
+not flagged by the rules about pace and timing, and the verification round draws and calls.
 """
 
 from __future__ import annotations
@@ -52,4 +52,11 @@ def test_the_fraud_benchmark_reports_every_kind_and_spares_the_typists(tmp_path:
     assert per_kind["clock_set_back"]["recall"] == 1  # the rule's own case
     assert report["genuine_records"]["total"] > 0
     assert 0 <= report["genuine_records"]["flagged_share"] <= 1
+    # The verification round: samples drawn and called; a call never catches a phantom (its
+    # phone is the doctor's), flags and calls together catch at least what flags alone do.
+    v = report["verification"]
+    assert v["sampled"] > 0 and v["calls"] + v["unreachable"] == v["sampled"]
+    assert per_kind["phantom_household"]["verified"] == 0
+    assert all(s["caught"] <= s["either"] <= s["cases"] for s in per_kind.values())
+    assert report["recall"]["either"] == sum(s["either"] for s in per_kind.values())
     assert (tmp_path / f"fraud-{ENGINE}.md").read_text().startswith("# Fraud benchmark")
