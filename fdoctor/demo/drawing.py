@@ -42,7 +42,9 @@ class DrawingBase:
         # Activity ends the day before the anchor so that nothing is dated later than "now".
         self.last_day = anchor - timedelta(days=1)
         # From 1 January of the last settled year: the city lives through all of that year.
-        self.window_start = history_start(anchor)
+        self.window_start = (
+            history_start(anchor) if self.spec.whole_last_year else anchor - timedelta(days=365)
+        )
         # Nothing is entered later than the morning of the anchor day.
         self.entry_limit = datetime.combine(anchor, time(8, 0))
         # Units, packages and households predate the earliest contract (a three-year term
