@@ -60,6 +60,7 @@ __all__ = [
     "PeriodNotEnded",
     "ScheduledJob",
     "due_on",
+    "ended_periods",
     "ensure_period_ended",
     "first_judgeable_day",
     "is_overdue",
@@ -424,6 +425,17 @@ def due_on(level: Level, period: Period) -> date:
 def period_to_open(level: Level, today: date) -> Period:
     """The period whose assessment should be open on ``today``: the last completed one."""
     return Period.containing(Level(level).period_kind, today).previous()
+
+
+def ended_periods(level: Level, today: date, count: int) -> list[Period]:
+    """The level's last ``count`` periods that have ended by ``today``, newest first.
+
+    The first is ``period_to_open``: the latest period that can be judged.
+    """
+    periods = [period_to_open(level, today)]
+    while len(periods) < count:
+        periods.append(periods[-1].previous())
+    return periods
 
 
 def periods_between(level: Level, start: date, end: date) -> list[Period]:

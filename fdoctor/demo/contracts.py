@@ -12,6 +12,9 @@ from fdoctor.demo.entities import Home, Person, Team
 from fdoctor.demo.settings import Row
 from fdoctor.demo.vocabulary import PACKAGES, TERMINATION_REASONS
 
+# Share of expiring contracts the household renews (most key-population contracts are).
+RENEWED = 0.85
+
 
 class ContractSteps(DrawingBase):
     """Builds service packages, contracts, their members and packages."""
@@ -52,29 +55,33 @@ class ContractSteps(DrawingBase):
         if not members:
             members = [home.people[0]]
         term = 1 if any(p in key for p in members) else 3
+        # The household's current (or, for a few, lapsed) contract, then back in time: most
+        # contracts were renewals of one that began before the records do.
+        lapse = 20  # days: a few households let the last contract run out and did not renew
         if home.must_sign:
             start = self.anchor - timedelta(days=rng.randint(200, 330))
         else:
-            start = self.anchor - timedelta(days=rng.randint(1, 455))
+            start = self.anchor - timedelta(days=rng.randint(1, 365 * term + lapse))
+        starts = [start]
+        while starts[0] > self.window_start and (home.must_sign or rng.random() < RENEWED):
+            starts.insert(0, add_years(starts[0], -term))
         packages = self.choose_packages(members)
         previous: Row | None = None
-        while True:
+        for start in starts:
             end = add_years(start, term) - timedelta(days=1)
             if previous is None:
                 signed_on = start - timedelta(days=rng.randint(0, 3))
             else:
                 signed_on = previous["end_date"] - timedelta(days=rng.randint(0, 25))
-            fitting = self.fit_packages(members, packages, start)
-            contract = self.contract(home, members, fitting, signed_on, start, end, previous)
-            if end >= self.anchor:
-                break
-            if rng.random() < 0.78:  # most key-population contracts are renewed on expiry
-                contract["status"] = "renewed"
-                previous = contract
-                start = end + timedelta(days=1)
-                continue
+            # No one signs before being born (an earlier contract lists the members then).
+            born = [p for p in members if p.born <= start] or [min(members, key=lambda p: p.born)]
+            fitting = self.fit_packages(born, packages, start)
+            contract = self.contract(home, born, fitting, signed_on, start, end, previous)
+            if previous is not None:
+                previous["status"] = "renewed"
+            previous = contract
+        if contract["end_date"] < self.anchor:
             contract["status"] = "expired"
-            break
         if contract["status"] == "active" and not home.must_sign and rng.random() < 0.025:
             earliest = contract["start_date"] + timedelta(days=20)
             if earliest < self.last_day:

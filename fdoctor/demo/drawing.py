@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 
 from fdoctor.core import citizen_id as cid
-from fdoctor.demo.dates import add_months, quarter_start
+from fdoctor.demo.dates import add_months, history_start, quarter_start
 from fdoctor.demo.entities import Person, Place, Team
 from fdoctor.demo.settings import DEMO_PASSWORD, SCALES, TABLE_LABELS, Row
 from fdoctor.demo.vocabulary import (
@@ -41,10 +41,15 @@ class DrawingBase:
         self.spec = SCALES[scale]
         # Activity ends the day before the anchor so that nothing is dated later than "now".
         self.last_day = anchor - timedelta(days=1)
-        self.window_start = anchor - timedelta(days=365)
+        # From 1 January of the last settled year: the city lives through all of that year.
+        self.window_start = (
+            history_start(anchor) if self.spec.whole_last_year else anchor - timedelta(days=365)
+        )
         # Nothing is entered later than the morning of the anchor day.
         self.entry_limit = datetime.combine(anchor, time(8, 0))
-        self.stamp = datetime.combine(anchor - timedelta(days=730), time(9, 0))
+        # Units, packages and households predate the earliest contract (a three-year term
+        # renewed into the window began up to three years before it).
+        self.stamp = datetime.combine(date(self.window_start.year - 4, 1, 1), time(9, 0))
         self.rows: dict[str, list[Row]] = {table: [] for table in TABLE_LABELS}
         self._ids: dict[str, int] = defaultdict(int)
         self._used_ids: set[str] = set()
@@ -205,11 +210,10 @@ class DrawingBase:
         return result
 
     def months(self) -> Iterator[tuple[date, date]]:
-        """The twelve calendar months up to the anchor, clipped to the service window."""
-        first = add_months(self.anchor.replace(day=1), -11)
-        for k in range(12):
-            start = add_months(first, k)
+        """The calendar months of the service window, the last one clipped to it."""
+        start = self.window_start.replace(day=1)
+        while start <= self.last_day:
             lo = max(start, self.window_start)
             hi = min(add_months(start, 1) - timedelta(days=1), self.last_day)
-            if lo <= hi:
-                yield lo, hi
+            yield lo, hi
+            start = add_months(start, 1)

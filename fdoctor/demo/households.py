@@ -337,7 +337,7 @@ class HouseholdSteps(DrawingBase):
         """The drawn households become rows: household, its residents and their pregnancies."""
         for team in self.teams if teams is None else teams:
             for home in team.homes:
-                # Registered before the earliest contract (455 days before the anchor).
+                # Registered before the earliest contract (see ``stamp``).
                 created = self.stamp + timedelta(
                     days=self.rng.randint(0, 200), hours=self.rng.randint(0, 8)
                 )

@@ -44,6 +44,9 @@ class Scale:
     sign_boost: float = 0.0
     volume: float = 1.0  # multiplier on consultations and home visits
     streaming: bool = False
+    # Records from 1 January of last year (the demo lives through that year); the benchmark
+    # scales keep the 365 days before the anchor, so their figures stay "a year of records".
+    whole_last_year: bool = True
 
 
 SCALES: dict[str, Scale] = {
@@ -60,6 +63,7 @@ SCALES: dict[str, Scale] = {
         sign_boost=0.85,
         volume=6.5,
         streaming=True,
+        whole_last_year=False,
     ),
     # The seed documents' city: 9 counties, ~150 institutions, ~2,800 stations, ~2,000 teams,
     # ~600,000 households, ~1.5 million signed residents, ~12 million service records a year.
@@ -73,6 +77,7 @@ SCALES: dict[str, Scale] = {
         sign_boost=0.85,
         volume=6.5,
         streaming=True,
+        whole_last_year=False,
     ),
 }
 

@@ -17,15 +17,13 @@ class SurveySteps(DrawingBase):
     """Builds verification samples and calls, surveys and complaints."""
 
     def verification_quarters(self) -> list[tuple[date, date]]:
-        """The last four quarters that ended at least a week before the anchor."""
+        """The quarters of the service window that ended at least a week before the anchor."""
         result: list[tuple[date, date]] = []
-        start = quarter_start(self.anchor)
-        while len(result) < 4:
-            start = add_months(start, -3)
-            end = add_months(start, 3) - timedelta(days=1)
-            if end <= self.anchor - timedelta(days=7):
-                result.append((start, end))
-        return result[::-1]
+        start = quarter_start(self.window_start)
+        while (end := add_months(start, 3) - timedelta(days=1)) <= self.anchor - timedelta(days=7):
+            result.append((start, end))
+            start = add_months(start, 3)
+        return result
 
     def grade(self, team: Team) -> int:
         q = team.traits.quality

@@ -1,16 +1,18 @@
-"""The demo city lives through its last completed periods (演示城市的一年).
+"""The demo city lives through its last completed year and this year so far (演示城市的一年).
 
 After the bulk load the city has records but no assessments. ``live_through`` runs the app's own
 services under a frozen clock, day by day, as the users would have: each completed month, quarter,
-half-year (and year, when the records cover it) is opened the day after it ends, its manual
-indicators scored, submitted, published, acknowledged (a few appealed: one accepted, one
-rejected), rectification items rectified and verified; then the settlement configuration is
-entered, last year's settlement (when its assessments exist) built, reviewed, approved and locked,
-and this year's pre-allocation built and reviewed, waiting for the finance officer to approve,
-lock and export it. Everything goes through the services, so the audit trail records it.
+half-year and year is opened the day after it ends, its manual indicators scored, submitted,
+published, acknowledged (each year a few appealed: one accepted, one rejected), rectification
+items rectified and verified. Each year's settlement configuration is entered on 2 January; the
+first year's pre-allocation is locked in January; last year's settlement is built, reviewed,
+approved and locked once its L4 is published, and the following year's pre-allocation locked;
+this year's pre-allocation is built and reviewed by the city, waiting for the finance officer to
+approve, lock and export it. Everything goes through the services, so the audit trail records it.
 
-The records cover the year before the anchor; a period is lived through when the records cover
-at least 85% of it and it ended before the anchor. Steps that would fall after the anchor
+The records start on 1 January of the last settled year (``dates.history_start``: last year, or
+the year before in the first fortnight of January); a period is lived through when the records
+cover at least 85% of it and it ended before the anchor. Steps that would fall after the anchor
 are left undone (the newest period is still in progress, as it would be).
 """
 
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from sqlalchemy import select
 
@@ -38,6 +41,7 @@ from fdoctor.assessments.services import (
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.core.roles import Role
+from fdoctor.demo.dates import SETTLEMENT_DAYS_AFTER_YEAR, history_start
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.settlement.approval import transition
@@ -80,7 +84,7 @@ class YearSummary:
 
 def lived_periods(anchor: date) -> dict[str, list[Period]]:
     """The periods of each level that ended before ``anchor`` and that the records cover."""
-    window_start = anchor - timedelta(days=365)
+    window_start = history_start(anchor)
     result: dict[str, list[Period]] = {}
     for level in LEVELS:
         kind = level.period_kind
@@ -107,7 +111,15 @@ class _Life:
         self.seed = seed
         self.anchor = anchor
         self.summary = YearSummary()
-        self.appealed: set[str] = set()  # "accepted" / "rejected" once done
+        self.appealed: set[tuple[int, str]] = set()  # (year, "accepted" / "rejected") once done
+        self._leaders: dict[tuple[int, Role], User | None] = {}
+
+    def leader(self, unit_id: int, role: Role) -> User | None:
+        """``unit_leader``, looked up once per unit and role (no user changes while living)."""
+        key = (unit_id, role)
+        if key not in self._leaders:
+            self._leaders[key] = unit_leader(unit_id, role)
+        return self._leaders[key]
 
     def rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(map(str, (self.seed, *parts))))
@@ -136,10 +148,10 @@ class _Life:
 
     def assessor(self, assessment: Assessment) -> User | None:
         unit = assessment.assessor_unit_id
-        return unit_leader(unit, ASSESSOR_ROLE[assessment.level]) if unit else None
+        return self.leader(unit, ASSESSOR_ROLE[assessment.level]) if unit else None
 
     def assessee(self, assessment: Assessment) -> User | None:
-        return unit_leader(assessment.unit_id, ASSESSEE_ROLE[assessment.level])
+        return self.leader(assessment.unit_id, ASSESSEE_ROLE[assessment.level])
 
     def score(self, assessment: Assessment) -> None:
         rng = self.rng(assessment.level, assessment.period, assessment.unit_id)
@@ -180,7 +192,7 @@ class _Life:
             user,
             {lowest.code: ("已按要求完成，佐证材料附后，请复核。", lowest.max_points)},
         )
-        self.appealed.add(outcome)
+        self.appealed.add((int(assessment.period[:4]), outcome))
         self.summary.appeals += 1
         return record
 
@@ -211,12 +223,12 @@ class _Life:
         for assessment in self.assessments(level, period):
             self.on(first + timedelta(days=SCORE_DAY), lambda a=assessment: self.score(a))
             self.on(first + timedelta(days=PUBLISH_DAY), lambda a=assessment: self.publish(a))
-        # Appeals (none for the L1 self-check): in the last lived quarter and half-year.
+        # Appeals (none for the L1 self-check): in each year's last lived quarter or half-year.
         records: list[tuple[Appeal, str]] = []
         if level in {"L2", "L3"} and is_last:
             published = [a for a in self.assessments(level, period) if a.status == "published"]
             for outcome in ("accepted", "rejected"):
-                if outcome in self.appealed or not published:
+                if (period.year, outcome) in self.appealed or not published:
                     continue
                 target = published.pop(self.rng(level, period, outcome).randrange(len(published)))
 
@@ -259,7 +271,7 @@ class _Life:
         for rect in self.rectifications(level, period):
             if rect.status != "open" or self.rng("rectify", rect.id).random() < 0.25:
                 continue  # a quarter are still being worked on
-            owner = unit_leader(rect.owner_unit_id, ASSESSEE_ROLE[level])
+            owner = self.leader(rect.owner_unit_id, ASSESSEE_ROLE[level])
             if owner is not None:
                 workflow.rectify(rect, owner, "已组织团队对照指标逐项整改，相关记录已补录并复核。")
 
@@ -295,7 +307,7 @@ class _Life:
             select(OrgUnit).where(OrgUnit.kind == "team").order_by(OrgUnit.id)
         )
         for team in teams:
-            leader = unit_leader(team.id, Role.TEAM_LEADER)
+            leader = self.leader(team.id, Role.TEAM_LEADER)
             values = {}
             for member in team_members(team.id):
                 r = self.rng("rating", year, member.id)
@@ -356,18 +368,28 @@ def live_through(seed: int, anchor: date) -> YearSummary:
         for period in periods[level]:
             events.append((first_judgeable_day(period), order, level, period))
     events.sort()
+    first_year = history_start(anchor).year
+    # The first year's configuration and pre-allocation, entered and locked early in January.
+    life.on(date(first_year, 1, 2), lambda: life.configure(first_year))
+    life.on(date(first_year, 1, 10), lambda: life.settle(first_year, "preallocation", lock=True))
     for _day, _order, level, period in events:
-        life.live_period(level, period, is_last=period == periods[level][-1])
+        last = max(p for p in periods[level] if p.year == period.year)
+        life.live_period(level, period, is_last=period == last)
         life.summary.periods.setdefault(level, []).append(str(period))
-    # Last year's settlement, once its L4 results are published; locked by the finance officer.
-    settled = anchor.year - 1
-    configured = min(date(anchor.year, 1, 2), anchor)
-    if periods["L4"] and periods["L4"][-1].year == settled:
-        life.on(configured, lambda: life.configure(settled))
-        settle_day = min(anchor, first_judgeable_day(periods["L4"][-1]) + timedelta(days=14))
-        life.on(settle_day, lambda: life.settle(settled, "settlement", lock=True))
-    # This year's pre-allocation: built and reviewed; the finance officer approves and locks it.
-    life.on(configured, lambda: life.configure(anchor.year))
-    life.on(anchor, lambda: life.settle(anchor.year, "preallocation", lock=False))
+    # Each later year: configured on 2 January; the year before settled once its L4 results
+    # are published, locked by the finance officer; then the year's pre-allocation.
+    settled = {p.year for p in periods["L4"]}
+    for year in range(first_year + 1, anchor.year + 1):
+        life.on(date(year, 1, 2), partial(life.configure, year))
+        settle_day = date(year, 1, 1) + timedelta(days=SETTLEMENT_DAYS_AFTER_YEAR)
+        if year - 1 in settled:
+            life.on(settle_day, partial(life.settle, year - 1, "settlement", lock=True))
+        if year < anchor.year:
+            day = settle_day + timedelta(days=1)
+            life.on(day, partial(life.settle, year, "preallocation", lock=True))
+        else:
+            # This year's: built and reviewed by the city; the finance officer approves, locks
+            # and exports it.
+            life.on(anchor, partial(life.settle, year, "preallocation", lock=False))
     db.session.flush()
     return life.summary

@@ -21,6 +21,7 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from fdoctor.assessments.defaults import dashboard_period
 from fdoctor.assessments.models import Assessment, WorkloadReport
 from fdoctor.assessments.services import (
     LEVEL_LABELS,
@@ -66,6 +67,14 @@ def _periods(level: str, where: Any) -> list[str]:
         .distinct()
     ).all()
     return sorted(found, reverse=True)
+
+
+def _period(level: str, asked: str | None, where: Any, today: date) -> tuple[list[str], str, str]:
+    """The periods to offer, the one to show and a note when it is empty.
+
+    Without ``asked``, the latest period that can be judged, or (when that one is not opened
+    yet) the newest one with assessments; an asked period is shown even when empty."""
+    return dashboard_period(level, asked, _periods(level, where), today)
 
 
 def _current(level: str, period: str | None, where: Any) -> list[Assessment]:
@@ -162,13 +171,15 @@ def team_progress(team: OrgUnit, today: date) -> Dashboard:
     )
 
 
-def centre_ranking(institution: OrgUnit, period: str | None, level: str | None = None) -> Dashboard:
+def centre_ranking(
+    institution: OrgUnit, period: str | None, today: date, level: str | None = None
+) -> Dashboard:
     """The institution's teams ranked by total in one L2 (or L1) period."""
     where = Assessment.institution_id == institution.id
     if level not in ("L1", "L2"):
-        level = "L2" if _periods("L2", where) else "L1"
-    periods = _periods(level, where)
-    period = period if period in periods else (periods[0] if periods else None)
+        # The centre's own L2; its teams' L1 while no L2 is opened yet.
+        level = "L1" if not _periods("L2", where) and _periods("L1", where) else "L2"
+    periods, period, note = _period(level, period, where, today)
     rows_a = sorted(
         (a for a in _current(level, period, where) if a.team_id is not None),
         key=lambda a: (a.total is None, -(a.total or 0), a.unit.name),
@@ -188,7 +199,7 @@ def centre_ranking(institution: OrgUnit, period: str | None, level: str | None =
     return Dashboard(
         view="centre",
         title=f"{institution.name} · 团队排名",
-        subtitle=f"{LEVEL_LABELS[level]} {period or '（尚无考核）'}",
+        subtitle=f"{LEVEL_LABELS[level]} {period}",
         columns=["名次", "团队", "总分", "团队管理", "服务功能", "服务效果", "状态"],
         rows=rows,
         chart=_bar(
@@ -196,14 +207,14 @@ def centre_ranking(institution: OrgUnit, period: str | None, level: str | None =
         ),
         periods=periods,
         period=period,
+        note=note,
     )
 
 
-def county_table(county: OrgUnit, period: str | None) -> Dashboard:
+def county_table(county: OrgUnit, period: str | None, today: date) -> Dashboard:
     """The county's institutions with their L3 results of one half-year."""
     where = Assessment.county_id == county.id
-    periods = _periods("L3", where)
-    period = period if period in periods else (periods[0] if periods else None)
+    periods, period, note = _period("L3", period, where, today)
     found = {a.unit_id: a for a in _current("L3", period, where)}
     institutions = db.session.scalars(
         select(OrgUnit)
@@ -233,7 +244,7 @@ def county_table(county: OrgUnit, period: str | None) -> Dashboard:
     return Dashboard(
         view="county",
         title=f"{county.name} · 各机构三级考核",
-        subtitle=f"{LEVEL_LABELS['L3']} {period or '（尚无考核）'}",
+        subtitle=f"{LEVEL_LABELS['L3']} {period}",
         columns=["机构", "类型", "签约人数", "总分", "团队管理", "服务功能", "服务效果", "状态"],
         rows=rows,
         chart=_bar(
@@ -244,14 +255,14 @@ def county_table(county: OrgUnit, period: str | None) -> Dashboard:
         ),
         periods=periods,
         period=period,
+        note=note,
     )
 
 
-def city_view(period: str | None) -> Dashboard:
+def city_view(period: str | None, today: date) -> Dashboard:
     """Every county's L4 result of one year: reported, spot check, combined, flag."""
     where = Assessment.level == "L4"
-    periods = _periods("L4", where)
-    period = period if period in periods else (periods[0] if periods else None)
+    periods, period, note = _period("L4", period, where, today)
     found = {a.unit_id: a for a in _current("L4", period, where)}
     counties = db.session.scalars(
         select(OrgUnit).where(OrgUnit.kind == "county").order_by(OrgUnit.code)
@@ -275,7 +286,7 @@ def city_view(period: str | None) -> Dashboard:
     return Dashboard(
         view="city",
         title="全市 · 各县区市级年度考核",
-        subtitle=f"{LEVEL_LABELS['L4']} {period or '（尚无考核）'}",
+        subtitle=f"{LEVEL_LABELS['L4']} {period}",
         columns=["县区", "上报得分", "抽查得分", "市级得分", "标记", "状态"],
         rows=rows,
         chart=_bar(
@@ -296,6 +307,7 @@ def city_view(period: str | None) -> Dashboard:
         ),
         periods=periods,
         period=period,
+        note=note,
     )
 
 
@@ -305,10 +317,10 @@ def dashboard_data(
     if view == "team":
         return team_progress(unit, today)
     if view == "centre":
-        return centre_ranking(unit, period, level)
+        return centre_ranking(unit, period, today, level)
     if view == "county":
-        return county_table(unit, period)
-    return city_view(period)
+        return county_table(unit, period, today)
+    return city_view(period, today)
 
 
 # --------------------------------------------------------------------------- workload report

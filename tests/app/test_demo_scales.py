@@ -154,3 +154,11 @@ def test_the_city_scale_has_the_seed_documents_shape() -> None:
     assert len(usernames) == len(set(usernames))
     codes = [row["code"] for row in builder.rows["org_unit"]]
     assert len(codes) == len(set(codes))
+
+
+def test_benchmarks_keep_a_year_of_records_and_the_demo_all_of_last_year() -> None:
+    anchor = date(2026, 11, 20)
+    for scale in ("county", "city"):
+        assert _Builder(SEED, anchor, scale).window_start == date(2025, 11, 20)
+    for scale in ("demo", "small"):
+        assert _Builder(SEED, anchor, scale).window_start == date(2025, 1, 1)

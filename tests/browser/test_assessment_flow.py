@@ -46,8 +46,13 @@ def test_team_leader_opens_scores_submits_publishes_and_acknowledges_an_l1(
 
     browser_login(page, live_server, "leader1", PASSWORD)
     page.goto(f"{live_server}/assessments/")
+    # The form offers the leader's level only, and ended months only, the latest first.
+    assert page.locator("#open-level option").evaluate_all("o => o.map(x => x.value)") == ["L1"]
+    offered = page.locator("#open-period option").evaluate_all("o => o.map(x => x.value)")
+    assert offered[0] == period and len(offered) == 12
+    assert page.input_value("#open-period") == period
     page.select_option("#open-level", "L1")
-    page.fill("#open-period", period)
+    page.select_option("#open-period", period)
     with page.expect_navigation():
         page.click("#open-submit")
     assert "新开启 1 份" in page.inner_text("main")

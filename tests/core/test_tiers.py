@@ -18,6 +18,8 @@ from assessments.tiers import (
     PeriodError,
     PeriodKind,
     due_on,
+    ended_periods,
+    first_judgeable_day,
     is_overdue,
     job_named,
     level_tier,
@@ -284,6 +286,21 @@ def test_period_to_open_is_the_last_completed_period(
     level: Level, today: date, expected: str
 ) -> None:
     assert period_to_open(level, today) == p(expected)
+
+
+def test_ended_periods_start_at_the_latest_judgeable_one_newest_first() -> None:
+    today = date(2026, 12, 6)
+    assert [str(x) for x in ended_periods(Level.L1, today, 3)] == ["2026-11", "2026-10", "2026-09"]
+    assert [str(x) for x in ended_periods(Level.L2, today, 5)] == [
+        "2026-Q3",
+        "2026-Q2",
+        "2026-Q1",
+        "2025-Q4",
+        "2025-Q3",
+    ]
+    assert [str(x) for x in ended_periods(Level.L4, today, 2)] == ["2025", "2024"]
+    for level in Level:
+        assert all(first_judgeable_day(x) <= today for x in ended_periods(level, today, 4))
 
 
 def test_periods_between_lists_every_overlapping_period_in_order() -> None:

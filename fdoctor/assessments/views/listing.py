@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from fdoctor.assessments import reads
+from fdoctor.assessments import defaults, reads
 from fdoctor.assessments.forms import OpenForm
 from fdoctor.assessments.models import ASSESSMENT_STATUSES, NOTIFICATION_KINDS
 from fdoctor.assessments.services import (
@@ -33,15 +33,24 @@ from fdoctor.extensions import db
 @bp.route("/")
 @roles_required(*ASSESSMENT_ROLES)
 def index() -> Any:
+    today = clock.today()
+    opens_level = OPENS_LEVEL.get(current_user.role)
     level = request.args.get("level", "")
     period = period_arg() or ""
     status = request.args.get("status", "")
     only = request.args.get("only", "")
-    today = clock.today()
+    opened_default = not request.args and opens_level is not None
+    if opened_default:
+        # A bare visit opens on the role's level and its latest period that can be judged.
+        level, period = opens_level, defaults.latest_judgeable(opens_level, today)
     page = reads.assessment_page(
         request.args.get("page", 1, type=int), current_user, today, level, period, status, only
     )
-    form = OpenForm(level=OPENS_LEVEL.get(current_user.role, "L1"))
+    form = OpenForm(level=opens_level or "L1")
+    choices = defaults.open_choices(opens_level, today) if opens_level else []
+    empty = "没有符合条件的考核。"
+    if period and not status and not only:
+        empty = defaults.empty_message(level, period, today, opens_level)
     return render_template(
         "assessments/list.html",
         page=page,
@@ -54,7 +63,10 @@ def index() -> Any:
         notices=reads.list_notices(),
         open_rects=reads.open_rectification_count(),
         form=form,
-        opens_level=OPENS_LEVEL.get(current_user.role),
+        opens_level=opens_level,
+        open_choices=choices,
+        opened_default=opened_default,
+        empty=empty,
         today=today,
     )
 
