@@ -359,6 +359,7 @@ def config() -> Any:
         standards=parameters.workload_standards(year),
         standard_form=StandardForm(year=year),
         delete_form=DeleteForm(),
+        dtext=dtext,
     )
 
 
@@ -381,11 +382,7 @@ def ratings() -> Any:
             return redirect(url_for("settlement.ratings", year=year))
         year = form.year.data or year
         values = {
-            member.id: (
-                request.form.get(f"c_{member.id}", ""),
-                request.form.get(f"a_{member.id}", ""),
-            )
-            for member in team_members(team.id)
+            member.id: request.form.get(f"c_{member.id}", "") for member in team_members(team.id)
         }
         try:
             count = save_ratings(team, year, values, current_user)
