@@ -108,6 +108,7 @@ BLUEPRINT_MODULES = (
     "fdoctor.assessments.views",
     "fdoctor.assessments.public",
     "fdoctor.settlement.routes",
+    "fdoctor.teamsplit.routes",
     "fdoctor.admin.routes",
     "fdoctor.api.routes",
     "fdoctor.worklist.routes",

@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, render_template
 from flask_login import current_user
 
+from assessments.workload import PointTable
 from fdoctor.assessments import reads
 from fdoctor.assessments.models import WorkloadReport
 from fdoctor.assessments.views.blueprint import WORKLOAD_ROLES, XLSX_MIMETYPE, bp, download
@@ -18,6 +19,13 @@ from fdoctor.core.access import roles_required
 def workload() -> Any:
     reports = reads.workload_reports(current_user)
     return render_template("assessments/workload.html", reports=reports)
+
+
+def _point_table(report: WorkloadReport) -> PointTable:
+    """The county's workload point table (the city's default where it has not adapted it)."""
+    from fdoctor.teamsplit.reads import point_tables, table_for
+
+    return table_for(point_tables(), report.county_id)
 
 
 def _report_or_404(report_id: int) -> WorkloadReport:
@@ -34,7 +42,9 @@ def workload_detail(report_id: int) -> Any:
 
     report = _report_or_404(report_id)
     return render_template(
-        "assessments/workload_detail.html", report=report, table=workload_table(report)
+        "assessments/workload_detail.html",
+        report=report,
+        table=workload_table(report, _point_table(report)),
     )
 
 
@@ -44,5 +54,5 @@ def workload_xlsx(report_id: int) -> Any:
     from fdoctor.reports.dashboards import build_workload_xlsx, workload_table
 
     report = _report_or_404(report_id)
-    body = build_workload_xlsx(workload_table(report))
+    body = build_workload_xlsx(workload_table(report, _point_table(report)))
     return download(body, XLSX_MIMETYPE, f"workload-{report.county.code}-{report.period}.xlsx")

@@ -143,6 +143,7 @@ def make_services(
     count: int,
     day: date = date(YEAR, 6, 1),
     verification: str = "unverified",
+    service_type: str = "consultation",
 ) -> None:
     for _ in range(count):
         db.session.add(
@@ -151,7 +152,7 @@ def make_services(
                 doctor_id=user.id,
                 service_date=day,
                 category="basic_medical",
-                type="consultation",
+                type=service_type,
                 entered_at=datetime(day.year, day.month, day.day, 10, 0),
                 entered_by_id=user.id,
                 verification=verification,
