@@ -6,6 +6,7 @@ view commits once. The tables are audited (``fdoctor.audit``).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from assessments.attendance import LEAVE_KINDS
+from assessments.money import yuan
 from assessments.workload import DEFAULT_POINT_TABLE
 from fdoctor.auth.models import User
 from fdoctor.core import clock
@@ -23,7 +25,8 @@ from fdoctor.imports.reader import ImportFileError, read_table
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import SERVICE_TYPES
 from fdoctor.settlement.errors import SettlementError
-from fdoctor.settlement.models import Settlement, SettlementLine
+from fdoctor.settlement.figures import parse_yuan
+from fdoctor.settlement.models import SETTLEMENT_STATUSES, Settlement, SettlementLine
 from fdoctor.settlement.parameters import MEMBER_ROLES
 from fdoctor.settlement.queries import get_settlement
 from fdoctor.teamsplit.models import (
@@ -478,8 +481,6 @@ class Fund:
 
 
 def fund_of(team: OrgUnit) -> Fund:
-    import json
-
     rows = db.session.execute(
         select(
             Settlement.year,
@@ -499,7 +500,7 @@ def fund_of(team: OrgUnit) -> Fund:
         FundYear(
             year=year,
             status=status,
-            status_label=Settlement(status=status).status_label,
+            status_label=SETTLEMENT_STATUSES.get(status, status),
             reserve_fen=amount or 0,
             figures=json.loads(explanation or "{}").get("figures", {}),
         )
@@ -529,8 +530,6 @@ def add_award(
     user: Any,
 ) -> FundAward:
     """An award from the team fund (特殊贡献奖/技能优胜奖), at most the fund's balance."""
-    from fdoctor.settlement.figures import parse_yuan
-
     member = _member_of(team, user_id)
     if kind not in AWARD_KINDS:
         raise TeamSplitError("请选择奖励类别（特殊贡献奖或技能优胜奖）")
@@ -551,8 +550,6 @@ def add_award(
         raise TeamSplitError("奖励金额必须大于 0")
     fund = fund_of(team)
     if values["amount_fen"] > fund.balance_fen:
-        from assessments.money import yuan
-
         raise TeamSplitError(
             f"部门基金余额不足：余额 {yuan(fund.balance_fen)} 元（只计已锁定的结算），"
             f"奖励 {yuan(values['amount_fen'])} 元"
