@@ -162,12 +162,20 @@ def create_statements(guard: Guard, dialect: str) -> list[str]:
 
 
 def install_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> None:
-    """(Re)install ``guards`` (default: all registered) on ``connection``; safe to repeat.
+    """(Re)install ``guards`` (default: all registered whose table exists) on ``connection``;
+    safe to repeat.
 
-    ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``).
+    ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``). A migration
+    older than a guarded table installs the guards of the tables it knows; the migration that
+    creates the table installs its guard.
     """
     dialect = _dialect(connection)
-    for guard in registered() if guards is None else guards:
+    if guards is None:
+        from sqlalchemy import inspect
+
+        existing = set(inspect(connection).get_table_names())
+        guards = [g for g in registered() if g.table in existing]
+    for guard in guards:
         for statement in _drop(guard, dialect) + create_statements(guard, dialect):
             connection.exec_driver_sql(statement)
 

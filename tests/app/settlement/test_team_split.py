@@ -41,6 +41,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 
 from fdoctor.extensions import db
 from fdoctor.org.services import add_unit
@@ -398,6 +399,21 @@ def test_the_fund_and_its_awards_are_visible_to_the_team(
     assert "537.34 元" in page and "技能竞赛第一名" in page and "王医生" in page
     assert "记录奖励" not in page
     assert client.post("/teamsplit/fund", data={}).status_code in (400, 403)
+    # The locked year's attendance and deductions: the page refuses, and so does the database.
+    refused = send(client, "centre", f"/teamsplit/attendance?month={YEAR}-03",
+                   {"month": f"{YEAR}-03", **_days(wang, 22, 22)})  # fmt: skip
+    assert refused.status_code == 422
+    assert "2026 年度结算表已锁定，出勤记录不能再修改" in refused.get_data(as_text=True)
+    record = db.session.scalar(select(AttendanceRecord).where(AttendanceRecord.user_id == wang.id))
+    record.days_worked = 22
+    with pytest.raises(DBAPIError, match="出勤记录不能修改"):
+        db.session.flush()
+    db.session.rollback()
+    deduction = db.session.scalar(select(MemberDeduction))
+    db.session.delete(deduction)
+    with pytest.raises(DBAPIError, match="扣分记录不能修改"):
+        db.session.flush()
+    db.session.rollback()
 
 
 def test_new_source_tables_are_audited(world: dict[str, Any], client: FlaskClient) -> None:
