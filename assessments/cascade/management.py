@@ -38,6 +38,8 @@ def institution_management(
     if not leaders:
         return amount
     if inst.management_rate is None:
+        if all(member.probation for _, member in leaders):
+            return amount  # leaders on probation are paid nothing: no share to set aside
         raise SettlementInputError(
             f"医疗机构「{inst.name}」的团队负责人不参与团队分配，但未配置负责人统筹比例"
         )

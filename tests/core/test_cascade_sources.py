@@ -118,3 +118,10 @@ def test_inputs_without_sources_give_the_former_split() -> None:
     factors = member_line.explanation.factors
     assert factors is not None
     assert (factors.k_source, factors.a_source, factors.in_split) == ("records", "typed", True)
+
+
+def test_a_leader_on_probation_needs_no_management_rate() -> None:
+    leader = replace(TEAM[0], probation=True)
+    lines = keyed(settle(inputs(False, None, leader, *TEAM[1:])))
+    assert "management:3" not in lines and lines["team:11"].entitled_fen == 1_000_000
+    assert lines["member:11:1"].entitled_fen == 0
