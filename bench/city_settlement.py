@@ -113,6 +113,7 @@ def settlement_prerequisites(year: int) -> dict[str, int]:
     _post_coefficients(members, now, added)
     _workload_standard(year, now, added)
     _member_ratings(year, now, members, place, added)
+    _team_split_sources(year, now, members, place, added)
     db.session.flush()
     return dict(added)
 
@@ -262,7 +263,9 @@ def _workload_standard(year: int, now: datetime, added: dict[str, int]) -> None:
         )
     )
     if standard is None:
-        db.session.add(WorkloadStandard(year=year, post="", services_per_year=150, updated_at=now))
+        db.session.add(
+            WorkloadStandard(year=year, post="", standard_points=Decimal(150), updated_at=now)
+        )
         added["workload_standard"] = 1
 
 
@@ -286,9 +289,62 @@ def _member_ratings(
         county_id, institution_id, _kind = place.get(team_id, (None, None, ""))
         ratings.append(
             {"year": year, "user_id": user_id, "c": Decimal("0.8") + Decimal(n % 5) / 10,
-             "a": Decimal(1) - Decimal(n % 4) / 20, "entered_at": now, "county_id": county_id,
+             "entered_at": now, "county_id": county_id,
              "institution_id": institution_id, "team_id": team_id}
         )  # fmt: skip
     if ratings:
         db.session.execute(insert(MemberRating), ratings)
         added["member_ratings"] = len(ratings)
+
+
+def _team_split_sources(
+    year: int,
+    now: datetime,
+    members: list[Any],
+    place: dict[int, tuple[int | None, int | None, str]],
+    added: dict[str, int],
+) -> None:
+    """Twelve months of attendance for every member (20 days due, 0–3 days of sick leave) and,
+    for institutions without a leader rule, the seed's rule with a 5% management share."""
+    from sqlalchemy import insert, select
+
+    from fdoctor.extensions import db
+    from fdoctor.teamsplit.models import AttendanceRecord, LeaderRule
+
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    present = set(
+        db.session.scalars(
+            select(AttendanceRecord.user_id).where(AttendanceRecord.month.in_(months))
+        )
+    )
+    rows = []
+    for n, (user_id, _post, team_id, _probation) in enumerate(members):
+        if user_id in present:
+            continue
+        county_id, institution_id, _kind = place.get(team_id, (None, None, ""))
+        rows += [
+            {"user_id": user_id, "month": month, "days_due": 20, "days_worked": 20 - n % 4,
+             "sick_days": n % 4, "personal_days": 0, "maternity_days": 0, "annual_days": 0,
+             "marriage_days": 0, "entered_at": now, "county_id": county_id,
+             "institution_id": institution_id, "team_id": team_id}
+            for month in months
+        ]  # fmt: skip
+    if rows:
+        db.session.execute(insert(AttendanceRecord), rows)
+        added["attendance_records"] = len(rows)
+    ruled = set(db.session.scalars(select(LeaderRule.institution_id)))
+    institutions = {
+        unit_id
+        for unit_id, (_c, _i, kind) in place.items()
+        if kind == "institution" and unit_id not in ruled
+    }
+    for unit_id in sorted(institutions):
+        db.session.add(
+            LeaderRule(
+                institution_id=unit_id,
+                leaders_in_split=False,
+                management_rate=Decimal("0.05"),
+                updated_at=now,
+            )
+        )
+    added["leader_rules"] = len(institutions)

@@ -122,6 +122,7 @@ BLUEPRINT_MODULES = (
     "fdoctor.assessments.public",
     "fdoctor.settlement.routes",
     "fdoctor.distribution.routes",
+    "fdoctor.teamsplit.routes",
     "fdoctor.admin.routes",
     "fdoctor.api.routes",
     "fdoctor.worklist.routes",

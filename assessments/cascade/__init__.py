@@ -7,7 +7,10 @@ pre-allocation (预拨). Pure: typed inputs in (``inputs``), typed lines out (``
 * county → institutions: ``settle_pools`` with P and the L3 year-end (H2) score;
 * institution → centre part / stations part: ``split_by_ratio`` with the configured split;
 * each part → its teams: P × S̄, S̄ the exact mean of the year's published L2 scores;
-* team → members: ``distribute_team`` (reserve, then k × y × c × a, ``workload_attainment``).
+* institution → management share (行政统筹) for team leaders outside the team split, when the
+  institution keeps them out (``management``: ``assessments.distribution.management_share``);
+* team → members: ``distribute_members`` (reserve, then k × y × c × a with k from workload
+  points and a from attendance days, deductions into the team fund, the leader rule).
 
 Exact means (one rule): each published assessment's total (two decimals, as published) is an
 input; the mean of a team's published L2 scores and every weight are kept exact (``Fraction``)
@@ -21,6 +24,7 @@ lines, in the same (depth-first) order; bad input raises ``SettlementInputError`
 from __future__ import annotations
 
 from assessments.cascade.inputs import (
+    AttendanceInput,
     CountyInput,
     InstitutionInput,
     MemberInput,
@@ -39,6 +43,7 @@ from assessments.cascade.preallocation import preallocation
 from assessments.cascade.settlement import settle
 
 __all__ = [
+    "AttendanceInput",
     "CountyInput",
     "Explanation",
     "Figure",

@@ -34,6 +34,7 @@ from decimal import Decimal
 from assessments.cascade.inputs import (
     CountyInput,
     InstitutionInput,
+    MemberInput,
     PoolInput,
     PublishedScore,
     SettlementInputs,
@@ -71,12 +72,14 @@ class CorrectionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ServicesChange:
-    """A member's counted services (k's numerator) in a team change by ``delta`` (a record
-    found false: −1)."""
+    """A member's counted services in a team change by ``delta`` (a record found false: −1) and
+    their workload points by ``points_delta`` (minus that record's points): k's numerator, by
+    records or by points, whichever the member's input uses."""
 
     team_id: int
     user_id: int
     delta: int
+    points_delta: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +147,19 @@ class Correction:
 # --------------------------------------------------------------------------- facts
 
 
+def _member_changed(member: MemberInput, change: ServicesChange) -> MemberInput:
+    points = member.points
+    if points is not None:
+        points = max(Decimal(0), points + change.points_delta)
+    return replace(member, services=max(0, member.services + change.delta), points=points)
+
+
 def _team_changed(team: TeamInput, change: FactChange) -> TeamInput:
     if isinstance(change, ServicesChange):
         if team.unit_id != change.team_id:
             return team
         members = tuple(
-            replace(m, services=m.services + change.delta) if m.user_id == change.user_id else m
-            for m in team.members
+            _member_changed(m, change) if m.user_id == change.user_id else m for m in team.members
         )
         return replace(team, members=members)
     if team.unit_id != change.unit_id or change.score.level != "L2":

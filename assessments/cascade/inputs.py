@@ -6,13 +6,15 @@ never reads anything else. Scores are the published assessment totals, two decim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
 __all__ = [
     "CountyInput",
     "InstitutionInput",
+    "AttendanceInput",
     "MemberInput",
     "Part",
     "PoolInput",
@@ -53,8 +55,26 @@ class SettlementParameters:
 
 
 @dataclass(frozen=True, slots=True)
+class AttendanceInput:
+    """One month of a member's attendance record (``assessments.attendance.AttendanceMonth``)."""
+
+    month: str
+    days_due: int
+    days_worked: int
+    leave_days: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class MemberInput:
-    """A team member: post, probation, y, services done and the post's standard, c and a."""
+    """A team member: post, probation, y, workload, c, attendance, deductions, leader.
+
+    ``k`` comes from workload points when ``points`` is set (``points ÷ standard_points``, the
+    points of the member's counting records by ``point_table``), else from ``services ÷
+    standard`` (records). ``a`` comes from ``attendance`` (one record per month, days) when it is
+    set, else the typed-in ``a``. ``deduction_points`` are the team's internal check's points
+    for the year (each costs 1% of the member's part, into the team fund); ``leader`` marks the
+    team's leader (outside the split unless the institution puts leaders in it).
+    """
 
     user_id: int
     username: str
@@ -67,6 +87,13 @@ class MemberInput:
     c: Decimal | None
     a: Decimal | None
     rating_id: int | None = None
+    points: Decimal | None = None
+    standard_points: Decimal | None = None
+    point_table: str = ""
+    attendance: tuple[AttendanceInput, ...] | None = None
+    deduction_points: Decimal = Decimal(0)
+    deduction_count: int = 0
+    leader: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +128,10 @@ class InstitutionInput:
     score: PublishedScore | None
     split: SplitInput
     teams: tuple[TeamInput, ...]
+    # 部门负责人: in the team split (True), or paid from a management share of the institution's
+    # amount (``management_rate``) by their team's result (False, seed 4's rule).
+    leaders_in_split: bool = True
+    management_rate: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,31 @@ from assessments.cascade.inputs import PublishedScore
 
 __all__ = ["Explanation", "Figure", "Line", "LineLevel", "MemberFactors"]
 
-LineLevel = Literal["pool", "county", "institution", "split", "team", "member", "reserve"]
+LineLevel = Literal[
+    "pool", "county", "institution", "management", "leader", "split", "team", "member", "reserve"
+]
 # A figure shown beside a line's explanation (a rate as text, an amount in fen, a basis …).
 Figure = str | int | None
 
 
+KSource = Literal["points", "records"]
+ASource = Literal["days", "typed"]
+
+
 @dataclass(frozen=True, slots=True)
 class MemberFactors:
-    """The factors of a member's weight as the sheet shows them (k, y, c, a as exact decimals)."""
+    """The factors of a member's weight as the sheet shows them (k, y, c, a as exact decimals),
+    where each came from, and what the member is paid.
+
+    ``k_source`` "points": ``k = min(points ÷ standard_points, cap)`` with the ``point_table``;
+    "records": ``k = min(services ÷ standard, cap)`` (sheets computed before points).
+    ``a_source`` "days": ``a = days_worked ÷ days_due`` summed over ``attendance_months``
+    records, ``leave_days`` by kind (``assessments.attendance.LEAVE_KINDS``); "typed": entered.
+    ``gross_fen`` is the member's part of the split, ``deducted_fen`` what ``deduction_points``
+    took to the team fund, ``amount_fen`` what is paid (the line's ``entitled_fen``).
+    ``in_split`` is False on probation and for a leader outside the split
+    (``paid_by_management``: paid on the institution's management-share line instead).
+    """
 
     k: Decimal
     y: Decimal
@@ -30,6 +47,23 @@ class MemberFactors:
     standard: int | None
     probation: bool
     rating_id: int | None
+    k_source: KSource = "records"
+    points: Decimal | None = None
+    standard_points: Decimal | None = None
+    point_table: str = ""
+    a_source: ASource = "typed"
+    days_due: int | None = None
+    days_worked: int | None = None
+    leave_days: Mapping[str, int] | None = None
+    attendance_months: int = 0
+    leader: bool = False
+    in_split: bool = True
+    paid_by_management: bool = False
+    gross_fen: int = 0
+    deduction_points: Decimal = Decimal(0)
+    deduction_count: int = 0
+    deducted_fen: int = 0
+    amount_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,42 @@
-"""A team's amount over its members (二次分配): the reserve (部门基金), then k × y × c × a.
+"""A team's amount over its members (二次分配): the reserve (部门基金), then k × y × c × a, the
+deductions into the fund and the leader rule (``assessments.distribution.distribute_members``).
 
-``distribute_team`` of ``assessments.settlement`` does the arithmetic; this module checks the
-members' factors, and writes one line per member and one for the reserve.
+Each factor is taken from its source when the member has one: ``k`` from workload points
+(``assessments.workload``), ``a`` from monthly attendance records in days
+(``assessments.attendance``). This module checks the members' factors and writes one line per
+member and one for the reserve (the team fund: the reserve rate's part, every deduction, and
+what could not be shared).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from assessments.attendance import LEAVE_KINDS, Attendance, AttendanceMonth, attendance
 from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
 from assessments.cascade.lines import Explanation, Line, MemberFactors
 from assessments.cascade.text import approx, frac, num
+from assessments.distribution import DistributionMember, MemberPay, TeamPay, distribute_members
 from assessments.money import SettlementInputError, exact_decimal, yuan
-from assessments.settlement import MemberInput as CoreMember
-from assessments.settlement import (
-    MemberShare,
-    TeamDistribution,
-    distribute_team,
-    share_for_display,
-    workload_attainment,
-)
+from assessments.settlement import share_for_display, workload_attainment
+from assessments.workload import attainment_from_points
 
-__all__ = ["team_members"]
+__all__ = ["leaders_outside", "team_members"]
+
+
+def leaders_outside(inst: InstitutionInput, member: MemberInput) -> bool:
+    """True when the member is a leader paid outside the team split (not on probation)."""
+    return member.leader and not inst.leaders_in_split
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    core: DistributionMember
+    notes: tuple[str, ...]
+    attendance: Attendance | None
 
 
 def team_members(
@@ -42,44 +55,123 @@ def team_members(
         return
     keys = unique_keys([m.name for m in members], [m.username for m in members])
     prepared = [
-        _factors(sheet, team, member, name) for member, name in zip(members, keys, strict=True)
+        _factors(sheet, inst, team, member, name)
+        for member, name in zip(members, keys, strict=True)
     ]
-    dist = distribute_team(amount, sheet.reserve_rate, [core for core, _ in prepared])
-    total_weight = sum((Fraction(s.weight) for s in dist.members), Fraction(0))
-    for member, share, (_, notes) in zip(members, dist.members, prepared, strict=True):
+    pay = distribute_members(
+        amount,
+        [p.core for p in prepared],
+        reserve_rate=sheet.reserve_rate,
+        leaders_in_split=inst.leaders_in_split,
+    )
+    total_weight = sum((Fraction(s.weight) for s in pay.members), Fraction(0))
+    for member, share, prep in zip(members, pay.members, prepared, strict=True):
         sheet.lines.append(
-            _member_line(
-                sheet, county, inst, team, member, share, notes, dist, total_weight, parent
-            )
+            _member_line(sheet, county, inst, team, member, share, prep, pay, total_weight, parent)
         )
-    sheet.lines.append(_reserve_line(county, inst, team, dist, amount, parent))
+    sheet.lines.append(_reserve_line(county, inst, team, pay, amount, parent))
+
+
+def _attendance(member: MemberInput, name: str) -> Attendance | None:
+    if member.attendance is None:
+        return None
+    return attendance(
+        [
+            AttendanceMonth(m.month, m.days_due, m.days_worked, dict(m.leave_days))
+            for m in member.attendance
+        ],
+        member=name,
+    )
 
 
 def _factors(
-    sheet: Sheet, team: TeamInput, member: MemberInput, name: str
-) -> tuple[CoreMember, tuple[str, ...]]:
+    sheet: Sheet, inst: InstitutionInput, team: TeamInput, member: MemberInput, name: str
+) -> _Prepared:
     """The member's k, y, c, a for the core, and notes on the factors that were filled in."""
     notes: list[str] = []
-    probation = member.probation
-    if member.standard is None and not probation:
-        raise SettlementInputError(f"岗位「{member.post or '未填写'}」未配置标准工作量")
-    if member.standard is None:
+    # Members who carry no weight need none of the factors; their line shows placeholders.
+    exempt = member.probation or leaders_outside(inst, member)
+    why = "试用期成员不参与分配" if member.probation else "负责人不参与团队分配"
+    if member.points is not None:
+        if member.standard_points is None and not exempt:
+            raise SettlementInputError(f"岗位「{member.post or '未填写'}」未配置标准工作量点数")
+        if member.standard_points is None:
+            k = Decimal(0)
+            notes.append(f"未配置标准工作量点数，k 记为 0（{why}）")
+        else:
+            k = attainment_from_points(member.points, member.standard_points, sheet.cap)
+    elif member.standard is None:
+        if not exempt:
+            raise SettlementInputError(f"岗位「{member.post or '未填写'}」未配置标准工作量")
         k = Decimal(0)
-        notes.append("未配置标准工作量，k 记为 0（试用期成员不参与分配）")
+        notes.append(f"未配置标准工作量，k 记为 0（{why}）")
     else:
         k = workload_attainment(member.services, member.standard, sheet.cap)
-    y, c, a = member.y, member.c, member.a
-    if not probation and (y is None or c is None or a is None):
+    days = None
+    if member.attendance is not None and (member.attendance or not exempt):
+        days = _attendance(member, name)
+    a = days.a if days is not None else member.a
+    y, c = member.y, member.c
+    if not exempt and (y is None or c is None or a is None):
         raise SettlementInputError(
-            f"团队「{team.name}」成员「{member.name}」缺少岗位系数或个人系数"
+            f"团队「{team.name}」成员「{member.name}」缺少岗位系数、个人绩效考评系数或出勤记录"
         )
     if y is None:
         y = Decimal(1)
-        notes.append("岗位未配置岗位系数，按 1 列示（试用期成员不参与分配）")
-    if c is None or a is None:
-        c, a = Decimal(1), Decimal(1)
-        notes.append("未录入个人系数，按 c = 1、a = 1 列示（试用期成员不参与分配）")
-    return CoreMember(name=name, k=k, y=y, c=c, a=a, probation=probation), tuple(notes)
+        notes.append(f"岗位未配置岗位系数，按 1 列示（{why}）")
+    if c is None:
+        c = Decimal(1)
+        notes.append(f"未录入个人绩效考评系数，按 c = 1 列示（{why}）")
+    if a is None:
+        a = Decimal(1)
+        notes.append(f"没有出勤记录，按 a = 1 列示（{why}）")
+    return _Prepared(
+        DistributionMember(
+            name=name,
+            k=k,
+            y=y,
+            c=c,
+            a=a,
+            probation=member.probation,
+            leader=member.leader,
+            deduction_points=member.deduction_points,
+        ),
+        tuple(notes),
+        days,
+    )
+
+
+def _k_step(sheet: Sheet, member: MemberInput, share: MemberPay) -> str:
+    if member.points is not None:
+        standard = num(member.standard_points) if member.standard_points is not None else "—"
+        table = f"，点数表：{member.point_table}" if member.point_table else ""
+        return (
+            f"k（工作量达标系数）= min(本年工作量 {num(member.points)} 点 ÷ 标准 {standard} 点, "
+            f"上限 {sheet.cap}) = {share.k}（点数 = Σ 各类有效服务记录数 × 该类点数{table}；"
+            "核实为虚假或有争议的记录不计）"
+        )
+    standard = num(member.standard) if member.standard is not None else "—"
+    return (
+        f"k（工作量达标系数）= min(本年服务 {num(member.services)} 次 ÷ 标准 "
+        f"{standard} 次, 上限 {sheet.cap}) = {share.k}"
+    )
+
+
+def _a_step(member: MemberInput, share: MemberPay, days: Attendance | None) -> str:
+    if days is None:
+        if member.attendance is not None:
+            return f"a（出勤系数）：本年没有出勤记录，按 {share.a} 列示"
+        return f"a（出勤系数，团队长录入）= {share.a}"
+    leave = "、".join(
+        f"{LEAVE_KINDS[kind]} {num(n)} 天" for kind, n in sorted(days.leave_days.items()) if n
+    )
+    text = (
+        f"a（出勤系数）= 实际出勤 {num(days.days_worked)} 天 ÷ 应出勤 {num(days.days_due)} 天"
+        f"（{len(member.attendance or ())} 个月的出勤记录）= {share.a}"
+    )
+    if leave:
+        text += f"；请假（不享受奖金）：{leave}"
+    return text
 
 
 def _member_line(
@@ -88,37 +180,53 @@ def _member_line(
     inst: InstitutionInput,
     team: TeamInput,
     member: MemberInput,
-    share: MemberShare,
-    notes: tuple[str, ...],
-    dist: TeamDistribution,
+    share: MemberPay,
+    prep: _Prepared,
+    pay: TeamPay,
     total_weight: Fraction,
     parent: str,
 ) -> Line:
-    exact = share.share * dist.distributed_fen
-    rounding = share.amount_fen - exact
-    standard = num(member.standard) if member.standard is not None else "—"
+    distributed = pay.amount_fen - pay.configured_reserve_fen - pay.undistributed_fen
+    exact = share.share * distributed
+    rounding = share.gross_fen - exact
     steps = [
-        f"k（工作量达标系数）= min(本年服务 {num(member.services)} 次 ÷ 标准 "
-        f"{standard} 次, 上限 {sheet.cap}) = {share.k}",
+        _k_step(sheet, member, share),
         f"y（岗位系数，岗位：{member.post or '未填写'}）= {share.y}",
-        f"c（个人绩效考评系数，团队长录入）= {share.c}；a（出勤系数，团队长录入）= {share.a}",
+        f"c（个人绩效考评系数，团队长录入）= {share.c}",
+        _a_step(member, share, prep.attendance),
     ]
     if share.probation:
-        steps.append("试用期成员：权重为 0，不参与分配")
+        steps.append("试用期成员：权重为 0，不参与分配（试用期内不享受绩效奖金）")
+    elif share.paid_by_management:
+        steps.append(
+            "团队负责人：不参与部门内奖金的分配，由机构的负责人统筹份额按团队考核结果支付"
+            "（见机构下的“负责人统筹”行）"
+        )
     else:
         steps.append(
             f"权重 = k × y × c × a = {share.k} × {share.y} × {share.c} × {share.a} = {share.weight}"
         )
-    if dist.distributed_fen and total_weight:
+    if distributed and total_weight and share.in_split:
         steps += [
             f"份额 = {share.weight} ÷ Σ权重 {exact_decimal(total_weight)} = {frac(share.share)}"
             f" ≈ {share_for_display(share.share)}",
-            f"精确金额 = 份额 × 可分配 {num(dist.distributed_fen)} 分 = {approx(exact)} 分",
-            f"按最大余额法取整：{num(share.amount_fen)} 分（{yuan(share.amount_fen)} 元）",
+            f"精确金额 = 份额 × 可分配 {num(distributed)} 分 = {approx(exact)} 分",
+            f"按最大余额法取整：{num(share.gross_fen)} 分（{yuan(share.gross_fen)} 元）",
             f"舍入调整 = {approx(rounding, sign=True)} 分（精确值 {frac(rounding)} 分）",
         ]
-    else:
+    elif share.in_split:
         steps.append("本团队没有可分配金额或没有成员有权重：本人 0 元，全部留在部门基金")
+    if share.deduction_points:
+        steps.append(
+            f"团队内部考核扣 {share.deduction_points} 分（{member.deduction_count} 条记录），"
+            f"每分扣 1%：{num(share.gross_fen)} × {share.deduction_points}% = "
+            f"{num(share.deducted_fen)} 分（四舍五入，最多扣完），扣款进入部门基金"
+        )
+        steps.append(
+            f"实发 = {num(share.gross_fen)} − {num(share.deducted_fen)} = "
+            f"{num(share.amount_fen)} 分（{yuan(share.amount_fen)} 元）"
+        )
+    days = prep.attendance
     return Line(
         key=f"member:{team.unit_id}:{member.user_id}",
         parent=parent,
@@ -135,9 +243,10 @@ def _member_line(
         entitled_fen=share.amount_fen,
         rounding_adjustment=rounding,
         explanation=Explanation(
-            formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）",
+            formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
+            "；实发 = 成员金额 − 扣分金额（每分 1%）",
             steps=tuple(steps),
-            notes=notes,
+            notes=prep.notes,
             factors=MemberFactors(
                 k=share.k,
                 y=share.y,
@@ -148,6 +257,23 @@ def _member_line(
                 standard=member.standard,
                 probation=share.probation,
                 rating_id=member.rating_id,
+                k_source="points" if member.points is not None else "records",
+                points=member.points,
+                standard_points=member.standard_points,
+                point_table=member.point_table,
+                a_source="days" if member.attendance is not None else "typed",
+                days_due=days.days_due if days else None,
+                days_worked=days.days_worked if days else None,
+                leave_days=dict(days.leave_days) if days else None,
+                attendance_months=len(member.attendance or ()),
+                leader=share.leader,
+                in_split=share.in_split,
+                paid_by_management=share.paid_by_management,
+                gross_fen=share.gross_fen,
+                deduction_points=share.deduction_points,
+                deduction_count=member.deduction_count,
+                deducted_fen=share.deducted_fen,
+                amount_fen=share.amount_fen,
             ),
         ),
     )
@@ -157,21 +283,22 @@ def _reserve_line(
     county: CountyInput,
     inst: InstitutionInput,
     team: TeamInput,
-    dist: TeamDistribution,
+    pay: TeamPay,
     amount: int,
     parent: str,
 ) -> Line:
-    exact_reserve = Fraction(dist.reserve_rate) * amount
+    exact_reserve = Fraction(pay.reserve_rate) * amount
     steps = [
-        f"部门基金 = 提取比例 {dist.reserve_rate} × 团队应得 {num(amount)} 分 = {approx(exact_reserve)} 分"
-        f" → 四舍五入 {num(dist.configured_reserve_fen)} 分",
+        f"部门基金 = 提取比例 {pay.reserve_rate} × 团队应得 {num(amount)} 分 = {approx(exact_reserve)} 分"
+        f" → 四舍五入 {num(pay.configured_reserve_fen)} 分",
     ]
-    if dist.reserve_fen != dist.configured_reserve_fen:
-        steps.append(
-            f"没有成员有权重，可分配的 {yuan(dist.reserve_fen - dist.configured_reserve_fen)} 元也留在部门基金"
-        )
+    if pay.undistributed_fen:
+        steps.append(f"没有成员有权重，可分配的 {yuan(pay.undistributed_fen)} 元也留在部门基金")
+    if pay.deducted_fen:
+        steps.append(f"成员扣分扣款合计 {yuan(pay.deducted_fen)} 元进入部门基金")
     steps.append(
-        f"部门基金 {yuan(dist.reserve_fen)} 元 + 成员合计 {yuan(dist.distributed_fen)} 元 = 团队应得 {yuan(amount)} 元"
+        f"部门基金 {yuan(pay.reserve_fen)} 元 + 成员实发合计 {yuan(pay.paid_fen)} 元 = "
+        f"团队应得 {yuan(amount)} 元"
     )
     return Line(
         key=f"reserve:{team.unit_id}",
@@ -182,17 +309,20 @@ def _reserve_line(
         county_id=county.unit_id,
         institution_id=inst.unit_id,
         team_id=team.unit_id,
-        weight=dist.reserve_rate,
+        weight=pay.reserve_rate,
         exact_fen=exact_reserve,
-        entitled_fen=dist.reserve_fen,
-        rounding_adjustment=dist.configured_reserve_fen - exact_reserve,
+        entitled_fen=pay.reserve_fen,
+        rounding_adjustment=pay.configured_reserve_fen - exact_reserve,
         explanation=Explanation(
-            formula="部门基金 = 提取比例 × 团队应得（四舍五入到分）",
+            formula="部门基金 = 提取比例 × 团队应得（四舍五入到分）+ 成员扣分扣款 + 无人分配的余额",
             steps=tuple(steps),
             figures={
-                "reserve_rate": str(dist.reserve_rate),
-                "configured_reserve_fen": dist.configured_reserve_fen,
-                "distributed_fen": dist.distributed_fen,
+                "reserve_rate": str(pay.reserve_rate),
+                "configured_reserve_fen": pay.configured_reserve_fen,
+                "deducted_fen": pay.deducted_fen,
+                "undistributed_fen": pay.undistributed_fen,
+                "distributed_fen": pay.paid_fen,
+                "leaders_in_split": pay.leaders_in_split,
             },
         ),
     )

@@ -23,6 +23,7 @@ from assessments.cascade.groups import (
 )
 from assessments.cascade.inputs import CountyInput, InstitutionInput, PoolInput, SettlementInputs
 from assessments.cascade.lines import Explanation, Line
+from assessments.cascade.management import institution_management
 from assessments.cascade.teams import institution_parts
 from assessments.cascade.text import num
 from assessments.money import SettlementInputError, yuan
@@ -171,7 +172,8 @@ def _institutions(sheet: Sheet, county: CountyInput, amount: int, parent: str) -
         sheet.lines.append(
             _institution_line(sheet, county, inst, part, parent, total_weight, amount)
         )
-        institution_parts(sheet, county, inst, part.entitled, key)
+        teams_amount = institution_management(sheet, county, inst, part.entitled, key)
+        institution_parts(sheet, county, inst, teams_amount, key)
 
 
 def _institution_line(

@@ -173,7 +173,9 @@ def install_triggers(connection: Any, guards: Sequence[Guard] | None = None) -> 
     """(Re)install ``guards`` (default: all registered whose table exists) on ``connection``;
     safe to repeat.
 
-    ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``).
+    ``connection`` is a SQLAlchemy ``Connection`` (in a migration: ``op.get_bind()``). A migration
+    older than a guarded table installs the guards of the tables it knows; the migration that
+    creates the table installs its guard.
     """
     dialect = _dialect(connection)
     for guard in _existing(connection) if guards is None else guards:

@@ -53,9 +53,11 @@ from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.cascade import settlement_inputs
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import score_text
-from fdoctor.settlement.inputs import COUNTING_STATUSES, COUNTING_VERIFICATION
+from fdoctor.settlement.inputs import COUNTING_STATUSES
 from fdoctor.settlement.models import Settlement
 from fdoctor.surveys.models import RecordReview
+from fdoctor.tallies.services import COUNTING_STATES
+from fdoctor.teamsplit.reads import point_tables, table_for
 
 SCORE_LEVELS = {"L4": "市级年度考核", "L3": "县区年终考核", "L2": "季度考核"}
 
@@ -70,6 +72,7 @@ def change_json(change: FactChange) -> dict[str, Any]:
             "team_id": change.team_id,
             "user_id": change.user_id,
             "delta": change.delta,
+            "points_delta": str(change.points_delta),
         }
     s = change.score
     return {
@@ -88,7 +91,12 @@ def change_json(change: FactChange) -> dict[str, Any]:
 
 def change_of(data: dict[str, Any]) -> FactChange:
     if data["kind"] == "services":
-        return ServicesChange(data["team_id"], data["user_id"], data["delta"])
+        return ServicesChange(
+            data["team_id"],
+            data["user_id"],
+            data["delta"],
+            Decimal(data.get("points_delta", "0")),  # corrections stored before points: none
+        )
     s = data["score"]
     return ScoreChange(
         data["unit_id"],
@@ -148,20 +156,25 @@ def note_false_record(record: Any, user: Any | None = None) -> SettlementCorrect
     settlement = _locked_settlement(record.service_date.year)
     if settlement is None or record.team_id is None:
         return None
-    if record_state_at_computation(record, settlement) not in COUNTING_VERIFICATION:
+    if record_state_at_computation(record, settlement) not in COUNTING_STATES:
         return None  # the sheet did not count it: nothing to correct
+    # The record's points by its county's point table as it is now (the sheet stores each
+    # member's points, not the table's values at the lock).
+    points = table_for(point_tables(), record.county_id).points.get(record.type, Decimal(0))
     doctor = getattr(record, "doctor", None)
     doctor_name = getattr(doctor, "display_name", None) or f"#{record.doctor_id}"
     team_name = getattr(getattr(record, "team", None), "name", None) or f"#{record.team_id}"
     reason = (
         f"服务记录 #{record.id}（{record.service_date.isoformat()} {record.type_label}，"
         f"{doctor_name}，{team_name}）经复核认定虚假；{doctor_name} 在{settlement.year} 年度"
-        "计入工作量的服务减少 1 次，按锁定时的其余数据重新计算该团队的成员分配"
+        f"计入工作量的服务减少 1 次（{points} 点），按锁定时的其余数据重新计算该团队的成员分配"
     )
     review_reason = _review_reason(record)
     if review_reason:
         reason += f"。认定理由：{review_reason}"
-    change = ServicesChange(team_id=record.team_id, user_id=record.doctor_id, delta=-1)
+    change = ServicesChange(
+        team_id=record.team_id, user_id=record.doctor_id, delta=-1, points_delta=-points
+    )
     return _create(settlement, "record", record.id, change, reason, user)
 
 

@@ -60,6 +60,8 @@ from fdoctor.settlement.parameters import (
     workload_standards,
 )
 from fdoctor.settlement.ratings import save_ratings, team_members
+from fdoctor.teamsplit.models import AttendanceRecord
+from fdoctor.teamsplit.services import leader_rule, save_leader_rule
 
 # Days after a period's first judgeable day on which each step happens.
 SCORE_DAY, PUBLISH_DAY, APPEAL_DAY, ANSWER_DAY, ACK_DAY = 2, 4, 6, 9, 12
@@ -312,10 +314,36 @@ class _Life:
             for member in team_members(team.id):
                 r = self.rng("rating", year, member.id)
                 c = Decimal("0.9") + Decimal(r.randrange(0, 21)) / 100
-                a = Decimal(1) - Decimal(r.choice((0, 0, 0, 2, 5, 10))) / 100
-                values[member.id] = (str(c), str(a))
+                values[member.id] = str(c)
+                self._attendance(year, team, member.id, r)
             if leader is not None and values:
                 save_ratings(team, year, values, leader)
+        for inst in db.session.scalars(
+            select(OrgUnit).where(OrgUnit.kind == "institution").order_by(OrgUnit.id)
+        ):
+            if leader_rule(inst) is None:
+                # The seed's rule: leaders outside the team split, a 5% management share.
+                save_leader_rule(inst, "management", "5", city)
+
+    def _attendance(self, year: int, team: OrgUnit, user_id: int, r: random.Random) -> None:
+        """Twelve months of attendance: 21 days due, now and then a few days of sick leave."""
+        have = set(
+            db.session.scalars(
+                select(AttendanceRecord.month).where(AttendanceRecord.user_id == user_id)
+            )
+        )
+        for month in (f"{year}-{m:02d}" for m in range(1, 13)):
+            if month in have:
+                continue
+            sick = r.choice((0, 0, 0, 0, 1, 2))
+            db.session.add(
+                AttendanceRecord(
+                    user_id=user_id, month=month, days_due=21, days_worked=21 - sick,
+                    sick_days=sick, personal_days=0, maternity_days=0, annual_days=0,
+                    marriage_days=0, entered_at=clock.now(), county_id=team.county_id,
+                    institution_id=team.institution_id, team_id=team.id,
+                )
+            )  # fmt: skip
 
     def settle(self, year: int, kind: str, lock: bool) -> None:
         city = _user("city", Role.CITY_ADMIN)
@@ -341,7 +369,7 @@ _REASONS = (
     "例会记录缺少签到",
     "部分居民对随访时间安排不满意",
 )
-# Post → (coefficient, standard services per year) for the demo's posts.
+# Post → (coefficient, standard workload points per year) for the demo's posts.
 _POSTS = {
     "全科医生": ("1.2", "1500"),
     "团队长": ("1.3", "1200"),

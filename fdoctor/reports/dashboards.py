@@ -21,6 +21,7 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from assessments.workload import PointTable, workload_points
 from fdoctor.assessments.defaults import dashboard_period
 from fdoctor.assessments.models import Assessment, WorkloadReport
 from fdoctor.assessments.services import (
@@ -334,10 +335,16 @@ class WorkloadTable:
     rows: list[tuple[str, str, list[int], int]]  # institution, team, counts per type, total
     totals: list[int]
     total: int
+    # Workload points per row (Σ count × the county's points per type) and their total, when a
+    # point table is given; ``point_table`` names it.
+    points: list[Decimal] | None = None
+    total_points: Decimal | None = None
+    point_table: str = ""
 
 
-def workload_table(report: WorkloadReport) -> WorkloadTable:
-    """The report's rows pivoted: one line per team, one column per service type."""
+def workload_table(report: WorkloadReport, table: PointTable | None = None) -> WorkloadTable:
+    """The report's rows pivoted: one line per team, one column per service type; with a point
+    table, each line's workload points too (``assessments.workload.workload_points``)."""
     from fdoctor.records.models import SERVICE_TYPES
 
     unit_ids = {row.team_id for row in report.rows} | {row.institution_id for row in report.rows}
@@ -366,6 +373,15 @@ def workload_table(report: WorkloadReport) -> WorkloadTable:
         for (inst, team), counts in ordered
     ]
     totals = [sum(r[2][n] for r in rows) for n in range(len(types))]
+    points = None
+    if table is not None:
+        points = [
+            workload_points(
+                {t: n for (t, _), n in zip(types, counts, strict=True) if n and t in table.points},
+                table,
+            )
+            for _inst, _team, counts, _total in rows
+        ]
     return WorkloadTable(
         title=f"{report.county.name} {report.period} 工作量报表",
         period=report.period,
@@ -373,6 +389,9 @@ def workload_table(report: WorkloadReport) -> WorkloadTable:
         rows=rows,
         totals=totals,
         total=sum(totals),
+        points=points,
+        total_points=sum(points, Decimal(0)) if points is not None else None,
+        point_table=table.name if table is not None else "",
     )
 
 
@@ -385,12 +404,21 @@ def build_workload_xlsx(table: WorkloadTable) -> bytes:
     ws.title = "工作量"
     ws.append([table.title])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["机构", "团队", *[label for _, label in table.types], "合计"])
+    points = table.points
+    ws.append(
+        ["机构", "团队", *[label for _, label in table.types], "合计"]
+        + (["工作量点数"] if points is not None else [])
+    )
     for cell in ws[2]:
         cell.font = Font(bold=True)
-    for institution, team, counts, total in table.rows:
-        ws.append([institution, team, *counts, total])
-    ws.append(["合计", "", *table.totals, table.total])
+    for n, (institution, team, counts, total) in enumerate(table.rows):
+        ws.append([institution, team, *counts, total] + ([points[n]] if points is not None else []))
+    ws.append(
+        ["合计", "", *table.totals, table.total]
+        + ([table.total_points] if points is not None else [])
+    )
+    if points is not None:
+        ws.append([f"工作量点数按 {table.point_table} 计算（有效服务记录数 × 该类点数）"])
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 18
     from fdoctor.core.spreadsheet import workbook_bytes

@@ -29,6 +29,8 @@ LEVEL_DEPTH = {
     "pool": 0,
     "county": 1,
     "institution": 2,
+    "management": 3,
+    "leader": 4,
     "split": 3,
     "team": 4,
     "member": 5,

@@ -18,10 +18,12 @@ from fractions import Fraction
 from typing import Any
 
 from assessments.cascade import (
+    AttendanceInput,
     CountyInput,
     Explanation,
     InstitutionInput,
     Line,
+    MemberFactors,
     MemberInput,
     PoolInput,
     PreallocationCounty,
@@ -148,6 +150,25 @@ def _member(m: Mapping[str, Any]) -> MemberInput:
         c=_dec(m.get("c")),
         a=_dec(m.get("a")),
         rating_id=m.get("rating_id"),
+        points=_dec(m.get("points")),
+        standard_points=_dec(m.get("standard_points")),
+        point_table=m.get("point_table") or "",
+        attendance=(
+            None
+            if m.get("attendance") is None
+            else tuple(
+                AttendanceInput(
+                    month=r["month"],
+                    days_due=r["days_due"],
+                    days_worked=r["days_worked"],
+                    leave_days=dict(r.get("leave_days") or {}),
+                )
+                for r in m["attendance"]
+            )
+        ),
+        deduction_points=Decimal(m.get("deduction_points") or "0"),
+        deduction_count=m.get("deduction_count") or 0,
+        leader=bool(m.get("leader", False)),
     )
 
 
@@ -175,6 +196,9 @@ def _institution(i: Mapping[str, Any]) -> InstitutionInput:
         score=_published(i.get("score")),
         split=SplitInput(Decimal(split["centre"]), Decimal(split["stations"]), split["source"]),
         teams=tuple(_team(t) for t in i["teams"]),
+        # Sheets gathered before the leader rule kept leaders in the team split.
+        leaders_in_split=bool(i.get("leaders_in_split", True)),
+        management_rate=_dec(i.get("management_rate")),
     )
 
 
@@ -266,19 +290,57 @@ def _explanation(e: Explanation) -> dict[str, Any]:
     if e.figures is not None:
         out["figures"] = dict(e.figures)
     if e.factors is not None:
-        f = e.factors
-        out["factors"] = {
-            "k": str(f.k),
-            "y": str(f.y),
-            "c": str(f.c),
-            "a": str(f.a),
-            "post": f.post,
-            "services": f.services,
-            "standard": f.standard,
-            "probation": f.probation,
-            "rating_id": f.rating_id,
-        }
+        out["factors"] = factors_json(e.factors)
     return out
+
+
+def factors_json(f: MemberFactors) -> dict[str, Any]:
+    """A member line's ``explanation["factors"]``: the member's factors, their sources and pay.
+
+    The keys are stable (pay slips and exports read them):
+
+    * ``k``, ``y``, ``c``, ``a`` — the four factors as exact decimals (text);
+    * ``k_source`` — ``"points"`` (``points`` ÷ ``standard_points`` by ``point_table``, capped)
+      or ``"records"`` (``services`` ÷ ``standard``, sheets from before the point tables);
+    * ``points``, ``standard_points`` (text or None), ``point_table`` (its name), ``services``
+      (counting records), ``standard`` (records, None when points are used);
+    * ``a_source`` — ``"days"`` (``days_worked`` ÷ ``days_due`` over ``attendance_months``
+      monthly records; ``leave_days`` by kind: sick, personal, maternity, annual, marriage) or
+      ``"typed"`` (entered as a number, older sheets);
+    * ``post``, ``probation``, ``rating_id`` (the row holding c), ``leader``, ``in_split``,
+      ``paid_by_management`` (a leader paid on the ``leader`` line of the management share);
+    * ``gross_fen`` (the part of the split), ``deduction_points`` (text),
+      ``deduction_count`` (records), ``deducted_fen`` (to the team fund), ``amount_fen`` (paid,
+      equal to the line's ``entitled_fen``).
+    """
+    return {
+        "k": str(f.k),
+        "y": str(f.y),
+        "c": str(f.c),
+        "a": str(f.a),
+        "post": f.post,
+        "services": f.services,
+        "standard": f.standard,
+        "probation": f.probation,
+        "rating_id": f.rating_id,
+        "k_source": f.k_source,
+        "points": None if f.points is None else str(f.points),
+        "standard_points": None if f.standard_points is None else str(f.standard_points),
+        "point_table": f.point_table,
+        "a_source": f.a_source,
+        "days_due": f.days_due,
+        "days_worked": f.days_worked,
+        "leave_days": None if f.leave_days is None else dict(f.leave_days),
+        "attendance_months": f.attendance_months,
+        "leader": f.leader,
+        "in_split": f.in_split,
+        "paid_by_management": f.paid_by_management,
+        "gross_fen": f.gross_fen,
+        "deduction_points": str(f.deduction_points),
+        "deduction_count": f.deduction_count,
+        "deducted_fen": f.deducted_fen,
+        "amount_fen": f.amount_fen,
+    }
 
 
 def _frac(value: Fraction | None) -> str | None:

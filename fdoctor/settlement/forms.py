@@ -55,7 +55,7 @@ class StandardForm(FlaskForm):
     section = HiddenField(default="standard")
     year = IntegerField("年度", validators=[InputRequired("请填写年度"), YEAR_RANGE])
     post = StringField("岗位（留空为全部岗位默认）", validators=[Length(max=32)])
-    services = StringField("标准工作量（次/年）", validators=[Length(max=20)])
+    services = StringField("标准工作量（点/年）", validators=[Length(max=20)])
 
 
 class DeleteForm(FlaskForm):

@@ -11,14 +11,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
+from assessments.distribution import DEFAULT_LEADERS_IN_SPLIT
 from fdoctor.assessments.models import Assessment
 from fdoctor.auth.models import User
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import dtext, kind_label, score_text
 from fdoctor.settlement.models import (
@@ -34,12 +34,12 @@ from fdoctor.settlement.models import (
 from fdoctor.settlement.parameters import MEMBER_ROLES, Parameters, parameters_for, parameters_json
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.settlement.queries import get_settlement
+from fdoctor.teamsplit import reads as sources
+from fdoctor.teamsplit.models import LeaderRule
 from fdoctor.todos.items import Todo, todo
 
 # A score counts once it is published (公示) or acknowledged by the assessee.
 COUNTING_STATUSES = ("published", "acknowledged")
-# Service records that count for workload: not found false, and not under dispute.
-COUNTING_VERIFICATION = ("unverified", "confirmed")
 
 
 def _scores(year: int) -> dict[tuple[str, str, int], Any]:
@@ -263,10 +263,14 @@ class _SettlementReads:
     population: dict[str, dict[int, int]]
     splits: dict[int | None, InstitutionSplit]
     posts: dict[str, Decimal]
-    standards: dict[str, int]
+    standards: dict[str, Decimal]
     ratings: dict[int, Any]
     members_of: dict[int, list[Any]]
-    services: dict[tuple[int, int | None], int]
+    workload: dict[tuple[int, int | None], sources.Workload]
+    months: list[str]
+    attendance: dict[int, list[dict[str, Any]]]
+    deductions: dict[tuple[int, int | None], tuple[Decimal, int]]
+    leader_rules: dict[int, LeaderRule]
     preallocation: Settlement | None
     preallocated: dict[int, int]
 
@@ -280,10 +284,10 @@ def _coefficient_by_post() -> dict[str, Decimal]:
     return {p.post: p.coefficient for p in db.session.scalars(select(PostCoefficient))}
 
 
-def _standards(year: int) -> dict[str, int]:
-    """The year's standard workload by post (``""``: the default for any post)."""
+def _standards(year: int) -> dict[str, Decimal]:
+    """The year's standard workload points by post (``""``: the default for any post)."""
     return {
-        s.post: s.services_per_year
+        s.post: s.standard_points
         for s in db.session.scalars(select(WorkloadStandard).where(WorkloadStandard.year == year))
     }
 
@@ -314,6 +318,7 @@ def _members_of(tree: _Tree) -> dict[int, list[Any]]:
                 User.post,
                 User.on_probation,
                 User.org_unit_id,
+                User.role,
             )
             .join(OrgUnit, OrgUnit.id == User.org_unit_id)
             .where(OrgUnit.kind == "team", User.role.in_(MEMBER_ROLES), User.active)
@@ -323,20 +328,10 @@ def _members_of(tree: _Tree) -> dict[int, list[Any]]:
     return members_of
 
 
-def _service_counts(year: int, as_of: date) -> dict[tuple[int, int | None], int]:
-    """The year's counting service records by (doctor, team)."""
-    return {
-        (doctor_id, team_id): count
-        for doctor_id, team_id, count in db.session.execute(
-            select(ServiceRecord.doctor_id, ServiceRecord.team_id, func.count())
-            .where(
-                ServiceRecord.service_date >= date(year, 1, 1),
-                ServiceRecord.service_date <= as_of,
-                ServiceRecord.verification.in_(COUNTING_VERIFICATION),
-            )
-            .group_by(ServiceRecord.doctor_id, ServiceRecord.team_id)
-        ).all()
-    }
+def _service_counts(year: int, as_of: date) -> dict[tuple[int, int | None], sources.Workload]:
+    """The year's counting service records and their workload points by (doctor, team), from the
+    running tallies (months of the year up to ``as_of``) priced by each county's point table."""
+    return sources.workload_by_member(year, as_of, sources.point_tables())
 
 
 def _preallocation(
@@ -373,13 +368,17 @@ def _read_settlement(year: int, missing: _Missing) -> _SettlementReads:
     standards = _standards(year)
     ratings = _ratings(year)
     members_of = _members_of(tree)
-    services = _service_counts(year, as_of)
+    workload = _service_counts(year, as_of)
+    attendance = sources.attendance_by_member(year, as_of)
+    deductions = sources.deductions_by_member(year)
+    leader_rules = sources.leader_rules()
     preallocation, preallocated = _preallocation(year, tree, missing)
     return _SettlementReads(
         year=year, as_of=as_of, tree=tree, funds=funds, params=params, scores=scores,
         population=population, splits=splits, posts=posts, standards=standards, ratings=ratings,
-        members_of=members_of, services=services, preallocation=preallocation,
-        preallocated=preallocated,
+        members_of=members_of, workload=workload, months=sources.year_months(year, as_of),
+        attendance=attendance, deductions=deductions, leader_rules=leader_rules,
+        preallocation=preallocation, preallocated=preallocated,
     )  # fmt: skip
 
 
@@ -403,7 +402,7 @@ def _gather_settlement(year: int) -> tuple[dict[str, Any], list[str]]:
         )
     for post, count in sorted(missing.standards.items()):
         label = f"岗位「{post}」" if post else "未填写岗位的成员"
-        text = f"{label}没有 {year} 年度标准工作量（也无默认标准，涉及 {count} 人）"
+        text = f"{label}没有 {year} 年度标准工作量点数（也无默认标准，涉及 {count} 人）"
         missing.add(text, _config_todo(tree, text, year, "standards"))
     preallocation = reads.preallocation
     inputs = {
@@ -470,7 +469,23 @@ def _institution(reads: _SettlementReads, inst: OrgUnit, missing: _Missing) -> d
             todo(county, Role.COUNTY_AUDITOR, text, "assessments.index", level="L3",
                  period=f"{year}-H2"),
         )  # fmt: skip
-    team_rows = [_team(reads, team, inst, missing) for team in reads.tree.teams_of[inst.id]]
+    rule = reads.leader_rules.get(inst.id)
+    # Seed 4: 部门负责人不参与部门内奖金的分配 — the default when the institution chose nothing.
+    in_split = rule.leaders_in_split if rule is not None else DEFAULT_LEADERS_IN_SPLIT
+    team_rows = [
+        _team(reads, team, inst, missing, in_split) for team in reads.tree.teams_of[inst.id]
+    ]
+    rate = rule.management_rate if rule is not None else None
+    if not in_split and rate is None:
+        leaders = [
+            m["name"] for t in team_rows for m in t["members"] if m["leader"] and not m["probation"]
+        ]
+        if leaders:
+            text = (
+                f"医疗机构「{inst.name}」的团队负责人不参与团队分配（按文件默认），但未配置负责人统筹比例"
+                f"（涉及：{'、'.join(leaders[:10])}）；请在“负责人分配方式”中配置比例或改为参与团队分配"
+            )
+            missing.add(text, todo(inst, Role.CENTRE_ADMIN, text, "teamsplit.leaders"))
     split = reads.splits.get(inst.id) or reads.splits.get(None)
     parts = {t["part"] for t in team_rows}
     if split is None and len(parts) == 2:
@@ -491,11 +506,13 @@ def _institution(reads: _SettlementReads, inst: OrgUnit, missing: _Missing) -> d
             ),
         },
         "teams": team_rows,
+        "leaders_in_split": in_split,
+        "management_rate": dtext(rate) if rate is not None else None,
     }
 
 
 def _team(
-    reads: _SettlementReads, team: OrgUnit, inst: OrgUnit, missing: _Missing
+    reads: _SettlementReads, team: OrgUnit, inst: OrgUnit, missing: _Missing, in_split: bool
 ) -> dict[str, Any]:
     year = reads.year
     p_team = reads.population["team"].get(team.id, 0)
@@ -510,15 +527,20 @@ def _team(
             text, todo(inst, Role.CENTRE_ADMIN, text, "assessments.index", level="L2", only="mine")
         )
     unrated: list[str] = []
+    absent: list[str] = []
     member_rows = [
-        _member(reads, user, team.id, missing, unrated) for user in reads.members_of[team.id]
+        _member(reads, user, team.id, missing, unrated, absent, in_split)
+        for user in reads.members_of[team.id]
     ]
     if unrated:
         text = (
-            f"团队「{team.name}」有 {len(unrated)} 名成员未录入 {year} 年度个人系数（c、a）："
+            f"团队「{team.name}」有 {len(unrated)} 名成员未录入 {year} 年度个人绩效考评系数 c："
             + "、".join(unrated)
         )
         missing.add(text, todo(team, Role.TEAM_LEADER, text, "settlement.ratings", year=year))
+    if absent:
+        text = f"团队「{team.name}」（{inst.name}）缺少出勤记录：" + "；".join(absent)
+        missing.add(text, todo(inst, Role.CENTRE_ADMIN, text, "teamsplit.attendance"))
     return {
         "unit_id": team.id,
         "code": team.code,
@@ -531,34 +553,75 @@ def _team(
 
 
 def _member(
-    reads: _SettlementReads, user: Any, team_id: int, missing: _Missing, unrated: list[str]
+    reads: _SettlementReads,
+    user: Any,
+    team_id: int,
+    missing: _Missing,
+    unrated: list[str],
+    absent: list[str],
+    in_split: bool,
 ) -> dict[str, Any]:
-    """A member's factors; a member off probation must have a post coefficient, a standard and
-    a rating (what lacks is noted in ``missing`` and ``unrated``)."""
+    """A member's factors and their sources (see ``MemberInput``): y by post, k from workload
+    points (tallies × point table ÷ the post's standard points), c from the rating, a from the
+    monthly attendance records, the year's deductions, and whether the member leads the team.
+
+    A member who carries weight (off probation, and not a leader outside the split) must have a
+    post coefficient, a standard, a rating and an attendance record for every month of the year
+    up to the as-of date; what lacks is noted in ``missing``, ``unrated`` and ``absent``.
+    """
     posts = reads.posts
     post = (user.post or "").strip()
     standard = reads.standards.get(post, reads.standards.get(""))
     rating = reads.ratings.get(user.id)
+    leader = user.role == Role.TEAM_LEADER.value
+    work = reads.workload.get((user.id, team_id)) or sources.Workload()
+    records = reads.attendance.get(user.id, [])
+    points, count = reads.deductions.get((user.id, team_id), (Decimal(0), 0))
     if not user.on_probation:
         if post not in posts:
             missing.posts[post].append(user.display_name)
-        if standard is None:
-            missing.standards[post] += 1
-        if rating is None:
-            unrated.append(user.display_name)
+        if not (leader and not in_split):
+            if standard is None:
+                missing.standards[post] += 1
+            if rating is None:
+                unrated.append(user.display_name)
+            have = {r["month"] for r in records}
+            gaps = [m for m in reads.months if m not in have]
+            if gaps:
+                absent.append(f"{user.display_name}（{_months_text(gaps)}）")
+            if work.unknown_types:
+                text = f"成员「{user.display_name}」的服务类型不在工作量点数表中：" + "、".join(
+                    sorted(work.unknown_types)
+                )
+                team = reads.tree.units.get(team_id)
+                county = reads.tree.units.get(team.county_id or 0) if team else None
+                missing.add(text, todo(county, Role.COUNTY_AUDITOR, text, "teamsplit.points"))
     return {
         "user_id": user.id,
         "username": user.username,
         "name": user.display_name,
         "post": post,
         "probation": bool(user.on_probation),
+        "leader": leader,
         "y": dtext(posts[post]) if post in posts else None,
-        "services": reads.services.get((user.id, team_id), 0),
-        "standard": standard,
+        "services": work.records,
+        "standard": None,
+        "points": dtext(work.points),
+        "standard_points": dtext(standard) if standard is not None else None,
+        "point_table": work.table_names,
         "c": score_text(rating.c) if rating else None,
-        "a": dtext(rating.a) if rating else None,
+        "a": None,
+        "attendance": records,
+        "deduction_points": dtext(points),
+        "deduction_count": count,
         "rating_id": rating.id if rating else None,
     }
+
+
+def _months_text(months: list[str]) -> str:
+    if len(months) > 4:
+        return f"{months[0]} 至 {months[-1]} 中 {len(months)} 个月"
+    return "、".join(months)
 
 
 # --------------------------------------------------------------------------- what is missing

@@ -45,6 +45,8 @@ LINE_LEVELS = {
     "team": "家庭医生团队",
     "member": "团队成员",
     "reserve": "部门基金",
+    "management": "负责人统筹",
+    "leader": "团队负责人",
 }
 # Fen amounts can pass 2^31 (21 million yuan) for a city fund.
 Fen = BigInteger().with_variant(Integer(), "sqlite")
@@ -239,7 +241,8 @@ class PostCoefficient(db.Model):
 
 
 class WorkloadStandard(db.Model):
-    """Services a member should record in a year (标准工作量); k = done / standard, capped.
+    """Workload points a member should reach in a year (标准工作量点数); k = points / standard,
+    capped. Points are counting records × the county's point table (``fdoctor.teamsplit``).
 
     ``post`` "" is the default for every post; a row with a post name overrides it.
     """
@@ -247,21 +250,23 @@ class WorkloadStandard(db.Model):
     __tablename__ = "workload_standard"
     __table_args__ = (
         UniqueConstraint("year", "post"),
-        CheckConstraint("services_per_year > 0", name="standard_positive"),
+        CheckConstraint("standard_points > 0", name="standard_points_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
     post: Mapped[str] = mapped_column(String(32), default="")
-    services_per_year: Mapped[int] = mapped_column(Integer)
+    standard_points: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class MemberRating(ScopedMixin, db.Model):
-    """A member's individual coefficients for a year, entered by the team leader.
+    """A member's individual coefficient for a year, entered by the team leader.
 
-    c performance (个人绩效考评系数, 0.8–1.2), a attendance (出勤系数, days worked / days due, 0–1).
+    c performance (个人绩效考评系数, 0.8–1.2). ``a`` (出勤系数) is no longer typed in: it comes
+    from the member's monthly attendance records (``fdoctor.teamsplit``); the column stays,
+    nullable, for the ratings entered before.
     """
 
     __tablename__ = "member_rating"
@@ -275,7 +280,7 @@ class MemberRating(ScopedMixin, db.Model):
     year: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     c: Mapped[Decimal] = mapped_column(Numeric(4, 2))
-    a: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    a: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
     entered_at: Mapped[datetime] = mapped_column(DateTime)
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

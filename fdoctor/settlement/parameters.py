@@ -231,7 +231,7 @@ def save_standard(year: int, post: str, services: str, user: Any) -> WorkloadSta
     if len(name) > 32:
         raise SettlementError("岗位名称不能超过 32 个字")
     value = parse_number(
-        services, "标准工作量（次/年）", places=0, positive=True, high=Decimal(1_000_000)
+        services, "标准工作量（点/年）", places=2, positive=True, high=Decimal(100_000_000)
     )
     row = db.session.scalar(
         select(WorkloadStandard).where(WorkloadStandard.year == year, WorkloadStandard.post == name)
@@ -239,7 +239,7 @@ def save_standard(year: int, post: str, services: str, user: Any) -> WorkloadSta
     if row is None:
         row = WorkloadStandard(year=year, post=name)
         db.session.add(row)
-    row.services_per_year = int(value)
+    row.standard_points = value
     row.updated_at, row.updated_by_id = clock.now(), getattr(user, "id", None)
     db.session.flush()
     return row

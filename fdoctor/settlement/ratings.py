@@ -1,5 +1,6 @@
-"""Member ratings (个人系数): each team member's performance coefficient c and attendance
-coefficient a for a year, entered by the team's leader until the year's settlement leaves draft."""
+"""Member ratings (个人系数): each team member's performance coefficient c for a year, entered by
+the team's leader until the year's settlement leaves draft. The attendance coefficient a is no
+longer typed in: it comes from the monthly attendance records (``fdoctor.teamsplit``)."""
 
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ def ratings_frozen(year: int) -> Settlement | None:
     return sheet if sheet is not None and sheet.status != "draft" else None
 
 
-def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], user: Any) -> int:
-    """Store c and a of the team's members for a year; all rows or none. Empty rows are skipped.
+def save_ratings(team: OrgUnit, year: int, values: dict[int, str], user: Any) -> int:
+    """Store c of the team's members for a year (a comes from attendance days); all rows or none.
+    Empty rows are skipped.
 
     Every row is checked before anything is written; ``RatingsInvalid`` names each bad row."""
     check_year(year)
@@ -62,12 +64,12 @@ def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], u
         raise SettlementStateError(f"{year} 年度结算表{frozen.status_label}，成员系数不能再修改")
     members = {m.id: m for m in team_members(team.id)}
     errors: dict[int, list[str]] = {}
-    parsed: dict[int, tuple[Decimal, Decimal]] = {}
-    for user_id, (c_text, a_text) in values.items():
+    parsed: dict[int, Decimal] = {}
+    for user_id, c_text in values.items():
         member = members.get(user_id)
         if member is None or member.on_probation:
             continue
-        if not (c_text or "").strip() and not (a_text or "").strip():
+        if not (c_text or "").strip():
             continue
         messages = []
         try:
@@ -75,20 +77,15 @@ def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], u
                              low=Decimal("0.8"), high=Decimal("1.2"))  # fmt: skip
         except SettlementError as exc:
             messages.append(str(exc))
-        try:
-            a = parse_number(a_text, f"「{member.display_name}」的出勤系数 a", places=4,
-                             low=Decimal(0), high=Decimal(1))  # fmt: skip
-        except SettlementError as exc:
-            messages.append(str(exc))
         if messages:
             errors[user_id] = messages
             continue
-        parsed[user_id] = (c, a)
+        parsed[user_id] = c
     if errors:
         raise RatingsInvalid(errors)
     existing = ratings_for(team.id, year)
     now = clock.now()
-    for user_id, (c, a) in parsed.items():
+    for user_id, c in parsed.items():
         row = existing.get(user_id)
         if row is None:
             row = MemberRating(
@@ -99,7 +96,7 @@ def save_ratings(team: OrgUnit, year: int, values: dict[int, tuple[str, str]], u
                 team_id=team.id,
             )
             db.session.add(row)
-        row.c, row.a = c, a
+        row.c = c
         row.entered_at, row.entered_by_id = now, getattr(user, "id", None)
     db.session.flush()
     return len(parsed)

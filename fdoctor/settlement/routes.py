@@ -360,11 +360,7 @@ def ratings() -> Any:
             return redirect(url_for("settlement.ratings", year=year))
         year = form.year.data or year
         values = {
-            member.id: (
-                request.form.get(f"c_{member.id}", ""),
-                request.form.get(f"a_{member.id}", ""),
-            )
-            for member in team_members(team.id)
+            member.id: request.form.get(f"c_{member.id}", "") for member in team_members(team.id)
         }
         try:
             count = save_ratings(team, year, values, current_user)

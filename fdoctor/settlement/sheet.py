@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from assessments.attendance import LEAVE_KINDS
 from assessments.money import yuan
 from fdoctor.audit import services as audit
 from fdoctor.core import clock
@@ -298,6 +299,17 @@ def _institution_sheet(
         rows: list[list[Any]] = []
         notes = []
         for part in children[inst.id]:
+            if part.level == "management":
+                notes.append(
+                    f"团队负责人不参与团队分配，负责人统筹 {yuan(part.entitled_fen or 0)} 元"
+                    f"（比例 {part.weight}）"
+                )
+                for leader in children[part.id]:
+                    rows.append([part.name, f"{leader.name}（负责人）", None, leader.score,
+                                 _dec_or_none(leader.weight), _dec_or_none(leader.share_display),
+                                 leader.entitled_fen])  # fmt: skip
+                    input_rows.append(_input_row(leader, "团队负责人", "按 y × 团队考核得分"))
+                continue
             notes.append(f"{part.name}：{yuan(part.entitled_fen or 0)} 元（比例 {part.weight}）")
             for team in children[part.id]:
                 rows.append([part.name, team.name, team.signed_population, team.score,
@@ -324,45 +336,115 @@ def _institution_sheet(
 def _team_sheet(
     lines: list[SettlementLine], children: Children, input_rows: list[list[Any]]
 ) -> tuple[list[rs.Column], list[rs.Group]]:
-    """Team → member: each team's amount shared among its members and the reserve."""
+    """Team → member: each team's amount shared among its members and the reserve (部门基金),
+    with each member's sources (points, days), deductions and what is paid."""
     columns = [
-        rs.Column("成员", rs.TEXT, 34),
-        rs.Column("岗位", rs.TEXT, 26),
-        rs.Column("本年服务（次）", rs.INT, 24),
-        rs.Column("k", rs.DECIMAL, 18),
-        rs.Column("y", rs.DECIMAL, 16),
-        rs.Column("c", rs.DECIMAL, 16),
-        rs.Column("a", rs.DECIMAL, 18),
-        rs.Column("权重 k×y×c×a", rs.DECIMAL, 30),
-        rs.Column("份额", rs.SHARE, 28),
-        rs.Column("金额（元）", rs.FEN, 34),
+        rs.Column("成员", rs.TEXT, 28),
+        rs.Column("岗位", rs.TEXT, 18),
+        rs.Column("工作量点数", rs.DECIMAL, 20),
+        rs.Column("k", rs.DECIMAL, 14),
+        rs.Column("y", rs.DECIMAL, 12),
+        rs.Column("c", rs.DECIMAL, 12),
+        rs.Column("出勤（天）", rs.TEXT, 22),
+        rs.Column("a", rs.DECIMAL, 16),
+        rs.Column("权重 k×y×c×a", rs.DECIMAL, 22),
+        rs.Column("份额", rs.SHARE, 20),
+        rs.Column("分配（元）", rs.FEN, 26),
+        rs.Column("扣分", rs.DECIMAL, 12),
+        rs.Column("扣款（元）", rs.FEN, 20),
+        rs.Column("实发（元）", rs.FEN, 26),
     ]
     groups = []
     for team in (line for line in lines if line.level == "team"):
         rows: list[list[Any]] = []
+        note = ""
         for member in children[team.id]:
             if member.level == "reserve":
-                rows.append(["部门基金", f"提取 {member.weight}", None, None, None, None, None, None, None,
+                figures = explanation_of(member).get("figures", {})
+                rows.append(["部门基金", f"提取 {member.weight}", None, None, None, None, None,
+                             None, None, None, None, None, figures.get("deducted_fen"),
                              member.entitled_fen])  # fmt: skip
+                note = _fund_note(figures, member.entitled_fen or 0)
                 continue
             f = explanation_of(member).get("factors", {})
-            name = member.name + ("（试用期）" if f.get("probation") else "")
-            rows.append([name, f.get("post"), f.get("services"), f.get("k"), f.get("y"), f.get("c"),
-                         f.get("a"), _dec_or_none(member.weight), _dec_or_none(member.share_display),
+            rows.append([_member_name(member.name, f), f.get("post"), _dec_or_none(f.get("points")),
+                         f.get("k"), f.get("y"), f.get("c"), _days_text(f), f.get("a"),
+                         _dec_or_none(member.weight), _dec_or_none(member.share_display),
+                         f.get("gross_fen", member.entitled_fen),
+                         _dec_or_none(f.get("deduction_points")), f.get("deducted_fen"),
                          member.entitled_fen])  # fmt: skip
-            input_rows.append(_input_row(
-                member, "成员",
-                f"岗位 {f.get('post') or '—'}；服务 {f.get('services')} 次 / 标准 {f.get('standard')} 次；"
-                f"k {f.get('k')}，y {f.get('y')}，c {f.get('c')}，a {f.get('a')}",
-            ))  # fmt: skip
-        total = ["小计", "", None, None, None, None, None, None, None, _sum([r[9] for r in rows])]
-        groups.append(rs.Group(f"{team.name}：应得 {yuan(team.entitled_fen or 0)} 元", rows, total))
+            input_rows.append(_input_row(member, "成员", member_sources_text(f)))
+        total = ["小计", "", None, None, None, None, "", None, None, None,
+                 _sum([r[10] for r in rows]), None, _sum([r[12] for r in rows]),
+                 _sum([r[13] for r in rows])]  # fmt: skip
+        groups.append(
+            rs.Group(f"{team.name}：应得 {yuan(team.entitled_fen or 0)} 元", rows, total, note)
+        )
     return columns, groups
+
+
+def _member_name(name: str, f: dict[str, Any]) -> str:
+    if f.get("probation"):
+        return name + "（试用期）"
+    if f.get("paid_by_management"):
+        return name + "（负责人，由负责人统筹支付）"
+    return name
+
+
+def _days_text(f: dict[str, Any]) -> str:
+    if f.get("a_source") != "days" or f.get("days_due") is None:
+        return ""
+    return f"{f['days_worked']}/{f['days_due']}"
+
+
+def member_sources_text(f: dict[str, Any]) -> str:
+    """A member's factors with their sources, in one line of Chinese (for the inputs' table)."""
+    if f.get("k_source") == "points":
+        work = (
+            f"工作量 {f.get('points')} 点 / 标准 {f.get('standard_points') or '—'} 点"
+            f"（有效服务 {f.get('services')} 次；{f.get('point_table') or '市级默认工作量点数表'}）"
+        )
+    else:
+        work = f"服务 {f.get('services')} 次 / 标准 {f.get('standard')} 次"
+    if f.get("a_source") == "days" and f.get("days_due") is not None:
+        leave = "、".join(
+            f"{LEAVE_KINDS.get(kind, kind)} {n} 天"
+            for kind, n in (f.get("leave_days") or {}).items()
+        )
+        days = f"出勤 {f['days_worked']}/{f['days_due']} 天" + (f"（{leave}）" if leave else "")
+    else:
+        days = "出勤系数录入"
+    text = (
+        f"岗位 {f.get('post') or '—'}；{work}；{days}；"
+        f"k {f.get('k')}，y {f.get('y')}，c {f.get('c')}，a {f.get('a')}"
+    )
+    if f.get("deducted_fen"):
+        text += f"；扣 {f.get('deduction_points')} 分，扣款 {yuan(f['deducted_fen'])} 元进部门基金"
+    if f.get("paid_by_management"):
+        text += "；负责人不参与团队分配"
+    return text
+
+
+def _fund_note(figures: dict[str, Any], reserve_fen: int) -> str:
+    parts = [
+        f"部门基金 {yuan(reserve_fen)} 元 = 提取 {yuan(figures.get('configured_reserve_fen', 0))} 元"
+    ]
+    if figures.get("deducted_fen"):
+        parts.append(f"扣分扣款 {yuan(figures['deducted_fen'])} 元")
+    if figures.get("undistributed_fen"):
+        parts.append(f"无人分配 {yuan(figures['undistributed_fen'])} 元")
+    rule = (
+        "团队负责人参与团队分配"
+        if figures.get("leaders_in_split", True)
+        else "团队负责人不参与团队分配（由负责人统筹支付）"
+    )
+    return " + ".join(parts) + f"；{rule}"
 
 
 def _grand_total(columns: list[rs.Column], groups: list[rs.Group]) -> list[Any]:
     """The distribution sheets' last row: the sum of the amount column, the texts blank."""
-    amount_index = next(i for i, c in enumerate(columns) if c.kind == rs.FEN)
+    # The last amount column is what is paid (the team sheet also shows the gross and deductions).
+    amount_index = max(i for i, c in enumerate(columns) if c.kind == rs.FEN)
     grand: list[Any] = ["合计"] + [None] * (len(columns) - 1)
     grand[amount_index] = _sum([g.total[amount_index] for g in groups if g.total])
     for i, column in enumerate(columns):

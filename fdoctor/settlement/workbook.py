@@ -56,7 +56,7 @@ NOTES = (
     ("类别", "比例参数、结算池资金、拆分比例、岗位系数、标准工作量 之一。"),
     ("编码", "结算池、医疗机构的编码（与系统一致）；全市默认拆分比例、岗位、参数留空。"),
     ("名称", "比例参数的名称、岗位名称，或“全市默认”“全部岗位（默认）”；结算池和机构的名称仅供阅读。"),
-    ("数值", "比例参数、资金（元，最多 2 位小数）、拆分比例的中心部分、岗位系数 y、标准工作量（次/年）。留空表示不修改。"),
+    ("数值", "比例参数、资金（元，最多 2 位小数）、拆分比例的中心部分、岗位系数 y、标准工作量（点/年）。留空表示不修改。"),
     ("站点部分", "仅拆分比例：站点（村卫生室）部分，例如中心 60、站点 40。"),
 )  # fmt: skip
 _HEADER_FILL = PatternFill("solid", fgColor="E8EEF7")
@@ -96,7 +96,7 @@ def template_rows(year: int) -> list[list[Any]]:
         value = coefficients.get(post)
         rows.append([year, KIND_NAMES["post"], None, post,
                      None if value is None else float(value), None])  # fmt: skip
-    standards = {s.post: s.services_per_year for s in parameters.workload_standards(year)}
+    standards = {s.post: float(s.standard_points) for s in parameters.workload_standards(year)}
     rows.append([year, KIND_NAMES["standard"], None, DEFAULT_STANDARD, standards.get(""), None])
     for post in sorted((set(standards) | set(parameters.known_posts())) - {""}):
         rows.append([year, KIND_NAMES["standard"], None, post, standards.get(post), None])

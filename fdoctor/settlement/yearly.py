@@ -178,13 +178,13 @@ def year_page(year: int, submitted: Mapping[str, str] | None = None) -> YearPage
     coefficients = {p.post: p for p in parameters.post_coefficients()}
     standards = {s.post: s for s in parameters.workload_standards(year)}
     names = sorted(set(coefficients) | set(parameters.known_posts()) | (set(standards) - {""}))
-    rows = [PostRow(0, "", "", dtext(standards[""].services_per_year) if "" in standards else "",
+    rows = [PostRow(0, "", "", dtext(standards[""].standard_points) if "" in standards else "",
                     is_default=True)]  # fmt: skip
     for i, name in enumerate(names, start=1):
         coef = coefficients.get(name)
         std = standards.get(name)
         rows.append(PostRow(i, name, dtext(coef.coefficient) if coef else "",
-                            str(std.services_per_year) if std else ""))  # fmt: skip
+                            dtext(std.standard_points) if std else ""))  # fmt: skip
     for i in range(len(rows), len(rows) + NEW_POST_ROWS):
         rows.append(PostRow(i, "", "", "", is_new=True))
     values = current_values(year)

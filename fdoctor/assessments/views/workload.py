@@ -12,6 +12,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from assessments.tiers import Period, PeriodError, PeriodKind, PeriodNotEnded, ensure_period_ended
+from assessments.workload import PointTable
 from fdoctor.assessments import reads
 from fdoctor.assessments.models import WorkloadReport
 from fdoctor.assessments.views.blueprint import (
@@ -82,6 +83,13 @@ def workload_generate() -> Any:
     return redirect(url_for(".workload"))
 
 
+def _point_table(report: WorkloadReport) -> PointTable:
+    """The county's workload point table (the city's default where it has not adapted it)."""
+    from fdoctor.teamsplit.reads import point_tables, table_for
+
+    return table_for(point_tables(), report.county_id)
+
+
 def _report_or_404(report_id: int) -> WorkloadReport:
     report = reads.workload_report(report_id, current_user)
     if report is None:
@@ -96,7 +104,9 @@ def workload_detail(report_id: int) -> Any:
 
     report = _report_or_404(report_id)
     return render_template(
-        "assessments/workload_detail.html", report=report, table=workload_table(report)
+        "assessments/workload_detail.html",
+        report=report,
+        table=workload_table(report, _point_table(report)),
     )
 
 
@@ -106,5 +116,5 @@ def workload_xlsx(report_id: int) -> Any:
     from fdoctor.reports.dashboards import build_workload_xlsx, workload_table
 
     report = _report_or_404(report_id)
-    body = build_workload_xlsx(workload_table(report))
+    body = build_workload_xlsx(workload_table(report, _point_table(report)))
     return download(body, XLSX_MIMETYPE, f"workload-{report.county.code}-{report.period}.xlsx")

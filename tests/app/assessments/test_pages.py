@@ -315,6 +315,21 @@ def test_notifications_and_workload_pages(app: Flask, world: World) -> None:
     ).active
     values = list(book.iter_rows(values_only=True))
     assert values[2][:3] == ("甲区东街社区卫生服务中心", "东街一队", 3)
+    # The last column: the team's workload points by the county's (here the default) table.
+    from assessments.workload import DEFAULT_POINT_TABLE
+    from fdoctor.records.models import SERVICE_TYPES
+
+    header = values[1]
+    assert header[-1] == "工作量点数"
+    by_label = {label: t for t, (_category, label) in SERVICE_TYPES.items()}
+    expected = sum(
+        (
+            Decimal(count) * DEFAULT_POINT_TABLE.points[by_label[label]]
+            for label, count in zip(header[2:-2], values[2][2:-2], strict=True)
+        ),
+        Decimal(0),
+    )
+    assert expected > 0 and Decimal(str(values[2][-1])) == expected
     other = client_for(app, world.user("other_county"))
     assert other.get(f"/assessments/workload/{report_id}").status_code == 404
     assert db.session.scalar(select(Notification.id).limit(1)) is not None

@@ -41,6 +41,7 @@ from fdoctor.settlement.models import (
     PostCoefficient,
     WorkloadStandard,
 )
+from fdoctor.teamsplit.models import AttendanceRecord, LeaderRule
 from tests.factories import PASSWORD, make_household
 
 YEAR = 2026
@@ -142,6 +143,7 @@ def make_services(
     count: int,
     day: date = date(YEAR, 6, 1),
     verification: str = "unverified",
+    service_type: str = "consultation",
 ) -> None:
     for _ in range(count):
         db.session.add(
@@ -150,7 +152,7 @@ def make_services(
                 doctor_id=user.id,
                 service_date=day,
                 category="basic_medical",
-                type="consultation",
+                type=service_type,
                 entered_at=datetime(day.year, day.month, day.day, 10, 0),
                 entered_by_id=user.id,
                 verification=verification,
@@ -184,16 +186,38 @@ def member(username: str, role: str, team: OrgUnit, post: str, probation: bool =
     return make_login(username, role, team, post, probation)
 
 
-def rate(user: User, c: str, a: str, year: int = YEAR) -> MemberRating:
+def rate(user: User, c: str, a: str | None = None, year: int = YEAR) -> MemberRating:
+    """The member's c, and (when ``a`` is given) a year of attendance records giving that a:
+    20 days due each month, ``20 × a`` worked (a is a multiple of 0.05)."""
     team = user.org_unit
     assert team is not None
     rating = MemberRating(
-        year=year, user_id=user.id, c=Decimal(c), a=Decimal(a), entered_at=NOW,
+        year=year, user_id=user.id, c=Decimal(c), entered_at=NOW,
         county_id=team.county_id, institution_id=team.institution_id, team_id=team.id,
     )  # fmt: skip
     db.session.add(rating)
+    if a is not None:
+        worked = Decimal(20) * Decimal(a)
+        assert worked == worked.to_integral_value()
+        attend(user, {f"{year}-{m:02d}": (20, int(worked)) for m in range(1, 13)})
     db.session.flush()
     return rating
+
+
+def attend(user: User, months: dict[str, tuple[int, int]], **leave: int) -> None:
+    """Attendance records: month -> (days due, days worked); ``leave`` days by column name
+    (e.g. ``maternity_days=2``) on every month given."""
+    team = user.org_unit
+    assert team is not None
+    for month, (due, worked) in months.items():
+        db.session.add(
+            AttendanceRecord(
+                user_id=user.id, month=month, days_due=due, days_worked=worked, entered_at=NOW,
+                county_id=team.county_id, institution_id=team.institution_id, team_id=team.id,
+                **leave,
+            )
+        )  # fmt: skip
+    db.session.flush()
 
 
 @dataclass
@@ -315,10 +339,18 @@ def add_config(world: World) -> None:
             PostCoefficient(post="全科医生", coefficient=Decimal("1.2"), updated_at=NOW),
             PostCoefficient(post="护士", coefficient=Decimal("1.0"), updated_at=NOW),
             PostCoefficient(post="乡村医生", coefficient=Decimal("0.8"), updated_at=NOW),
-            WorkloadStandard(year=YEAR, post="", services_per_year=10, updated_at=NOW),
-            WorkloadStandard(year=YEAR, post="护士", services_per_year=8, updated_at=NOW),
+            WorkloadStandard(year=YEAR, post="", standard_points=Decimal(10), updated_at=NOW),
+            WorkloadStandard(year=YEAR, post="护士", standard_points=Decimal(8), updated_at=NOW),
         ]
     )  # fmt: skip
+    # The hand-computed figures keep the leaders in their teams' split (the seed's default puts
+    # them outside it; ``test_team_split`` covers that rule).
+    db.session.add_all(
+        [
+            LeaderRule(institution_id=u[key].id, leaders_in_split=True, updated_at=NOW)
+            for key in ("甲一", "甲二", "乙一", "丙一")
+        ]
+    )
     db.session.flush()
 
 
@@ -373,7 +405,7 @@ def prepare_demo_settlement(year: int = YEAR) -> dict[str, Any]:
         PostCoefficient(post=post, coefficient=Decimal(y), updated_at=NOW)
         for post, y in DEMO_POSTS.items()
     ]
-    rows.append(WorkloadStandard(year=year, post="", services_per_year=150, updated_at=NOW))
+    rows.append(WorkloadStandard(year=year, post="", standard_points=Decimal(150), updated_at=NOW))
     members = db.session.scalars(
         select(User)
         .join(OrgUnit, OrgUnit.id == User.org_unit_id)
@@ -388,9 +420,34 @@ def prepare_demo_settlement(year: int = YEAR) -> dict[str, Any]:
         team = teams[user.org_unit_id]
         rows.append(MemberRating(
             year=year, user_id=user.id, c=Decimal("0.8") + Decimal(i % 5) / 10,
-            a=Decimal(1) - Decimal(i % 4) / 20, entered_at=NOW, county_id=team.county_id,
+            entered_at=NOW, county_id=team.county_id,
             institution_id=team.institution_id, team_id=team.id,
         ))  # fmt: skip
+        rows += [
+            AttendanceRecord(
+                user_id=user.id,
+                month=f"{year}-{m:02d}",
+                days_due=20,
+                days_worked=20 - i % 4,
+                sick_days=i % 4,
+                entered_at=NOW,
+                county_id=team.county_id,
+                institution_id=team.institution_id,
+                team_id=team.id,
+            )  # fmt: skip
+            for m in range(1, 13)
+        ]
+    # The seed's rule: leaders outside the team split, paid from a 5% management share.
+    rows += [
+        LeaderRule(
+            institution_id=u.id,
+            leaders_in_split=False,
+            management_rate=Decimal("0.05"),
+            updated_at=NOW,
+        )  # fmt: skip
+        for u in units
+        if u.kind == "institution"
+    ]
     db.session.add_all(rows)
     db.session.commit()
     return {"pools": pools, "members": members}

@@ -150,15 +150,18 @@ def test_workload_counts_only_the_years_true_records_and_is_capped(world: Any) -
     lines = by_key(preview(YEAR, "settlement")[1])
     u, users = world.units, world.users
     leader = lines[f"member:{u['T1'].id}:{users['T1L'].id}"]["explanation"]["factors"]
-    assert leader["services"] == 10 and leader["k"] == "1"  # the false, disputed and 2025 ones not
+    # The false, disputed and 2025 ones do not count; a consultation is 1 point.
+    assert leader["services"] == 10 and leader["points"] == "10" and leader["k"] == "1"
+    assert leader["k_source"] == "points"
     nurse = lines[f"member:{u['T1'].id}:{users['T1N'].id}"]["explanation"]["factors"]
-    assert (nurse["standard"], nurse["k"], nurse["y"], nurse["c"], nurse["a"]) == (
-        8,
+    assert (nurse["standard_points"], nurse["k"], nurse["y"], nurse["c"], nurse["a"]) == (
+        "8",
         "0.75",
         "1",
         "1.2",
         "0.9",
     )
+    assert (nurse["a_source"], nurse["days_due"], nurse["days_worked"]) == ("days", 240, 216)
     capped = lines[f"member:{u['T4'].id}:{users['T4D'].id}"]["explanation"]["factors"]
     assert capped["services"] == 15 and capped["k"] == "1.2"
 
@@ -237,9 +240,18 @@ def test_missing_configuration_and_ratings_are_listed(app: Flask) -> None:
     assert "医疗机构「甲一中心」未配置中心/站点拆分比例（也无全市默认比例）" in missing
     assert any(m.startswith("岗位「全科医生」未配置岗位系数 y") for m in missing)
     assert any(m.startswith("岗位「护士」没有 2026 年度标准工作量") for m in missing)
+    # Without an institution's choice the leaders are outside the split (seed 4): they need no
+    # c, but the institution then needs a management-share rate.
+    assert "团队「甲一中心团队」有 1 名成员未录入 2026 年度个人绩效考评系数 c：t1-nurse" in missing
     assert (
-        "团队「甲一中心团队」有 2 名成员未录入 2026 年度个人系数（c、a）：t1-leader、t1-nurse"
+        "团队「甲一中心团队」（甲一中心）缺少出勤记录：t1-nurse（2026-01 至 2026-12 中 12 个月）"
         in missing
+    )
+    assert any(
+        m.startswith(
+            "医疗机构「甲一中心」的团队负责人不参与团队分配（按文件默认），但未配置负责人统筹比例"
+        )
+        for m in missing
     )
 
 
@@ -265,7 +277,7 @@ def test_the_hash_is_the_same_when_computed_twice_and_changes_with_an_input(worl
     rating = db.session.scalar(
         select(MemberRating).where(MemberRating.user_id == world.users["T1N"].id)
     )
-    rating.a = Decimal("0.8")
+    rating.c = Decimal("0.8")
     db.session.commit()
     assert preview(YEAR, "settlement")[2] != digest
 

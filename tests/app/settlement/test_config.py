@@ -88,7 +88,7 @@ def test_the_city_sets_rates_splits_posts_and_standards(world: Any, client: Flas
     assert (split.institution_id, split.centre_ratio, split.stations_ratio) == (None, 60, 40)
     assert db.session.scalar(select(PostCoefficient.coefficient)) == Decimal("1.2")
     standard = db.session.scalar(select(WorkloadStandard))
-    assert (standard.year, standard.post, standard.services_per_year) == (YEAR, "", 600)
+    assert (standard.year, standard.post, standard.standard_points) == (YEAR, "", 600)
     html = client.get(CONFIG).get_data(as_text=True)
     assert "全市默认" in html and "全科医生" in html
 
@@ -116,14 +116,13 @@ def test_the_team_leader_rates_the_members(world: Any, client: FlaskClient) -> N
     users = world.users
     path = f"/settlement/ratings?year={YEAR}"
     response = send(client, "t1-leader", path, {
-        "year": YEAR, f"c_{users['T1L'].id}": "1.1", f"a_{users['T1L'].id}": "1",
-        f"c_{users['T1N'].id}": "0.9", f"a_{users['T1N'].id}": "0.95",
+        "year": YEAR, f"c_{users['T1L'].id}": "1.1", f"c_{users['T1N'].id}": "0.95",
     })  # fmt: skip
     assert response.status_code == 302
-    ratings = {r.user_id: (r.c, r.a, r.team_id) for r in db.session.scalars(select(MemberRating))}
+    ratings = {r.user_id: (r.c, r.team_id) for r in db.session.scalars(select(MemberRating))}
     assert ratings == {
-        users["T1L"].id: (Decimal("1.1"), Decimal("1"), world["T1"].id),
-        users["T1N"].id: (Decimal("0.9"), Decimal("0.95"), world["T1"].id),
+        users["T1L"].id: (Decimal("1.1"), world["T1"].id),
+        users["T1N"].id: (Decimal("0.95"), world["T1"].id),
     }
     html = client.get(path).get_data(as_text=True)
     assert "t1-new" in html and "试用期" in html and 'value="0.95"' in html
@@ -134,8 +133,7 @@ def test_ratings_out_of_range_are_refused_and_nothing_is_saved(
 ) -> None:
     users = world.users
     response = send(client, "t1-leader", f"/settlement/ratings?year={YEAR}", {
-        "year": YEAR, f"c_{users['T1L'].id}": "1.0", f"a_{users['T1L'].id}": "1",
-        f"c_{users['T1N'].id}": "1.5", f"a_{users['T1N'].id}": "1",
+        "year": YEAR, f"c_{users['T1L'].id}": "1.0", f"c_{users['T1N'].id}": "1.5",
     })  # fmt: skip
     assert response.status_code == 422
     assert "「t1-nurse」的个人绩效考评系数 c不能大于 1.2" in response.get_data(as_text=True)
@@ -148,7 +146,7 @@ def test_a_leader_cannot_rate_another_teams_member(world: Any, client: FlaskClie
         client,
         "t1-leader",
         f"/settlement/ratings?year={YEAR}",
-        {"year": YEAR, f"c_{other.id}": "1", f"a_{other.id}": "1"},
+        {"year": YEAR, f"c_{other.id}": "1"},
     )
     assert db.session.scalar(select(func.count()).select_from(MemberRating)) == 0
 
@@ -163,7 +161,7 @@ def test_ratings_freeze_once_the_years_settlement_is_reviewed(
     db.session.commit()
     leader = world.users["T1L"]
     response = send(client, "t1-leader", f"/settlement/ratings?year={YEAR}",
-                    {"year": YEAR, f"c_{leader.id}": "0.8", f"a_{leader.id}": "1"})  # fmt: skip
+                    {"year": YEAR, f"c_{leader.id}": "0.8"})  # fmt: skip
     assert response.status_code == 422
     assert "2026 年度结算表已审核，成员系数不能再修改" in response.get_data(as_text=True)
     assert db.session.scalar(

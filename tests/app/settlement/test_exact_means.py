@@ -26,6 +26,7 @@ from fdoctor.reports import settlement_sheet as rs
 from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.models import PoolFund, PostCoefficient, SettlementLine, WorkloadStandard
 from fdoctor.settlement.sheet import sheet_data
+from fdoctor.teamsplit.models import LeaderRule
 from tests.app.settlement.factories import (
     YEAR,
     make_assessment,
@@ -62,7 +63,9 @@ def small_city(a_scores: list[str], b_scores: list[str]) -> dict[str, Any]:
         [
             PoolFund(pool_id=pool.id, year=YEAR, fund_fen=1_000_000, updated_at=NOW),
             PostCoefficient(post="全科医生", coefficient=Decimal("1.2"), updated_at=NOW),
-            WorkloadStandard(year=YEAR, post="", services_per_year=10, updated_at=NOW),
+            WorkloadStandard(year=YEAR, post="", standard_points=Decimal(10), updated_at=NOW),
+            # Each team's only member leads it: keep leaders in the split, as these figures do.
+            LeaderRule(institution_id=inst.id, leaders_in_split=True, updated_at=NOW),
         ]
     )
     db.session.commit()

@@ -154,7 +154,8 @@ def test_distribution_sheets_export_to_pdf_and_excel(
         assert name in text, name
     assert "合计" in text and "15,000.00" in text
     ws = load_workbook(io.BytesIO(rs.build_distribution_xlsx(data))).worksheets[0]
-    amount_col = next(i for i, c in enumerate(data.columns) if c.kind == rs.FEN)
+    # The last amount column is what is paid (the team sheet shows gross and deductions before).
+    amount_col = max(i for i, c in enumerate(data.columns) if c.kind == rs.FEN)
     rows = list(ws.iter_rows(min_row=6, values_only=True))
     total = next(r for r in rows if r[0] == "合计")
     subtotals = [r for r in rows if r[0] == "小计"]

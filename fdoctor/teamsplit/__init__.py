@@ -1,0 +1,1 @@
+"""Sources of the team split: attendance, point tables, deductions, the fund, leader rules."""
