@@ -47,6 +47,8 @@ class Sheet:
     cap: Decimal
     population_note: str
     lines: list[Line] = field(default_factory=list)
+    # False: stop at the teams (no member or reserve lines), e.g. for a simulation's first pass.
+    members: bool = True
 
 
 @dataclass(frozen=True, slots=True)

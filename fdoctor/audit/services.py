@@ -73,6 +73,7 @@ AUDITED_TABLES = frozenset(
         # money
         "settlement",
         "settlement_line",
+        "settlement_simulation",
         "settlement_parameters",
         "pool_fund",
         "post_coefficient",

@@ -411,3 +411,7 @@ def ratings() -> Any:
         frozen=ratings_frozen(year),
         dtext=dtext,
     )
+
+
+# The simulation pages (模拟测算) add their routes to this blueprint.
+from fdoctor.settlement import simulation_routes  # noqa: E402, F401
