@@ -59,7 +59,9 @@ def _recreate(admin_url: str, name: str) -> None:
     from psycopg import sql
 
     with _pg_admin(admin_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
@@ -141,7 +143,9 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with app.app_context(), clock.frozen(date_of_build(YEAR)):
         engine = db.engine
-        settings = session_settings(db.session.connection().connection.dbapi_connection, "postgresql")
+        settings = session_settings(
+            db.session.connection().connection.dbapi_connection, "postgresql"
+        )
         db.session.rollback()
         capture = Capture()
         capture.listen(engine)

@@ -116,8 +116,13 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
         inst = institutions[i]
         for _ in range(n):
             stations.append(
-                unit("station", f"站点{len(stations) + 1}", inst, county_id=inst["county_id"],
-                     institution_id=inst["id"])  # fmt: skip
+                unit(
+                    "station",
+                    f"站点{len(stations) + 1}",
+                    inst,
+                    county_id=inst["county_id"],
+                    institution_id=inst["id"],
+                )  # fmt: skip
             )
     # About four teams in ten directly under their institution (the centre part), the rest under
     # one of its stations: most institutions have teams in both parts.
@@ -131,8 +136,13 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
         for k in range(n):
             parent = own[k % len(own)] if own and k % 5 >= 2 else inst
             teams.append(
-                unit("team", f"团队{len(teams) + 1}", parent, county_id=inst["county_id"],
-                     institution_id=inst["id"])  # fmt: skip
+                unit(
+                    "team",
+                    f"团队{len(teams) + 1}",
+                    parent,
+                    county_id=inst["county_id"],
+                    institution_id=inst["id"],
+                )  # fmt: skip
             )
     session.execute(insert(OrgUnit), units)
 
