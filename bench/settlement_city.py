@@ -99,11 +99,15 @@ class _Timers:
         original = getattr(module, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - started
+                wall = time.perf_counter() - started
+                used = time.process_time() - cpu
+                self.seconds[label] = self.seconds.get(label, 0.0) + wall
+                cpu_label = label.replace("_s", "_cpu_s")
+                self.seconds[cpu_label] = self.seconds.get(cpu_label, 0.0) + used
 
         setattr(module, name, timed)
         self._undo.append(lambda: setattr(module, name, original))
@@ -117,7 +121,12 @@ class _Timers:
 def _simulation_overrides(inputs: dict[str, Any]) -> dict[str, Any]:
     pool = inputs["pools"][0]
     county = pool["counties"][0]
-    inst = next(i for c in pool["counties"] for i in c["institutions"] if i["teams"])
+    inst = next(
+        i
+        for c in pool["counties"]
+        for i in c["institutions"]
+        if len({t["part"] for t in i["teams"]}) == 2
+    )
     return {
         "funds": {str(pool["unit_id"]): pool["fund_fen"] * 11 // 10},
         "county_scores": {str(county["unit_id"]): "99.50"},
@@ -153,9 +162,10 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             run: dict[str, Any] = {}
             capture.statements.clear()
             capture.active = True
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             inputs_module._read_settlement(YEAR, inputs_module._Missing())
             run["reads_s"] = time.perf_counter() - started
+            run["reads_cpu_s"] = time.process_time() - cpu
             capture.active = False
             statements = list(capture.statements)
             conn = connect_bare("postgresql", bare, settings)
@@ -168,19 +178,23 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             run["rows_read"] = floor.rows
             db.session.rollback()
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             inputs, missing = inputs_module.gather_inputs(YEAR, "settlement")
             run["gather_s"] = time.perf_counter() - started
+            run["gather_cpu_s"] = time.process_time() - cpu
             assert not missing, missing[:5]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             typed = settlement_inputs(inputs)
             run["typed_inputs_s"] = time.perf_counter() - started
-            started = time.perf_counter()
+            run["typed_inputs_cpu_s"] = time.process_time() - cpu
+            started, cpu = time.perf_counter(), time.process_time()
             settle(typed)
             run["settle_s"] = time.perf_counter() - started
-            started = time.perf_counter()
+            run["settle_cpu_s"] = time.process_time() - cpu
+            started, cpu = time.perf_counter(), time.process_time()
             compute(inputs)
             run["compute_s"] = time.perf_counter() - started
+            run["compute_cpu_s"] = time.process_time() - cpu
             db.session.rollback()
 
             timers = _Timers()
@@ -188,13 +202,14 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             timers.wrap(build, "compute", "compute_s")
             timers.wrap(build, "sha256_of_texts", "sha256_s")
             timers.wrap(build, "_write_lines", "write_lines_s")
-            timers.wrap(build.audit, "write_created_rows", "audit_entries_s")
+            timers.wrap(build.audit, "record_bulk_rows", "audit_bulk_rows_s")
             timers.wrap(build, "_insert_lines_pg", "insert_lines_s")
             entries_before = db.session.scalar(select(func.count()).select_from(audit.AuditEntry))
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             settlement, _changed = build.build_settlement(YEAR, "settlement", None)
             db.session.flush()
             run["build_s"] = time.perf_counter() - started
+            run["build_cpu_s"] = time.process_time() - cpu
             timers.restore()
             run["build_parts"] = {k: round(v, 4) for k, v in timers.seconds.items()}
             lines = db.session.scalar(
@@ -218,9 +233,12 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 result = simulation.simulate(settlement, overrides)
                 run["simulation_first_s"] = time.perf_counter() - started
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 result = simulation.simulate(settlement, overrides)
                 run["simulation_step_s"] = time.perf_counter() - started
+                run["simulation_step_cpu_s"] = time.process_time() - cpu
+                run["simulation_changed_members"] = result.members_changed
+                run["simulation_changed_teams"] = result.teams_changed
                 run["simulation_changed_counties"] = sum(1 for r in result.counties if r.diff_fen)
                 run["simulation_changed_institutions"] = sum(
                     1 for r in result.institutions if r.diff_fen

@@ -134,7 +134,7 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
         inst = institutions[i]
         own = stations_of.get(inst["id"], [])
         for k in range(n):
-            parent = own[k % len(own)] if own and k % 5 >= 2 else inst
+            parent = own[k % len(own)] if own and k % 5 in (1, 3, 4) else inst
             teams.append(
                 unit(
                     "team",
