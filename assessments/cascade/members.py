@@ -23,7 +23,7 @@ from assessments.settlement import (
     workload_attainment,
 )
 
-__all__ = ["team_members"]
+__all__ = ["member_factors", "team_members"]
 
 
 def team_members(
@@ -53,6 +53,17 @@ def team_members(
             )
         )
     sheet.lines.append(_reserve_line(county, inst, team, dist, amount, parent))
+
+
+def member_factors(sheet: Sheet, team: TeamInput) -> list[CoreMember]:
+    """The team's members as ``distribute_team`` takes them (k, y, c, a), the same as
+    ``team_members`` computes them: with these, ``distribute_team(amount, reserve_rate, …)``
+    gives the amounts of the team's member lines without writing the lines."""
+    members = team.members
+    keys = unique_keys([m.name for m in members], [m.username for m in members])
+    return [
+        _factors(sheet, team, member, name)[0] for member, name in zip(members, keys, strict=True)
+    ]
 
 
 def _factors(

@@ -30,14 +30,15 @@ from assessments.cascade import (
     settle,
 )
 from assessments.cascade.groups import Sheet
-from assessments.cascade.members import team_members
+from assessments.cascade.members import member_factors, team_members
 from assessments.money import SettlementInputError
+from assessments.settlement import TeamWeights, team_amounts, team_weights
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import settlement_inputs
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import dtext, parse_number
-from fdoctor.settlement.models import Settlement, SettlementSimulation
+from fdoctor.settlement.models import Settlement, SettlementLine, SettlementSimulation
 
 # Fen of the largest fund a simulation accepts (10 billion yuan): a typo, not a budget.
 MAX_FUND_FEN = 10**12
@@ -108,6 +109,9 @@ class Base:
     institutions: dict[int, Unit]
     both_parts: frozenset[int]  # institutions with teams in both parts (a split applies)
     members: int  # member lines of the draft
+    # Each team's members checked and weighed (k × y × c × a) when first needed: nothing a
+    # simulation changes moves them.
+    weights: dict[int, TeamWeights] = field(default_factory=dict, compare=False)
 
 
 _bases: OrderedDict[tuple[int, str], Base] = OrderedDict()
@@ -128,7 +132,12 @@ def base_of(settlement: Settlement) -> Base:
         return found
     inputs = settlement_inputs(json.loads(settlement.inputs_json))
     amounts = {
-        line["key"]: line["entitled_fen"] or 0 for line in json.loads(settlement.outputs_json)
+        key: fen or 0
+        for key, fen in db.session.execute(
+            select(SettlementLine.key, SettlementLine.entitled_fen).where(
+                SettlementLine.settlement_id == settlement.id
+            )
+        )
     }
     pools, counties, institutions, both = {}, {}, {}, set()
     for pool in inputs.pools:
@@ -283,6 +292,31 @@ def _team_places(
     }
 
 
+def _members_moved(
+    base: Base,
+    place: tuple[CountyInput, InstitutionInput, TeamInput],
+    sheet: Sheet,
+    amount: int,
+) -> int:
+    """How many of the team's members the simulated ``amount`` (and reserve rate) pays other
+    than the draft. The members' factors do not change in a simulation: they are prepared once
+    per draft (``base.weights``) and only the split of the amount runs again (``team_amounts``,
+    the arithmetic of ``distribute_team``)."""
+    county, inst, team = place
+    if not team.members:
+        team_members(sheet, county, inst, team, amount, f"team:{team.unit_id}")  # refuses > 0
+        return 0
+    weights = base.weights.get(team.unit_id)
+    if weights is None:
+        weights = base.weights[team.unit_id] = team_weights(member_factors(sheet, team))
+    amounts = team_amounts(amount, sheet.reserve_rate, weights)
+    draft = base.amounts
+    return sum(
+        draft.get(f"member:{team.unit_id}:{member.user_id}") != paid
+        for member, paid in zip(team.members, amounts, strict=True)
+    )
+
+
 def simulate(settlement: Settlement, overrides: Overrides) -> Result:
     """The draft's cascade with the overrides, beside the draft. Writes nothing.
 
@@ -306,7 +340,7 @@ def simulate(settlement: Settlement, overrides: Overrides) -> Result:
     try:
         lines = settle(applied, members=False)
         places = _team_places(applied)
-        members = Sheet(applied.year, params.reserve_rate, params.attainment_cap, "")
+        sheet = Sheet(applied.year, params.reserve_rate, params.attainment_cap, "")
         for line in lines:
             level = line.level
             simulated = line.entitled_fen or 0
@@ -319,13 +353,9 @@ def simulate(settlement: Settlement, overrides: Overrides) -> Result:
                 moved = draft.get(line.key) != simulated
                 teams_changed += moved
                 if moved or reserve_changed:
-                    county, inst, team = places[line.key]
-                    team_members(members, county, inst, team, simulated, line.key)
+                    members_changed += _members_moved(base, places[line.key], sheet, simulated)
     except SettlementInputError as exc:
         raise SettlementError(f"按此调整无法计算：{exc}") from None
-    for line in members.lines:
-        if line.level == "member":
-            members_changed += draft.get(line.key) != (line.entitled_fen or 0)
     return Result(
         overrides=overrides,
         pools=[r for r in rows if r.level == "pool"],
