@@ -203,6 +203,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             timers.wrap(build, "sha256_of_texts", "sha256_s")
             timers.wrap(build, "_write_lines", "write_lines_s")
             timers.wrap(build.audit, "record_bulk_rows", "audit_bulk_rows_s")
+            timers.wrap(build.audit, "forget_bulk_rows", "audit_forget_rows_s")
             timers.wrap(build, "_insert_lines_pg", "insert_lines_s")
             entries_before = db.session.scalar(select(func.count()).select_from(audit.AuditEntry))
             started, cpu = time.perf_counter(), time.process_time()
