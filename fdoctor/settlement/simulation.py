@@ -115,7 +115,7 @@ class Base:
 
 
 _bases: OrderedDict[tuple[int, str], Base] = OrderedDict()
-_KEEP = 4
+_KEEP = 2  # drafts kept per process (a city-scale draft's base holds about 11 MB)
 
 
 def forget_bases() -> None:
