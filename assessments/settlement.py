@@ -48,6 +48,7 @@ __all__ = [
     "PreallocationUnit",
     "SettlementInputError",
     "TeamDistribution",
+    "TeamWeights",
     "UnitInput",
     "UnitResult",
     "distribute_team",
@@ -55,6 +56,8 @@ __all__ = [
     "settle_pools",
     "share_for_display",
     "split_by_ratio",
+    "team_amounts",
+    "team_weights",
     "workload_attainment",
 ]
 
@@ -502,9 +505,42 @@ def distribute_team(
     """
     amount = _whole(amount_fen, "团队待分配金额", "分")
     rate = _rate(reserve_rate, "部门基金提取比例")
+    names, factors, probations, weights = _team_members(members)
+    configured_reserve, distributed, amounts = _split_team(amount, rate, names, weights)
+    total_weight = sum(weights, Fraction(0))
+    shares = tuple(
+        MemberShare(
+            name=names[i],
+            k=exact_decimal(factors[i][0]),
+            y=exact_decimal(factors[i][1]),
+            c=exact_decimal(factors[i][2]),
+            a=exact_decimal(factors[i][3]),
+            probation=probations[i],
+            weight=exact_decimal(weights[i]),
+            share=weights[i] / total_weight if total_weight > 0 else Fraction(0),
+            amount_fen=amounts[i],
+        )
+        for i in range(len(names))
+    )
+    return TeamDistribution(
+        amount_fen=amount,
+        reserve_rate=exact_decimal(rate),
+        configured_reserve_fen=configured_reserve,
+        reserve_fen=amount - distributed,
+        distributed_fen=distributed,
+        members=shares,
+    )
+
+
+def _team_members(
+    members: Sequence[MemberInput],
+) -> tuple[
+    list[str], list[tuple[Fraction, Fraction, Fraction, Fraction]], list[bool], list[Fraction]
+]:
+    """The members checked: names, (k, y, c, a), probation flags and weights k × y × c × a
+    (0 on probation)."""
     if not members:
         raise SettlementInputError("团队没有成员，无法分配")
-
     names: list[str] = []
     factors: list[tuple[Fraction, Fraction, Fraction, Fraction]] = []
     probations: list[bool] = []
@@ -536,32 +572,37 @@ def distribute_team(
         factors.append((k, y, c, a))
         probations.append(member.probation)
         weights.append(Fraction(0) if member.probation else k * y * c * a)
+    return names, factors, probations, weights
 
+
+def _split_team(
+    amount: int, rate: Fraction, names: list[str], weights: list[Fraction]
+) -> tuple[int, int, list[int]]:
+    """The configured reserve, the amount distributed and each member's part."""
     configured_reserve = _to_int(round_half_up(rate * amount))
     distributable = amount - configured_reserve
     total_weight = sum(weights, Fraction(0))
     distributed = distributable if total_weight > 0 else 0
-    amounts = largest_remainder(distributed, weights, names)
+    return configured_reserve, distributed, largest_remainder(distributed, weights, names)
 
-    shares = tuple(
-        MemberShare(
-            name=names[i],
-            k=exact_decimal(factors[i][0]),
-            y=exact_decimal(factors[i][1]),
-            c=exact_decimal(factors[i][2]),
-            a=exact_decimal(factors[i][3]),
-            probation=probations[i],
-            weight=exact_decimal(weights[i]),
-            share=weights[i] / total_weight if total_weight > 0 else Fraction(0),
-            amount_fen=amounts[i],
-        )
-        for i in range(len(names))
-    )
-    return TeamDistribution(
-        amount_fen=amount,
-        reserve_rate=exact_decimal(rate),
-        configured_reserve_fen=configured_reserve,
-        reserve_fen=amount - distributed,
-        distributed_fen=distributed,
-        members=shares,
-    )
+
+@dataclass(frozen=True, slots=True)
+class TeamWeights:
+    """A team's members checked once (``team_weights``): names and weights k × y × c × a."""
+
+    names: tuple[str, ...]
+    weights: tuple[Fraction, ...]
+
+
+def team_weights(members: Sequence[MemberInput]) -> TeamWeights:
+    """The members' names and weights as ``distribute_team`` checks and computes them."""
+    names, _factors, _probations, weights = _team_members(members)
+    return TeamWeights(tuple(names), tuple(weights))
+
+
+def team_amounts(amount_fen: int, reserve_rate: Number, team: TeamWeights) -> list[int]:
+    """The members' amounts of ``distribute_team`` (same order), without the rest of its result:
+    for recomputing a team whose members have not changed (a simulation)."""
+    amount = _whole(amount_fen, "团队待分配金额", "分")
+    rate = _rate(reserve_rate, "部门基金提取比例")
+    return _split_team(amount, rate, list(team.names), list(team.weights))[2]

@@ -87,7 +87,10 @@ def verification_round(injector: Any, rng: random.Random) -> dict[str, Any]:
         for residents in period_candidates(institution, Level.L2, quarter).values():
             candidates += len(residents)
             candidates_fake += sum(1 for r in residents if r in fake_residents)
-        sample, _ = draw_sample(institution, Level.L2, quarter, user)
+        # A seed of the run's own, so both engines draw the same sample (the app draws a fresh one).
+        sample, _ = draw_sample(
+            institution, Level.L2, quarter, user, seed=rng.getrandbits(62) + institution.id
+        )
         items = db.session.scalars(
             sa.select(VerificationSampleItem)
             .where(VerificationSampleItem.sample_id == sample.id)

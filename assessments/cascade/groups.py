@@ -33,8 +33,8 @@ __all__ = [
 ]
 
 POPULATION_RULE = (
-    "签约人口 P：{as_of} 当日有效签约的居民人数（签约协议开始日期不晚于该日、结束日期不早于该日，"
-    "且未在该日或之前解约；同一居民只计一次）"
+    "签约人口 P：{as_of} 当日有效签约的居民人数（协议期限包含该日，且协议履行中而该居民仍在协议内、"
+    "已续签或已到期，或在该日之后才解约；同一居民只计一次；与考核指标 A1 的口径相同）"
 )
 
 
@@ -47,6 +47,8 @@ class Sheet:
     cap: Decimal
     population_note: str
     lines: list[Line] = field(default_factory=list)
+    # False: stop at the teams (no member or reserve lines), e.g. for a simulation's first pass.
+    members: bool = True
 
 
 @dataclass(frozen=True, slots=True)

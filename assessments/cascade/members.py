@@ -24,7 +24,7 @@ from assessments.money import SettlementInputError, exact_decimal, yuan
 from assessments.settlement import share_for_display, workload_attainment
 from assessments.workload import attainment_from_points
 
-__all__ = ["leaders_outside", "team_members"]
+__all__ = ["leaders_outside", "member_factors", "team_members"]
 
 
 def leaders_outside(inst: InstitutionInput, member: MemberInput) -> bool:
@@ -82,6 +82,20 @@ def _attendance(member: MemberInput, name: str) -> Attendance | None:
         ],
         member=name,
     )
+
+
+def member_factors(
+    sheet: Sheet, inst: InstitutionInput, team: TeamInput
+) -> list[DistributionMember]:
+    """The team's members as ``distribute_members`` takes them, the same as ``team_members``
+    prepares them: with these, ``distribute_members(amount, …)`` gives the amounts of the team's
+    member lines without writing the lines (the simulation reuses them for every step)."""
+    members = team.members
+    keys = unique_keys([m.name for m in members], [m.username for m in members])
+    return [
+        _factors(sheet, inst, team, member, name).core
+        for member, name in zip(members, keys, strict=True)
+    ]
 
 
 def _factors(

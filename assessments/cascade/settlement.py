@@ -32,14 +32,16 @@ from assessments.settlement import share_for_display
 __all__ = ["settle"]
 
 
-def settle(inputs: SettlementInputs) -> list[Line]:
-    """The lines of the year's settlement sheet, depth-first."""
+def settle(inputs: SettlementInputs, *, members: bool = True) -> list[Line]:
+    """The lines of the year's settlement sheet, depth-first; without ``members``, down to the
+    teams only (no member or reserve lines, and the members' factors are not checked)."""
     params = inputs.parameters
     sheet = Sheet(
         year=inputs.year,
         reserve_rate=params.reserve_rate,
         cap=params.attainment_cap,
         population_note=POPULATION_RULE.format(as_of=inputs.as_of),
+        members=members,
     )
     for pool in inputs.pools:
         _pool(sheet, pool)

@@ -246,4 +246,5 @@ def _teams(
                 ),
             )
         )
-        team_members(sheet, county, inst, team, part.entitled, key)
+        if sheet.members:
+            team_members(sheet, county, inst, team, part.entitled, key)

@@ -77,6 +77,7 @@ AUDITED_TABLES = frozenset(
         "settlement_line",
         "settlement_correction",
         "settlement_correction_line",
+        "settlement_simulation",
         "settlement_parameters",
         "pool_fund",
         "post_coefficient",
@@ -544,20 +545,26 @@ def _digest_sums(digests: Iterable[str]) -> tuple[int, int, int]:
     return count, high, low
 
 
-def _baseline_sums(connection: Any, table: str) -> tuple[int, int, int]:
+def _baseline_sums(
+    connection: Any, table: str, where: str | None = None, params: dict[str, Any] | None = None
+) -> tuple[int, int, int]:
+    """Count and sums of the table's baselines; with ``where`` (SQL on the table as ``t``), of
+    the baselines of the rows it selects only."""
+    rows = f' AND row_id IN (SELECT t.id FROM "{table}" t WHERE {where})' if where else ""
+    bound = {"t": table, **(params or {})}
     if dialect.is_postgresql(connection):
         row = connection.execute(
             text(
                 "SELECT count(*), "
                 "COALESCE(sum(('x' || substr(digest, 1, 15))::bit(60)::bigint::numeric), 0), "
                 "COALESCE(sum(('x' || substr(digest, 16, 15))::bit(60)::bigint::numeric), 0) "
-                "FROM audit_baseline WHERE table_name = :t"
+                "FROM audit_baseline WHERE table_name = :t" + rows
             ),
-            {"t": table},
+            bound,
         ).one()
         return int(row[0]), int(row[1]), int(row[2])
     digests = connection.execute(
-        select(AuditBaseline.digest).where(AuditBaseline.table_name == table)
+        text("SELECT digest FROM audit_baseline WHERE table_name = :t" + rows), bound
     ).scalars()
     return _digest_sums(digests)
 
@@ -599,6 +606,77 @@ def record_bulk_load(table: str, count: int, note: str, *, only_unlogged: bool =
          "baseline": {"count": added[0], "high": str(added[1]), "low": str(added[2])}},
     )  # fmt: skip
     return added[0]
+
+
+def record_bulk_rows(
+    table: str, where: str, params: dict[str, Any], subject: str, note: str
+) -> int:
+    """Audit rows a service just wrote with one statement (those ``where`` selects, SQL on the
+    table as ``t``) as a bulk load: the database digests each row into ``audit_baseline`` and one
+    keyed ``bulk_load`` entry holds their count and sums (``subject``, e.g. the sheet, is its row
+    id). ``verify`` then checks each row against its digest, as for the demo loader's rows; no
+    entry per row is written. Returns the number of rows."""
+    from fdoctor.extensions import db
+
+    connection = db.session.connection()
+    columns = [c.name for c in db.metadata.tables[table].columns]
+    connection.execute(
+        text(
+            f"INSERT INTO audit_baseline (table_name, row_id, digest) "
+            f"SELECT CAST(:t AS VARCHAR(64)), t.id, {_digest_expression(connection, table, columns)} "
+            f'FROM "{table}" t WHERE {where}'
+        ),
+        {"t": table, **params},
+    )
+    count, high, low = _baseline_sums(connection, table, where, params)
+    record_event(
+        "bulk_load",
+        table,
+        subject,
+        {"rows": count, "note": note, "columns": columns,
+         "baseline": {"count": count, "high": str(high), "low": str(low)}},
+    )  # fmt: skip
+    return count
+
+
+def forget_bulk_rows(
+    table: str, where: str, params: dict[str, Any], subject: str, note: str
+) -> int:
+    """Audit the deletion, about to happen, of the rows ``where`` selects: the baselined ones
+    leave their baselines with one keyed ``bulk_delete`` entry (their count and sums, which
+    ``verify`` takes off the loads'); any other row gets a ``delete`` entry of its own. The caller
+    then deletes the rows. Returns the number of rows."""
+    from fdoctor.extensions import db
+
+    connection = db.session.connection()
+    columns = [c.name for c in db.metadata.tables[table].columns]
+    own = connection.execute(
+        text(
+            f'SELECT t.* FROM "{table}" t WHERE {where}'
+            + " AND"
+            + _NOT_BASELINED.removeprefix(" WHERE")
+        ),
+        {"t": table, **params},
+    ).mappings()
+    pending = [("delete", table, str(r["id"]), row_snapshot(dict(r), table), None) for r in own]
+    count, high, low = _baseline_sums(connection, table, where, params)
+    if count:
+        connection.execute(
+            text(
+                f"DELETE FROM audit_baseline WHERE table_name = :t AND row_id IN "
+                f'(SELECT t.id FROM "{table}" t WHERE {where})'
+            ),
+            {"t": table, **params},
+        )
+        record_event(
+            "bulk_delete",
+            table,
+            subject,
+            {"rows": count, "note": note, "columns": columns,
+             "baseline": {"count": count, "high": str(high), "low": str(low)}},
+        )  # fmt: skip
+    write_entries(connection, pending, bulk=True)
+    return count + len(pending)
 
 
 _NOT_BASELINED = (
@@ -747,8 +825,12 @@ def verify(
             seen[entry.id] = (entry.hash, count)
         if entry.action in {"create", "update", "delete"}:
             latest[(entry.table_name, entry.row_id)] = entry.after
-        elif entry.action == "bulk_load" and entry.after:
-            loads.setdefault(entry.table_name, []).append(json.loads(entry.after))
+        elif entry.action in {"bulk_load", "bulk_delete"} and entry.after:
+            load = json.loads(entry.after)
+            if entry.action == "bulk_delete":  # baselines removed with their rows
+                counted = load.get("baseline") or {}
+                load["baseline"] = {k: -int(counted.get(k, 0)) for k in ("count", "high", "low")}
+            loads.setdefault(entry.table_name, []).append(load)
         if len(problems) >= _MAX_PROBLEMS:
             break
     problems.extend(_check_head(key, head, count, last_id, prev))

@@ -1,10 +1,11 @@
 """Building a sheet: compute the year's inputs through the cascade and write the result as a
-draft's lines (one multi-row insert and its audit entries). Flushes; the view commits once."""
+draft's lines (one COPY and one keyed bulk-write audit entry). Flushes; the view commits once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, func, insert, inspect, select
@@ -14,7 +15,6 @@ from assessments.money import SettlementInputError
 from assessments.tiers import Period, PeriodError, ensure_period_ended
 from fdoctor.audit import services as audit
 from fdoctor.core import clock, dialect
-from fdoctor.core.bulk import insert_rows
 from fdoctor.corrections.services import assign, carried_json
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import canonical_json, compute, sha256_of_texts
@@ -117,6 +117,9 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
         return existing, False
     now = clock.now()
     user_id = getattr(user, "id", None)
+    # SQLite hands out the largest id + 1: new lines get ids above every line there was, so an
+    # old line's audit entries never describe a new line.
+    above = db.session.scalar(select(func.max(SettlementLine.id))) or 0
     if existing is None:
         settlement = Settlement(
             year=year, kind=kind, status="draft", version=1, created_at=now, created_by_id=user_id
@@ -125,6 +128,10 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
     else:
         settlement = existing
         _forget_lines(settlement)
+        audit.forget_bulk_rows(
+            SettlementLine.__tablename__, "t.settlement_id = :sheet", {"sheet": settlement.id},
+            f"settlement:{settlement.id}", f"{settlement.title}第 {settlement.version} 版的行（草稿重算）",
+        )  # fmt: skip
         db.session.execute(
             delete(SettlementLine).where(SettlementLine.settlement_id == settlement.id),
             execution_options={"synchronize_session": False},
@@ -141,7 +148,7 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
     settlement.computed_at = now
     settlement.computed_by_id = user_id
     db.session.flush()
-    _write_lines(settlement, outputs)
+    _write_lines(settlement, outputs, above)
     assign(settlement, [c["correction_id"] for c in result.inputs.get("corrections", [])])
     return settlement, True
 
@@ -160,8 +167,12 @@ def _forget_lines(settlement: Settlement) -> None:
             db.session.expunge(obj)
 
 
-def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
-    """Store the output lines in one multi-row insert and their audit entries in one more.
+def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]], above: int = 0) -> None:
+    """Store the output lines in one statement (COPY on PostgreSQL) and audit them as a bulk
+    write: the database digests each line into the audit baselines and one keyed entry holds
+    their count and sums (``audit.record_bulk_rows``; ``flask audit verify`` checks every line
+    against its digest). A recomputed draft's old lines leave the same way
+    (``audit.forget_bulk_rows``).
 
     The ids are reserved first (PostgreSQL: from the column's sequence; SQLite: after the largest
     id, which is what SQLite itself would assign in this write transaction), in the order the
@@ -173,7 +184,7 @@ def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
         return
     connection = db.session.connection()
     order = sorted(range(len(outputs)), key=lambda p: LEVEL_DEPTH[outputs[p]["level"]])
-    reserved = _reserve_line_ids(connection, len(order))
+    reserved = _reserve_line_ids(connection, len(order), above)
     ids = {outputs[position]["key"]: reserved[n] for n, position in enumerate(order)}
     rows = []
     for position in order:
@@ -214,10 +225,13 @@ def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:
         _insert_lines_pg(connection, rows)
     else:
         connection.execute(insert(SettlementLine.__table__), rows)
-    audit.write_created_rows(connection, SettlementLine.__tablename__, rows)
+    audit.record_bulk_rows(
+        SettlementLine.__tablename__, "t.settlement_id = :sheet", {"sheet": settlement.id},
+        f"settlement:{settlement.id}", f"{settlement.title}第 {settlement.version} 版的行",
+    )  # fmt: skip
 
 
-def _reserve_line_ids(connection: Any, count: int) -> list[int]:
+def _reserve_line_ids(connection: Any, count: int, above: int = 0) -> list[int]:
     """``count`` new, ascending ``settlement_line`` ids for this transaction."""
     if dialect.is_postgresql(connection):
         return sorted(
@@ -231,7 +245,7 @@ def _reserve_line_ids(connection: Any, count: int) -> list[int]:
         )
     # SQLite (no AUTOINCREMENT): a new row gets the largest rowid + 1. The sheet's row was written
     # just before, so this transaction holds the database's write lock.
-    last = connection.execute(select(func.max(SettlementLine.id))).scalar() or 0
+    last = max(above, connection.execute(select(func.max(SettlementLine.id))).scalar() or 0)
     return list(range(last + 1, last + 1 + count))
 
 
@@ -239,5 +253,9 @@ _LINE_COLUMNS = tuple(column.name for column in SettlementLine.__table__.columns
 
 
 def _insert_lines_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
-    """All lines as one statement with one parameter, in id order (``fdoctor.core.bulk``)."""
-    insert_rows(connection, SettlementLine.__table__, rows, _LINE_COLUMNS, by_id=True)
+    """All lines in one ``COPY``, in id order (parents before their children)."""
+    names = ", ".join(f'"{c}"' for c in _LINE_COLUMNS)
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY settlement_line ({names}) FROM STDIN") as copy:
+        for row in sorted(rows, key=itemgetter("id")):
+            copy.write_row([row[c] for c in _LINE_COLUMNS])

@@ -69,3 +69,13 @@ class RatingsForm(FlaskForm):
     """The team leader's c and a per member; ``c_<user id>`` / ``a_<user id>`` are read by the view."""
 
     year = IntegerField("年度", validators=[InputRequired("请填写年度"), YEAR_RANGE])
+
+
+class SimulationForm(FlaskForm):
+    """A simulation step on a draft; the overrides' fields (``fund_<pool id>``, ``score_<county
+    id>``, ``split_*_<n>``, ``reserve_pct``) are read by ``simulation.overrides_from_form``."""
+
+    name = StringField(
+        "方案名称（保存时填写）", validators=[Length(max=60, message="方案名称不能超过 60 个字")]
+    )
+    action = HiddenField(default="simulate")

@@ -285,3 +285,24 @@ class MemberRating(ScopedMixin, db.Model):
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     user = relationship("User", foreign_keys=[user_id])
+
+
+class SettlementSimulation(db.Model):
+    """A named what-if on a draft settlement (模拟测算): its overrides (funds, scores, splits, the
+    reserve rate) as JSON, who saved it and when, and the draft version it was made on. The
+    amounts are not stored: they are recomputed beside the draft (``fdoctor.settlement.simulation``).
+    """
+
+    __tablename__ = "settlement_simulation"
+    __table_args__ = (UniqueConstraint("settlement_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlement.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    overrides_json: Mapped[str] = mapped_column(Text)
+    base_version: Mapped[int] = mapped_column(Integer)
+    base_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    created_by = relationship("User", foreign_keys=[created_by_id])

@@ -1,78 +1,56 @@
-"""Signed population P (签约人口): the residents under contract on a day, per county,
-institution and team, in one grouped query.
+"""Signed population P (签约人口) of the counties, institutions and teams on a year's last day,
+read from the running figures (``fdoctor.tallies``: ``signed_population`` of period ``YYYY-12``).
 
-Signed population P of a unit for year Y is counted as of 31 December of Y: the residents
-covered (``ContractMember``) by a contract with ``start_date <= 12-31 <= end_date`` that was not
-terminated on or before that day (a ``terminated`` contract counts only when its
-``terminated_on`` is later), each resident once. ``ContractMember.is_active`` only says "now",
-so the dates decide. The pre-allocation for year Y, made during Y, counts as of 31 December
-of Y−1, the last year-end known.
+A unit's P is the residents signed on that day by its contracts, each resident once, by the
+definition of indicator A1 (``fdoctor.assessments.metrics.predicates._member_in_force``): the
+contract's term holds the day, and it is active with the member still on it, renewed or
+expired (its term decides), or terminated later than the day. The settlement of year Y counts on
+31 December of Y; the pre-allocation for Y on 31 December of Y−1, the last year-end known.
+
+The figures of a month end are written by the ``rebuild_tallies`` job (``rebuild_month``) once
+the month is over. Before the job has run for that month there are no rows: P is then counted
+from the contracts with the same definition (``count_signed_population``), so a sheet's figures
+never depend on whether the job ran, only its speed does.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date
-from typing import Any
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import select
 
-from fdoctor.contracts.models import Contract, ContractMember
-from fdoctor.core import dialect
 from fdoctor.extensions import db
+from fdoctor.tallies.models import SignedPopulation
+from fdoctor.tallies.services import count_signed_population, month_of
 
-
-def signed_population(as_of: date, column: str) -> dict[int, int]:
-    """Residents under contract on ``as_of`` per county / institution / team (one grouped query)."""
-    col = getattr(ContractMember, column)
-    rows = db.session.execute(
-        select(col, func.count(distinct(ContractMember.resident_id)))
-        .join(Contract, Contract.id == ContractMember.contract_id)
-        .where(_signed_on(as_of))
-        .group_by(col)
-    ).all()
-    return {unit_id: count for unit_id, count in rows if unit_id is not None}
-
-
-_POPULATION_LEVELS = ("county", "institution", "team")
+LEVELS = ("county", "institution", "team")
 
 
 def signed_population_by_level(as_of: date) -> dict[str, dict[int, int]]:
-    """``signed_population`` for counties, institutions and teams at once.
+    """P by level (``county`` / ``institution`` / ``team``) and unit id, on ``as_of``.
 
-    On PostgreSQL one scan with ``GROUPING SETS`` (the counts are the same as three grouped
-    queries: each set counts distinct residents in its own groups); elsewhere three queries.
+    A month end reads the month's running figures (one small query); any other day, or a month
+    end the job has not counted yet, counts the contracts (three grouped queries).
     """
-    if not dialect.is_postgresql():
-        return {level: signed_population(as_of, f"{level}_id") for level in _POPULATION_LEVELS}
-    columns = [getattr(ContractMember, f"{level}_id") for level in _POPULATION_LEVELS]
-    # grouping(county, institution, team) sets a bit for each column left out of the row's set.
-    bits = {0b011: "county", 0b101: "institution", 0b110: "team"}
-    rows: Any = db.session.execute(
-        select(
-            func.grouping(*columns),
-            *columns,
-            func.count(distinct(ContractMember.resident_id)),
-        )
-        .join(Contract, Contract.id == ContractMember.contract_id)
-        .where(_signed_on(as_of))
-        .group_by(func.grouping_sets(*columns))
-    ).all()
-    result: dict[str, dict[int, int]] = {level: {} for level in _POPULATION_LEVELS}
-    for grouping, county_id, institution_id, team_id, count in rows:
-        level = bits[grouping]
-        unit_id = {"county": county_id, "institution": institution_id, "team": team_id}[level]
-        if unit_id is not None:
-            result[level][unit_id] = count
+    result: dict[str, dict[int, int]] = {level: {} for level in LEVELS}
+    if as_of.day == monthrange(as_of.year, as_of.month)[1]:
+        rows = db.session.execute(
+            select(SignedPopulation.level, SignedPopulation.unit_id, SignedPopulation.signed).where(
+                SignedPopulation.period == month_of(as_of)
+            )
+        ).all()
+        if rows:
+            for level, unit_id, signed in rows:
+                if level in result:
+                    result[level][unit_id] = signed
+            return result
+    for level, unit_id, signed in count_signed_population(as_of):
+        result[level][unit_id] = signed
     return result
 
 
-def _signed_on(as_of: date) -> Any:
-    """Contracts in force on ``as_of`` (see the module's docstring)."""
-    return and_(
-        Contract.start_date <= as_of,
-        Contract.end_date >= as_of,
-        or_(
-            Contract.status != "terminated",
-            and_(Contract.terminated_on.is_not(None), Contract.terminated_on > as_of),
-        ),
-    )
+def signed_population(as_of: date, column: str) -> dict[int, int]:
+    """P on ``as_of`` of one level, named by the column (``county_id``, ``institution_id``,
+    ``team_id``)."""
+    return signed_population_by_level(as_of)[column.removesuffix("_id")]

@@ -392,6 +392,7 @@ def ratings() -> Any:
     )
 
 
-# The one form per year and its spreadsheet register their routes on ``bp`` (imported last: they
-# need ``bp``, and the configuration page above renders through them).
-from fdoctor.settlement import year_views  # noqa: E402
+# The one form per year and its spreadsheet, and the simulation pages (模拟测算), register their
+# routes on ``bp`` (imported last: they need ``bp``, and the configuration page above renders
+# through ``year_views``).
+from fdoctor.settlement import simulation_routes, year_views  # noqa: E402, F401

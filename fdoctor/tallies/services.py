@@ -202,12 +202,13 @@ def scan_service_tallies(period: str) -> Any:
     )
 
 
-def _signed_population_rows(period: str) -> list[dict[str, Any]]:
+def count_signed_population(as_of: date) -> list[tuple[str, int, int]]:
+    """(level, unit id, residents signed on ``as_of``) of every team, institution and county,
+    counted from the contracts (``metrics`` A1's definition; three grouped queries)."""
     from fdoctor.assessments.metrics.predicates import _member_in_force
     from fdoctor.contracts.models import Contract, ContractMember
 
-    _start, as_of = _month_bounds(period)
-    rows: list[dict[str, Any]] = []
+    counts: list[tuple[str, int, int]] = []
     for level, column in (
         ("team", ContractMember.team_id),
         ("institution", ContractMember.institution_id),
@@ -219,11 +220,16 @@ def _signed_population_rows(period: str) -> list[dict[str, Any]]:
             .where(_member_in_force(as_of), column.is_not(None))
             .group_by(column)
         ).all()
-        rows += [
-            {"period": period, "unit_id": unit_id, "level": level, "signed": signed}
-            for unit_id, signed in counted
-        ]
-    return rows
+        counts += [(level, unit_id, signed) for unit_id, signed in counted]
+    return counts
+
+
+def _signed_population_rows(period: str) -> list[dict[str, Any]]:
+    _start, as_of = _month_bounds(period)
+    return [
+        {"period": period, "unit_id": unit_id, "level": level, "signed": signed}
+        for level, unit_id, signed in count_signed_population(as_of)
+    ]
 
 
 def rebuild_service_tallies() -> int:

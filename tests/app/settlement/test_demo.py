@@ -97,15 +97,20 @@ def test_signed_population_of_the_demo_matches_the_contract_dates(demo: None) ->
     rows = db.session.execute(
         select(
             ContractMember.resident_id,
+            ContractMember.is_active,
             Contract.start_date,
             Contract.end_date,
             Contract.status,
             Contract.terminated_on,
         ).join(Contract, Contract.id == ContractMember.contract_id)
     ).all()
+    # Indicator A1's definition: the term holds the day; active with the member on it, renewed or
+    # expired, or terminated later than the day.
     counted = {
-        resident for resident, start, end, status, stopped in rows
-        if start <= as_of <= end and (status != "terminated" or (stopped is not None and stopped > as_of))
+        resident for resident, on, start, end, status, stopped in rows
+        if start <= as_of <= end and (
+            (status == "active" and on) or status in ("renewed", "expired")
+            or (status == "terminated" and stopped is not None and stopped > as_of))
     }  # fmt: skip
     assert sum(signed_population(as_of, "county_id").values()) == len(counted)
 
