@@ -26,11 +26,14 @@ from fdoctor.settlement.models import Settlement, SettlementLine
 
 # key → (label, what it means). Order here is the order on the slip.
 FACTOR_LABELS: dict[str, tuple[str, str]] = {
+    "amount_fen": ("实发金额", "扣款后本人应得的金额"),
     "k": (
         "工作量达标系数 k",
         "本年计入的工作量 ÷ 标准工作量，超过上限按上限计；核实为虚假或有争议的服务记录不计入",
     ),
+    "k_source": ("k 的计算依据", "按工作量点数，或（早期结算表）按服务次数"),
     "points": ("工作量点数", "各类服务按点数表折算后的合计（入户随访点数高于电话随访）"),
+    "point_table": ("工作量点数表", "计算点数所用的点数表（县区可调整）"),
     "standard_points": ("标准工作量点数", "本岗位本年应完成的工作量点数"),
     "services": ("本年计入的服务次数", "本人本年在本团队录入、未被核实为虚假或有争议的服务记录数"),
     "standard": ("标准工作量（次）", "本岗位本年应完成的服务次数"),
@@ -41,6 +44,8 @@ FACTOR_LABELS: dict[str, tuple[str, str]] = {
         "出勤系数 a",
         "实际出勤天数 ÷ 应出勤天数；病假、事假、产假、工休假、婚假的天数不计奖金",
     ),
+    "a_source": ("a 的计算依据", "按每月出勤记录的天数，或（早期结算表）直接填写"),
+    "attendance_months": ("出勤记录月数", "计入的月度出勤记录数"),
     "days_due": ("应出勤天数", "本年各月应出勤天数之和"),
     "days_worked": ("实际出勤天数", "本年各月实际出勤天数之和"),
     "leave_days": ("请假天数", "按假别列示；这些天数不计奖金"),
@@ -50,7 +55,13 @@ FACTOR_LABELS: dict[str, tuple[str, str]] = {
     ),
     "gross_fen": ("扣款前金额", "按权重分得的金额（扣分之前）"),
     "deducted_fen": ("扣款", "因扣分扣下并转入部门基金的金额"),
+    "deduction_count": ("扣分记录数", "本年团队内部考核的扣分记录条数"),
     "leader": ("团队长", "团队长是否参与团队内部分配"),
+    "in_split": ("参与团队分配", "试用期成员和不参与团队分配的团队长为“否”"),
+    "paid_by_management": (
+        "由机构管理份额支付",
+        "团队长不参与团队分配时，按团队考核结果由机构管理份额支付",
+    ),
     "leaders_in_split": (
         "团队长参与团队分配",
         "按机构配置：团队长参与团队分配，或由机构管理份额支付",
@@ -59,6 +70,12 @@ FACTOR_LABELS: dict[str, tuple[str, str]] = {
     "probation": ("试用期", "试用期成员权重为 0，不参与分配"),
 }
 HIDDEN_FACTORS = frozenset({"rating_id"})
+SOURCE_LABELS = {
+    "points": "工作量点数",
+    "records": "服务次数",
+    "days": "出勤天数",
+    "typed": "直接填写",
+}
 LEAVE_LABELS = {
     "sick": "病假",
     "personal": "事假",
@@ -73,6 +90,8 @@ def _value_text(key: str, value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return "是" if value else "否"
+    if key in ("k_source", "a_source"):
+        return SOURCE_LABELS.get(str(value), str(value))
     if key.endswith("_fen") and isinstance(value, int):
         return f"{yuan(value)} 元"
     if isinstance(value, dict):

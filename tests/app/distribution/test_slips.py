@@ -55,12 +55,13 @@ def test_a_member_sees_their_slip_with_each_factor_explained(
     assert f"/distribution/slips/{line.id}" in index and "2026 年度" in index
     html = client.get(f"/distribution/slips/{line.id}").get_data(as_text=True)
     assert f"{line.entitled_fen // 100:,}.{line.entitled_fen % 100:02d}" in html
-    # The nurse's factors as the sheet computed them: 6 services of a standard of 8 (nurses),
-    # y 1.0 (护士), c 1.2 and a 0.9 entered by the leader.
+    # The nurse's factors as the sheet computed them: 6 workload points of a standard of 8
+    # (nurses), y 1.0 (护士), c 1.2 by the leader and a 0.9 from the attendance days.
     for label, value in (
         ("工作量达标系数 k", "0.75"),
-        ("本年计入的服务次数", "6"),
-        ("标准工作量（次）", "8"),
+        ("k 的计算依据", "工作量点数"),
+        ("工作量点数", "6"),
+        ("标准工作量点数", "8"),
         ("岗位系数 y", "1"),
         ("个人绩效考评系数 c", "1.2"),
         ("出勤系数 a", "0.9"),
