@@ -202,23 +202,7 @@ def find_sample(unit: OrgUnit, level: Level, period: Period) -> VerificationSamp
     )
 
 
-def draw_sample(
-    unit: OrgUnit,
-    level: Level,
-    period: Period,
-    user: Any,
-    rate: Decimal | None = None,
-    minimum: int | None = None,
-    seed: int | None = None,
-) -> tuple[VerificationSample, bool]:
-    """Draw (or return the existing) sample of ``unit`` for ``period``; ``(sample, created)``.
-
-    Refused before the period has ended, by the clock's today (``ensure_period_ended``).
-
-    Flushes; the caller commits (and, should a concurrent draw win the unique constraint, rolls
-    back and loads that one with ``find_sample``).
-    """
-    level = Level(level)
+def _check_draw(unit: OrgUnit, level: Level, period: Period) -> None:
     if level not in _LEVEL_UNIT_KIND:
         raise SurveyError("抽查只在中心季度考核（L2）和县区半年考核（L3）进行")
     if unit.kind != _LEVEL_UNIT_KIND[level]:
@@ -231,64 +215,78 @@ def draw_sample(
         ensure_period_ended(period, clock.today(), "抽样")
     except PeriodNotEnded as exc:
         raise SurveyError(str(exc)) from None
-    existing = find_sample(unit, level, period)
-    if existing is not None:
-        return existing, False
-    rate = sample_rate() if rate is None else rate
-    minimum = sample_minimum() if minimum is None else minimum
+
+
+@dataclass
+class _Draw:
+    """A draw before it is stored: per team its candidates, flags, weight, the doctors who served
+    its residents and their risks, and the residents drawn."""
+
+    seed: int
+    teams: list[int]
+    candidates: dict[int, list[int]]
+    flags: dict[int, int]
+    weights: dict[int, Decimal]
+    served: dict[int, dict[int, set[int]]]
+    risks: dict[int, DoctorRisk]
+    widened: dict[int, int]
+    drawn: dict[int, list[int]]
+
+    def doctors(self, team_id: int) -> list[int]:
+        return sorted({d for ds in self.served.get(team_id, {}).values() for d in ds})
+
+
+def _plan_draw(
+    unit: OrgUnit, level: Level, period: Period, rate: Decimal, minimum: int, seed: int
+) -> _Draw:
+    """Who is drawn (see the module docstring): the team's size raised by its open flags and
+    widened after a dispute, its residents weighted by their doctors' risk."""
     candidates = period_candidates(unit, level, period)
     teams = sorted(set(_teams_under(unit, level)) | set(candidates))
     flags = open_flag_counts(teams)
-    weights = {t: risk_weight(flags.get(t, 0), len(candidates.get(t, []))) for t in teams}
     served = doctors_of_residents(teams, period)
-    risks = doctor_risks(
-        {d for team in served.values() for ds in team.values() for d in ds}, period
+    plan = _Draw(
+        seed=seed,
+        teams=teams,
+        candidates=candidates,
+        flags=flags,
+        weights={t: risk_weight(flags.get(t, 0), len(candidates.get(t, []))) for t in teams},
+        served=served,
+        risks=doctor_risks({d for t in served.values() for ds in t.values() for d in ds}, period),
+        widened={},
+        drawn={},
     )
-    seed = new_seed() if seed is None else seed  # a given seed: benchmarks that must replay
-    sizes: dict[int, int] = {}
-    widened: dict[int, int] = {}
-    drawn: dict[int, list[int]] = {}
     try:
         for team_id in teams:
             residents = candidates.get(team_id, [])
-            base = team_sample_size(len(residents), rate, minimum, weights[team_id])
-            team_doctors = {d for ds in served.get(team_id, {}).values() for d in ds}
-            disputed = sum(1 for d in team_doctors if risks[d].disputed_before)
-            sizes[team_id] = widened_size(base, len(residents), disputed)
-            widened[team_id] = sizes[team_id] - base
-            drawn[team_id] = draw(
-                residents, sizes[team_id], seed, _resident_weights(team_id, served, risks)
-            )
+            base = team_sample_size(len(residents), rate, minimum, plan.weights[team_id])
+            disputed = sum(1 for d in plan.doctors(team_id) if plan.risks[d].disputed_before)
+            size = widened_size(base, len(residents), disputed)
+            plan.widened[team_id] = size - base
+            weights = _resident_weights(team_id, served, plan.risks)
+            plan.drawn[team_id] = draw(residents, size, seed, weights)
     except SamplingError as exc:
         raise SurveyError(str(exc)) from None
-    sample = VerificationSample(
-        org_unit_id=unit.id,
-        county_id=unit.county_id,
-        level=level.value,
-        period=str(period),
-        seed=seed,
-        rate=str(rate),
-        minimum=minimum,
-        drawn_at=clock.now(),
-        drawn_by_id=user.id,
-    )
-    db.session.add(sample)
-    db.session.flush()
-    for team_id in teams:
-        residents = drawn[team_id]
+    return plan
+
+
+def _store_draw(sample: VerificationSample, plan: _Draw) -> None:
+    """The sample's teams, doctors and residents, as drawn (the inputs a replay needs)."""
+    for team_id in plan.teams:
+        residents = plan.drawn[team_id]
         db.session.add(
             VerificationSampleTeam(
                 sample_id=sample.id,
                 team_id=team_id,
-                population=len(candidates.get(team_id, [])),
-                open_flags=flags.get(team_id, 0),
-                risk_weight=str(weights[team_id]),
+                population=len(plan.candidates.get(team_id, [])),
+                open_flags=plan.flags.get(team_id, 0),
+                risk_weight=str(plan.weights[team_id]),
                 size=len(residents),
-                widened=widened[team_id],
+                widened=plan.widened[team_id],
             )
         )
-        for doctor_id in sorted({d for ds in served.get(team_id, {}).values() for d in ds}):
-            risk = risks[doctor_id]
+        for doctor_id in plan.doctors(team_id):
+            risk = plan.risks[doctor_id]
             db.session.add(
                 VerificationSampleDoctor(
                     sample_id=sample.id,
@@ -311,6 +309,47 @@ def draw_sample(
                     status="pending",
                 )
             )
+
+
+def draw_sample(
+    unit: OrgUnit,
+    level: Level,
+    period: Period,
+    user: Any,
+    rate: Decimal | None = None,
+    minimum: int | None = None,
+    seed: int | None = None,
+) -> tuple[VerificationSample, bool]:
+    """Draw (or return the existing) sample of ``unit`` for ``period``; ``(sample, created)``.
+
+    Refused before the period has ended, by the clock's today (``ensure_period_ended``). A
+    ``seed`` is for benchmarks that must replay; the app draws with a fresh one.
+
+    Flushes; the caller commits (and, should a concurrent draw win the unique constraint, rolls
+    back and loads that one with ``find_sample``).
+    """
+    level = Level(level)
+    _check_draw(unit, level, period)
+    existing = find_sample(unit, level, period)
+    if existing is not None:
+        return existing, False
+    rate = sample_rate() if rate is None else rate
+    minimum = sample_minimum() if minimum is None else minimum
+    plan = _plan_draw(unit, level, period, rate, minimum, new_seed() if seed is None else seed)
+    sample = VerificationSample(
+        org_unit_id=unit.id,
+        county_id=unit.county_id,
+        level=level.value,
+        period=str(period),
+        seed=plan.seed,
+        rate=str(rate),
+        minimum=minimum,
+        drawn_at=clock.now(),
+        drawn_by_id=user.id,
+    )
+    db.session.add(sample)
+    db.session.flush()
+    _store_draw(sample, plan)
     db.session.flush()
     return sample, True
 
