@@ -106,7 +106,7 @@ def test_a_team_leader_sees_their_members_to_rate_with_the_ratings_page(
 ) -> None:
     html = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
     group = _groups(html)[("甲一中心团队", "team_leader")]
-    assert "团队「甲一中心团队」有 2 名成员未录入 2026 年度个人系数（c、a）" in group
+    assert "团队「甲一中心团队」有 2 名成员未录入 2026 年度个人绩效考评系数 c" in group
     assert f'href="/settlement/ratings?year={YEAR}">去处理</a>' in group
     assert "甲二中心团队" not in html
 
