@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from assessments.tiers import Level, Period, PeriodError
 from fdoctor.auth.models import User
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import period_arg
 from fdoctor.core.roles import Role
@@ -62,6 +62,14 @@ from fdoctor.surveys.services import (
 )
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
+menu.add(
+    bp,
+    "index",
+    "满意度与投诉",
+    roles={Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN},
+    group=menu.ASSESSMENT,
+    order=20,
+)
 SURVEY_ROLES = (Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
 # Who sees verification samples and their report, and who draws, calls and reviews.
 VERIFY_VIEWERS = (Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
