@@ -92,7 +92,7 @@ def _report_or_404(report_id: int) -> WorkloadReport:
 @bp.route("/workload/<int:report_id>")
 @roles_required(*WORKLOAD_ROLES)
 def workload_detail(report_id: int) -> Any:
-    from fdoctor.reports.dashboards import workload_table
+    from fdoctor.assessments.dashboards import workload_table
 
     report = _report_or_404(report_id)
     return render_template(
@@ -103,7 +103,8 @@ def workload_detail(report_id: int) -> Any:
 @bp.route("/workload/<int:report_id>.xlsx")
 @roles_required(*WORKLOAD_ROLES)
 def workload_xlsx(report_id: int) -> Any:
-    from fdoctor.reports.dashboards import build_workload_xlsx, workload_table
+    from fdoctor.assessments.dashboards import workload_table
+    from fdoctor.reports.workload import build_workload_xlsx
 
     report = _report_or_404(report_id)
     body = build_workload_xlsx(workload_table(report))

@@ -7,7 +7,8 @@
 
 Each view is a table and a Chart.js payload (``Dashboard.chart``) that
 ``fdoctor/static/js/assessments.js`` draws; the numbers come from grouped queries, never one query
-per unit.
+per unit. The workload report's table is gathered here too; ``fdoctor.reports.workload`` turns it
+into Excel.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from fdoctor.assessments.services import (
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
+from fdoctor.reports.workload import WorkloadTable
 
 
 @dataclass
@@ -326,16 +328,6 @@ def dashboard_data(
 # --------------------------------------------------------------------------- workload report
 
 
-@dataclass
-class WorkloadTable:
-    title: str
-    period: str
-    types: list[tuple[str, str]]  # (type, label)
-    rows: list[tuple[str, str, list[int], int]]  # institution, team, counts per type, total
-    totals: list[int]
-    total: int
-
-
 def workload_table(report: WorkloadReport) -> WorkloadTable:
     """The report's rows pivoted: one line per team, one column per service type."""
     from fdoctor.records.models import SERVICE_TYPES
@@ -374,25 +366,3 @@ def workload_table(report: WorkloadReport) -> WorkloadTable:
         totals=totals,
         total=sum(totals),
     )
-
-
-def build_workload_xlsx(table: WorkloadTable) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "工作量"
-    ws.append([table.title])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["机构", "团队", *[label for _, label in table.types], "合计"])
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    for institution, team, counts, total in table.rows:
-        ws.append([institution, team, *counts, total])
-    ws.append(["合计", "", *table.totals, table.total])
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 18
-    from fdoctor.core.spreadsheet import workbook_bytes
-
-    return workbook_bytes(wb)  # text cells neutralised: no formula from user input
