@@ -5,14 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import LEVEL_LABELS, format_target, format_value, parse_period
+from fdoctor.assessments.services import LEVEL_LABELS, format_target, format_value, invalid_period
 from fdoctor.core import clock
+from fdoctor.core.periods import parse_period
 from fdoctor.reports.assessment_sheet import DIMENSIONS, SHEET_TITLES, SheetData, SheetRow
 
 
 def sheet_data(assessment: Assessment) -> SheetData:
     """Read an ``Assessment`` into the sheet's plain data."""
-    period = parse_period(assessment.level, assessment.period)
+    period = parse_period(assessment.period, assessment.level, error=invalid_period)
     rows = []
     dims: dict[str, list[Decimal]] = {}
     for item in assessment.items:
