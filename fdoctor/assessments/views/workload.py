@@ -23,7 +23,7 @@ from fdoctor.assessments.views.blueprint import (
 )
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
-from fdoctor.core.roles import Role
+from fdoctor.core.scope import visible_county_ids
 from fdoctor.extensions import db
 
 
@@ -69,11 +69,7 @@ def workload_generate() -> Any:
     except PeriodNotEnded as exc:
         flash(str(exc), "danger")
         return redirect(url_for(".workload"))
-    unit = current_user.org_unit
-    county_ids = None
-    if current_user.role != Role.CITY_ADMIN.value:
-        county_ids = [unit.county_id or unit.id] if unit is not None else []
-    outcome = workload_report(period, county_ids)
+    outcome = workload_report(period, visible_county_ids())
     db.session.commit()
     if outcome.created:
         flash(f"已生成 {period} 工作量报表：{outcome.note}", "success")
