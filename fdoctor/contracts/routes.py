@@ -44,14 +44,7 @@ from fdoctor.households.services import can_write, team_doctors, writable_teams
 from fdoctor.reports.agreement import build_agreement_pdf
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
-menu.add(
-    bp,
-    "index",
-    "签约",
-    roles=HEALTH_DATA_READERS,
-    group=menu.RESIDENTS,
-    order=20,
-)
+menu.add(bp, "index", "签约", roles=HEALTH_DATA_READERS, group=menu.RESIDENTS, order=20)
 
 
 @bp.route("/")

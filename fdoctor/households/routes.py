@@ -37,14 +37,7 @@ from fdoctor.households.services import (
 from fdoctor.records.models import ServiceRecord
 
 bp = Blueprint("households", __name__, url_prefix="/households")
-menu.add(
-    bp,
-    "index",
-    "居民与家庭",
-    roles=HEALTH_DATA_READERS,
-    group=menu.RESIDENTS,
-    order=10,
-)
+menu.add(bp, "index", "居民与家庭", roles=HEALTH_DATA_READERS, group=menu.RESIDENTS, order=10)
 
 
 def _int(value: Any) -> int | None:

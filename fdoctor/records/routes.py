@@ -49,14 +49,7 @@ bp = Blueprint("records", __name__, url_prefix="/services")
 menu.add(
     bp, "tablet", "录入服务", roles={Role.DOCTOR, Role.TEAM_LEADER}, group=menu.SERVICES, order=10
 )
-menu.add(
-    bp,
-    "index",
-    "服务记录",
-    roles=HEALTH_DATA_READERS,
-    group=menu.SERVICES,
-    order=20,
-)
+menu.add(bp, "index", "服务记录", roles=HEALTH_DATA_READERS, group=menu.SERVICES, order=20)
 menu.add(
     bp,
     "referrals",
