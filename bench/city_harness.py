@@ -129,7 +129,7 @@ def preload() -> None:
         "fdoctor.settlement.build",
         "fdoctor.settlement.sheet",
         "fdoctor.settlement.cascade",
-        "fdoctor.reports.dashboards",
+        "fdoctor.assessments.dashboards",
         "fdoctor.demo.generator",
         "flask_migrate",
         "psycopg",

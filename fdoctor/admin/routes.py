@@ -21,7 +21,7 @@ from fdoctor.auth.services import (
     admin_update_user,
     create_user,
 )
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import ORG_MANAGERS, Role
 from fdoctor.core.scope import scope_clause
@@ -29,6 +29,9 @@ from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+menu.add(
+    bp, "users", "用户管理", roles={Role.ADMIN, Role.CENTRE_ADMIN}, group=menu.MANAGEMENT, order=20
+)
 
 
 @bp.route("/users")

@@ -14,11 +14,13 @@ from sqlalchemy.orm import aliased
 
 from fdoctor.assessments.models import Assessment
 from fdoctor.assessments.services import LEVEL_LABELS
+from fdoctor.core import menu
 from fdoctor.core.query import period_arg
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
 bp = Blueprint("public", __name__, url_prefix="/public")
+menu.add(bp, "index", "结果公示", roles=None, group=menu.ASSESSMENT, order=50)
 PUBLIC_LEVELS = ("L1", "L2", "L3", "L4")
 PUBLIC_STATUSES = ("published", "acknowledged", "appealed")
 

@@ -25,7 +25,6 @@ from fdoctor.assessments.models import (
     WorkloadReport,
 )
 from fdoctor.assessments.services import LEVEL_LABELS, SPOT_LEVEL
-from fdoctor.core.roles import Role
 from fdoctor.core.scope import county_clause, scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -175,9 +174,7 @@ def draw_items(draw_id: int, user: Any) -> list[SpotCheckDrawItem]:
             SpotCheckDrawItem.institution_id,
         )
     )
-    if user.role != Role.CITY_ADMIN.value:
-        stmt = stmt.where(SpotCheckDrawItem.county_id == user.org_unit_id)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.where(scope_clause(SpotCheckDrawItem, user))))
 
 
 def l4_assessments(year: int) -> list[Assessment]:

@@ -66,7 +66,6 @@ from assessments.tiers import (
     SPOT_CHECK_LEVEL,
     Level,
     Period,
-    PeriodError,
     PeriodNotEnded,
     due_on,
     ensure_period_ended,
@@ -80,6 +79,7 @@ from fdoctor.assessments.models import (
 )
 from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import insert_rows
+from fdoctor.core.periods import parse_period
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -152,11 +152,10 @@ def parse_level(text: str) -> str:
     return level
 
 
-def parse_period(level: str, text: str) -> Period:
-    try:
-        return Period.parse(str(text), expect=tier(level).period_kind)
-    except PeriodError as exc:
-        raise AssessmentError(str(exc), 422) from None
+def invalid_period(message: str) -> AssessmentError:
+    """The refusal of a malformed period, or one of another kind than its level's
+    (``fdoctor.core.periods.parse_period(text, level, error=invalid_period)``)."""
+    return AssessmentError(message, 422)
 
 
 def ensure_judgeable(period: Period, action: str) -> None:
@@ -437,7 +436,7 @@ def open_assessments(
     """
     level = parse_level(level)
     if isinstance(period, str):
-        period = parse_period(level, period)
+        period = parse_period(period, level, error=invalid_period)
     lvl = tier(level)
     if period.kind != lvl.period_kind:
         raise AssessmentError(
@@ -599,7 +598,7 @@ def refresh_metrics(assessment: Assessment) -> None:
     from fdoctor.assessments.metrics import compute_metrics
 
     index = stored_index(assessment)
-    period = parse_period(assessment.level, assessment.period)
+    period = parse_period(assessment.period, assessment.level, error=invalid_period)
     start, end = period.covers
     values = _metrics(
         compute_metrics, ASSESSEE_KIND[assessment.level], start, end, [assessment.unit_id]
@@ -833,7 +832,7 @@ def item_records_query(assessment: Assessment, item: AssessmentItem) -> Any:
         return None
     from fdoctor.assessments.metrics import metric_records_query
 
-    period = parse_period(assessment.level, assessment.period)
+    period = parse_period(assessment.period, assessment.level, error=invalid_period)
     start, end = period.covers
     return metric_records_query(
         item.metric, ASSESSEE_KIND[assessment.level], assessment.unit_id, start, end

@@ -34,7 +34,7 @@ from fdoctor.contracts.services import (
     renewal_defaults,
     terminate_contract,
 )
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404, scoped
@@ -44,6 +44,7 @@ from fdoctor.households.services import can_write, team_doctors, writable_teams
 from fdoctor.reports.agreement import build_agreement_pdf
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
+menu.add(bp, "index", "签约", roles=HEALTH_DATA_READERS, group=menu.RESIDENTS, order=20)
 
 
 @bp.route("/")

@@ -71,11 +71,20 @@ def county_clause(model: Any, user: Any | None = None) -> ColumnElement[bool]:
     user = _user(user)
     if not getattr(user, "is_authenticated", False):
         return false()
+    counties = visible_county_ids(user)
+    if counties is None:
+        return true()
+    return model.county_id == counties[0] if counties else false()
+
+
+def visible_county_ids(user: Any | None = None) -> list[int] | None:
+    """The county whose per-county rows the user sees (a one-item list; empty when the user's
+    unit is under no county), or None for the whole city (``county_clause``'s rule)."""
     unit = visible_unit(user)
     if unit is None:
-        return true()
+        return None
     county_id = unit.id if unit.kind == "county" else unit.county_id
-    return model.county_id == county_id if county_id is not None else false()
+    return [] if county_id is None else [county_id]
 
 
 def scoped(model: type[M], user: Any | None = None) -> Select[tuple[M]]:

@@ -1,4 +1,4 @@
-"""Request plumbing: error pages, security headers, template helpers, vendored assets."""
+"""Request plumbing: error pages, security headers, template helpers (the menu: ``core.menu``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from assessments.money import yuan
-from fdoctor.core import clock, input_guard
+from fdoctor.core import clock, input_guard, menu
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.extensions import db
 
@@ -137,7 +137,7 @@ def init_app(app: Flask) -> None:
             "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
             "Role": Role,
             "today": clock.today(),
-            "nav_items": _nav_items() if current_user.is_authenticated else [],
+            "nav_menu": menu.menu_for(current_user.role) if current_user.is_authenticated else [],
         }
 
     app.jinja_env.filters["yuan"] = _yuan
@@ -168,55 +168,3 @@ def _no_store_when_signed_in(response: Any) -> Any:
 def _yuan(fen: int | None) -> str:
     """The ``yuan`` template filter: the core's one money format, a dash for no amount."""
     return "—" if fen is None else yuan(fen)
-
-
-# (endpoint, label, roles allowed)
-NAV = [
-    ("home.index", "首页", None),
-    ("worklist.index", "工作清单", {"doctor", "team_leader"}),
-    (
-        "households.index",
-        "居民与家庭",
-        {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
-    ),
-    (
-        "contracts.index",
-        "签约",
-        {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
-    ),
-    ("records.tablet", "录入服务", {"doctor", "team_leader"}),
-    (
-        "records.index",
-        "服务记录",
-        {"doctor", "team_leader", "centre_admin", "county_auditor", "city_admin"},
-    ),
-    (
-        "surveys.index",
-        "满意度与投诉",
-        {"team_leader", "centre_admin", "county_auditor", "city_admin"},
-    ),
-    ("assessments.index", "考核", {"team_leader", "centre_admin", "county_auditor", "city_admin"}),
-    ("settlement.index", "结算", {"city_admin", "finance", "county_auditor", "centre_admin"}),
-    ("home.funds", "结算池资金", {"finance"}),
-    ("flags.index", "疑点", {"centre_admin", "county_auditor", "city_admin"}),
-    ("settlement.ratings", "成员系数", {"team_leader"}),
-    ("distribution.index", "二次分配", {"doctor", "team_leader", "centre_admin"}),
-    ("distribution.slips", "我的绩效", {"doctor", "team_leader"}),
-    ("teamsplit.attendance", "成员出勤", {"centre_admin"}),
-    ("teamsplit.leaders", "负责人分配", {"centre_admin"}),
-    ("teamsplit.deductions", "内部扣分", {"team_leader"}),
-    ("teamsplit.fund", "部门基金", {"doctor", "team_leader"}),
-    ("teamsplit.points", "工作量点数", {"county_auditor"}),
-    ("public.index", "结果公示", None),
-    ("assessments.notifications", "提醒", {"doctor"}),
-    ("records.referrals", "转诊接收", {"centre_admin", "team_leader"}),
-    ("records.conflicts", "修改冲突", {"centre_admin", "team_leader"}),
-    ("imports.index", "导入", {"doctor", "team_leader", "centre_admin"}),
-    ("org.index", "机构", None),
-    ("admin.users", "用户管理", {"admin", "centre_admin"}),
-]
-
-
-def _nav_items() -> list[tuple[str, str]]:
-    role = current_user.role
-    return [(endpoint, label) for endpoint, label, roles in NAV if roles is None or role in roles]

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, send_file,
 from flask_login import current_user
 from sqlalchemy import select
 
+from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, in_scope
@@ -26,6 +27,17 @@ from fdoctor.settlement.models import Settlement
 from fdoctor.settlement.ratings import team_members
 
 bp = Blueprint("distribution", __name__, url_prefix="/distribution")
+menu.add(
+    bp,
+    "index",
+    "二次分配",
+    roles={Role.DOCTOR, Role.TEAM_LEADER, Role.CENTRE_ADMIN},
+    group=menu.SETTLEMENT,
+    order=30,
+)
+menu.add(
+    bp, "slips", "我的绩效", roles={Role.DOCTOR, Role.TEAM_LEADER}, group=menu.SETTLEMENT, order=40
+)
 MEMBERS = (Role.DOCTOR, Role.TEAM_LEADER)
 TEAM_ROLES = (Role.DOCTOR, Role.TEAM_LEADER, Role.CENTRE_ADMIN)
 

@@ -6,7 +6,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from assessments.tiers import Period, PeriodError, PeriodKind
+from assessments.tiers import PeriodKind
+from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db
 from fdoctor.flags.services import detect_flags
 from fdoctor.org.models import OrgUnit
@@ -14,15 +15,16 @@ from fdoctor.org.models import OrgUnit
 flags_cli = AppGroup("flags", help="服务记录疑点")
 
 
+def _bad_period(message: str) -> click.BadParameter:
+    return click.BadParameter(message, param_hint="--period")
+
+
 @flags_cli.command("detect")
 @click.option("--period", "period_text", required=True, help="季度，例如 2026-Q3")
 @click.option("--county", "county_code", default=None, help="只检测该县区（机构编码）")
 def detect_command(period_text: str, county_code: str | None) -> None:
     """检测一个季度的服务记录疑点；可重复运行，已有的疑点不会重复生成。"""
-    try:
-        period = Period.parse(period_text, expect=PeriodKind.QUARTER)
-    except PeriodError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from None
+    period = parse_period(period_text, PeriodKind.QUARTER, error=_bad_period)
     county_id = None
     if county_code:
         county = db.session.scalar(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from assessments.tiers import Level, Period, PeriodError, PeriodKind
+from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, scope_clause, scoped
@@ -20,6 +21,14 @@ from fdoctor.org.models import OrgUnit
 from fdoctor.surveys.services import drawable_periods
 
 bp = Blueprint("flags", __name__, url_prefix="/flags")
+menu.add(
+    bp,
+    "index",
+    "疑点",
+    roles={Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN},
+    group=menu.ASSESSMENT,
+    order=30,
+)
 VIEWERS = (Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
 DECIDERS = (Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR)
 PER_PAGE = 50

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
@@ -18,6 +18,8 @@ from fdoctor.todos.items import grouped
 from fdoctor.todos.reads import todos_for
 
 bp = Blueprint("home", __name__)
+menu.add(bp, "index", "首页", roles=None, group=None, order=10)
+menu.add(bp, "funds", "结算池资金", roles={Role.FINANCE}, group=None, order=30)
 # The to-do lists (fdoctor.todos) grouped by unit and role, for the home and settlement pages.
 bp.add_app_template_filter(grouped, "todo_groups")
 _FAVICON = (Path(__file__).resolve().parents[1] / "static" / "img" / "favicon.svg").read_bytes()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from fdoctor.contracts.models import Contract, ContractMember
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404
@@ -37,6 +37,7 @@ from fdoctor.households.services import (
 from fdoctor.records.models import ServiceRecord
 
 bp = Blueprint("households", __name__, url_prefix="/households")
+menu.add(bp, "index", "居民与家庭", roles=HEALTH_DATA_READERS, group=menu.RESIDENTS, order=10)
 
 
 def _int(value: Any) -> int | None:

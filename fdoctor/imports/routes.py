@@ -15,6 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 from sqlalchemy import select
 
+from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import RECORDERS
 from fdoctor.extensions import db
@@ -32,6 +33,7 @@ from fdoctor.imports.reader import MAX_UPLOAD_BYTES
 from fdoctor.imports.runs import import_file, recent_runs, record_run
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
+menu.add(bp, "index", "导入", roles=RECORDERS, group=menu.RESIDENTS, order=30)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TOO_BIG = f"文件超过{MAX_UPLOAD_BYTES // (1024 * 1024)}MB上限，请拆分后分批导入"

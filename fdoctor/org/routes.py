@@ -9,6 +9,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from fdoctor.auth.models import User
+from fdoctor.core import menu
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.core.scope import get_scoped_or_404
 from fdoctor.extensions import db
@@ -16,6 +17,7 @@ from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import subtree
 
 bp = Blueprint("org", __name__, url_prefix="/org")
+menu.add(bp, "index", "机构", roles=None, group=menu.MANAGEMENT, order=10)
 
 
 @bp.route("/")

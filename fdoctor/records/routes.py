@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import case, select
 from sqlalchemy.orm import joinedload
 
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import month_arg
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
@@ -46,6 +46,26 @@ from fdoctor.records.services import (
 )
 
 bp = Blueprint("records", __name__, url_prefix="/services")
+menu.add(
+    bp, "tablet", "录入服务", roles={Role.DOCTOR, Role.TEAM_LEADER}, group=menu.SERVICES, order=10
+)
+menu.add(bp, "index", "服务记录", roles=HEALTH_DATA_READERS, group=menu.SERVICES, order=20)
+menu.add(
+    bp,
+    "referrals",
+    "转诊接收",
+    roles={Role.CENTRE_ADMIN, Role.TEAM_LEADER},
+    group=menu.SERVICES,
+    order=30,
+)
+menu.add(
+    bp,
+    "conflicts",
+    "修改冲突",
+    roles={Role.CENTRE_ADMIN, Role.TEAM_LEADER},
+    group=menu.SERVICES,
+    order=40,
+)
 
 REVIEWERS = (Role.TEAM_LEADER, Role.CENTRE_ADMIN)
 # Rows of the side-by-side conflict view: (label, key in the version data).

@@ -35,6 +35,7 @@ from fdoctor.assessments.services import (
     open_assessments,
 )
 from fdoctor.core import clock
+from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db
 from fdoctor.scheduler import services
 from fdoctor.scheduler.services import Outcome
@@ -184,10 +185,7 @@ def plan(name: str, period: str | None = None, day: date | None = None) -> JobRu
             raise JobError(f"定时任务「{name}」按日运行，请用 --date 指定日期")
         return JobRun(name, None, day or today)
     if period is not None:
-        try:
-            parsed = Period.parse(period, expect=job.period_kind)
-        except PeriodError as exc:
-            raise JobError(str(exc)) from None
+        parsed = parse_period(period, job.period_kind, error=JobError)
         run = JobRun(name, parsed, scheduled_run_date(name, parsed))
     else:
         run_day = day or today

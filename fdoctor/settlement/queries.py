@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fdoctor.core.scope import scope_clause
+from fdoctor.core.scope import get_scoped_or_404, scope_clause
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import sha256_of
 from fdoctor.settlement.models import Settlement, SettlementLine
@@ -44,14 +44,8 @@ def get_line_or_404(
 ) -> SettlementLine:
     from flask import abort
 
-    line = db.session.scalar(
-        select(SettlementLine).where(
-            SettlementLine.id == line_id,
-            SettlementLine.settlement_id == settlement.id,
-            scope_clause(SettlementLine, user),
-        )
-    )
-    if line is None:
+    line = get_scoped_or_404(SettlementLine, line_id, user)
+    if line.settlement_id != settlement.id:
         abort(404)
     return line
 

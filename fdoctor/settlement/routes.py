@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 
 from assessments.cascade.text import approx, parse_frac
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
@@ -53,6 +53,15 @@ from fdoctor.settlement.ratings import (
 from fdoctor.settlement.sheet import SHEETS, sheet_available, sheet_data
 
 bp = Blueprint("settlement", __name__, url_prefix="/settlement")
+menu.add(
+    bp,
+    "index",
+    "结算",
+    roles={Role.CITY_ADMIN, Role.FINANCE, Role.COUNTY_AUDITOR, Role.CENTRE_ADMIN},
+    group=menu.SETTLEMENT,
+    order=10,
+)
+menu.add(bp, "ratings", "成员系数", roles={Role.TEAM_LEADER}, group=menu.SETTLEMENT, order=20)
 SETTLEMENT_ROLES = (Role.CITY_ADMIN, Role.FINANCE, Role.COUNTY_AUDITOR, Role.CENTRE_ADMIN)
 CITY_WIDE = {Role.CITY_ADMIN.value, Role.FINANCE.value}
 FORMATS = {

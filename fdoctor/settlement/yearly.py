@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from assessments.money import yuan
 from fdoctor.org.models import OrgUnit
 from fdoctor.settlement import parameters
 from fdoctor.settlement.errors import SettlementError
@@ -162,16 +163,12 @@ def current_values(year: int) -> dict[str, str]:
     for suffix in ["default", *(str(i.id) for i in parameters.institutions())]:
         values |= {f"split_centre_{suffix}": "", f"split_stations_{suffix}": ""}
     for pool_id, fund in parameters.funds_for(year).items():
-        values[f"fund_{pool_id}"] = _yuan(fund.fund_fen)
+        values[f"fund_{pool_id}"] = yuan(fund.fund_fen)
     for split in parameters.splits():
         suffix = split_suffix(split.institution_id)
         values[f"split_centre_{suffix}"] = dtext(split.centre_ratio)
         values[f"split_stations_{suffix}"] = dtext(split.stations_ratio)
     return values
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"
 
 
 def year_page(year: int, submitted: Mapping[str, str] | None = None) -> YearPage:

@@ -12,8 +12,9 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from assessments.tiers import Level, Period, PeriodError
 from fdoctor.auth.models import User
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
+from fdoctor.core.periods import parse_period
 from fdoctor.core.query import period_arg
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, scope_clause, scoped
@@ -45,7 +46,6 @@ from fdoctor.surveys.services import (
     drawable_periods,
     find_sample,
     item_response,
-    parse_period,
     record_call,
     record_complaint,
     record_survey,
@@ -62,6 +62,14 @@ from fdoctor.surveys.services import (
 )
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
+menu.add(
+    bp,
+    "index",
+    "满意度与投诉",
+    roles={Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN},
+    group=menu.ASSESSMENT,
+    order=20,
+)
 SURVEY_ROLES = (Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
 # Who sees verification samples and their report, and who draws, calls and reviews.
 VERIFY_VIEWERS = (Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
@@ -231,7 +239,7 @@ def draw_sample_view() -> Any:
     if level is None or unit is None:
         abort(403)
     try:
-        period = parse_period(level, request.form.get("period", ""))
+        period = parse_period(request.form.get("period"), level, error=SurveyError)
         sample, created = draw_sample(unit, level, period, current_user)
         sample_id = sample.id
         db.session.commit()

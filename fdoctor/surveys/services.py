@@ -55,7 +55,6 @@ from assessments.sampling import (
 from assessments.tiers import (
     Level,
     Period,
-    PeriodError,
     PeriodKind,
     PeriodNotEnded,
     ensure_period_ended,
@@ -135,13 +134,6 @@ def risk_weight(open_flags: int, population: int) -> Decimal:
         return Decimal(1)
     weight = 1 + Decimal(100 * open_flags) / Decimal(population)
     return min(RISK_WEIGHT_CAP, weight.quantize(Decimal("0.0001")))
-
-
-def parse_period(level: Level, text: str) -> Period:
-    try:
-        return Period.parse(text or "", expect=level.period_kind)
-    except PeriodError as exc:
-        raise SurveyError(str(exc)) from None
 
 
 def drawable_periods(level: Level, today: date | None = None, count: int = 4) -> list[Period]:

@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from assessments.money import yuan
-from fdoctor.core import clock
+from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
@@ -30,6 +30,13 @@ from fdoctor.teamsplit.models import AWARD_KINDS
 from fdoctor.teamsplit.services import ATTENDANCE_FIELDS, TeamSplitError
 
 bp = Blueprint("teamsplit", __name__, url_prefix="/teamsplit")
+menu.add(bp, "attendance", "成员出勤", roles={Role.CENTRE_ADMIN}, group=menu.SETTLEMENT, order=50)
+menu.add(bp, "leaders", "负责人分配", roles={Role.CENTRE_ADMIN}, group=menu.SETTLEMENT, order=60)
+menu.add(bp, "deductions", "内部扣分", roles={Role.TEAM_LEADER}, group=menu.SETTLEMENT, order=70)
+menu.add(
+    bp, "fund", "部门基金", roles={Role.DOCTOR, Role.TEAM_LEADER}, group=menu.SETTLEMENT, order=80
+)
+menu.add(bp, "points", "工作量点数", roles={Role.COUNTY_AUDITOR}, group=menu.SETTLEMENT, order=90)
 
 
 class CsrfForm(FlaskForm):

@@ -9,11 +9,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
+from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.worklist.services import WorkList, has_own_households, team_work_list
 
 bp = Blueprint("worklist", __name__, url_prefix="/worklist")
+menu.add(bp, "index", "工作清单", roles={Role.DOCTOR, Role.TEAM_LEADER}, group=None, order=20)
 WORKERS = (Role.DOCTOR, Role.TEAM_LEADER)
 
 

@@ -115,3 +115,15 @@ def test_county_rows_are_seen_by_the_whole_county_and_above_only(world: dict) ->
     assert seen(u["county"]) == seen(u["centre"]) == seen(u["doctor"]) == {mine.id}
     assert seen(u["other"]) == {theirs.id}
     assert seen(u["city"]) == seen(u["admin"]) == {mine.id, theirs.id}
+
+
+def test_the_counties_a_user_sees_whole_follow_the_county_rule(world: dict) -> None:
+    """What a county auditor generates a workload report for: their county; the city, all."""
+    from fdoctor.core.scope import visible_county_ids
+
+    tree, u = world["tree"], world["users"]
+    assert visible_county_ids(u["county"]) == [tree.county.id]
+    assert visible_county_ids(u["centre"]) == [tree.county.id]
+    assert visible_county_ids(u["doctor"]) == [tree.county.id]
+    assert visible_county_ids(u["city"]) is None
+    assert visible_county_ids(u["admin"]) is None

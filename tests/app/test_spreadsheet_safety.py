@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from fdoctor.core.spreadsheet import neutralise
 from fdoctor.imports.files import build_report_xlsx, report_csv
-from fdoctor.reports.dashboards import WorkloadTable, build_workload_xlsx
+from fdoctor.reports.workload import WorkloadTable, build_workload_xlsx
 
 pytestmark = pytest.mark.db
 

@@ -26,7 +26,7 @@ from fdoctor.assessments.services import (
     AssessmentError,
     assessment_chain,
     draw_for,
-    parse_period,
+    invalid_period,
 )
 from fdoctor.assessments.views.blueprint import (
     ASSESSMENT_ROLES,
@@ -40,6 +40,7 @@ from fdoctor.assessments.views.blueprint import (
 )
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.periods import parse_period
 from fdoctor.core.scope import get_scoped_or_404
 
 
@@ -98,7 +99,7 @@ def _items_context(assessment: Assessment) -> dict[str, Any]:
 
 def _period_label(assessment: Assessment) -> str:
     try:
-        return parse_period(assessment.level, assessment.period).label
+        return parse_period(assessment.period, assessment.level, error=invalid_period).label
     except AssessmentError:
         return assessment.period
 

@@ -14,10 +14,20 @@ from fdoctor.assessments.services import (
     format_target,
     format_value,
 )
+from fdoctor.core import menu
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
 
 bp = Blueprint("assessments", __name__, url_prefix="/assessments")
+menu.add(
+    bp,
+    "index",
+    "考核",
+    roles={Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN},
+    group=menu.ASSESSMENT,
+    order=10,
+)
+menu.add(bp, "notifications", "提醒", roles={Role.DOCTOR}, group=menu.ASSESSMENT, order=40)
 ASSESSMENT_ROLES = (Role.TEAM_LEADER, Role.CENTRE_ADMIN, Role.COUNTY_AUDITOR, Role.CITY_ADMIN)
 NOTIFICATION_ROLES = (Role.DOCTOR, *ASSESSMENT_ROLES)
 L4_ROLES = (Role.COUNTY_AUDITOR, Role.CITY_ADMIN)

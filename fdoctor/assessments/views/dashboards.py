@@ -49,7 +49,7 @@ def _dashboard_unit(view: str, unit_id: int | None) -> OrgUnit | None:
 @bp.route("/dashboard")
 @roles_required(*ASSESSMENT_ROLES)
 def dashboard() -> Any:
-    from fdoctor.reports.dashboards import dashboard_data
+    from fdoctor.assessments.dashboards import dashboard_data
 
     view, unit_id, period = _dashboard_args()
     unit = _dashboard_unit(view, unit_id)
@@ -90,7 +90,7 @@ def _dashboard_children(view: str, unit: OrgUnit | None) -> list[tuple[str, OrgU
 @bp.route("/dashboard/data.json")
 @roles_required(*ASSESSMENT_ROLES)
 def dashboard_json() -> Any:
-    from fdoctor.reports.dashboards import dashboard_data
+    from fdoctor.assessments.dashboards import dashboard_data
 
     view, unit_id, period = _dashboard_args()
     unit = _dashboard_unit(view, unit_id)

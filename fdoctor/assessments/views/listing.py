@@ -13,8 +13,8 @@ from fdoctor.assessments.models import ASSESSMENT_STATUSES, NOTIFICATION_KINDS
 from fdoctor.assessments.services import (
     LEVEL_LABELS,
     AssessmentError,
+    invalid_period,
     open_assessments,
-    parse_period,
 )
 from fdoctor.assessments.views.blueprint import (
     ASSESSMENT_ROLES,
@@ -26,6 +26,7 @@ from fdoctor.assessments.views.blueprint import (
 )
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
+from fdoctor.core.periods import parse_period
 from fdoctor.core.query import period_arg, year_arg
 from fdoctor.extensions import db
 
@@ -85,7 +86,7 @@ def open_view() -> Any:
         return redirect(url_for(".index"))
 
     def run() -> Any:
-        period = parse_period(level, form.period.data or "")
+        period = parse_period(form.period.data, level, error=invalid_period)
         return open_assessments(level, period, within=current_user.org_unit)
 
     try:

@@ -17,7 +17,8 @@ def _filename(assessment: Assessment, suffix: str) -> str:
 @bp.route("/<int:assessment_id>/sheet.pdf")
 @roles_required(*ASSESSMENT_ROLES)
 def sheet_pdf(assessment_id: int) -> Any:
-    from fdoctor.reports.assessment_sheet import build_assessment_sheet_pdf, sheet_data
+    from fdoctor.assessments.sheet import sheet_data
+    from fdoctor.reports.assessment_sheet import build_assessment_sheet_pdf
 
     assessment = get_scoped_or_404(Assessment, assessment_id)
     body = build_assessment_sheet_pdf(sheet_data(assessment))
@@ -27,7 +28,8 @@ def sheet_pdf(assessment_id: int) -> Any:
 @bp.route("/<int:assessment_id>/sheet.xlsx")
 @roles_required(*ASSESSMENT_ROLES)
 def sheet_xlsx(assessment_id: int) -> Any:
-    from fdoctor.reports.assessment_sheet import build_assessment_sheet_xlsx, sheet_data
+    from fdoctor.assessments.sheet import sheet_data
+    from fdoctor.reports.assessment_sheet import build_assessment_sheet_xlsx
 
     assessment = get_scoped_or_404(Assessment, assessment_id)
     body = build_assessment_sheet_xlsx(sheet_data(assessment))

@@ -24,7 +24,7 @@ from fdoctor.assessments.views.blueprint import (
 )
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
-from fdoctor.core.roles import Role
+from fdoctor.core.scope import visible_county_ids
 from fdoctor.extensions import db
 
 
@@ -70,11 +70,7 @@ def workload_generate() -> Any:
     except PeriodNotEnded as exc:
         flash(str(exc), "danger")
         return redirect(url_for(".workload"))
-    unit = current_user.org_unit
-    county_ids = None
-    if current_user.role != Role.CITY_ADMIN.value:
-        county_ids = [unit.county_id or unit.id] if unit is not None else []
-    outcome = workload_report(period, county_ids)
+    outcome = workload_report(period, visible_county_ids())
     db.session.commit()
     if outcome.created:
         flash(f"已生成 {period} 工作量报表：{outcome.note}", "success")
@@ -100,7 +96,7 @@ def _report_or_404(report_id: int) -> WorkloadReport:
 @bp.route("/workload/<int:report_id>")
 @roles_required(*WORKLOAD_ROLES)
 def workload_detail(report_id: int) -> Any:
-    from fdoctor.reports.dashboards import workload_table
+    from fdoctor.assessments.dashboards import workload_table
 
     report = _report_or_404(report_id)
     return render_template(
@@ -113,7 +109,8 @@ def workload_detail(report_id: int) -> Any:
 @bp.route("/workload/<int:report_id>.xlsx")
 @roles_required(*WORKLOAD_ROLES)
 def workload_xlsx(report_id: int) -> Any:
-    from fdoctor.reports.dashboards import build_workload_xlsx, workload_table
+    from fdoctor.assessments.dashboards import workload_table
+    from fdoctor.reports.workload import build_workload_xlsx
 
     report = _report_or_404(report_id)
     body = build_workload_xlsx(workload_table(report, _point_table(report)))

@@ -16,15 +16,16 @@ from assessments.tiers import due_on
 from fdoctor.assessments import services
 from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.services import (
+    invalid_period,
     item_rows,
     open_assessments,
-    parse_period,
     refresh_metrics,
     tier,
 )
 from fdoctor.audit.models import AuditEntry
 from fdoctor.audit.services import verify
 from fdoctor.core import clock
+from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from tests.app.assessments.conftest import PERIOD, TODAY, World, score_all_manual
@@ -44,7 +45,7 @@ def _open_through_the_orm(level: str, period_text: str, today: date) -> list[int
     """The reference: what opening did before the bulk path, one ORM object per row."""
     from fdoctor.assessments.metrics import compute_metrics
 
-    period = parse_period(level, period_text)
+    period = parse_period(period_text, level, error=invalid_period)
     units = services._assessees(level, None, None)
     start, end = period.covers
     city_id = services._city_id()
