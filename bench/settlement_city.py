@@ -324,10 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--pg-db", help="the database to (re)create; default by scale")
     args = parser.parse_args(argv)
     scale = scale_of(args.scale, {k: getattr(args, k) for k in (
         "pools", "counties", "institutions", "stations", "teams", "members", "residents")})  # fmt: skip
-    name = f"fdoctor_bench_settlement_{args.scale}"
+    name = args.pg_db or f"fdoctor_bench_settlement_{args.scale}"
     base = args.pg_admin_url.rsplit("/", 1)[0]
     url = f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     bare = f"{base}/{name}"

@@ -76,6 +76,7 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
     )
     from fdoctor.tallies.models import SignedPopulation
     from fdoctor.tallies.services import rebuild_service_tallies
+    from fdoctor.teamsplit.models import AttendanceRecord, LeaderRule
 
     rng = random.Random(seed)
     now = datetime(year + 1, 1, 5, 9, 0)
@@ -192,8 +193,10 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
                                  stations_ratio=Decimal(40), updated_at=now))  # fmt: skip
     for post, coefficient in POSTS.items():
         session.add(PostCoefficient(post=post, coefficient=Decimal(coefficient), updated_at=now))
-    session.add(WorkloadStandard(year=year, post="", services_per_year=24, updated_at=now))
-    session.add(WorkloadStandard(year=year, post="护士", services_per_year=18, updated_at=now))
+    session.add(WorkloadStandard(year=year, post="", standard_points=Decimal(24), updated_at=now))
+    session.add(
+        WorkloadStandard(year=year, post="护士", standard_points=Decimal(18), updated_at=now)
+    )
     team_of = {t["id"]: t for t in teams}
     session.execute(
         insert(MemberRating),
@@ -206,6 +209,29 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
             for u in users
             if not u["on_probation"]
         ],
+    )  # fmt: skip
+
+    # The team split's sources: every member's attendance for each month of the year (22 days
+    # due, 18–22 worked, the rest sick or annual leave), and each institution's leader rule
+    # (leaders outside the split, paid from a 5% management share, as the seed says).
+    attendance = []
+    for u in users:
+        team = team_of[u["org_unit_id"]]
+        for m in range(1, 13):
+            worked = 22 - rng.choice((0, 0, 0, 1, 2, 4))
+            attendance.append(
+                {"user_id": u["id"], "month": f"{year}-{m:02d}", "days_due": 22,
+                 "days_worked": worked, "sick_days": (22 - worked) // 2,
+                 "personal_days": 0, "maternity_days": 0,
+                 "annual_days": 22 - worked - (22 - worked) // 2, "marriage_days": 0,
+                 "entered_at": now, "county_id": team["county_id"],
+                 "institution_id": team["institution_id"], "team_id": team["id"]}
+            )  # fmt: skip
+    session.execute(insert(AttendanceRecord), attendance)
+    session.execute(
+        insert(LeaderRule),
+        [{"institution_id": i["id"], "leaders_in_split": False,
+          "management_rate": Decimal("0.05"), "updated_at": now} for i in institutions],
     )  # fmt: skip
 
     # Signed population at the year's end: residents spread over the teams; an institution's and
@@ -245,7 +271,7 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
     counts = {}
     for table in ("org_unit", "user_account", "assessment", "pool_fund", "institution_split",
                   "post_coefficient", "workload_standard", "member_rating", "service_record",
-                  "signed_population"):  # fmt: skip
+                  "signed_population", "attendance_record", "leader_rule"):  # fmt: skip
         counts[table] = int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
         if table in audit.AUDITED_TABLES:
             audit.record_bulk_load(table, counts[table], "结算基准数据（直接生成）")

@@ -130,8 +130,8 @@ def _configure_next_year(world: World) -> None:
         [
             PoolFund(pool_id=u["市区"].id, year=NEXT, fund_fen=1_000_000, updated_at=NOW),
             PoolFund(pool_id=u["县市"].id, year=NEXT, fund_fen=500_000, updated_at=NOW),
-            WorkloadStandard(year=NEXT, post="", services_per_year=10, updated_at=NOW),
-            WorkloadStandard(year=NEXT, post="护士", services_per_year=8, updated_at=NOW),
+            WorkloadStandard(year=NEXT, post="", standard_points=Decimal(10), updated_at=NOW),
+            WorkloadStandard(year=NEXT, post="护士", standard_points=Decimal(8), updated_at=NOW),
         ]
     )
     for key in ("T1L", "T1N", "T2L", "T2N", "T3L", "T4L", "T4D", "T5L", "T5D", "T6L"):

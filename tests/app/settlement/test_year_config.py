@@ -96,7 +96,7 @@ def test_the_year_form_saves_every_value_in_one_go(world: Any, client: FlaskClie
     assert splits == {None: (60, 40), u["丙一"].id: (70, 30)}
     coefficients = {p.post: p.coefficient for p in db.session.scalars(select(PostCoefficient))}
     assert coefficients == {"全科医生": Decimal("1.2"), "护士": Decimal("0.9")}
-    standards = {(s.year, s.post): s.services_per_year
+    standards = {(s.year, s.post): s.standard_points
                  for s in db.session.scalars(select(WorkloadStandard))}  # fmt: skip
     assert standards == {(YEAR, ""): 600, (YEAR, "护士"): 500}
     # The page shows what was saved, and a new post can be added on the blank row.
