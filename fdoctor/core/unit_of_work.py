@@ -86,7 +86,7 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
             raise
         if response.status_code >= 400:
             db.session.rollback()
-        elif wrote(db.session):
+        elif wrote(db.session()):
             try:
                 db.session.commit()
             except BaseException:
