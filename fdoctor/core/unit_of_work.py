@@ -114,9 +114,9 @@ def discard(reason: str | Exception | None = None, category: str = "danger") -> 
         flash(_message(reason), category)
 
 
-def refuse(reason: str | Exception, to: str) -> Response:
+def refuse(reason: str | Exception, to: str, category: str = "danger") -> Response:
     """Keep nothing of this request, flash ``reason`` and redirect to ``to``."""
-    discard(reason)
+    discard(reason, category)
     return redirect(to)
 
 

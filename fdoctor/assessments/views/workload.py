@@ -24,7 +24,6 @@ from fdoctor.assessments.views.blueprint import (
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
-from fdoctor.extensions import db
 
 
 class WorkloadForm(FlaskForm):
@@ -74,7 +73,6 @@ def workload_generate() -> Any:
     if current_user.role != Role.CITY_ADMIN.value:
         county_ids = [unit.county_id or unit.id] if unit is not None else []
     outcome = workload_report(period, county_ids)
-    db.session.commit()
     if outcome.created:
         flash(f"已生成 {period} 工作量报表：{outcome.note}", "success")
     else:
