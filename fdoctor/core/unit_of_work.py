@@ -78,7 +78,8 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def run(*args: Any, **kwargs: Any) -> Response:
-        flashed_before = list(session.get("_flashes", []))
+        # ``in`` does not mark the cookie session as read (no ``Vary: Cookie`` for nothing).
+        flashed_before = list(session["_flashes"]) if "_flashes" in session else []
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except BaseException:
