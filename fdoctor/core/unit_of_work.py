@@ -15,8 +15,9 @@ what the database holds, and the reason is flashed.
 
 Some writes must outlive the request's answer and commit on purpose, each with a comment at the
 place: the failed sign-in counters (the answer is 401), the confirmation page's rate-limit hit
-(the answer may be 429), an API edit whose conflict is kept for review (the answer is 409), and
-the full-ID view log written after the view (``fdoctor.audit.requests``). The CLI and the
+(the answer may be 429), an API edit whose conflict is kept for review (the answer is 409), a
+rejected import's run and report (the answer is 422), and the full-ID view log written after the
+view (``fdoctor.audit.requests``). The CLI and the
 scheduler's jobs are not requests: they keep their own transactions.
 
 A request "wrote" when the session holds unflushed changes or its connection ran a statement
