@@ -23,6 +23,9 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     init_blueprints(app)
     init_cli(app)
+    from fdoctor.core import unit_of_work
+
+    unit_of_work.init_app(app)  # every view registered above commits once or keeps nothing
     from fdoctor.audit import requests as audit_requests
     from fdoctor.auth import bearer
     from fdoctor.core import web

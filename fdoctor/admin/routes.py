@@ -25,6 +25,7 @@ from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import ORG_MANAGERS, Role
 from fdoctor.core.scope import scope_clause
+from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 
@@ -67,7 +68,6 @@ def _user_in_scope(user_id: int, allow_self: bool = False) -> User:
 def unlock_user(user_id: int) -> Any:
     user = _user_in_scope(user_id, allow_self=True)
     admin_unlock(user)
-    db.session.commit()
     flash(f"已解除 {user.username} 的登录锁定", "success")
     return redirect(url_for("admin.users"))
 
@@ -79,10 +79,8 @@ def set_active(user_id: int) -> Any:
     try:
         user = _user_in_scope(user_id)
     except UserError as exc:
-        flash(str(exc), "danger")
-        return redirect(url_for("admin.users"))
+        return refuse(exc, url_for("admin.users"))
     admin_set_active(user, active)
-    db.session.commit()
     flash(f"已{'启用' if active else '停用'}账号 {user.username}", "success")
     return redirect(url_for("admin.users"))
 
@@ -97,12 +95,10 @@ def reset_password(user_id: int) -> Any:
             if form.new.data != form.confirm.data:
                 raise UserError("两次输入的新密码不一致")
             admin_reset_password(user, form.new.data or "")
-            db.session.commit()
             flash(f"已重置 {user.username} 的密码，该用户原有的登录均已失效", "success")
             return redirect(url_for("admin.users"))
     except UserError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+        discard(exc)
         if request.method == "GET":
             return redirect(url_for("admin.users"))
         user = db.session.get(User, user_id)
@@ -139,12 +135,10 @@ def new_user() -> Any:
                 on_probation=bool(form.on_probation.data),
             )
         except UserError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return render_template(
                 "admin/user_form.html", form=form, user=None, units=_units()
             ), 400
-        db.session.commit()
         flash(f"已创建用户 {user.username}（{user.role_enum.label}）", "success")
         return redirect(url_for("admin.users"))
     return render_template("admin/user_form.html", form=form, user=None, units=_units())
@@ -179,13 +173,11 @@ def edit_user(user_id: int) -> Any:
                 on_probation=bool(form.on_probation.data),
             )
         except UserError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             user = _user_in_scope(user_id, allow_self=True)
             return render_template(
                 "admin/user_form.html", form=form, user=user, units=_units()
             ), 400
-        db.session.commit()
         flash(
             f"已保存用户 {user.username} 的资料" if changed else "没有改动",
             "success" if changed else "info",

@@ -101,8 +101,9 @@ def services_batch() -> Any:
         return _error("records 应为记录数组", 400)
     if len(records) > MAX_BATCH:
         return _error(f"每批最多 {MAX_BATCH} 条记录，本次 {len(records)} 条，请分批上传", 400)
+    # One transaction for the batch, committed by the request's unit of work: the batch's
+    # refused records are answered one by one and written nowhere (``upload_batch``).
     results = upload_batch(_user(), _device_id(body), records, _device_time(body))
-    db.session.commit()
     return {"results": [r.as_dict() for r in results], "server_time": clock.now().isoformat()}
 
 
@@ -131,6 +132,8 @@ def _edit_one(client_uuid: str) -> Any:
         return _error("请求体应为 JSON 对象", 400)
     item = {**body, "op": "update", "client_uuid": client_uuid}
     [result] = upload_batch(_user(), _device_id(body), [item])
+    # Committed here, on purpose: a conflicting edit answers 409 (an answer of 400 or above keeps
+    # nothing of the request), yet the device's version is kept for the reviewers to decide.
     db.session.commit()
     # The body is the batch's per-record result ("status" is the record's); failures add "error".
     out = result.as_dict()

@@ -14,6 +14,7 @@ from sqlalchemy import and_, or_, select
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import citizen_id, clock
 from fdoctor.core.access import sees_full_id
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
@@ -25,7 +26,7 @@ RECORDS_PAGE = 500
 DEFAULT_WINDOW = timedelta(days=30)  # a device's first refresh: the last month
 
 
-class ApiError(ValueError):
+class ApiError(UserFacingError):
     """Bad query parameters; the message is Chinese."""
 
 

@@ -79,6 +79,7 @@ from fdoctor.assessments.models import (
 )
 from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import insert_rows
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.periods import parse_period
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db
@@ -122,12 +123,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class AssessmentError(ValueError):
+class AssessmentError(UserFacingError):
     """A refused assessment operation; the message is Chinese. ``status`` is for JSON answers."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+    status = 409
 
 
 def setting(name: str) -> Any:

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from fdoctor.audit import services as audit
 from fdoctor.auth.forms import ChangePasswordForm, LoginForm
 from fdoctor.auth.services import UserError, authenticate, change_own_password, end_sessions
+from fdoctor.core.unit_of_work import discard
 from fdoctor.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -34,7 +35,9 @@ def login() -> Any:
             audit.record_failed_sign_in(form.username.data or "", error or "")
         else:
             audit.record_sign_in(user)
-        db.session.commit()  # keep failure counters even when login fails
+        # Committed here, on purpose: a failed sign-in answers 401, which keeps nothing of the
+        # request, but its failure counter (and the lock it may bring) must stay.
+        db.session.commit()
         if user is None:
             flash(error or "登录失败", "danger")
             return render_template("auth/login.html", form=form), 401
@@ -52,7 +55,6 @@ def login() -> Any:
 def logout() -> Any:
     # Server-side: every cookie of this user (a copy too) stops working, not only this one.
     end_sessions(current_user._get_current_object())
-    db.session.commit()
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("auth.login"))
@@ -70,10 +72,8 @@ def change_password() -> Any:
                 user, form.current.data or "", form.new.data or "", form.confirm.data or ""
             )
         except UserError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return render_template("auth/change_password.html", form=form), 400
-        db.session.commit()
         login_user(user)  # this session goes on under the new session version
         flash("密码已修改，其他设备上的登录已失效", "success")
         return redirect(url_for("home.index"))

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from fdoctor.audit.services import audited_update
 from fdoctor.auth.models import User
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.roles import ROLE_UNIT_KINDS, Role
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -30,7 +31,7 @@ _COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 _LEET = str.maketrans("013457@$", "oieastas")
 
 
-class UserError(ValueError):
+class UserError(UserFacingError):
     """A user-facing error in Chinese."""
 
 

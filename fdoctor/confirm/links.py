@@ -16,14 +16,17 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 
 SALT = "fdoctor.resident-confirm.v1"
 RECEIPT_DAYS = 30
 AFTER_CONTRACT_DAYS = 30
 
 
-class LinkError(ValueError):
+class LinkError(UserFacingError):
     """The link cannot be used; the message is for the resident, in Chinese."""
+
+    status = 404
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from fdoctor.confirm.services import AnswerError
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404
+from fdoctor.core.unit_of_work import discard
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
 from fdoctor.reports.qr import qr_data_uri
@@ -49,6 +50,8 @@ def page(token: str) -> Any:
     if request.method == "POST":
         try:
             services.count_hit(services.source_digest(request.remote_addr))
+            # Committed here, on purpose: the hit counts even when the answer is refused (a
+            # refusal keeps nothing of the request), or the rate limit could be walked around.
             db.session.commit()
             services.submit(
                 contract,
@@ -61,9 +64,8 @@ def page(token: str) -> Any:
                 satisfaction=request.form.get("satisfaction", type=int),
                 knows_doctor={"yes": True, "no": False}.get(request.form.get("knows", "")),
             )
-            db.session.commit()
         except AnswerError as exc:
-            db.session.rollback()
+            discard()  # the page below shows what the database holds
             error, status = str(exc), exc.status
     return _page(
         "confirm/page.html",

@@ -24,6 +24,7 @@ from fdoctor.confirm.links import Link, LinkError
 from fdoctor.confirm.models import ResidentAnswer, ResidentLinkHit
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.records.models import ServiceRecord
@@ -39,12 +40,8 @@ MAX_VISITS = 20
 HITS_PER_HOUR = 20
 
 
-class AnswerError(ValueError):
+class AnswerError(UserFacingError):
     """The answer cannot be taken; ``status`` is the HTTP status, the message is Chinese."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def mask_name(name: str) -> str:

@@ -38,6 +38,7 @@ from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404, scoped
+from fdoctor.core.unit_of_work import discard
 from fdoctor.extensions import db
 from fdoctor.households.models import Household
 from fdoctor.households.services import can_write, team_doctors, writable_teams
@@ -109,9 +110,8 @@ def copies(contract_id: int) -> Any:
         try:
             record_copies_signed(contract)
         except ContractError as exc:
-            flash(exc.message, "danger")
+            discard(exc)
         else:
-            db.session.commit()
             flash("已登记：两份纸质协议均已签字", "success")
     else:
         flash("表单已过期，请刷新页面后重试", "danger")
@@ -248,7 +248,6 @@ def new(household_id: int) -> Any:
             _show(form, exc)
             status = 409 if isinstance(exc, ContractConflict) else 422
         else:
-            db.session.commit()
             flash(
                 f"签约成功：协议 {contract.code}。请打印协议一式两份，双方签字后登记。", "success"
             )
@@ -284,7 +283,6 @@ def renew(contract_id: int) -> Any:
             _show(form, exc)
             status = 409 if isinstance(exc, ContractConflict) else 422
         else:
-            db.session.commit()
             flash(f"续约成功：新协议 {contract.code}，原协议已标记为已续约", "success")
             return redirect(url_for("contracts.detail", contract_id=contract.id))
     elif request.method == "POST":
@@ -313,7 +311,6 @@ def terminate(contract_id: int) -> Any:
             form.reason.errors = list(form.reason.errors) + [exc.message]
             status = 422
         else:
-            db.session.commit()
             flash(f"协议 {contract.code} 已解约", "success")
             return redirect(url_for("contracts.detail", contract_id=contract.id))
     elif request.method == "POST":

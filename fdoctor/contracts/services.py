@@ -34,6 +34,7 @@ from fdoctor.contracts.models import (
 )
 from fdoctor.core import citizen_id as cid
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.extensions import db
 from fdoctor.households.models import KEY_POPULATION_TAGS, TAG_LABELS, Household, Resident
 from fdoctor.households.services import DOCTOR_ROLES, SEX_LABELS, writable_teams
@@ -45,17 +46,20 @@ START_AHEAD_DAYS = 90
 REASON_MAX = 500
 
 
-class ContractError(ValueError):
+class ContractError(UserFacingError):
     """A user-facing error in Chinese, optionally about one form field."""
+
+    status = 422
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
 
 class ContractConflict(ContractError):
     """A chosen resident is already under another active contract (HTTP 409)."""
+
+    status = 409
 
 
 # --- terms ----------------------------------------------------------------------------------

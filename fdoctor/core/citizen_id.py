@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from fdoctor.core.errors import UserFacingError
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 # ASCII only: Python's \d would also accept full-width and other Unicode digits.
@@ -29,7 +31,7 @@ PROVINCE_CODES = frozenset(
 )
 
 
-class CitizenIdError(ValueError):
+class CitizenIdError(UserFacingError):
     """A citizen ID that is not valid; the message is for the user, in Chinese."""
 
 

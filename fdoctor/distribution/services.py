@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from fdoctor.auth.models import User
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.roles import Role
 from fdoctor.distribution.models import (
     DEFAULT_PUBLICITY_DAYS,
@@ -28,7 +29,7 @@ from fdoctor.settlement.parameters import MEMBER_ROLES
 MAX_TEXT = 500
 
 
-class DistributionError(ValueError):
+class DistributionError(UserFacingError):
     """A refused step of the second distribution (Chinese message, meant for the user)."""
 
 

@@ -14,6 +14,7 @@ from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, scope_clause, scoped
+from fdoctor.core.unit_of_work import discard
 from fdoctor.extensions import db
 from fdoctor.flags.models import FLAG_DECISIONS, FLAG_KINDS, FLAG_STATUSES, SuspicionFlag
 from fdoctor.flags.services import FlagError, detect_flags, resolve_flag
@@ -102,10 +103,8 @@ def resolve(flag_id: int) -> Any:
         resolve_flag(
             flag, request.form.get("decision", ""), request.form.get("reason", ""), current_user
         )
-        db.session.commit()
     except FlagError as exc:
-        db.session.rollback()
-        flash(f"疑点 #{flag_id}：{exc}", "danger")
+        discard(f"疑点 #{flag_id}：{exc}")
     else:
         flash(f"疑点 #{flag_id} 已{flag.status_label}", "success")
     return redirect(_back_to_list())
@@ -133,6 +132,5 @@ def detect() -> Any:
         created = detect_flags(period.start, period.end, unit.county_id, institution_id=unit.id)
     else:
         created = detect_flags(period.start, period.end, unit.county_id)
-    db.session.commit()
     flash(f"{period.label}疑点检测完成：新增 {created} 条（已有的不会重复生成）", "success")
     return redirect(url_for("flags.index"))

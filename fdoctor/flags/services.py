@@ -52,6 +52,7 @@ from assessments.care_schedule import add_months
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock, dialect
+from fdoctor.core.errors import UserFacingError
 from fdoctor.extensions import db
 from fdoctor.flags.models import FLAG_DECISIONS, SuspicionFlag
 from fdoctor.households.models import Household, Resident
@@ -76,12 +77,8 @@ COUNTING_STATES = ("unverified", "confirmed")
 _KEY_CHUNK = 500
 
 
-class FlagError(ValueError):
+class FlagError(UserFacingError):
     """A user-facing error in Chinese; ``status`` is the HTTP status a view should answer."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ------------------------------------------------------------------ SQL helpers

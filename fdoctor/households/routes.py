@@ -184,7 +184,6 @@ def new() -> Any:
             _show_errors(form, exc.errors)
             status = 422
         else:
-            db.session.commit()
             flash(f"已建档：家庭 {household.code}", "success")
             return redirect(url_for("households.detail", household_id=household.id))
     elif request.method == "POST":
@@ -220,7 +219,6 @@ def edit(household_id: int) -> Any:
             _show_errors(form, exc.errors)
             status = 422
         else:
-            db.session.commit()
             flash("家庭信息已保存", "success")
             return redirect(url_for("households.detail", household_id=household.id))
     elif request.method == "POST":
@@ -281,7 +279,6 @@ def new_resident(household_id: int) -> Any:
             _show_errors(form, exc.errors)
             status = 422
         else:
-            db.session.commit()
             flash(f"已添加家庭成员 {person.name}", "success")
             return redirect(url_for("households.detail", household_id=household.id))
     elif request.method == "POST":
@@ -320,7 +317,6 @@ def edit_resident(resident_id: int) -> Any:
             _show_errors(form, exc.errors)
             status = 422
         else:
-            db.session.commit()
             flash(f"已保存 {person.name} 的信息", "success")
             return redirect(url_for("households.resident", resident_id=person.id))
     elif request.method == "POST":

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from fdoctor.auth.models import User
 from fdoctor.core import citizen_id as cid
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.roles import RECORDERS, Role
 from fdoctor.core.scope import in_scope, scope_clause
 from fdoctor.extensions import db
@@ -56,12 +57,13 @@ SEX_LABELS = {"M": "男", "F": "女"}
 MATERNAL_AGES = (15, 55)
 
 
-class HouseholdError(ValueError):
+class HouseholdError(UserFacingError):
     """A user-facing error in Chinese, optionally about one field."""
+
+    status = 422
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
 

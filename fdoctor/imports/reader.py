@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.input_guard import has_bad_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -25,7 +26,7 @@ MAX_SHEET_ROWS = 2 * MAX_ROWS + 1
 MAX_XLSX_EXPANDED_BYTES = 200 * 1024 * 1024
 
 
-class ImportFileError(ValueError):
+class ImportFileError(UserFacingError):
     """The file as a whole cannot be read; the message is for the user, in Chinese."""
 
 

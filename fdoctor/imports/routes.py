@@ -80,6 +80,8 @@ def upload(kind: str) -> Any:
         else:
             outcome = import_file(kind, filename, content, current_user)
             run = record_run(kind, filename, content, outcome, current_user)
+            # Committed here, on purpose: a rejected file answers 422, which keeps nothing of the
+            # request, but the run and its report of problems must stay.
             db.session.commit()
             if outcome.ok:
                 flash(

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from fdoctor.contracts.models import ContractMember
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit, PopulationFigure
@@ -60,7 +61,7 @@ def subtree(user: Any | None = None, year: int | None = None) -> list[UnitRow]:
     ]
 
 
-class OrgError(ValueError):
+class OrgError(UserFacingError):
     """A user-facing org-tree error in Chinese."""
 
 

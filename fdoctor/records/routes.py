@@ -25,6 +25,7 @@ from fdoctor.core.access import roles_required
 from fdoctor.core.query import month_arg
 from fdoctor.core.roles import HEALTH_DATA_READERS, RECORDERS, Role
 from fdoctor.core.scope import get_scoped_or_404, scoped
+from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.records import validation as rules
@@ -213,10 +214,7 @@ def resolve(version_id: int) -> Any:
     try:
         resolve_conflict(conflict, request.form.get("choice", ""), current_user)
     except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
-        return redirect(url_for(".conflicts"))
-    db.session.commit()
+        return refuse(exc, url_for(".conflicts"), "warning")
     if conflict.status == "accepted":
         flash("已采用设备提交的版本，原版本保留在历史中", "success")
     else:
@@ -259,12 +257,10 @@ def receive(record_id: int) -> Any:
     try:
         record = confirm_referral(record_id, current_user)
     except ServiceError as exc:
-        db.session.rollback()
         if exc.status in {403, 404}:
-            abort(exc.status)
-        flash(str(exc), "info")
+            abort(exc.status)  # nothing of the request is kept
+        discard(exc, "info")
     else:
-        db.session.commit()
         name = record.resident.name if record.resident else ""
         flash(f"已确认接收 {name} 的转诊", "success")
     return redirect(url_for(".referrals", state=request.form.get("state", "pending")))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import joinedload
 
 from fdoctor.core import clock, dialect
 from fdoctor.core.bulk import encode_rows, recordset
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import in_scope, scope_clause, scoped
 from fdoctor.extensions import db
@@ -48,12 +49,10 @@ MAX_BATCH = 200
 STATUSES = ("created", "updated", "duplicate", "conflict", "invalid")
 
 
-class ServiceError(ValueError):
+class ServiceError(UserFacingError):
     """A user-facing error in Chinese; ``status`` is the HTTP status a view should answer."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+    status = 409
 
 
 @dataclass

@@ -35,6 +35,7 @@ from fdoctor.assessments.services import (
     open_assessments,
 )
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db
 from fdoctor.scheduler import services
@@ -151,7 +152,7 @@ assert set(JOBS) == {job.name for job in SCHEDULE}, "every scheduled job needs a
 ACTS_ON_RUN_DAY = frozenset({"flag_overdue"})
 
 
-class JobError(ValueError):
+class JobError(UserFacingError):
     """A job cannot run as asked; the message is Chinese."""
 
 

@@ -3,8 +3,10 @@ the user."""
 
 from __future__ import annotations
 
+from fdoctor.core.errors import UserFacingError
 
-class SettlementError(ValueError):
+
+class SettlementError(UserFacingError):
     """A user-facing refusal (Chinese message)."""
 
 

@@ -18,6 +18,7 @@ from fdoctor.core.periods import parse_period
 from fdoctor.core.query import period_arg
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, scope_clause, scoped
+from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.households.services import search_residents
@@ -133,10 +134,8 @@ def new_survey() -> Any:
                 comment=forms.text(request.form, "comment"),
             )
         except SurveyError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return _render_new_survey(resident, q, matches, exc.status)
-        db.session.commit()
         flash(f"已登记 {resident.name} 的满意度调查", "success")
         return redirect(url_for("surveys.index"))
     return _render_new_survey(resident, q, matches, 200)
@@ -242,14 +241,12 @@ def draw_sample_view() -> Any:
         period = parse_period(request.form.get("period"), level, error=SurveyError)
         sample, created = draw_sample(unit, level, period, current_user)
         sample_id = sample.id
-        db.session.commit()
+        db.session.flush()  # a draw made at the same moment shows here, not after the answer
     except SurveyError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for("surveys.samples"))
+        return refuse(exc, url_for("surveys.samples"))
     except IntegrityError:
         # Someone drew the same sample at the same moment: theirs stands.
-        db.session.rollback()
+        discard()
         existing = find_sample(unit, level, period)
         if existing is None:
             raise
@@ -322,10 +319,8 @@ def call(item_id: int) -> Any:
                 answers=answers,
                 comment=forms.text(request.form, "comment"),
             )
-            db.session.commit()
         except SurveyError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return _render_call(db.session.get(VerificationSampleItem, item_id), exc.status)
         flash("回访结果已保存", "success")
         return redirect(url_for("surveys.sample", sample_id=item.sample_id, status="pending"))
@@ -392,10 +387,8 @@ def review_decide(record_id: int) -> Any:
             forms.text(request.form, "reason"),
             current_user,
         )
-        db.session.commit()
     except SurveyError as exc:
-        db.session.rollback()
-        flash(f"记录 #{record_id}：{exc}", "danger")
+        discard(f"记录 #{record_id}：{exc}")
     else:
         label = REVIEW_DECISIONS[record.verification]
         flash(f"记录 #{record_id} 已{label}", "success")
@@ -494,10 +487,8 @@ def complaint_new() -> Any:
                 complainant=data.complainant,
                 doctor=doctor,
             )
-            db.session.commit()
         except SurveyError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return _render_complaint_form(teams, doctors, exc.status)
         flash("投诉已登记，待核实", "success")
         return redirect(url_for("surveys.complaints", status="open"))
@@ -531,10 +522,8 @@ def complaint_resolve(complaint_id: int) -> Any:
             forms.text(request.form, "resolution"),
             current_user,
         )
-        db.session.commit()
     except SurveyError as exc:
-        db.session.rollback()
-        flash(f"投诉 #{complaint_id}：{exc}", "danger")
+        discard(f"投诉 #{complaint_id}：{exc}")
     else:
         flash(f"投诉 #{complaint_id} 已处理：{complaint.status_label}", "success")
     return redirect(url_for("surveys.complaints"))

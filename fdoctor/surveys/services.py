@@ -62,6 +62,7 @@ from assessments.tiers import (
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
+from fdoctor.core.errors import UserFacingError
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import scope_clause
 from fdoctor.core.signals import record_found_false
@@ -96,12 +97,8 @@ _LEVEL_UNIT_KIND = {Level.L2: "institution", Level.L3: "county"}
 MAX_TEXT = 2000
 
 
-class SurveyError(ValueError):
+class SurveyError(UserFacingError):
     """A user-facing error in Chinese; ``status`` is the HTTP status a view should answer."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ------------------------------------------------------------------ scope

@@ -32,9 +32,9 @@ from fdoctor.assessments.views.blueprint import (
     ASSESSMENT_ROLES,
     EXPIRED_MESSAGE,
     STALE_MESSAGE,
+    apply_or_flash,
     back,
     bp,
-    commit_or_flash,
     flash_form_errors,
     stale,
 )
@@ -136,7 +136,7 @@ def score(assessment_id: int) -> Any:
         return back(assessment_id)
     codes = [i.code for i in assessment.items if i.source == "manual"]
     entries = _entries("points", "reason", codes)
-    commit_or_flash(lambda: workflow.score_manual(assessment, current_user, entries), "评分已保存")
+    apply_or_flash(lambda: workflow.score_manual(assessment, current_user, entries), "评分已保存")
     return back(assessment_id)
 
 
@@ -150,7 +150,7 @@ def _simple_action(name: str, success: str) -> Any:
             flash(STALE_MESSAGE, "danger")
             return back(assessment_id)
         function = getattr(workflow, name)
-        commit_or_flash(lambda: function(assessment, current_user), success)
+        apply_or_flash(lambda: function(assessment, current_user), success)
         return back(assessment_id)
 
     view.__name__ = name
@@ -188,7 +188,7 @@ def appeal(assessment_id: int) -> Any:
         if request.form.get(f"appeal-reason-{item.code}", "").strip()
         or request.form.get(f"appeal-points-{item.code}", "").strip()
     }
-    commit_or_flash(
+    apply_or_flash(
         lambda: workflow.appeal(assessment, current_user, entries), "申诉已提交，等待考核单位答复"
     )
     return back(assessment_id, "#appeals")
@@ -212,7 +212,7 @@ def answer(appeal_id: int) -> Any:
         )
         for item in record.items
     }
-    result = commit_or_flash(
+    result = apply_or_flash(
         lambda: workflow.answer_appeal(record, current_user, decisions), "申诉已答复"
     )
     if isinstance(result, Assessment):
@@ -236,7 +236,7 @@ def correct(assessment_id: int) -> Any:
         for item in assessment.items
         if request.form.get(f"fix-points-{item.code}", "").strip()
     }
-    result = commit_or_flash(
+    result = apply_or_flash(
         lambda: workflow.correct(assessment, current_user, entries, form.reason.data),
         "已生成修订版本并公示",
     )

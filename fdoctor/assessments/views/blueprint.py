@@ -16,6 +16,7 @@ from fdoctor.assessments.services import (
 )
 from fdoctor.core import menu
 from fdoctor.core.roles import Role
+from fdoctor.core.unit_of_work import discard
 from fdoctor.extensions import db
 
 bp = Blueprint("assessments", __name__, url_prefix="/assessments")
@@ -76,18 +77,17 @@ def stale(assessment: Assessment) -> bool:
     return seen.isdigit() and int(seen) != assessment.row_version
 
 
-def commit_or_flash(action: Any, success: str) -> Any:
-    """Run a service call; commit once and flash success, or roll back and flash the reason."""
+def apply_or_flash(action: Any, success: str) -> Any:
+    """Run a service call and flash success (the request's unit of work commits it), or keep
+    nothing of it and flash the reason."""
     try:
         result = action()
-        db.session.commit()
+        db.session.flush()  # someone else's newer version shows here, not after the answer
     except AssessmentError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+        discard(exc)
         return None
     except StaleDataError:
-        db.session.rollback()
-        flash(STALE_MESSAGE, "danger")
+        discard(STALE_MESSAGE)
         return None
     flash(success, "success")
     return result if result is not None else True

@@ -11,7 +11,7 @@ from fdoctor.assessments import reads
 from fdoctor.assessments.forms import DrawForm
 from fdoctor.assessments.models import SpotCheckDrawItem
 from fdoctor.assessments.services import draw_for, draw_is_reproducible, draw_l4_spot_check
-from fdoctor.assessments.views.blueprint import L4_ROLES, bp, commit_or_flash, flash_form_errors
+from fdoctor.assessments.views.blueprint import L4_ROLES, apply_or_flash, bp, flash_form_errors
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 
@@ -54,7 +54,7 @@ def l4_draw(year: int) -> Any:
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(url_for(".l4", year=year))
-    commit_or_flash(
+    apply_or_flash(
         lambda: draw_l4_spot_check(year, seed=form.seed.data, user=current_user),
         f"{year} 年度市级抽查机构已抽取，抽查评分表已开启",
     )

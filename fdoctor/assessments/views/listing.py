@@ -28,7 +28,7 @@ from fdoctor.core import clock
 from fdoctor.core.access import roles_required
 from fdoctor.core.periods import parse_period
 from fdoctor.core.query import period_arg, year_arg
-from fdoctor.extensions import db
+from fdoctor.core.unit_of_work import refuse
 
 
 @bp.route("/")
@@ -92,10 +92,7 @@ def open_view() -> Any:
     try:
         result = run()
     except AssessmentError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".index"))
-    db.session.commit()
+        return refuse(exc, url_for(".index"))
     flash(result.message, "success")
     if len(result.created) == 1:
         return back(result.created[0])

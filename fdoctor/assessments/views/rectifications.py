@@ -12,9 +12,9 @@ from fdoctor.assessments.forms import EvidenceForm, VerifyForm
 from fdoctor.assessments.models import Rectification
 from fdoctor.assessments.views.blueprint import (
     ASSESSMENT_ROLES,
+    apply_or_flash,
     back,
     bp,
-    commit_or_flash,
     flash_form_errors,
 )
 from fdoctor.core import clock
@@ -45,7 +45,7 @@ def rectify(rect_id: int) -> Any:
     if not form.validate_on_submit():
         flash_form_errors(form)
         return back(rect.assessment_id, "#rectifications")
-    commit_or_flash(
+    apply_or_flash(
         lambda: workflow.rectify(rect, current_user, form.evidence.data),
         "整改情况已提交，等待考核单位核验",
     )
@@ -61,7 +61,7 @@ def verify(rect_id: int) -> Any:
         flash_form_errors(form)
         return back(rect.assessment_id, "#rectifications")
     accept = form.decision.data != "return"
-    commit_or_flash(
+    apply_or_flash(
         lambda: workflow.verify_rectification(rect, current_user, form.note.data, accept=accept),
         "整改已核验" if accept else "已退回整改",
     )

@@ -25,7 +25,6 @@ from fdoctor.assessments.views.blueprint import (
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required
 from fdoctor.core.scope import visible_county_ids
-from fdoctor.extensions import db
 
 
 class WorkloadForm(FlaskForm):
@@ -71,7 +70,6 @@ def workload_generate() -> Any:
         flash(str(exc), "danger")
         return redirect(url_for(".workload"))
     outcome = workload_report(period, visible_county_ids())
-    db.session.commit()
     if outcome.created:
         flash(f"已生成 {period} 工作量报表：{outcome.note}", "success")
     else:
