@@ -133,9 +133,14 @@ def test_last_year_is_settled_and_locked_and_its_lines_add_up_to_the_funds(
             ).all()
         )
         assert funds and sheet.total_fen == funds
-        for level in ("pool", "county", "institution", "team"):
+        for level in ("pool", "county", "institution"):
             assert by_level[level] == funds, level
-        assert by_level["member"] + by_level["reserve"] == funds
+        # Leaders are outside the team split (seed 4): each institution sets their 5% management
+        # share aside and splits it over its leaders; its teams share the rest.
+        assert by_level["management"] > 0
+        assert by_level["team"] + by_level["management"] == funds
+        assert by_level["leader"] == by_level["management"]
+        assert by_level["member"] + by_level["reserve"] == by_level["team"]
         # The year's pre-allocation was locked before, and the settlement counts it.
         preallocated = db.session.scalar(
             select(func.sum(SettlementLine.preallocated_fen)).where(
