@@ -22,6 +22,7 @@ from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
+from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.settlement.figures import dtext
@@ -86,11 +87,9 @@ def attendance() -> Any:
         try:
             count = services.save_attendance(institution, month, rows, current_user)
         except TeamSplitError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             submitted = request.form
         else:
-            db.session.commit()
             flash(f"已保存 {month} 的 {count} 名成员出勤", "success")
             return redirect(url_for("teamsplit.attendance", month=month))
     return _attendance_page(institution, month, form, submitted)
@@ -135,10 +134,9 @@ def attendance_import() -> Any:
             institution, month, upload.filename, upload.read(), current_user
         )
     except TeamSplitError as exc:
-        db.session.rollback()
-        flash(f"导入失败，未保存任何记录：{exc}", "danger")
-        return redirect(url_for("teamsplit.attendance", month=month))
-    db.session.commit()
+        return refuse(
+            f"导入失败，未保存任何记录：{exc}", url_for("teamsplit.attendance", month=month)
+        )
     flash(f"已导入 {month} 的 {count} 名成员出勤", "success")
     return redirect(url_for("teamsplit.attendance", month=month))
 
@@ -167,13 +165,11 @@ def points() -> Any:
         try:
             changed = services.save_point_values(county, values, current_user)
         except TeamSplitError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return render_template(
                 "teamsplit/points.html", county=county, rows=services.point_rows(county),
                 form=form, editable=editable, submitted=request.form, dtext=dtext,
             ), 422  # fmt: skip
-        db.session.commit()
         flash(f"已保存工作量点数表（{changed} 项变更）", "success")
         return redirect(url_for("teamsplit.points"))
     return render_template(
@@ -207,11 +203,9 @@ def deductions() -> Any:
                 f.get("decided_by", ""), f.get("decided_on", ""), current_user,
             )  # fmt: skip
         except TeamSplitError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             status = 422
         else:
-            db.session.commit()
             flash(f"已记录扣分 {dtext(row.points)} 分", "success")
             return redirect(url_for("teamsplit.deductions", year=row.decided_on.year))
     return render_template(
@@ -248,11 +242,9 @@ def fund() -> Any:
                 f.get("reason", ""), f.get("awarded_on", ""), current_user,
             )  # fmt: skip
         except TeamSplitError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             status = 422
         else:
-            db.session.commit()
             flash(f"已记录{row.kind_label} {yuan(row.amount_fen)} 元", "success")
             return redirect(url_for("teamsplit.fund"))
     return render_template(
@@ -286,10 +278,8 @@ def leaders() -> Any:
                 current_user,
             )  # fmt: skip
         except TeamSplitError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
+            discard(exc)
             return redirect(url_for("teamsplit.leaders"))
-        db.session.commit()
         flash("已保存团队负责人的分配方式", "success")
         return redirect(url_for("teamsplit.leaders"))
     return render_template(
