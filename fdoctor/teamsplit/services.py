@@ -20,6 +20,7 @@ from assessments.money import yuan
 from assessments.workload import DEFAULT_POINT_TABLE
 from fdoctor.auth.models import User
 from fdoctor.core import clock
+from fdoctor.core.query import YEAR_RANGE
 from fdoctor.extensions import db
 from fdoctor.imports.reader import ImportFileError, read_table
 from fdoctor.org.models import OrgUnit
@@ -59,7 +60,11 @@ def parse_month(text: str | None) -> str:
     """A month "YYYY-MM" that has begun (attendance is recorded for past and current months)."""
     raw = (text or "").strip()
     match = MONTH_RE.match(raw)
-    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
+    if (
+        not match
+        or not 1 <= int(match.group(2)) <= 12
+        or not YEAR_RANGE[0] <= int(match.group(1)) <= YEAR_RANGE[1]
+    ):
         raise TeamSplitError(f"月份格式应为 YYYY-MM：{raw or '（空）'}")
     today = clock.today()
     if (int(match.group(1)), int(match.group(2))) > (today.year, today.month):
