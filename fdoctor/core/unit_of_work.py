@@ -41,7 +41,7 @@ from fdoctor.core.errors import UserFacingError
 from fdoctor.extensions import db
 
 # Blueprints whose routes still commit by hand; they follow next (docs/architecture.md).
-NOT_YET = frozenset({"settlement", "distribution"})
+NOT_YET = frozenset({"distribution"})
 
 _WROTE = "fdoctor.unit_of_work.wrote"  # in a connection's info: a write since BEGIN
 _WRAPPED = "_unit_of_work"
