@@ -2,7 +2,7 @@
 
 The rules are ``assessments.care_schedule`` (国家基本公共卫生服务规范); this module only loads a
 team's residents, their latest pregnancy and their scheduled services in three queries and hands
-them to ``care_schedule.work_list``.
+them to ``care_schedule.due.work_list``.
 
 Choices: residents are the team's ``active`` residents (signed or not: the norms cover everyone in
 the grid); optionally only the households a doctor is responsible for. A service counts as done
@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import Row, exists, select
 
-from assessments.care_schedule import (
+from assessments.care_schedule.dates import age_on
+from assessments.care_schedule.due import work_list
+from assessments.care_schedule.model import (
     CareScheduleError,
     DueItem,
     DueStatus,
@@ -27,8 +29,6 @@ from assessments.care_schedule import (
     ResidentProfile,
     ServiceDone,
     ServiceType,
-    age_on,
-    work_list,
 )
 from fdoctor.core import clock
 from fdoctor.extensions import db
