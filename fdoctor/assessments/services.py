@@ -59,6 +59,7 @@ from assessments.l4 import (
     SampleCheck,
     combine_l4,
 )
+from assessments.periods import Period, PeriodNotEnded, ensure_period_ended
 from assessments.sampling import SPOT_CHECK_MINIMUM, SamplingError, draw_spot_check, new_seed
 from assessments.scoring import IndicatorScore, Unscorable, score_indicator
 from assessments.tiers import (
@@ -66,10 +67,7 @@ from assessments.tiers import (
     ASSESSMENT_LEVELS,
     SPOT_CHECK_LEVEL,
     Level,
-    Period,
-    PeriodNotEnded,
     due_on,
-    ensure_period_ended,
     level_tier,
 )
 from fdoctor.assessments.models import (

@@ -27,7 +27,8 @@ from functools import partial
 
 from sqlalchemy import select
 
-from assessments.tiers import Level, Period, first_judgeable_day
+from assessments.periods import Period, first_judgeable_day
+from assessments.tiers import Level
 from fdoctor.assessments import workflow
 from fdoctor.assessments.models import Appeal, Assessment, Rectification
 from fdoctor.assessments.services import (

@@ -43,6 +43,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import distinct, func, or_, select
 
+from assessments.periods import Period, PeriodKind, PeriodNotEnded, ensure_period_ended
 from assessments.risk import DoctorRisk, resident_weights, widened_size
 from assessments.sampling import (
     DEFAULT_MINIMUM,
@@ -52,13 +53,7 @@ from assessments.sampling import (
     new_seed,
     team_sample_size,
 )
-from assessments.tiers import (
-    Level,
-    Period,
-    PeriodKind,
-    PeriodNotEnded,
-    ensure_period_ended,
-)
+from assessments.tiers import Level
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
