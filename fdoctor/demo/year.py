@@ -61,8 +61,8 @@ from fdoctor.settlement.parameters import (
     workload_standards,
 )
 from fdoctor.settlement.ratings import save_ratings, team_members
+from fdoctor.teamsplit.leaders import leader_rule, save_leader_rule
 from fdoctor.teamsplit.models import AttendanceRecord
-from fdoctor.teamsplit.services import leader_rule, save_leader_rule
 
 # Days after a period's first judgeable day on which each step happens.
 SCORE_DAY, PUBLISH_DAY, APPEAL_DAY, ANSWER_DAY, ACK_DAY = 2, 4, 6, 9, 12
