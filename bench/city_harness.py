@@ -158,7 +158,8 @@ def dbapi_connection() -> Any:
 
 
 def opens(level: str, period: str) -> date:
-    from assessments.tiers import Period, level_tier, opened_on
+    from assessments.periods import Period
+    from assessments.tiers import level_tier, opened_on
 
     lvl = level_tier(level)
     return opened_on(lvl, Period.parse(period, expect=lvl.period_kind))

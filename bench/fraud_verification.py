@@ -54,7 +54,8 @@ def _caller(institution: Any) -> Any:
 
 
 def verification_round(injector: Any, rng: random.Random) -> dict[str, Any]:
-    from assessments.tiers import Level, Period
+    from assessments.periods import Period
+    from assessments.tiers import Level
     from fdoctor.extensions import db
     from fdoctor.org.models import OrgUnit
     from fdoctor.records.models import ServiceRecord

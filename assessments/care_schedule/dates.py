@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from assessments.tiers import Period, PeriodKind
+from assessments.periods import Period, PeriodKind
 
 __all__ = ["add_months", "age_on", "calendar_quarters", "day_before"]
 

@@ -9,15 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from assessments.tiers import (
-    ASSESSMENT_LEVEL_LABELS,
-    Level,
-    Period,
-    PeriodError,
-    ended_periods,
-    first_judgeable_day,
-    period_to_open,
-)
+from assessments.periods import Period, PeriodError, first_judgeable_day
+from assessments.tiers import ASSESSMENT_LEVEL_LABELS, Level, ended_periods, period_to_open
 
 # How many ended periods the open form offers per level (a year back, two for quarters).
 OFFERED = {"L1": 12, "L2": 8, "L3": 4, "L4": 3}

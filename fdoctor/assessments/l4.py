@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import select
 
 from assessments.l4 import L4Combination, L4Rules, ReportedResult, SampleCheck, combine_l4
+from assessments.periods import Period
 from assessments.sampling import SamplingError, draw_spot_check, new_seed
-from assessments.tiers import Period
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.levels import SPOT_LEVEL, ensure_judgeable
 from fdoctor.assessments.models import Assessment, SpotCheckDraw, SpotCheckDrawItem

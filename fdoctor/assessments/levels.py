@@ -18,14 +18,12 @@ could acknowledge or appeal a station's result; the station's work counts in its
 
 from __future__ import annotations
 
+from assessments.periods import Period, PeriodNotEnded, ensure_period_ended
 from assessments.tiers import (
     ASSESSMENT_LEVEL_LABELS,
     ASSESSMENT_LEVELS,
     SPOT_CHECK_LEVEL,
     Level,
-    Period,
-    PeriodNotEnded,
-    ensure_period_ended,
     level_tier,
 )
 from fdoctor.assessments.errors import AssessmentError

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from assessments.tiers import Period, due_on
+from assessments.periods import Period
+from assessments.tiers import due_on
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.indexes import IndexChoice, choose_index
 from fdoctor.assessments.items import assessee_metrics, item_rows, item_totals

@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from assessments.tiers import Period, PeriodKind
+from assessments.periods import Period, PeriodKind
 from fdoctor.confirm.links import Link, LinkError
 from fdoctor.confirm.models import ResidentAnswer, ResidentLinkHit
 from fdoctor.contracts.models import Contract, ContractMember

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assessments.tiers import Period, PeriodError, PeriodKind, level_tier
+from assessments.periods import Period, PeriodError, PeriodKind
+from assessments.tiers import level_tier
 
 
 def parse_period(

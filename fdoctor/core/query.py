@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import BadRequest
 
-from assessments.tiers import Period, PeriodError
+from assessments.periods import Period, PeriodError
 
 YEAR_RANGE = (2000, 2100)
 

@@ -27,7 +27,8 @@ from functools import partial
 
 from sqlalchemy import select
 
-from assessments.tiers import Level, Period, first_judgeable_day
+from assessments.periods import Period, first_judgeable_day
+from assessments.tiers import Level
 from fdoctor.assessments import workflow
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.l4 import draw_l4_spot_check
@@ -57,8 +58,8 @@ from fdoctor.settlement.parameters import (
     workload_standards,
 )
 from fdoctor.settlement.ratings import save_ratings, team_members
+from fdoctor.teamsplit.leaders import leader_rule, save_leader_rule
 from fdoctor.teamsplit.models import AttendanceRecord
-from fdoctor.teamsplit.services import leader_rule, save_leader_rule
 
 # Days after a period's first judgeable day on which each step happens.
 SCORE_DAY, PUBLISH_DAY, APPEAL_DAY, ANSWER_DAY, ACK_DAY = 2, 4, 6, 9, 12

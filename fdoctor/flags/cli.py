@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from assessments.tiers import PeriodKind
+from assessments.periods import PeriodKind
 from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db
 from fdoctor.flags.services import detect_flags

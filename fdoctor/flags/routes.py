@@ -9,7 +9,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from assessments.tiers import Level, Period, PeriodError, PeriodKind
+from assessments.periods import Period, PeriodError, PeriodKind
+from assessments.tiers import Level
 from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role

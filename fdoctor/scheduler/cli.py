@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from assessments.tiers import SCHEDULE
+from assessments.job_schedule import SCHEDULE
 
 scheduler_cli = AppGroup("scheduler", help="定时任务调度进程")
 jobs_cli = AppGroup("jobs", help="手动运行定时任务")

@@ -1,13 +1,16 @@
-"""The periodic jobs (SPEC 8): thin functions over the services, one per ``tiers.SCHEDULE`` entry.
+"""The periodic jobs (SPEC 8): thin functions over the services, one per
+``job_schedule.SCHEDULE`` entry.
 
 A job receives the period it handles and the day it runs for. The scheduler runs each job on its
-cron day for the last completed period (``tiers.period_for_job``); ``flask jobs run NAME --period P``
-runs it for any past period as it would have run on its scheduled day after that period
-(``scheduled_run_date``), ``--date D`` as it would have run on day D. Every job is idempotent.
+cron day for the last completed period (``job_schedule.period_for_job``);
+``flask jobs run NAME --period P`` runs it for any past period as it would have run on its
+scheduled day after that period (``scheduled_run_date``), ``--date D`` as it would have run on day
+D. Every job is idempotent.
 
 A period job (but ``flag_overdue``, which acts on its run day) is refused, whichever way it is
-asked for, while its period has not ended by the clock's today (``tiers.ensure_period_ended``): ``--period 2027-06`` on 6 December 2026 opens
-nothing, and neither does ``--date 2027-07-01``.
+asked for, while its period has not ended by the clock's today
+(``periods.ensure_period_ended``): ``--period 2027-06`` on 6 December 2026 opens nothing, and
+neither does ``--date 2027-07-01``.
 """
 
 from __future__ import annotations
@@ -18,16 +21,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from assessments.tiers import (
-    SCHEDULE,
-    Level,
-    Period,
-    PeriodError,
-    PeriodKind,
-    ensure_period_ended,
-    job_named,
-    period_for_job,
-)
+from assessments.job_schedule import SCHEDULE, job_named, period_for_job
+from assessments.periods import Period, PeriodError, PeriodKind, ensure_period_ended
+from assessments.tiers import Level
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.l4 import draw_for, draw_l4_spot_check
 from fdoctor.assessments.opening import open_assessments

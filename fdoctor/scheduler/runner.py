@@ -1,9 +1,10 @@
 """The one scheduler process: APScheduler with its job store in the app's database.
 
-``flask scheduler run`` builds a ``BlockingScheduler`` whose jobs (one per ``tiers.SCHEDULE`` entry,
-cron triggers in Asia/Shanghai) are kept in the table ``apscheduler_jobs`` of the app's own
-database, created by APScheduler itself. Web workers never start a scheduler: only this command
-does, so each job runs once however many gunicorn workers there are.
+``flask scheduler run`` builds a ``BlockingScheduler`` whose jobs (one per
+``job_schedule.SCHEDULE`` entry, cron triggers in Asia/Shanghai) are kept in the table
+``apscheduler_jobs`` of the app's own database, created by APScheduler itself. Web workers never
+start a scheduler: only this command does, so each job runs once however many gunicorn workers
+there are.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from assessments.tiers import SCHEDULE, SCHEDULE_TIMEZONE
+from assessments.job_schedule import SCHEDULE, SCHEDULE_TIMEZONE
 from fdoctor.extensions import db
 from fdoctor.scheduler.jobs import set_app
 

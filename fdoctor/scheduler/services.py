@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from assessments.tiers import Period
+from assessments.periods import Period
 from fdoctor.assessments.levels import LEVEL_LABELS
 from fdoctor.assessments.models import (
     Assessment,

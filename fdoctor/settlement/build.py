@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, inspect, select
 from sqlalchemy import text as sql_text
 
 from assessments.money import SettlementInputError
-from assessments.tiers import Period, PeriodError, ensure_period_ended
+from assessments.periods import Period, PeriodError, ensure_period_ended
 from fdoctor.audit import services as audit
 from fdoctor.core import clock, dialect
 from fdoctor.corrections.services import assign, carried_json

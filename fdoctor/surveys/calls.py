@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from assessments.periods import Period
 from assessments.sampling import draw
-from assessments.tiers import Period
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit

@@ -20,8 +20,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from assessments.periods import Period
 from assessments.risk import DoctorRisk
-from assessments.tiers import Period
 from fdoctor.core import dialect
 from fdoctor.extensions import db
 from fdoctor.flags.models import SuspicionFlag

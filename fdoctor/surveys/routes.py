@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from assessments.tiers import Level, Period, PeriodError
+from assessments.periods import Period, PeriodError
+from assessments.tiers import Level
 from fdoctor.auth.models import User
 from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required

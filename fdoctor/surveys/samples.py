@@ -38,6 +38,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
+from assessments.periods import Period, PeriodKind, PeriodNotEnded, ensure_period_ended
 from assessments.risk import DoctorRisk, resident_weights, widened_size
 from assessments.sampling import (
     DEFAULT_MINIMUM,
@@ -48,7 +49,7 @@ from assessments.sampling import (
     team_risk_weight,
     team_sample_size,
 )
-from assessments.tiers import Level, Period, PeriodKind, PeriodNotEnded, ensure_period_ended
+from assessments.tiers import Level
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from assessments.tiers import Period, PeriodKind
+from assessments.periods import Period, PeriodKind
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident

@@ -26,9 +26,20 @@ from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.settlement.figures import dtext
-from fdoctor.teamsplit import services
+from fdoctor.teamsplit.attendance import (
+    ATTENDANCE_FIELDS,
+    attendance_for,
+    import_attendance,
+    institution_members,
+    parse_month,
+    save_attendance,
+)
+from fdoctor.teamsplit.deductions import add_deduction, deductions_of
+from fdoctor.teamsplit.entry import TeamSplitError, frozen_settlement, team_members
+from fdoctor.teamsplit.fund import add_award, fund_of
+from fdoctor.teamsplit.leaders import leader_rule, save_leader_rule
 from fdoctor.teamsplit.models import AWARD_KINDS
-from fdoctor.teamsplit.services import ATTENDANCE_FIELDS, TeamSplitError
+from fdoctor.teamsplit.point_table import point_rows, save_point_values
 
 bp = Blueprint("teamsplit", __name__, url_prefix="/teamsplit")
 menu.add(bp, "attendance", "成员出勤", roles={Role.CENTRE_ADMIN}, group=menu.SETTLEMENT, order=50)
@@ -41,7 +52,7 @@ menu.add(bp, "points", "工作量点数", roles={Role.COUNTY_AUDITOR}, group=men
 
 
 class CsrfForm(FlaskForm):
-    """Only the CSRF token: the fields are read by the view and checked by the services."""
+    """Only the CSRF token: the fields are read by the view and checked by the source modules."""
 
 
 def _unit(kind: str) -> OrgUnit:
@@ -79,13 +90,13 @@ def attendance() -> Any:
     if request.method == "POST":
         if _form_errors(form):
             return redirect(url_for("teamsplit.attendance", month=month))
-        members = services.institution_members(institution)
+        members = institution_members(institution)
         rows = {
             user.id: {key: request.form.get(f"{key}_{user.id}", "") for key in ATTENDANCE_FIELDS}
             for _team, user in members
         }
         try:
-            count = services.save_attendance(institution, month, rows, current_user)
+            count = save_attendance(institution, month, rows, current_user)
         except TeamSplitError as exc:
             discard(exc)
             submitted = request.form
@@ -97,9 +108,9 @@ def attendance() -> Any:
 
 def _attendance_page(institution: OrgUnit, month: str, form: FlaskForm, submitted: Any) -> Any:
     try:
-        services.parse_month(month)
-        records = services.attendance_for(institution, month)
-        frozen = services.frozen_settlement(int(month[:4]))
+        parse_month(month)
+        records = attendance_for(institution, month)
+        frozen = frozen_settlement(int(month[:4]))
     except TeamSplitError as exc:
         flash(str(exc), "danger")
         records, frozen = {}, None
@@ -109,7 +120,7 @@ def _attendance_page(institution: OrgUnit, month: str, form: FlaskForm, submitte
         institution=institution,
         month=month,
         form=form,
-        members=services.institution_members(institution),
+        members=institution_members(institution),
         records=records,
         fields=ATTENDANCE_FIELDS,
         submitted=submitted,
@@ -130,9 +141,7 @@ def attendance_import() -> Any:
         flash("请选择要导入的出勤表（.xlsx 或 .csv）", "danger")
         return redirect(url_for("teamsplit.attendance", month=month))
     try:
-        count = services.import_attendance(
-            institution, month, upload.filename, upload.read(), current_user
-        )
+        count = import_attendance(institution, month, upload.filename, upload.read(), current_user)
     except TeamSplitError as exc:
         return refuse(
             f"导入失败，未保存任何记录：{exc}", url_for("teamsplit.attendance", month=month)
@@ -160,14 +169,14 @@ def points() -> Any:
             return redirect(url_for("teamsplit.points"))
         values = {
             row.service_type: request.form.get(f"points_{row.service_type}", "")
-            for row in services.point_rows(county)
+            for row in point_rows(county)
         }
         try:
-            changed = services.save_point_values(county, values, current_user)
+            changed = save_point_values(county, values, current_user)
         except TeamSplitError as exc:
             discard(exc)
             return render_template(
-                "teamsplit/points.html", county=county, rows=services.point_rows(county),
+                "teamsplit/points.html", county=county, rows=point_rows(county),
                 form=form, editable=editable, submitted=request.form, dtext=dtext,
             ), 422  # fmt: skip
         flash(f"已保存工作量点数表（{changed} 项变更）", "success")
@@ -175,7 +184,7 @@ def points() -> Any:
     return render_template(
         "teamsplit/points.html",
         county=county,
-        rows=services.point_rows(county),
+        rows=point_rows(county),
         form=form,
         editable=editable,
         submitted=None,
@@ -198,7 +207,7 @@ def deductions() -> Any:
             return redirect(url_for("teamsplit.deductions", year=year))
         f = request.form
         try:
-            row = services.add_deduction(
+            row = add_deduction(
                 team, f.get("user_id"), f.get("points", ""), f.get("reason", ""),
                 f.get("decided_by", ""), f.get("decided_on", ""), current_user,
             )  # fmt: skip
@@ -213,8 +222,8 @@ def deductions() -> Any:
         team=team,
         year=year,
         form=form,
-        members=services.team_members(team),
-        rows=services.deductions_of(team, year),
+        members=team_members(team),
+        rows=deductions_of(team, year),
         submitted=request.form if status != 200 else None,
         today=clock.today().isoformat(),
         dtext=dtext,
@@ -237,7 +246,7 @@ def fund() -> Any:
             return redirect(url_for("teamsplit.fund"))
         f = request.form
         try:
-            row = services.add_award(
+            row = add_award(
                 team, f.get("user_id"), f.get("kind", ""), f.get("amount", ""),
                 f.get("reason", ""), f.get("awarded_on", ""), current_user,
             )  # fmt: skip
@@ -250,9 +259,9 @@ def fund() -> Any:
     return render_template(
         "teamsplit/fund.html",
         team=team,
-        fund=services.fund_of(team),
+        fund=fund_of(team),
         form=form,
-        members=services.team_members(team),
+        members=team_members(team),
         kinds=AWARD_KINDS,
         is_leader=current_user.role == Role.TEAM_LEADER.value,
         submitted=request.form if status != 200 else None,
@@ -273,7 +282,7 @@ def leaders() -> Any:
         if _form_errors(form):
             return redirect(url_for("teamsplit.leaders"))
         try:
-            services.save_leader_rule(
+            save_leader_rule(
                 institution, request.form.get("mode", ""), request.form.get("rate", ""),
                 current_user,
             )  # fmt: skip
@@ -285,7 +294,7 @@ def leaders() -> Any:
     return render_template(
         "teamsplit/leaders.html",
         institution=institution,
-        rule=services.leader_rule(institution),
+        rule=leader_rule(institution),
         form=form,
         dtext=dtext,
     )

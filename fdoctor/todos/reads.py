@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from assessments.tiers import Level, Period
+from assessments.periods import Period
+from assessments.tiers import Level
 from fdoctor.assessments.levels import ASSESSEE_KIND, ASSESSEE_ROLE, ASSESSOR_ROLE, LEVEL_LABELS
 from fdoctor.assessments.models import Assessment, Rectification
 from fdoctor.core import clock

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assessments.tiers import Level, Period, PeriodKind
+from assessments.periods import Period, PeriodKind
+from assessments.tiers import Level
 from fdoctor.core.periods import parse_period
 
 

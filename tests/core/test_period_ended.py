@@ -1,4 +1,4 @@
-"""A period is judged only after it ends (assessments.tiers.first_judgeable_day)."""
+"""A period is judged only after it ends (assessments.periods.first_judgeable_day)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessments.tiers import (
-    Level,
+from assessments.periods import (
     Period,
     PeriodError,
     PeriodNotEnded,
     ensure_period_ended,
     first_judgeable_day,
-    opened_on,
 )
+from assessments.tiers import Level, opened_on
 
 # One period per level, its last day and the first day it may be judged.
 BOUNDARIES = [

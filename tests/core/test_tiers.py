@@ -1,4 +1,5 @@
-"""The tier calendar: periods, opening and due dates, and the job schedule (assessments.tiers)."""
+"""The tier calendar: periods, opening and due dates, and the job schedule (assessments.periods,
+assessments.tiers, assessments.job_schedule)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assessments.job_schedule import SCHEDULE, job_named, period_for_job
+from assessments.periods import Period, PeriodError, PeriodKind, first_judgeable_day
 from assessments.tiers import (
     ASSESSMENT_LEVEL_LABELS,
     ASSESSMENT_LEVELS,
-    SCHEDULE,
     SPOT_CHECK_LEVEL,
     Level,
-    Period,
-    PeriodError,
-    PeriodKind,
     due_on,
     ended_periods,
-    first_judgeable_day,
     is_overdue,
-    job_named,
     level_tier,
     opened_on,
-    period_for_job,
     period_to_open,
     periods_between,
 )

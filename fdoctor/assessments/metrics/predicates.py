@@ -19,7 +19,7 @@ from sqlalchemy.types import Date
 from assessments.care_schedule.dates import add_months, age_on
 from assessments.care_schedule.model import ServiceType
 from assessments.index import KNOWN_METRICS
-from assessments.tiers import Period
+from assessments.periods import Period
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.households.models import KEY_POPULATION_TAGS, STORED_TAGS, Resident
 from fdoctor.records.models import ServiceRecord

@@ -18,7 +18,7 @@ from fdoctor.core.roles import Role
 
 def _known_year(year: int) -> None:
     """A year outside the calendar's range is no page (404), never a crash."""
-    from assessments.tiers import MAX_YEAR, MIN_YEAR
+    from assessments.periods import MAX_YEAR, MIN_YEAR
 
     if not MIN_YEAR <= year <= MAX_YEAR:
         abort(404)

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from assessments.tiers import Period, PeriodError, PeriodKind, PeriodNotEnded, ensure_period_ended
+from assessments.periods import Period, PeriodError, PeriodKind, PeriodNotEnded, ensure_period_ended
 from assessments.workload import PointTable
 from fdoctor.assessments import reads
 from fdoctor.assessments.models import WorkloadReport

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from assessments.tiers import Level, Period
+from assessments.periods import Period
+from assessments.tiers import Level
 from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock

@@ -154,7 +154,7 @@ def test_job_arguments_are_checked_in_chinese(world: World) -> None:
 
 
 def test_every_scheduled_job_has_a_function() -> None:
-    from assessments.tiers import SCHEDULE
+    from assessments.job_schedule import SCHEDULE
 
     assert set(JOBS) == {job.name for job in SCHEDULE}
 

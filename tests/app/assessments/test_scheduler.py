@@ -11,7 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 from sqlalchemy import inspect
 
-from assessments.tiers import SCHEDULE
+from assessments.job_schedule import SCHEDULE
 from fdoctor.extensions import db
 from fdoctor.scheduler.runner import JOB_FUNCTION, JOBSTORE_TABLE, build_scheduler
 

@@ -14,7 +14,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from assessments.tiers import Level, Period
+from assessments.periods import Period
+from assessments.tiers import Level
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.surveys.errors import SurveyError

@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from assessments.tiers import Level, Period
+from assessments.periods import Period
+from assessments.tiers import Level
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord

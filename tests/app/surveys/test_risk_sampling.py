@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from assessments.periods import Period
 from assessments.risk import DoctorRisk, resident_weights
 from assessments.sampling import draw
-from assessments.tiers import Level, Period
+from assessments.tiers import Level
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.flags.models import SuspicionFlag

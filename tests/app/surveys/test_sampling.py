@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from assessments.periods import Period
 from assessments.sampling import draw_residents_per_team
-from assessments.tiers import Level, Period
+from assessments.tiers import Level
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.flags.models import SuspicionFlag
