@@ -317,7 +317,7 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
     if ids:
         # The bulk path bypasses the ORM's audit listener: log each created record here, as the
         # database holds it, in the same transaction.
-        from fdoctor.audit.services import write_entries
+        from fdoctor.audit.chain import write_entries
 
         sent = {row["client_uuid"]: row for row in rows}
         write_entries(
@@ -336,18 +336,18 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
-    """``audit.services.row_snapshot`` of a row, converting only the columns that need it.
+    """``audit.snapshots.row_snapshot`` of a row, converting only the columns that need it.
 
-    Only date, time and numeric columns hold values the audit's ``_jsonable`` changes; every other
+    Only date, time and numeric columns hold values the audit's ``jsonable`` changes; every other
     value is kept as it is, exactly as ``row_snapshot`` would.
     """
-    from fdoctor.audit.services import _jsonable
+    from fdoctor.audit.snapshots import jsonable
 
     out = dict(row)
     for name in _converted():
         value = out[name]
         if value is not None:
-            out[name] = _jsonable(value)
+            out[name] = jsonable(value)
     return out
 
 

@@ -23,7 +23,7 @@ from fdoctor.assessments.services import (
     tier,
 )
 from fdoctor.audit.models import AuditEntry
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.core import clock
 from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db

@@ -10,7 +10,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from fdoctor.audit.models import AuditEntry
-from fdoctor.audit.services import canonical, row_snapshot, snapshot, verify
+from fdoctor.audit.snapshots import canonical, row_snapshot, snapshot
+from fdoctor.audit.verify import verify
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
