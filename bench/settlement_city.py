@@ -20,8 +20,8 @@ city scale). Then, in a forked child (its peak RSS from ``wait4``), each repeat:
   the reserve rate changed), ``fdoctor.settlement.simulation.simulate``;
 * **peak memory**: the build once more under ``tracemalloc`` (Python allocations' peak).
 
-After the last build the audit chain and the generated records are verified (``audit.verify``,
-records included), before the rollback.
+After the last build the audit chain and the generated records are verified
+(``fdoctor.audit.verify``, records included), before the rollback.
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
 
     import fdoctor.settlement.build as build
     from assessments.cascade import settle
-    from fdoctor.audit import services as audit
+    from fdoctor.audit.models import AuditEntry
+    from fdoctor.audit.verify import verify
     from fdoctor.core import clock
     from fdoctor.extensions import db
     from fdoctor.settlement import inputs as inputs_module
@@ -202,10 +203,10 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             timers.wrap(build, "compute", "compute_s")
             timers.wrap(build, "sha256_of_texts", "sha256_s")
             timers.wrap(build, "_write_lines", "write_lines_s")
-            timers.wrap(build.audit, "record_bulk_rows", "audit_bulk_rows_s")
-            timers.wrap(build.audit, "forget_bulk_rows", "audit_forget_rows_s")
+            timers.wrap(build.baselines, "record_bulk_rows", "audit_bulk_rows_s")
+            timers.wrap(build.baselines, "forget_bulk_rows", "audit_forget_rows_s")
             timers.wrap(build, "_insert_lines_pg", "insert_lines_s")
-            entries_before = db.session.scalar(select(func.count()).select_from(audit.AuditEntry))
+            entries_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
             started, cpu = time.perf_counter(), time.process_time()
             settlement, _changed = build.build_settlement(YEAR, "settlement", None)
             db.session.flush()
@@ -218,7 +219,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
                     SettlementLine.settlement_id == settlement.id
                 )
             )
-            entries = db.session.scalar(select(func.count()).select_from(audit.AuditEntry))
+            entries = db.session.scalar(select(func.count()).select_from(AuditEntry))
             run["lines"] = lines
             run["audit_entries_written"] = (entries or 0) - (entries_before or 0)
             run["canonical_json_mb"] = round(
@@ -247,7 +248,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             if n == repeat:
                 db.session.commit()
                 started = time.perf_counter()
-                verified = audit.verify(db.session)
+                verified = verify(db.session)
                 out["audit_verify"] = {
                     "ok": verified.ok,
                     "entries": verified.entries,

@@ -63,7 +63,8 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
     from sqlalchemy import insert, text
 
     from fdoctor.assessments.models import Assessment
-    from fdoctor.audit import services as audit
+    from fdoctor.audit.baselines import record_bulk_load
+    from fdoctor.audit.tables import AUDITED_TABLES
     from fdoctor.auth.models import User
     from fdoctor.extensions import db
     from fdoctor.org.models import OrgUnit
@@ -273,8 +274,8 @@ def generate(scale: Scale, year: int, seed: int) -> dict[str, int]:
                   "post_coefficient", "workload_standard", "member_rating", "service_record",
                   "signed_population", "attendance_record", "leader_rule"):  # fmt: skip
         counts[table] = int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-        if table in audit.AUDITED_TABLES:
-            audit.record_bulk_load(table, counts[table], "结算基准数据（直接生成）")
+        if table in AUDITED_TABLES:
+            record_bulk_load(table, counts[table], "结算基准数据（直接生成）")
     counts["service_tally"] = tallies
     for seq_table in ("org_unit", "user_account"):
         session.execute(

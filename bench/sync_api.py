@@ -587,7 +587,7 @@ def prepare(url: str, clients: int, batch: int, pool: int, scale: str | None) ->
 def check_stored(app: Any, sent_tag: str, acked: set[str], verify_audit: bool) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from fdoctor.audit.services import verify
+    from fdoctor.audit.verify import verify
     from fdoctor.extensions import db
 
     with app.app_context():

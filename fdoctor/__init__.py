@@ -154,7 +154,7 @@ def _install_audit() -> None:
     if not _audit_installed:
         from sqlalchemy.orm import Session
 
-        from fdoctor.audit.services import install
+        from fdoctor.audit.listener import install
 
         install(Session)
         # The tallies follow ORM writes of service records in the same flush (fdoctor.tallies).

@@ -26,7 +26,7 @@ from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.records.evidence import parse_moment
 from fdoctor.records.models import ServiceRecord
-from fdoctor.records.services import MAX_BATCH, upload_batch
+from fdoctor.records.sync import MAX_BATCH, upload_batch
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

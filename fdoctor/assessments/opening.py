@@ -220,7 +220,7 @@ def _insert_opened(rows: list[dict[str, Any]], items: list[list[dict[str, Any]]]
     the values as given, ids included). Nothing is loaded into the session, so it holds no stale
     copies of the new rows.
     """
-    from fdoctor.audit.services import write_created_rows
+    from fdoctor.audit.chain import write_created_rows
 
     db.session.flush()  # the caller's pending changes first, as the ORM flush wrote them
     connection = db.session.connection()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from fdoctor.audit.services import adopt_unlogged_rows, anchor_line, verify, write_checkpoint
+from fdoctor.audit.baselines import adopt_unlogged_rows
+from fdoctor.audit.checkpoints import anchor_line, write_checkpoint
+from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 
 audit_cli = AppGroup("audit", help="审计日志")

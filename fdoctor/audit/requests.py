@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, render_template, request
 
-from fdoctor.audit.services import record_event
+from fdoctor.audit.events import record_event
 from fdoctor.core import citizen_id
 from fdoctor.core.access import sees_full_id
 from fdoctor.extensions import db

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, abort, current_app, request
 
-from fdoctor.audit.services import record_token_use
+from fdoctor.audit.events import record_token_use
 from fdoctor.auth.services import _hash_token
 from fdoctor.core import clock
 from fdoctor.core.web import SAFE_METHODS, is_bearer_request

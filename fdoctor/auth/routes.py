@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from fdoctor.audit import services as audit
+from fdoctor.audit.events import record_failed_sign_in, record_sign_in
 from fdoctor.auth.forms import ChangePasswordForm, LoginForm
 from fdoctor.auth.services import UserError, authenticate, change_own_password, end_sessions
 from fdoctor.core.unit_of_work import discard
@@ -32,9 +32,9 @@ def login() -> Any:
     if form.validate_on_submit():
         user, error = authenticate(form.username.data or "", form.password.data or "")
         if user is None:
-            audit.record_failed_sign_in(form.username.data or "", error or "")
+            record_failed_sign_in(form.username.data or "", error or "")
         else:
-            audit.record_sign_in(user)
+            record_sign_in(user)
         # Committed here, on purpose: a failed sign-in answers 401, which keeps nothing of the
         # request, but its failure counter (and the lock it may bring) must stay.
         db.session.commit()

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from fdoctor.audit.services import audited_update
+from fdoctor.audit.events import audited_update
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.core.errors import UserFacingError
@@ -274,7 +274,7 @@ def change_own_password(user: User, current: str, new: str, confirm: str) -> Non
 
 def admin_reset_password(user: User, password: str) -> None:
     """An administrator sets a new password: also lifts a lockout; logged in the audit trail."""
-    from fdoctor.audit.services import record_event
+    from fdoctor.audit.events import record_event
 
     set_new_password(user, password)
     user.failed_logins = 0
@@ -285,7 +285,7 @@ def admin_reset_password(user: User, password: str) -> None:
 
 def admin_unlock(user: User) -> None:
     """Lift a lockout after failed logins; logged in the audit trail."""
-    from fdoctor.audit.services import record_event
+    from fdoctor.audit.events import record_event
 
     was = user.locked_until
     user.failed_logins = 0
@@ -301,7 +301,7 @@ def admin_unlock(user: User) -> None:
 
 def admin_set_active(user: User, active: bool) -> None:
     """Disable (ending every session and token use) or enable an account; audited."""
-    from fdoctor.audit.services import record_event
+    from fdoctor.audit.events import record_event
 
     user.active = active
     if not active:

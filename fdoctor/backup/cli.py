@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from fdoctor.audit import services as audit
+from fdoctor.audit.checkpoints import checkpoint_record, write_checkpoint
 from fdoctor.backup.services import BackupError, create_backup, restore_backup
 from fdoctor.core import clock, dialect
 from fdoctor.extensions import db
@@ -25,7 +25,7 @@ def create_command(output: Path | None) -> None:
         output = Path("backups") / f"fdoctor-{clock.now():%Y%m%d-%H%M%S}.{suffix}"
     # A fresh checkpoint goes into the backup and beside it (FILE.audit.json), so the trail's
     # end as of the backup is kept outside the database too.
-    checkpoint = audit.checkpoint_record(audit.write_checkpoint(db.session))
+    checkpoint = checkpoint_record(write_checkpoint(db.session))
     db.session.commit()
     try:
         result = create_backup(db.engine, output)

@@ -43,7 +43,7 @@ from assessments.cascade.corrections import (
     pool_of,
     used_score,
 )
-from fdoctor.audit import services as audit
+from fdoctor.audit.chain import write_created_rows
 from fdoctor.audit.models import AuditEntry
 from fdoctor.core import clock, dialect
 from fdoctor.core.signals import record_found_false, score_revised
@@ -283,7 +283,7 @@ def _write_lines(correction: SettlementCorrection, lines: tuple[Difference, ...]
     ).scalars()
     for row, line_id in zip(rows, ids, strict=True):
         row["id"] = line_id
-    audit.write_created_rows(connection, table.name, rows)
+    write_created_rows(connection, table.name, rows)
 
 
 def _differences_of(corrections: list[SettlementCorrection]) -> list[list[Difference]]:

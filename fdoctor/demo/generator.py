@@ -96,7 +96,8 @@ def load_demo(
     db.session.flush()
     counts = {table: writer.counts[table] for table in TABLE_LABELS}
     # Bulk rows bypass the per-row audit listener: the trail records one entry per table.
-    from fdoctor.audit.services import AUDITED_TABLES, record_bulk_load
+    from fdoctor.audit.baselines import record_bulk_load
+    from fdoctor.audit.tables import AUDITED_TABLES
 
     for table, count in counts.items():
         if table in AUDITED_TABLES:

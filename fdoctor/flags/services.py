@@ -483,7 +483,7 @@ def _insert_new(candidates: Iterable[_Candidate]) -> int:
     )
     created = db.session.execute(stmt, rows).mappings().all()
     # The Core insert bypasses the audit listener: each new flag gets its create entry here.
-    from fdoctor.audit.services import write_created_rows
+    from fdoctor.audit.chain import write_created_rows
 
     write_created_rows(db.session.connection(), "suspicion_flag", [dict(r) for r in created])
     db.session.flush()

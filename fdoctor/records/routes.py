@@ -29,6 +29,8 @@ from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.records import validation as rules
+from fdoctor.records.conflicts import open_conflicts, resolve_conflict
+from fdoctor.records.errors import ServiceError
 from fdoctor.records.models import (
     SERVICE_CATEGORIES,
     SERVICE_TYPES,
@@ -36,15 +38,8 @@ from fdoctor.records.models import (
     ServiceRecord,
     ServiceRecordVersion,
 )
-from fdoctor.records.services import (
-    ServiceError,
-    confirm_referral,
-    open_conflicts,
-    receiving_institution_id,
-    record_data,
-    referral_inbox,
-    resolve_conflict,
-)
+from fdoctor.records.referrals import confirm_referral, receiving_institution_id, referral_inbox
+from fdoctor.records.versions import record_data
 
 bp = Blueprint("records", __name__, url_prefix="/services")
 menu.add(

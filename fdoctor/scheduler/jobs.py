@@ -83,7 +83,7 @@ def _workload(job: JobRun) -> Outcome:
 
 
 def _audit_checkpoint(job: JobRun) -> Outcome:
-    from fdoctor.audit.services import anchor_line, write_checkpoint
+    from fdoctor.audit.checkpoints import anchor_line, write_checkpoint
 
     checkpoint = write_checkpoint(db.session)
     return Outcome(created=1, note=f"{anchor_line(checkpoint)}（共 {checkpoint.entries} 条）")

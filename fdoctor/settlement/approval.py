@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fdoctor.audit import services as audit
+from fdoctor.audit.checkpoints import write_checkpoint
 from fdoctor.core import clock
 from fdoctor.core.roles import ROLE_LABELS, Role
 from fdoctor.extensions import db
@@ -126,5 +126,5 @@ def transition(settlement: Settlement, action_name: str, user: Any) -> Settlemen
     settlement.status = action.target
     db.session.flush()
     if action.name == "lock":
-        audit.write_checkpoint(db.session)  # the trail's end as of the lock, printed on the sheet
+        write_checkpoint(db.session)  # the trail's end as of the lock, printed on the sheet
     return settlement

@@ -13,7 +13,7 @@ from sqlalchemy import text as sql_text
 
 from assessments.money import SettlementInputError
 from assessments.periods import Period, PeriodError, ensure_period_ended
-from fdoctor.audit import services as audit
+from fdoctor.audit import baselines
 from fdoctor.core import clock, dialect
 from fdoctor.corrections.services import assign, carried_json
 from fdoctor.extensions import db
@@ -128,7 +128,7 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
     else:
         settlement = existing
         _forget_lines(settlement)
-        audit.forget_bulk_rows(
+        baselines.forget_bulk_rows(
             SettlementLine.__tablename__, "t.settlement_id = :sheet", {"sheet": settlement.id},
             f"settlement:{settlement.id}", f"{settlement.title}第 {settlement.version} 版的行（草稿重算）",
         )  # fmt: skip
@@ -170,9 +170,9 @@ def _forget_lines(settlement: Settlement) -> None:
 def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]], above: int = 0) -> None:
     """Store the output lines in one statement (COPY on PostgreSQL) and audit them as a bulk
     write: the database digests each line into the audit baselines and one keyed entry holds
-    their count and sums (``audit.record_bulk_rows``; ``flask audit verify`` checks every line
+    their count and sums (``baselines.record_bulk_rows``; ``flask audit verify`` checks every line
     against its digest). A recomputed draft's old lines leave the same way
-    (``audit.forget_bulk_rows``).
+    (``baselines.forget_bulk_rows``).
 
     The ids are reserved first (PostgreSQL: from the column's sequence; SQLite: after the largest
     id, which is what SQLite itself would assign in this write transaction), in the order the
@@ -225,7 +225,7 @@ def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]], above: i
         _insert_lines_pg(connection, rows)
     else:
         connection.execute(insert(SettlementLine.__table__), rows)
-    audit.record_bulk_rows(
+    baselines.record_bulk_rows(
         SettlementLine.__tablename__, "t.settlement_id = :sheet", {"sheet": settlement.id},
         f"settlement:{settlement.id}", f"{settlement.title}第 {settlement.version} 版的行",
     )  # fmt: skip

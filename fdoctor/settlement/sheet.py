@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from assessments.attendance import LEAVE_KINDS
 from assessments.money import yuan
-from fdoctor.audit import services as audit
+from fdoctor.audit.checkpoints import anchor_line, latest_checkpoint
 from fdoctor.core import clock
 from fdoctor.corrections.sheet import annexes as correction_annexes
 from fdoctor.extensions import db
@@ -56,9 +56,7 @@ def sheet_data(
         "notes": [AMOUNT_NOTE] + ([rs.SCORE_RULE_NOTE] if settlement.kind == "settlement" else []),
         "input_columns": _input_columns(),
         "audit_anchor": (
-            audit.anchor_line(audit.latest_checkpoint(db.session))
-            if settlement.status == "locked"
-            else ""
+            anchor_line(latest_checkpoint(db.session)) if settlement.status == "locked" else ""
         ),
     }
     title = settlement.title if sheet == "settlement" else f"{settlement.year}年度{SHEETS[sheet]}"

@@ -14,7 +14,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField
 from wtforms.validators import InputRequired
 
-from fdoctor.audit.services import record_event
+from fdoctor.audit.events import record_event
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.core.unit_of_work import discard

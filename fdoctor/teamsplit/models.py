@@ -4,7 +4,7 @@ awards, and each institution's rule for its team leaders.
 
 The rules themselves are the pure core's (``assessments.attendance``, ``assessments.workload``,
 ``assessments.distribution``); these tables hold what the rules read. Every table here decides
-money and is audited (``fdoctor.audit.services.AUDITED_TABLES``).
+money and is audited (``fdoctor.audit.tables.AUDITED_TABLES``).
 """
 
 from __future__ import annotations

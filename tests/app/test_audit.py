@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from fdoctor.audit.models import AuditEntry
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from tests.factories import make_household, make_tree

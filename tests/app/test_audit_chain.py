@@ -13,14 +13,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select, text
 
+from fdoctor.audit.baselines import record_bulk_load
+from fdoctor.audit.checkpoints import write_checkpoint
+from fdoctor.audit.events import record_event
 from fdoctor.audit.models import AuditBaseline, AuditCheckpoint, AuditEntry, AuditHead
-from fdoctor.audit.services import (
-    canonical,
-    record_bulk_load,
-    record_event,
-    verify,
-    write_checkpoint,
-)
+from fdoctor.audit.snapshots import canonical
+from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.org.models import PopulationFigure
@@ -166,7 +164,7 @@ def test_a_bulk_loaded_row_changed_through_the_app_is_not_reported(app: Flask) -
 
 
 def test_editing_the_baseline_to_match_a_changed_row_is_caught(app: Flask) -> None:
-    from fdoctor.audit.services import _digest_expression
+    from fdoctor.audit.baselines import digest_expression
 
     tree = make_tree()
     db.session.commit()
@@ -174,7 +172,7 @@ def test_editing_the_baseline_to_match_a_changed_row_is_caught(app: Flask) -> No
     db.session.execute(text("UPDATE population_figure SET count = 1 WHERE id = :i"), {"i": changed})
     # Re-digest the changed row exactly as the loader did and write it into the baseline.
     columns = [c.name for c in PopulationFigure.__table__.columns]
-    digest = _digest_expression(db.session.connection(), "population_figure", columns)
+    digest = digest_expression(db.session.connection(), "population_figure", columns)
     db.session.execute(
         text(
             f"UPDATE audit_baseline SET digest = (SELECT {digest} FROM population_figure t "
@@ -228,8 +226,8 @@ def test_legacy_plain_entries_before_the_key_still_verify(app: Flask) -> None:
             {"i": i, "p": prev, "h": digest},
         )
         prev = digest
+    from fdoctor.audit.chain import head_mac
     from fdoctor.audit.keys import audit_key
-    from fdoctor.audit.services import head_mac
 
     db.session.add(
         AuditHead(id=1, last_id=2, last_hash=prev, legacy_until=2,
@@ -383,7 +381,7 @@ def test_development_keeps_its_audit_key_in_the_instance_folder(tmp_path: Path) 
 
 
 def test_the_demo_city_verifies_with_a_baseline_for_every_loaded_row(demo_app: Flask) -> None:
-    from fdoctor.audit.services import AUDITED_TABLES
+    from fdoctor.audit.tables import AUDITED_TABLES
     from fdoctor.demo.generator import TABLE_LABELS
 
     with demo_app.app_context():

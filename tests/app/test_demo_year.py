@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from fdoctor.assessments.models import Appeal, Assessment, Rectification, SpotCheckDraw
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.core import clock
 from fdoctor.demo.dates import history_start, settled_year
 from fdoctor.demo.generator import load_demo

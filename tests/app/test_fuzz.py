@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.contracts.models import ContractMember
 from fdoctor.extensions import db
 from tests.conftest import DEMO_PASSWORD, csrf_token, login

@@ -68,7 +68,7 @@ def test_api_never_crashes(_token_world: tuple[Flask, str]) -> None:
 
 
 def test_api_data_stays_consistent_after_fuzzing(_token_world: tuple[Flask, str]) -> None:
-    from fdoctor.audit.services import verify
+    from fdoctor.audit.verify import verify
 
     app, _token = _token_world
     with app.app_context():

@@ -440,7 +440,7 @@ def test_cli_unlocks_and_resets_for_a_locked_out_administrator(
 def test_a_lockout_is_audited_and_the_chain_still_verifies(client: FlaskClient, app: Flask) -> None:
     """The counters are written by single UPDATEs (atomic under parallel guesses); each one is
     still an audit entry, so a lockout is on record and verify finds the row as logged."""
-    from fdoctor.audit.services import verify
+    from fdoctor.audit.verify import verify
 
     users = _users()
     for _ in range(MAX_FAILED_LOGINS):

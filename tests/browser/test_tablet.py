@@ -222,7 +222,7 @@ def test_leader_reviews_a_conflict_side_by_side(page: Any, live_server: str, app
 
     from fdoctor.core import clock
     from fdoctor.records.models import ServiceRecordVersion
-    from fdoctor.records.services import upload_batch
+    from fdoctor.records.sync import upload_batch
     from tests.app.records.factories import TODAY, bp_record, make_world
 
     with clock.frozen(TODAY):  # the live server shares the frozen clock

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.extensions import db
+from fdoctor.records.bulk_insert import insert_ignoring_duplicates
 from fdoctor.records.models import ServiceRecord
-from fdoctor.records.services import _insert_ignoring_duplicates, upload_batch
+from fdoctor.records.sync import upload_batch
 from tests.app.records.factories import (
     TODAY,
     World,
@@ -218,7 +219,7 @@ def test_insert_skips_a_client_uuid_stored_meanwhile(world: World) -> None:
         first = upload_batch(doctor, "a", [payload])[0]
         row = {c.name: getattr(db.session.get(ServiceRecord, first.id), c.name)
                for c in ServiceRecord.__table__.columns if c.name != "id"}  # fmt: skip
-        assert _insert_ignoring_duplicates([row]) == {}
+        assert insert_ignoring_duplicates([row]) == {}
     assert _count() == 1
 
 

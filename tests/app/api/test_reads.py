@@ -10,7 +10,7 @@ from flask import Flask
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from fdoctor.records.services import upload_batch
+from fdoctor.records.sync import upload_batch
 from tests.app.records.factories import (
     TODAY,
     Device,

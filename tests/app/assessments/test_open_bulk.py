@@ -21,7 +21,7 @@ from fdoctor.assessments.levels import ASSESSEE_KIND, invalid_period, tier
 from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.audit.models import AuditEntry
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.core import clock
 from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
-from fdoctor.records.services import upload_batch
+from fdoctor.records.sync import upload_batch
 from tests.app.records.factories import (
     PASSWORD,
     TODAY,

@@ -14,7 +14,7 @@ from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
 from fdoctor.records.models import ServiceRecord
-from fdoctor.records.services import upload_batch
+from fdoctor.records.sync import upload_batch
 from tests.app.records.factories import (
     PASSWORD,
     TODAY,

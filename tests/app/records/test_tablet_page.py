@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fdoctor.core import clock
 from fdoctor.records.models import SERVICE_TYPES
-from fdoctor.records.services import upload_batch
+from fdoctor.records.sync import upload_batch
 from fdoctor.records.validation import SPECIFIC_FIELDS, parse_draft
 from tests.app.records.factories import PASSWORD, TODAY, Device, World, device, make_world
 from tests.conftest import login

@@ -10,11 +10,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from fdoctor.audit.models import AuditEntry
-from fdoctor.audit.services import canonical, row_snapshot, snapshot, verify
+from fdoctor.audit.snapshots import canonical, row_snapshot, snapshot
+from fdoctor.audit.verify import verify
 from fdoctor.core import clock
 from fdoctor.extensions import db
+from fdoctor.records.bulk_insert import _snapshot
 from fdoctor.records.models import ServiceRecord
-from fdoctor.records.services import _snapshot, upload_batch
+from fdoctor.records.sync import upload_batch
 from tests.app.records.factories import TODAY, World, bp_record, make_world, record
 
 pytestmark = pytest.mark.db

@@ -15,7 +15,7 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.services import add_unit
 from fdoctor.records.models import ServiceRecord
-from fdoctor.records.services import upload_batch
+from fdoctor.records.sync import upload_batch
 from fdoctor.records.validation import parse_draft
 from tests.app.records.factories import (
     TERM,

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from fdoctor.audit.models import AuditCheckpoint, AuditEntry
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.reports.settlement_sheet import build_settlement_pdf, build_settlement_xlsx
 from fdoctor.settlement.approval import transition

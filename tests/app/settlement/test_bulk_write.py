@@ -23,8 +23,8 @@ from sqlalchemy import delete, func, select, update
 
 from assessments.cascade.text import approx
 from assessments.money import exact_decimal, round_half_up
-from fdoctor.audit import services as audit
 from fdoctor.audit.models import AuditBaseline, AuditEntry
+from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.settlement.build import LEVEL_DEPTH, build_settlement, preview
 from fdoctor.settlement.cascade import canonical_json, sha256_of, sha256_of_texts
@@ -187,17 +187,17 @@ def baselined(settlement: Settlement) -> int:
 
 def test_the_audit_chain_and_the_records_verify_after_a_bulk_write(world: Any) -> None:
     # The hand-built world writes a few records past the ORM; whatever it reports stays the same.
-    known = audit.verify(db.session).problems
+    known = verify(db.session).problems
     settlement, _changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
-    assert audit.verify(db.session, check_records=False).ok
-    assert audit.verify(db.session).problems == known
+    assert verify(db.session, check_records=False).ok
+    assert verify(db.session).problems == known
     rows, _keys = stored_lines(settlement)
     assert baselined(settlement) == len(rows) > 20
 
 
 def test_verify_names_a_line_changed_or_removed_behind_the_app(world: Any) -> None:
-    known = audit.verify(db.session).problems
+    known = verify(db.session).problems
     settlement, _changed = build_settlement(YEAR, "settlement", None)
     db.session.commit()
     rows, _keys = stored_lines(settlement)
@@ -208,7 +208,7 @@ def test_verify_names_a_line_changed_or_removed_behind_the_app(world: Any) -> No
     )
     db.session.execute(delete(SettlementLine).where(SettlementLine.id == reserve["id"]))
     db.session.commit()
-    problems = [p for p in audit.verify(db.session).problems if p not in known]
+    problems = [p for p in verify(db.session).problems if p not in known]
     assert problems == [
         f"settlement_line 第 {member['id']} 行被绕过系统修改（与批量载入时的内容不符）",
         f"settlement_line 第 {reserve['id']} 行被绕过系统删除（批量载入的记录）",
@@ -216,7 +216,7 @@ def test_verify_names_a_line_changed_or_removed_behind_the_app(world: Any) -> No
 
 
 def test_a_recomputed_draft_replaces_its_lines_and_no_stale_line_is_served(world: Any) -> None:
-    known = audit.verify(db.session).problems
+    known = verify(db.session).problems
     city = make_login("city-user", "city_admin", world["city"])
     settlement, _changed = build_settlement(YEAR, "settlement", city)
     db.session.commit()
@@ -245,7 +245,7 @@ def test_a_recomputed_draft_replaces_its_lines_and_no_stale_line_is_served(world
     db.session.commit()
     # The old lines left with their baselines (one bulk_delete entry), the new ones came with
     # theirs: the chain and every record verify.
-    assert audit.verify(db.session).problems == known
+    assert verify(db.session).problems == known
     assert baselined(again) == len(rows)
     actions = [
         e.action
@@ -261,7 +261,7 @@ def test_a_recomputed_draft_replaces_its_lines_and_no_stale_line_is_served(world
 def test_lines_written_with_an_entry_each_leave_with_a_delete_entry_each(world: Any) -> None:
     """A draft written before lines were audited in bulk (one create entry per line) is
     recomputed: each old line gets its delete entry, and the records still verify."""
-    known = audit.verify(db.session).problems
+    known = verify(db.session).problems
     outputs = preview(YEAR, "settlement")[1]
     day = datetime(YEAR + 1, 1, 2)
     settlement = Settlement(year=YEAR, kind="settlement", status="draft", version=1,
@@ -281,7 +281,7 @@ def test_lines_written_with_an_entry_each_leave_with_a_delete_entry_each(world: 
         )
     ).all()
     assert set(deleted) == {str(i) for i in old_ids}
-    assert audit.verify(db.session).problems == known
+    assert verify(db.session).problems == known
 
 
 def test_an_unchanged_recomputation_writes_nothing(world: Any) -> None:

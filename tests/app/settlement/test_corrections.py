@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fdoctor.assessments import workflow
 from fdoctor.assessments.models import AssessmentItem
-from fdoctor.audit.services import verify
+from fdoctor.audit.verify import verify
 from fdoctor.core import clock
 from fdoctor.core.signals import score_revised
 from fdoctor.corrections.models import SettlementCorrection, SettlementCorrectionLine

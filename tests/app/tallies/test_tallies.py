@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select, update
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
-from fdoctor.records.services import upload_batch
+from fdoctor.records.sync import upload_batch
 from fdoctor.scheduler.jobs import run_job
 from fdoctor.surveys.review import review_record
 from fdoctor.tallies.models import ServiceTally, SignedPopulation
