@@ -27,6 +27,7 @@ from typing import Literal
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
+    exact_fraction,
     largest_remainder,
     round_half_up,
     to_fraction,
@@ -248,6 +249,15 @@ def _number(value: object, label: str) -> Fraction:
     if value is None:
         raise SettlementInputError(f"缺少{label}")
     return to_fraction(value, label)
+
+
+def _factor(value: object, who: str, what: str) -> Fraction:
+    """``_number(value, who + what)``, the label joined only when it is needed (a refusal)."""
+    if type(value) is Decimal:
+        exact = exact_fraction(value)
+        if exact is not None:
+            return exact
+    return _number(value, who + what)
 
 
 def _rate(value: object, label: str) -> Fraction:
@@ -550,10 +560,10 @@ def _team_members(
         name = _name(member.name, f"第 {position} 位成员的姓名")
         _unique(name, seen, f"成员姓名重复：「{name}」")
         label = f"成员「{name}」的"
-        k = _number(member.k, label + "工作量达标系数 k")
-        y = _number(member.y, label + "岗位系数 y")
-        c = _number(member.c, label + "个人绩效考评系数 c")
-        a = _number(member.a, label + "出勤系数 a")
+        k = _factor(member.k, label, "工作量达标系数 k")
+        y = _factor(member.y, label, "岗位系数 y")
+        c = _factor(member.c, label, "个人绩效考评系数 c")
+        a = _factor(member.a, label, "出勤系数 a")
         if k < 0:
             raise SettlementInputError(f"{label}工作量达标系数 k 不能为负数：{member.k}")
         if y <= 0:
