@@ -158,6 +158,16 @@ def attendance(months: Sequence[AttendanceMonth], *, member: str = "") -> Attend
         if record.month in seen:
             raise SettlementInputError(f"{who}的 {record.month} 出勤记录重复")
         seen.add(record.month)
+        due, worked = record.days_due, record.days_worked
+        if (
+            not record.leave_days
+            and type(due) is int
+            and type(worked) is int
+            and 0 <= worked <= due
+        ):  # the common month, checked without a call
+            due_total += due
+            worked_total += worked
+            continue
         due, worked, leave = _month_days(record, who)
         due_total += due
         worked_total += worked

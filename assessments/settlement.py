@@ -284,7 +284,10 @@ def _unique(name: str, seen: set[str], message: str) -> None:
 
 def share_for_display(share: Fraction, places: int = SHARE_DISPLAY_PLACES) -> Decimal:
     """A share rounded half-up to ``places`` decimals, with exactly that many places."""
-    return exact_decimal(round_half_up(share, places)).quantize(Decimal(1).scaleb(-places))
+    numerator, denominator = share.numerator, share.denominator
+    # As ``round_half_up`` rounds, in integers; the Decimal then has exactly ``places`` places.
+    rounded = (2 * abs(numerator) * 10**places + denominator) // (2 * denominator)
+    return Decimal(f"{-rounded if numerator < 0 else rounded}E-{places}")
 
 
 # --------------------------------------------------------------------------- pools

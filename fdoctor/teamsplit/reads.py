@@ -69,7 +69,11 @@ def attendance_by_member(year: int, as_of: date) -> dict[int, list[dict[str, Any
                 "month": month,
                 "days_due": days_due,
                 "days_worked": days_worked,
-                "leave_days": {kind: n for kind, n in zip(kinds, leave, strict=True) if n},
+                "leave_days": (
+                    {kind: n for kind, n in zip(kinds, leave, strict=True) if n}
+                    if any(leave)
+                    else {}
+                ),
             }
         )
     return out
