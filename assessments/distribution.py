@@ -159,16 +159,7 @@ def distribute_members(
        False. If nobody carries weight, nothing is split and all stays in the fund.
     3. Each member's deduction points take 1% each of their part into the fund.
     """
-    if not isinstance(leaders_in_split, bool):
-        raise SettlementInputError(
-            f"负责人是否参与团队分配（leaders_in_split）必须是 true 或 false：{leaders_in_split!r}"
-        )
-    for position, member in enumerate(members, start=1):
-        if not isinstance(member.leader, bool):
-            who = member.name if isinstance(member.name, str) else f"第 {position} 位成员"
-            raise SettlementInputError(
-                f"成员「{who}」的负责人标记必须是 true 或 false：{member.leader!r}"
-            )
+    _check_leader_flags(members, leaders_in_split)
     outside = [member.leader and not leaders_in_split for member in members]
     # A leader outside the split carries no weight, exactly like a member on probation; the
     # base function checks every factor and does the split.
@@ -229,6 +220,20 @@ def distribute_members(
         paid_fen=sum(line.amount_fen for line in lines),
         members=tuple(lines),
     )
+
+
+def _check_leader_flags(members: Sequence[DistributionMember], leaders_in_split: object) -> None:
+    """The leader rule's flags are booleans (the base function checks every other field)."""
+    if not isinstance(leaders_in_split, bool):
+        raise SettlementInputError(
+            f"负责人是否参与团队分配（leaders_in_split）必须是 true 或 false：{leaders_in_split!r}"
+        )
+    for position, member in enumerate(members, start=1):
+        if not isinstance(member.leader, bool):
+            who = member.name if isinstance(member.name, str) else f"第 {position} 位成员"
+            raise SettlementInputError(
+                f"成员「{who}」的负责人标记必须是 true 或 false：{member.leader!r}"
+            )
 
 
 # --------------------------------------------------------------------------- management share

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from assessments.index import IndexFileError, load_index
+from assessments.index import IndexFileError
+from assessments.index_files import load_index
 from assessments.scoring import ScoreResult, ScoringError, score
 
 __all__ = ["EXIT_INPUT_ERROR", "USAGE", "main", "result_to_json"]

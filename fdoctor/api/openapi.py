@@ -105,132 +105,124 @@ def _json(schema: dict[str, Any], description: str = "成功") -> dict[str, Any]
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_INFO = {
+    "title": "fdoctor API",
+    "version": "1",
+    "description": "家庭医生签约服务：平板离线同步接口。认证：登录会话（写操作带 X-CSRFToken 头）或 "
+    "Authorization: Bearer <令牌>（flask users token 签发）。详见 docs/api.md。",
+}
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+}
+_BATCH_IN = {
+    "type": "object",
+    "required": ["records"],
+    "properties": {
+        "device_id": {"type": "string", "maxLength": 64},
+        "device_time": {
+            "type": "string",
+            "description": "发送本批时的平板时钟（ISO 时间），服务器据此记录平板时钟偏差",
+        },
+        "records": {"type": "array", "maxItems": 200, "items": _RECORD_IN},
+    },
+}
+_BATCH_OUT = {
+    "type": "object",
+    "required": ["results"],
+    "properties": {
+        "results": {"type": "array", "items": _RESULT},
+        "server_time": {"type": "string"},
+    },
+}
+
+
+def _query(name: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema}
+
+
+def _get(summary: str, operation_id: str, *errors: int, **extra: Any) -> dict[str, Any]:
+    """A GET operation answering a JSON object."""
+    return {
+        "summary": summary,
+        "operationId": operation_id,
+        **extra,
+        "responses": {"200": _json({"type": "object"}), **_errors(*errors)},
+    }
+
+
+def _paths() -> dict[str, Any]:
+    residents_parameters = [
+        _query("after_id", type="integer", minimum=0),
+        _query("limit", type="integer", minimum=1, maximum=1000),
+        _query("team", type="integer"),
+    ]
+    services_parameters = [
+        _query("since", type="string"),
+        _query("limit", type="integer", minimum=1),
+    ]
+    return {
+        "/me": {"get": _get("当前用户", "me", 401, 403)},
+        "/residents": {
+            "get": _get(
+                "辖区居民（离线检索快照）",
+                "residents",
+                400,
+                401,
+                403,
+                parameters=residents_parameters,
+            )
+        },
+        "/services": {
+            "get": _get(
+                "服务记录增量（since 游标）",
+                "services",
+                400,
+                401,
+                403,
+                parameters=services_parameters,
+            )
+        },
+        "/services/batch": {
+            "post": {
+                "summary": "批量上传（幂等，逐条结果）",
+                "operationId": "services_batch",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _BATCH_IN}},
+                },
+                "responses": {"200": _json(_BATCH_OUT), **_errors(400, 401, 403)},
+            }
+        },
+        "/services/{client_uuid}": {
+            "parameters": [
+                {
+                    "name": "client_uuid",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                }
+            ],
+            "get": _get("单条记录", "service_get", 401, 403, 404),
+            "put": {
+                "summary": "离线修改（带 base_version）",
+                "operationId": "service_put",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _RECORD_IN}},
+                },
+                "responses": {"200": _json(_RESULT), **_errors(400, 401, 403, 404, 409, 422)},
+            },
+        },
+    }
+
+
 def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "fdoctor API",
-            "version": "1",
-            "description": "家庭医生签约服务：平板离线同步接口。认证：登录会话（写操作带 X-CSRFToken 头）或 "
-            "Authorization: Bearer <令牌>（flask users token 签发）。详见 docs/api.md。",
-        },
+        "info": _INFO,
         "servers": [{"url": "/api/v1"}],
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
-            }
-        },
+        "components": {"securitySchemes": _SECURITY_SCHEMES},
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {
-            "/me": {
-                "get": {
-                    "summary": "当前用户",
-                    "operationId": "me",
-                    "responses": {"200": _json({"type": "object"}), **_errors(401, 403)},
-                }
-            },
-            "/residents": {
-                "get": {
-                    "summary": "辖区居民（离线检索快照）",
-                    "operationId": "residents",
-                    "parameters": [
-                        {
-                            "name": "after_id",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 0},
-                        },
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                        },
-                        {"name": "team", "in": "query", "schema": {"type": "integer"}},
-                    ],
-                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)},
-                }
-            },
-            "/services": {
-                "get": {
-                    "summary": "服务记录增量（since 游标）",
-                    "operationId": "services",
-                    "parameters": [
-                        {"name": "since", "in": "query", "schema": {"type": "string"}},
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1},
-                        },
-                    ],
-                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 403)},
-                }
-            },
-            "/services/batch": {
-                "post": {
-                    "summary": "批量上传（幂等，逐条结果）",
-                    "operationId": "services_batch",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["records"],
-                                    "properties": {
-                                        "device_id": {"type": "string", "maxLength": 64},
-                                        "device_time": {
-                                            "type": "string",
-                                            "description": "发送本批时的平板时钟（ISO 时间），"
-                                            "服务器据此记录平板时钟偏差",
-                                        },
-                                        "records": {
-                                            "type": "array",
-                                            "maxItems": 200,
-                                            "items": _RECORD_IN,
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "required": ["results"],
-                                "properties": {
-                                    "results": {"type": "array", "items": _RESULT},
-                                    "server_time": {"type": "string"},
-                                },
-                            }
-                        ),
-                        **_errors(400, 401, 403),
-                    },
-                }
-            },
-            "/services/{client_uuid}": {
-                "parameters": [
-                    {
-                        "name": "client_uuid",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "format": "uuid"},
-                    }
-                ],
-                "get": {
-                    "summary": "单条记录",
-                    "operationId": "service_get",
-                    "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)},
-                },
-                "put": {
-                    "summary": "离线修改（带 base_version）",
-                    "operationId": "service_put",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _RECORD_IN}},
-                    },
-                    "responses": {"200": _json(_RESULT), **_errors(400, 401, 403, 404, 409, 422)},
-                },
-            },
-        },
+        "paths": _paths(),
     }

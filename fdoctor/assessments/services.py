@@ -48,7 +48,8 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy import insert, select
 
-from assessments.index import INDEXES_DIR, Index, IndexFileError, default_index_path, load_index
+from assessments.index import Index, IndexFileError
+from assessments.index_files import INDEXES_DIR, default_index_path, load_index
 from assessments.l4 import (
     DEFAULT_FLAG_POINTS,
     DEFAULT_REPORTED_WEIGHT,

@@ -250,15 +250,43 @@ def prepare_signing(
     """Check a signing for ``household``; raise :class:`ContractError` with a Chinese message."""
     user = current_user if user is None else user
     today = today or clock.today()
+    residents = _chosen_residents(household, request.resident_ids)
+    team, doctor = _team_and_doctor(request, user)
+    start = _checked_start(request.start, renewed_from, today)
+    message = term_message(residents, start, request.years)
+    if message:
+        raise ContractError(message, "years")
+    assert request.years is not None
+    packages = _chosen_packages(household.county_id, request.packages, residents, start)
+    _refuse_other_contracts(residents, renewed_from)
+    return SignPlan(
+        household=household,
+        residents=residents,
+        team=team,
+        doctor=doctor,
+        packages=packages,
+        signed_on=today,
+        start=start,
+        years=request.years,
+        first_contact=request.first_contact,
+        renewed_from=renewed_from,
+    )
+
+
+def _chosen_residents(household: Household, resident_ids: Sequence[int]) -> list[Resident]:
+    """The chosen members, each once in the order chosen, all active residents of ``household``."""
     household_residents = {r.id: r for r in household.residents if r.status == "active"}
-    chosen_ids = list(dict.fromkeys(request.resident_ids))
+    chosen_ids = list(dict.fromkeys(resident_ids))
     if not chosen_ids:
         raise ContractError("请至少选择一名签约成员", "members")
     strangers = [rid for rid in chosen_ids if rid not in household_residents]
     if strangers:
         raise ContractError("所选成员不属于该家庭或已不在册", "members")
-    residents = [household_residents[rid] for rid in chosen_ids]
+    return [household_residents[rid] for rid in chosen_ids]
 
+
+def _team_and_doctor(request: SignRequest, user: Any) -> tuple[OrgUnit, User]:
+    """A team the user may write to, and an active doctor of that team."""
     teams = {t.id: t for t in writable_teams(user)}
     team = teams.get(request.team_id or 0)
     if team is None:
@@ -268,8 +296,11 @@ def prepare_signing(
         raise ContractError("请选择签约责任医生", "doctor_id")
     if doctor.role not in DOCTOR_ROLES or not doctor.active or doctor.org_unit_id != team.id:
         raise ContractError("签约责任医生须是所选团队的医生", "doctor_id")
+    return team, doctor
 
-    start = request.start
+
+def _checked_start(start: date | None, renewed_from: Contract | None, today: date) -> date:
+    """The start date, within reach of today (a renewal: after the renewed contract's start)."""
     if start is None:
         raise ContractError("请填写服务开始日期", "start_date")
     if renewed_from is not None:
@@ -286,18 +317,23 @@ def prepare_signing(
         raise ContractError(
             f"服务开始日期应在 {low.isoformat()} 至 {high.isoformat()} 之间", "start_date"
         )
-    message = term_message(residents, start, request.years)
-    if message:
-        raise ContractError(message, "years")
-    assert request.years is not None
+    return start
 
-    offered = {p.id: p for p in available_packages(household.county_id)}
+
+def _chosen_packages(
+    county_id: int | None,
+    wanted: dict[int, int | None],
+    residents: Sequence[Resident],
+    start: date,
+) -> list[tuple[ServicePackage, int]]:
+    """Every basic package for all members, then the chosen personalised ones, with persons."""
+    offered = {p.id: p for p in available_packages(county_id)}
     basics = [p for p in offered.values() if p.kind == "basic"]
     if not basics:
         raise ContractError("系统中没有可用的基础服务包，请联系管理员", "packages")
     chosen: list[tuple[ServicePackage, int]] = [(p, len(residents)) for p in basics]
-    for package_id, wanted in sorted(request.packages.items()):
-        persons = wanted if wanted is not None else len(residents)
+    for package_id, persons_wanted in sorted(wanted.items()):
+        persons = persons_wanted if persons_wanted is not None else len(residents)
         package = offered.get(package_id)
         if package is None or package.kind != "personalised":
             raise ContractError("所选服务包不存在或已停用", "packages")
@@ -307,24 +343,17 @@ def prepare_signing(
         if message:
             raise ContractError(message, "packages")
         chosen.append((package, persons))
+    return chosen
 
+
+def _refuse_other_contracts(residents: Sequence[Resident], renewed_from: Contract | None) -> None:
+    """Refuse members under another active contract than the one being renewed."""
     exclude = renewed_from.id if renewed_from is not None else None
-    conflicts = {rid: c for rid, c in active_contracts_of(chosen_ids).items() if c.id != exclude}
+    others = active_contracts_of(r.id for r in residents)
+    conflicts = {rid: c for rid, c in others.items() if c.id != exclude}
     if conflicts:
         names = {r.id: r.name for r in residents}
         raise ContractConflict(conflict_message(conflicts, names), "members")
-    return SignPlan(
-        household=household,
-        residents=residents,
-        team=team,
-        doctor=doctor,
-        packages=chosen,
-        signed_on=today,
-        start=start,
-        years=request.years,
-        first_contact=request.first_contact,
-        renewed_from=renewed_from,
-    )
 
 
 def execute_signing(plan: SignPlan, user: Any | None = None) -> Contract:

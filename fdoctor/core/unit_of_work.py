@@ -40,9 +40,6 @@ from werkzeug.wrappers import Response
 from fdoctor.core.errors import UserFacingError
 from fdoctor.extensions import db
 
-# Blueprints whose routes still commit by hand; they follow next (docs/architecture.md).
-NOT_YET = frozenset({"settlement", "distribution"})
-
 _WROTE = "fdoctor.unit_of_work.wrote"  # in a connection's info: a write since BEGIN
 _WRAPPED = "_unit_of_work"
 _READS = ("SELECT", "WITH", "SHOW", "PRAGMA", "EXPLAIN", "SET ", "BEGIN", "SAVEPOINT", "RELEASE")
@@ -137,7 +134,7 @@ def refused(exc: UserFacingError) -> Any:
 def init_app(app: Flask) -> None:
     """Wrap every view (registered so far) in ``transactional``; answer uncaught refusals."""
     for endpoint, view in list(app.view_functions.items()):
-        if endpoint == "static" or endpoint.split(".", 1)[0] in NOT_YET:
+        if endpoint == "static":
             continue
         app.view_functions[endpoint] = transactional(view)
     app.register_error_handler(UserFacingError, refused)

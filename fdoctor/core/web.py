@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -65,84 +65,90 @@ class _SessionInterface(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     app.session_interface = _SessionInterface()
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Any:
-        code = exc.code or 500
-        if code >= 500:
-            db.session.rollback()
-        message = ERROR_MESSAGES.get(code, exc.description or "")
-        if isinstance(exc, CSRFError):
-            message = "表单已过期或缺少安全令牌，请刷新页面后重新提交。"
-        elif isinstance(exc, input_guard.BadInput):
-            message = exc.description or message
-        if request.path.startswith("/api/"):
-            return {"error": message, "status": code}, code
-        return render_template("errors/error.html", code=code, message=message), code
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OverflowError, _out_of_range)
+    app.register_error_handler(DataError, _out_of_range)
+    app.register_error_handler(Exception, _unhandled)
 
-    @app.errorhandler(DataError)
-    @app.errorhandler(OverflowError)
-    def out_of_range(exc: Exception) -> Any:
-        # The database refused a value (e.g. an id beyond the column's range), or a number or a
-        # date went past what Python or SQLite can hold (an id of 30 digits, a page beyond the
-        # last, a date offset past year 9999): the input was bad, not the server, and the answer
-        # is the same on every database. Nothing of the request is kept.
-        db.session.rollback()
-        message = "输入的数值超出允许范围或格式不正确，请检查后重试。"
-        if request.path.startswith("/api/"):
-            return {"error": message, "status": 400}, 400
-        return render_template("errors/error.html", code=400, message=message), 400
-
-    @app.errorhandler(Exception)
-    def unhandled(exc: Exception) -> Any:
-        db.session.rollback()
-        app.logger.exception("unhandled error on %s", request.path)
-        if request.path.startswith("/api/"):
-            return {"error": ERROR_MESSAGES[500], "status": 500}, 500
-        return render_template("errors/error.html", code=500, message=ERROR_MESSAGES[500]), 500
-
-    @app.after_request
-    def security_headers(response: Any) -> Any:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    app.after_request(_security_headers)
     app.after_request(_no_store_when_signed_in)
 
     # Before anything reads the input: NUL, lone surrogates and deep JSON are refused alike.
     app.before_request(input_guard.check_request)
+    app.before_request(_csrf_check)
+    app.before_request(_keep_session_alive)
 
-    @app.before_request
-    def csrf_check() -> None:
-        if request.method in SAFE_METHODS or is_bearer_request():
-            return
-        from fdoctor.extensions import csrf
-
-        csrf.protect()
-
-    @app.before_request
-    def keep_session_alive() -> None:
-        # Idle sessions expire: the lifetime restarts on every request of a logged-in user.
-        # Token-authenticated API calls have no session.
-        if is_bearer_request():
-            return
-        from flask import session
-
-        session.permanent = True
-
-    @app.context_processor
-    def template_helpers() -> dict[str, Any]:
-        return {
-            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
-            "Role": Role,
-            "today": clock.today(),
-            "nav_menu": menu.menu_for(current_user.role) if current_user.is_authenticated else [],
-        }
-
+    app.context_processor(_template_helpers)
     app.jinja_env.filters["yuan"] = _yuan
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}" if n is not None else "—"
     app.jinja_env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
+
+
+def _error_response(code: int, message: str) -> Any:
+    """The error as JSON for the API, as the error page otherwise."""
+    if request.path.startswith("/api/"):
+        return {"error": message, "status": code}, code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def _http_error(exc: HTTPException) -> Any:
+    code = exc.code or 500
+    if code >= 500:
+        db.session.rollback()
+    message = ERROR_MESSAGES.get(code, exc.description or "")
+    if isinstance(exc, CSRFError):
+        message = "表单已过期或缺少安全令牌，请刷新页面后重新提交。"
+    elif isinstance(exc, input_guard.BadInput):
+        message = exc.description or message
+    return _error_response(code, message)
+
+
+def _out_of_range(exc: Exception) -> Any:
+    # The database refused a value (e.g. an id beyond the column's range), or a number or a
+    # date went past what Python or SQLite can hold (an id of 30 digits, a page beyond the
+    # last, a date offset past year 9999): the input was bad, not the server, and the answer
+    # is the same on every database. Nothing of the request is kept.
+    db.session.rollback()
+    return _error_response(400, "输入的数值超出允许范围或格式不正确，请检查后重试。")
+
+
+def _unhandled(exc: Exception) -> Any:
+    db.session.rollback()
+    current_app.logger.exception("unhandled error on %s", request.path)
+    return _error_response(500, ERROR_MESSAGES[500])
+
+
+def _security_headers(response: Any) -> Any:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def _csrf_check() -> None:
+    if request.method in SAFE_METHODS or is_bearer_request():
+        return
+    from fdoctor.extensions import csrf
+
+    csrf.protect()
+
+
+def _keep_session_alive() -> None:
+    # Idle sessions expire: the lifetime restarts on every request of a logged-in user.
+    # Token-authenticated API calls have no session.
+    if is_bearer_request():
+        return
+    session.permanent = True
+
+
+def _template_helpers() -> dict[str, Any]:
+    return {
+        "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
+        "Role": Role,
+        "today": clock.today(),
+        "nav_menu": menu.menu_for(current_user.role) if current_user.is_authenticated else [],
+    }
 
 
 # Responses that hold no personal data and may be cached: assets, the icon, the service worker.

@@ -15,6 +15,7 @@ from fdoctor.core import menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
 from fdoctor.core.scope import get_scoped_or_404, in_scope
+from fdoctor.core.unit_of_work import refuse
 from fdoctor.distribution import services
 from fdoctor.distribution.forms import SettingsForm, TextForm
 from fdoctor.distribution.models import DistributionObjection, TeamDistribution
@@ -107,10 +108,7 @@ def settings(team_id: int) -> Any:
         services.save_settings(team, int(raw) if raw.isdigit() else None,
                                form.publicity_days.data or "", current_user)  # fmt: skip
     except DistributionError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for("distribution.index"))
-    db.session.commit()
+        return refuse(exc, url_for("distribution.index"))
     flash(f"已保存团队「{team.name}」的二次分配设置", "success")
     return redirect(url_for("distribution.index"))
 
@@ -170,10 +168,7 @@ def _run(step: Any, back: str, done: str) -> Any:
     try:
         step(form.text.data)
     except DistributionError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(back)
-    db.session.commit()
+        return refuse(exc, back)
     flash(done, "success")
     return redirect(back)
 

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, union
 
 from assessments import detectors as rules
-from assessments.care_schedule import add_months
+from assessments.care_schedule.dates import add_months
 from assessments.detectors import (
     BpReading,
     DetectorSettings,

@@ -48,7 +48,7 @@ from sqlalchemy import (
     union,
 )
 
-from assessments.care_schedule import add_months
+from assessments.care_schedule.dates import add_months
 from fdoctor.auth.models import User
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock, dialect

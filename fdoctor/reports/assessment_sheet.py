@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from assessments.index import DIMENSION_NAMES
 from assessments.tiers import SPOT_CHECK_LEVEL
@@ -145,13 +146,54 @@ def build_assessment_sheet_pdf(data: SheetData) -> bytes:
     return buffer.getvalue()
 
 
+XLSX_HEADER = ("编号", "指标", "维度", "满分", "指标值", "目标", "得分", "计分依据 / 理由")
+XLSX_WIDTHS = (8, 22, 10, 8, 22, 10, 8, 70)  # columns A to H
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _summary_line(
+    label: str, points: Decimal | None, max_points: Decimal | None = None, note: str = ""
+) -> list[object]:
+    """A line below the indicators: a label, the points in the score column, perhaps a note."""
+    return [
+        "",
+        label,
+        "",
+        "" if max_points is None else float(max_points),
+        "",
+        "",
+        _float(points),
+        note,
+    ]
+
+
 def build_assessment_sheet_xlsx(data: SheetData) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+
+    from fdoctor.core.spreadsheet import workbook_bytes
 
     wb = Workbook()
     ws = wb.active
     ws.title = "考核评分表"
+    _xlsx_heading(ws, data)
+    header_row = _xlsx_indicators(ws, data)
+    _xlsx_summary(ws, data)
+    for column, width in zip("ABCDEFGH", XLSX_WIDTHS, strict=True):
+        ws.column_dimensions[column].width = width
+    for row in ws.iter_rows(min_row=header_row + 1, min_col=4, max_col=7):
+        for cell in row:
+            if isinstance(cell.value, float):
+                cell.number_format = "0.00"
+    return workbook_bytes(wb)  # text cells neutralised: no formula from user input
+
+
+def _xlsx_heading(ws: Any, data: SheetData) -> None:
+    """The title, the unit and the assessor, the index and the sheet's state, a blank line."""
+    from openpyxl.styles import Font
+
     ws.append([data.title])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(
@@ -170,8 +212,14 @@ def build_assessment_sheet_xlsx(data: SheetData) -> bytes:
         ]
     )
     ws.append([])
+
+
+def _xlsx_indicators(ws: Any, data: SheetData) -> int:
+    """The header and one line per indicator; returns the header's row number."""
+    from openpyxl.styles import Alignment, Font
+
     header_row = ws.max_row + 1
-    ws.append(["编号", "指标", "维度", "满分", "指标值", "目标", "得分", "计分依据 / 理由"])
+    ws.append(XLSX_HEADER)
     for cell in ws[header_row]:
         cell.font = Font(bold=True)
     for row in data.rows:
@@ -183,68 +231,20 @@ def build_assessment_sheet_xlsx(data: SheetData) -> bytes:
                 float(row.max_points),
                 row.value,
                 row.target,
-                None if row.points is None else float(row.points),
+                _float(row.points),
                 row.basis,
             ]
         )
         ws.cell(ws.max_row, 8).alignment = Alignment(wrap_text=True)
-    for _code, name, pts, mx in data.dimensions:
-        ws.append(["", f"{name}小计", "", float(mx), "", "", float(pts), ""])
-    ws.append(
-        [
-            "",
-            "指标合计",
-            "",
-            100.0,
-            "",
-            "",
-            None if data.item_sum is None else float(data.item_sum),
-            "",
-        ]
-    )
-    if data.reported is not None or data.spot is not None:
-        ws.append(
-            [
-                "",
-                "上报得分",
-                "",
-                "",
-                "",
-                "",
-                None if data.reported is None else float(data.reported),
-                "",
-            ]
-        )
-        ws.append(
-            [
-                "",
-                "市级抽查得分",
-                "",
-                "",
-                "",
-                "",
-                None if data.spot is None else float(data.spot),
-                "",
-            ]
-        )
-    ws.append(
-        [
-            "",
-            "总分",
-            "",
-            "",
-            "",
-            "",
-            None if data.total is None else float(data.total),
-            data.flag_reason or "",
-        ]
-    )
-    for column, width in zip("ABCDEFGH", (8, 22, 10, 8, 22, 10, 8, 70), strict=True):
-        ws.column_dimensions[column].width = width
-    for row in ws.iter_rows(min_row=header_row + 1, min_col=4, max_col=7):
-        for cell in row:
-            if isinstance(cell.value, float):
-                cell.number_format = "0.00"
-    from fdoctor.core.spreadsheet import workbook_bytes
+    return header_row
 
-    return workbook_bytes(wb)  # text cells neutralised: no formula from user input
+
+def _xlsx_summary(ws: Any, data: SheetData) -> None:
+    """The dimensions' subtotals, the indicators' sum, the reported and spot points, the total."""
+    for _code, name, pts, mx in data.dimensions:
+        ws.append(_summary_line(f"{name}小计", pts, mx))
+    ws.append(_summary_line("指标合计", data.item_sum, Decimal(100)))
+    if data.reported is not None or data.spot is not None:
+        ws.append(_summary_line("上报得分", data.reported))
+        ws.append(_summary_line("市级抽查得分", data.spot))
+    ws.append(_summary_line("总分", data.total, note=data.flag_reason or ""))

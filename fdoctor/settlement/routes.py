@@ -16,6 +16,7 @@ from fdoctor.core import clock, menu
 from fdoctor.core.access import roles_required
 from fdoctor.core.query import year_arg
 from fdoctor.core.roles import Role
+from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.corrections.sheet import annexes as correction_annexes
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet
@@ -141,17 +142,12 @@ def build() -> Any:
     try:
         settlement, changed = build_settlement(year, kind, current_user)
     except SettlementIncomplete as exc:
-        db.session.rollback()
-        flash(
+        return refuse(
             f"{year} 年度{kind_label(kind)}表无法计算，缺少 {len(exc.missing)} 项，见下方清单",
-            "danger",
+            url_for("settlement.index", year=year),
         )
-        return redirect(url_for("settlement.index", year=year))
     except SettlementError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for("settlement.index", year=year))
-    db.session.commit()
+        return refuse(exc, url_for("settlement.index", year=year))
     if changed:
         flash(
             f"已计算 {year} 年度{settlement.kind_label}表草稿（第 {settlement.version} 版）",
@@ -231,10 +227,7 @@ def transition(settlement_id: int) -> Any:
     try:
         approval.transition(settlement, action, current_user)
     except SettlementError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for("settlement.detail", settlement_id=settlement_id))
-    db.session.commit()
+        return refuse(exc, url_for("settlement.detail", settlement_id=settlement_id))
     flash(f"操作成功，结算表当前状态：{settlement.status_label}", "success")
     return redirect(url_for("settlement.detail", settlement_id=settlement.id))
 
@@ -341,10 +334,7 @@ def config() -> Any:
         try:
             message = _save_config(request.form.get("section", ""), year)
         except SettlementError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-            return redirect(url_for("settlement.config", year=year))
-        db.session.commit()
+            return refuse(exc, url_for("settlement.config", year=year))
         flash(message, "success")
         return redirect(url_for("settlement.config", year=year))
     return year_views.render_config(year)
@@ -374,17 +364,15 @@ def ratings() -> Any:
         try:
             count = save_ratings(team, year, values, current_user)
         except SettlementError as exc:
-            db.session.rollback()
             row_errors = exc.errors if isinstance(exc, RatingsInvalid) else {}
-            flash(f"未保存：{len(row_errors)} 名成员的系数有误，见表中标红的行"
-                  if row_errors else str(exc), "danger")  # fmt: skip
+            discard(f"未保存：{len(row_errors)} 名成员的系数有误，见表中标红的行"
+                    if row_errors else exc)  # fmt: skip
             return render_template(
                 "settlement/ratings.html", team=team, year=year, form=form,
                 members=team_members(team.id), ratings=ratings_for(team.id, year),
                 submitted=request.form, frozen=ratings_frozen(year), dtext=dtext,
                 row_errors=row_errors,
             ), 422  # fmt: skip
-        db.session.commit()
         flash(f"已保存 {count} 名成员的 {year} 年度个人系数", "success")
         return redirect(url_for("settlement.ratings", year=year))
     return render_template(

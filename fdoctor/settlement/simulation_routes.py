@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
+from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.settlement import simulation
 from fdoctor.settlement.errors import SettlementError
@@ -70,8 +71,7 @@ def simulate(settlement_id: int) -> Any:
     try:
         simulation.ensure_simulable(settlement)
     except SettlementError as exc:
-        flash(str(exc), "danger")
-        return redirect(url_for("settlement.detail", settlement_id=settlement.id))
+        return refuse(exc, url_for("settlement.detail", settlement_id=settlement.id))
     form = SimulationForm()
     if request.method == "GET":
         loaded = None
@@ -98,14 +98,13 @@ def simulate(settlement_id: int) -> Any:
         overrides = simulation.overrides_from_form(base, request.form)
         if form.action.data == "save":
             saved = simulation.save(settlement, form.name.data or "", overrides, current_user)
-            db.session.commit()
             flash(f"已保存模拟方案「{saved.name}」", "success")
             return redirect(
                 url_for("settlement.simulate", settlement_id=settlement.id, saved=saved.id)
             )
         result = simulation.simulate(settlement, overrides)
     except SettlementError as exc:
-        db.session.rollback()
+        discard()  # the page below shows what the database holds; the reason is on it
         return _page(settlement, form, values, result=None, loaded=None, error=str(exc)), 400
     return _page(settlement, form, values, result=result, loaded=None, error=None)
 
@@ -119,8 +118,7 @@ def compare_simulations(settlement_id: int) -> Any:
     try:
         rows = simulation.compare(settlement, first, second)
     except SettlementError as exc:
-        flash(str(exc), "danger")
-        return redirect(url_for("settlement.simulate", settlement_id=settlement.id))
+        return refuse(exc, url_for("settlement.simulate", settlement_id=settlement.id))
     return render_template(
         "settlement/simulation_compare.html",
         settlement=settlement,

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired
 from fdoctor.audit.services import record_event
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role
-from fdoctor.extensions import db
+from fdoctor.core.unit_of_work import discard
 from fdoctor.households.forms import ChineseForm
 from fdoctor.imports.reader import MAX_UPLOAD_BYTES
 from fdoctor.settlement.errors import SettlementError
@@ -79,11 +79,9 @@ def config_year() -> Any:
     try:
         saved = save_year(year, form_entries(year_page(year), submitted), current_user)
     except YearConfigInvalid as exc:
-        db.session.rollback()
-        flash(f"未保存：{len(exc.errors)} 项有误，请按提示修改后重新保存", "danger")
+        discard(f"未保存：{len(exc.errors)} 项有误，请按提示修改后重新保存")
         errors = {e.where: e.message for e in exc.errors}
         return render_config(year, submitted, errors=errors, status=422)
-    db.session.commit()
     flash(f"已保存 {year} 年度结算配置：{saved.text}", "success")
     return redirect(url_for("settlement.config", year=year))
 
@@ -117,8 +115,7 @@ def config_import() -> Any:
     try:
         saved = save_year(year, file_entries(filename, content, year), current_user)
     except YearConfigInvalid as exc:
-        db.session.rollback()
-        flash(f"未导入：文件中有 {len(exc.errors)} 处错误，整份文件未导入", "danger")
+        discard(f"未导入：文件中有 {len(exc.errors)} 处错误，整份文件未导入")
         return render_config(year, import_errors=row_messages(exc.errors), status=422)
     record_event(
         "config_import",
@@ -126,6 +123,5 @@ def config_import() -> Any:
         str(year),
         {"filename": filename[-255:], "sha256": hashlib.sha256(content).hexdigest()},
     )
-    db.session.commit()
     flash(f"已从“{filename}”导入 {year} 年度结算配置：{saved.text}", "success")
     return redirect(url_for("settlement.config", year=year))

@@ -2,7 +2,7 @@
 
 The rules are ``assessments.care_schedule`` (国家基本公共卫生服务规范); this module only loads a
 team's residents, their latest pregnancy and their scheduled services in three queries and hands
-them to ``care_schedule.work_list``.
+them to ``care_schedule.due.work_list``.
 
 Choices: residents are the team's ``active`` residents (signed or not: the norms cover everyone in
 the grid); optionally only the households a doctor is responsible for. A service counts as done
@@ -12,13 +12,16 @@ it again while the centre reviews it. A resident's schedule uses their latest pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Row, exists, select
 
-from assessments.care_schedule import (
+from assessments.care_schedule.dates import age_on
+from assessments.care_schedule.due import work_list
+from assessments.care_schedule.model import (
     CareScheduleError,
     DueItem,
     DueStatus,
@@ -26,8 +29,6 @@ from assessments.care_schedule import (
     ResidentProfile,
     ServiceDone,
     ServiceType,
-    age_on,
-    work_list,
 )
 from fdoctor.core import clock
 from fdoctor.extensions import db
@@ -41,6 +42,7 @@ LOOKBACK_DAYS = 90
 # the first antenatal window, a calendar year): services from then on are loaded.
 _WINDOW_REACH_DAYS = 200
 SCHEDULED_TYPES = tuple(t.value for t in ServiceType)
+_TAG_COLUMNS = tuple(getattr(Resident, f"tag_{tag}") for tag in STORED_TAGS)
 
 
 @dataclass(frozen=True)
@@ -121,74 +123,11 @@ def team_work_list(
     """The work list of a team (or of one doctor's households in it), in three queries."""
     today = today or clock.today()
     filters = _resident_filters(team_id, doctor_id)
-    tag_columns = [getattr(Resident, f"tag_{tag}") for tag in STORED_TAGS]
-    rows = db.session.execute(
-        select(
-            Resident.id,
-            Resident.name,
-            Resident.sex,
-            Resident.birth_date,
-            Resident.phone,
-            Resident.tb_treatment_start,
-            Household.address,
-            Household.phone.label("household_phone"),
-            *tag_columns,
-        )
-        .join(Household, Household.id == Resident.household_id)
-        .where(*filters)
-    ).all()
-    pregnancies = db.session.execute(
-        select(PregnancyRow.resident_id, PregnancyRow.lmp_date, PregnancyRow.delivery_date)
-        .join(Resident, Resident.id == PregnancyRow.resident_id)
-        .join(Household, Household.id == Resident.household_id)
-        .where(*filters)
-        .order_by(PregnancyRow.resident_id, PregnancyRow.lmp_date, PregnancyRow.id)
-    ).all()
-    start = today - timedelta(days=lookback_days)
-    fetch_from = min(date(start.year, 1, 1), start - timedelta(days=_WINDOW_REACH_DAYS))
-    residents = select(Resident.id).join(Household, Household.id == Resident.household_id)
-    services = db.session.execute(
-        select(ServiceRecord.resident_id, ServiceRecord.type, ServiceRecord.service_date).where(
-            ServiceRecord.resident_id.in_(residents.where(*filters)),
-            ServiceRecord.type.in_(SCHEDULED_TYPES),
-            ServiceRecord.service_date >= fetch_from,
-            ServiceRecord.service_date <= today + timedelta(days=horizon_days),
-            ServiceRecord.verification != "false",
-        )
-    ).all()
-
-    latest_pregnancy: dict[int, Pregnancy] = {}
-    for resident_id, lmp, delivered in pregnancies:
-        try:
-            latest_pregnancy[resident_id] = Pregnancy(lmp=lmp, delivery_date=delivered)
-        except CareScheduleError:
-            continue  # a delivery date before the LMP is a data error: no maternal schedule
-    done: dict[int, list[ServiceDone]] = {}
-    for resident_id, service_type, service_date in services:
-        done.setdefault(resident_id, []).append(
-            ServiceDone(ServiceType(service_type), service_date)
-        )
-
-    people: dict[int, _Person] = {}
-    profiles: list[ResidentProfile[int]] = []
-    for row in rows:
-        tags = frozenset(
-            tag
-            for tag, column in zip(STORED_TAGS, tag_columns, strict=True)
-            if row._mapping[column]
-        )
-        people[row.id] = _Person(
-            row.name, row.sex, row.birth_date, row.address, row.phone or row.household_phone
-        )
-        profiles.append(
-            ResidentProfile(
-                resident_id=row.id,
-                birth_date=row.birth_date,
-                tags=tags,
-                pregnancy=latest_pregnancy.get(row.id),
-                tb_treatment_start=row.tb_treatment_start,
-            )
-        )
+    rows = _resident_rows(filters)
+    pregnancies = _latest_pregnancies(filters)
+    done = _services_done(filters, today, horizon_days, lookback_days)
+    people = {row.id: _person(row) for row in rows}
+    profiles = [_profile(row, pregnancies.get(row.id)) for row in rows]
     items = work_list(profiles, done, today, horizon_days, lookback_days)
     horizon_end = today + timedelta(days=horizon_days)
     lines = [_line(item, people[item.resident_id], today, horizon_end) for item in items]
@@ -198,6 +137,84 @@ def team_work_list(
         residents=len(profiles),
         overdue=[line for line in lines if line.status == DueStatus.OVERDUE.value],
         due=[line for line in lines if line.status != DueStatus.OVERDUE.value],
+    )
+
+
+def _resident_rows(filters: list[Any]) -> Sequence[Row[Any]]:
+    """The residents with their household's address and phone and their stored tags."""
+    return db.session.execute(
+        select(
+            Resident.id,
+            Resident.name,
+            Resident.sex,
+            Resident.birth_date,
+            Resident.phone,
+            Resident.tb_treatment_start,
+            Household.address,
+            Household.phone.label("household_phone"),
+            *_TAG_COLUMNS,
+        )
+        .join(Household, Household.id == Resident.household_id)
+        .where(*filters)
+    ).all()
+
+
+def _latest_pregnancies(filters: list[Any]) -> dict[int, Pregnancy]:
+    """Each resident's latest pregnancy (by LMP) among those with consistent dates."""
+    rows = db.session.execute(
+        select(PregnancyRow.resident_id, PregnancyRow.lmp_date, PregnancyRow.delivery_date)
+        .join(Resident, Resident.id == PregnancyRow.resident_id)
+        .join(Household, Household.id == Resident.household_id)
+        .where(*filters)
+        .order_by(PregnancyRow.resident_id, PregnancyRow.lmp_date, PregnancyRow.id)
+    ).all()
+    latest: dict[int, Pregnancy] = {}
+    for resident_id, lmp, delivered in rows:
+        try:
+            latest[resident_id] = Pregnancy(lmp=lmp, delivery_date=delivered)
+        except CareScheduleError:
+            continue  # a delivery date before the LMP is a data error: no maternal schedule
+    return latest
+
+
+def _services_done(
+    filters: list[Any], today: date, horizon_days: int, lookback_days: int
+) -> dict[int, list[ServiceDone]]:
+    """The scheduled services (not found false) whose windows can reach the work list's span."""
+    start = today - timedelta(days=lookback_days)
+    fetch_from = min(date(start.year, 1, 1), start - timedelta(days=_WINDOW_REACH_DAYS))
+    residents = select(Resident.id).join(Household, Household.id == Resident.household_id)
+    rows = db.session.execute(
+        select(ServiceRecord.resident_id, ServiceRecord.type, ServiceRecord.service_date).where(
+            ServiceRecord.resident_id.in_(residents.where(*filters)),
+            ServiceRecord.type.in_(SCHEDULED_TYPES),
+            ServiceRecord.service_date >= fetch_from,
+            ServiceRecord.service_date <= today + timedelta(days=horizon_days),
+            ServiceRecord.verification != "false",
+        )
+    ).all()
+    done: dict[int, list[ServiceDone]] = {}
+    for resident_id, service_type, service_date in rows:
+        done.setdefault(resident_id, []).append(
+            ServiceDone(ServiceType(service_type), service_date)
+        )
+    return done
+
+
+def _person(row: Row[Any]) -> _Person:
+    return _Person(row.name, row.sex, row.birth_date, row.address, row.phone or row.household_phone)
+
+
+def _profile(row: Row[Any], pregnancy: Pregnancy | None) -> ResidentProfile[int]:
+    tags = frozenset(
+        tag for tag, column in zip(STORED_TAGS, _TAG_COLUMNS, strict=True) if row._mapping[column]
+    )
+    return ResidentProfile(
+        resident_id=row.id,
+        birth_date=row.birth_date,
+        tags=tags,
+        pregnancy=pregnancy,
+        tb_treatment_start=row.tb_treatment_start,
     )
 
 

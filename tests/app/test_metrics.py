@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
-from assessments.index import default_index_path, load_index
+from assessments.index_files import default_index_path, load_index
 from assessments.scoring import score
 from fdoctor.assessments.metrics import METRICS, compute_metrics, metric_records_query
 from fdoctor.extensions import db

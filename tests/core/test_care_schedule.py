@@ -9,7 +9,14 @@ from datetime import date
 
 import pytest
 
-from assessments.care_schedule import (
+from assessments.care_schedule.dates import add_months, age_on
+from assessments.care_schedule.due import (
+    chronic_standard_managed,
+    count_due_and_done,
+    due_items,
+    work_list,
+)
+from assessments.care_schedule.model import (
     CareScheduleError,
     DueItem,
     DueStatus,
@@ -17,13 +24,7 @@ from assessments.care_schedule import (
     ResidentProfile,
     ServiceDone,
     ServiceType,
-    add_months,
-    age_on,
-    chronic_standard_managed,
-    count_due_and_done,
-    due_items,
     population_tags,
-    work_list,
 )
 
 HTN = ServiceType.HYPERTENSION_FOLLOWUP

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from assessments.index import (
-    INDEXES_DIR,
     KNOWN_METRICS,
     Band,
     Bands,
@@ -19,6 +18,9 @@ from assessments.index import (
     Manual,
     MeanScale,
     RatioToTarget,
+)
+from assessments.index_files import (
+    INDEXES_DIR,
     default_index_path,
     derive_index,
     load_index,

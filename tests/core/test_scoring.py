@@ -10,7 +10,6 @@ import pytest
 
 from assessments.index import (
     DIMENSION_NAMES,
-    INDEXES_DIR,
     Band,
     Bands,
     Deduction,
@@ -21,8 +20,8 @@ from assessments.index import (
     MeanScale,
     RatioToTarget,
     Rule,
-    load_index,
 )
+from assessments.index_files import INDEXES_DIR, load_index
 from assessments.scoring import (
     IndicatorScore,
     ScoreResult,

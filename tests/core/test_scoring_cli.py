@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from assessments.index import INDEXES_DIR
+from assessments.index_files import INDEXES_DIR
 from assessments.scoring_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -75,10 +75,11 @@ The metrics
 * **A2 key_population_signing** 重点人群签约率: key-population residents signed by a contract of
   the same unit ÷ key-population residents: residents with any stored key tag (maternal,
   hypertension, diabetes, mental_severe, tuberculosis, disabled, poverty, special_family) or aged
-  65+ or 0–6 on ``as_of`` (birth-date cut-offs computed in Python with ``care_schedule.age_on``
-  and passed as parameters). A resident signed by another unit's contract (a centre may sign a
-  household for any of its teams; a household may move to another team) counts for A1 with the
-  contract's unit and is not signed for A2 of the resident's unit: one signing, one unit.
+  65+ or 0–6 on ``as_of`` (birth-date cut-offs computed in Python with
+  ``care_schedule.dates.age_on`` and passed as parameters). A resident signed by another unit's
+  contract (a centre may sign a household for any of its teams; a household may move to another
+  team) counts for A1 with the contract's unit and is not signed for A2 of the resident's unit:
+  one signing, one unit.
 * **A3 effective_contracts** 有效签约率: contracts in force on ``as_of`` made effective by a service
   ÷ contracts in force. A service makes contract C effective when it is a counting record of the
   12 months up to ``as_of`` (``add_months(as_of, -12)`` exclusive .. ``as_of``) for a resident C

@@ -24,11 +24,10 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Date, Integer, String
 
-from assessments.care_schedule import (
-    MATERNAL_RULES,
-    Anchor,
+from assessments.care_schedule.model import ServiceType
+from assessments.care_schedule.windows import MATERNAL_RULES, Anchor
+from assessments.care_schedule.windows_ending import (
     AnchoredRun,
-    ServiceType,
     anchored_windows_ending,
     quarters_ending,
 )
@@ -195,8 +194,8 @@ def _resident_windows(grain: _Grain, start: date, end: date, as_of: date) -> Any
     vaccination, TB and mental windows of signed active residents that end in the period.
 
     The anchored windows (from the birth date, the TB treatment start) come from the runs of
-    ``care_schedule.anchored_windows_ending``: for a short period one branch per schedule rule,
-    the residents whose anchor lies in the rule's range (constants: the index and the row
+    ``care_schedule.windows_ending.anchored_windows_ending``: for a short period one branch per
+    schedule rule, the residents whose anchor lies in the rule's range (constants: the index and the row
     estimate serve) with the offsets of its runs as a CASE; for a long one the residents joined
     to a table of the runs on the anchor's range. The mental windows are the quarters ending in
     the period.

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from assessments.care_schedule import ServiceType
+from assessments.care_schedule.model import ServiceType
 from fdoctor.assessments.metrics.predicates import (
     COUNTING,
     KEY_SERVICE_PARTS,

@@ -16,7 +16,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Date
 
-from assessments.care_schedule import ServiceType, add_months, age_on
+from assessments.care_schedule.dates import add_months, age_on
+from assessments.care_schedule.model import ServiceType
 from assessments.index import KNOWN_METRICS
 from assessments.tiers import Period
 from fdoctor.contracts.models import Contract, ContractMember

@@ -102,7 +102,8 @@ def open_view() -> Any:
 @bp.route("/index-file")
 @roles_required(*ASSESSMENT_ROLES)
 def index_file() -> Any:
-    from assessments.index import IndexFileError, default_index_path, load_index
+    from assessments.index import IndexFileError
+    from assessments.index_files import default_index_path, load_index
 
     year = year_arg(clock.today().year)
     try:

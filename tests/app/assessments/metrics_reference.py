@@ -5,7 +5,7 @@ every unit, grain and period. What the tuning did not touch (the definitions of 
 from ``fdoctor.assessments.metrics``; the queries that count are this file's own.
 
 It evaluates the care-schedule metrics B4 and B6 resident by resident in Python with
-``assessments.care_schedule.due_items``: slow, but it is the rule itself. Do not tune this file.
+``assessments.care_schedule.due.due_items``: slow, but it is the rule itself. Do not tune this file.
 """
 
 from __future__ import annotations
@@ -34,16 +34,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Date
 
-from assessments.care_schedule import (
+from assessments.care_schedule.dates import add_months
+from assessments.care_schedule.due import due_items
+from assessments.care_schedule.model import (
     CareScheduleError,
     DueStatus,
     ResidentProfile,
     ServiceDone,
     ServiceType,
-    add_months,
-    due_items,
 )
-from assessments.care_schedule import Pregnancy as SchedulePregnancy
+from assessments.care_schedule.model import Pregnancy as SchedulePregnancy
 from assessments.index import KNOWN_METRICS
 from fdoctor.assessments.metrics.collector import _NEEDS  # what the tuning did not change
 from fdoctor.assessments.metrics.display import MetricValue, _Builder
@@ -719,7 +719,7 @@ def _tally(
 ) -> Counter[str]:
     """``{part}_due`` / ``{part}_done`` counts: windows of ``parts`` ending within the period.
 
-    The rule of ``care_schedule.count_due_and_done``, in one ``due_items`` pass per resident so
+    The rule of ``care_schedule.due.count_due_and_done``, in one ``due_items`` pass per resident so
     that every part is counted at once and the satisfying records can be listed.
     """
     tallies: Counter[str] = Counter()

@@ -1,7 +1,7 @@
 """The tuned ``compute_metrics`` gives exactly what the reference implementation gives.
 
 ``metrics_reference`` is ``compute_metrics`` as it stood before it was tuned for city scale
-(issue #7): B4 and B6 evaluated resident by resident with ``care_schedule.due_items``. Every
+(issue #7): B4 and B6 evaluated resident by resident with ``care_schedule.due.due_items``. Every
 ``MetricValue`` (numerator, denominator, value, detail, drill) of every unit must be identical, on
 the demo city (read-only) at every grain for periods of every assessment level.
 """

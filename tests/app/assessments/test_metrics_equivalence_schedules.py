@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert
 
-from assessments.care_schedule import add_months
+from assessments.care_schedule.dates import add_months
 from fdoctor.assessments.metrics import GRAINS
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident

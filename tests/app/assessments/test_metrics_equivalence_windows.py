@@ -1,4 +1,5 @@
-"""``care_schedule.anchored_windows_ending`` lists exactly the windows ``due_items`` reckons.
+"""``care_schedule.windows_ending.anchored_windows_ending`` lists exactly the windows
+``due_items`` reckons.
 
 The tuned B4/B6 metrics reckon child checkup, vaccination and TB follow-up windows in SQL from
 these runs of anchors; here every anchor of the reach is checked against the schedule itself
@@ -13,16 +14,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from assessments.care_schedule import (
-    MATERNAL_RULES,
-    Anchor,
-    Pregnancy,
-    ResidentProfile,
-    ServiceType,
-    anchored_windows_ending,
-    due_items,
-    quarters_ending,
-)
+from assessments.care_schedule.due import due_items
+from assessments.care_schedule.model import Pregnancy, ResidentProfile, ServiceType
+from assessments.care_schedule.windows import MATERNAL_RULES, Anchor
+from assessments.care_schedule.windows_ending import anchored_windows_ending, quarters_ending
 
 ANCHORED_TYPES = {ServiceType.CHILD_CHECKUP, ServiceType.VACCINATION, ServiceType.TB_FOLLOWUP}
 
