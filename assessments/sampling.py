@@ -31,7 +31,9 @@ Sample sizes
 ``sample_size(n)`` is 5% of ``n`` rounded up, at least 20, never more than ``n`` (SPEC 6).
 Risk-based sampling: a team whose risk weight is above 1 (suspicion flags) has its sample size
 multiplied by the weight, rounded up and capped at its population; weights of 1 or less leave the
-standard size alone, since 5%/20 is the floor SPEC sets for every team.
+standard size alone, since 5%/20 is the floor SPEC sets for every team. A team's risk weight
+(``team_risk_weight``) is ``min(3, 1 + 100 × open_flags / population)``, 1 for an empty team: one
+more standard sample per open suspicion flag per 100 signed residents.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import TypeVar
 __all__ = [
     "DEFAULT_MINIMUM",
     "DEFAULT_RATE",
+    "RISK_WEIGHT_CAP",
     "SPOT_CHECK_MINIMUM",
     "SamplingError",
     "candidate_hash",
@@ -53,12 +56,14 @@ __all__ = [
     "draw_spot_check",
     "new_seed",
     "sample_size",
+    "team_risk_weight",
     "team_sample_size",
 ]
 
 DEFAULT_RATE = Decimal("0.05")
 DEFAULT_MINIMUM = 20
 SPOT_CHECK_MINIMUM = 2
+RISK_WEIGHT_CAP = Decimal(3)
 
 IdT = TypeVar("IdT", bound=str | int)
 GroupT = TypeVar("GroupT", bound=Hashable)
@@ -95,6 +100,14 @@ def sample_size(
         raise SamplingError(f"抽样比例应在 0–1 之间，收到 {rate}")
     by_rate = int((Decimal(population) * rate).to_integral_value(rounding=ROUND_CEILING))
     return min(population, max(by_rate, minimum))
+
+
+def team_risk_weight(open_flags: int, population: int) -> Decimal:
+    """``min(3, 1 + 100 × open_flags / population)``; 1 for an empty team or no open flags."""
+    if population <= 0 or open_flags <= 0:
+        return Decimal(1)
+    weight = 1 + Decimal(100 * open_flags) / Decimal(population)
+    return min(RISK_WEIGHT_CAP, weight.quantize(Decimal("0.0001")))
 
 
 def team_sample_size(

@@ -15,6 +15,7 @@ rounded points, so the printed parts always add up to the printed total.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import (
@@ -46,12 +47,15 @@ __all__ = [
     "DimensionScore",
     "IndicatorScore",
     "MetricValue",
+    "PointTotals",
     "ScoreResult",
     "ScoringError",
     "Unscorable",
     "UnscorableKind",
+    "point_totals",
     "score",
     "score_indicator",
+    "score_metric_indicators",
 ]
 
 # Under 60% of an indicator's maximum it becomes a rectification item (整改, SPEC 5).
@@ -236,6 +240,56 @@ def score_indicator(indicator: Indicator, value: object) -> IndicatorScore | Uns
             return _score_indicator(indicator, value)
     except ScoringError as exc:
         return Unscorable(indicator.code, "invalid", str(exc))
+
+
+def score_metric_indicators(
+    index: Index, values: Mapping[str, object]
+) -> tuple[dict[str, IndicatorScore], dict[str, str]]:
+    """Score the metric indicators of ``index``, each once; the codes that cannot be scored come
+    back with the reason (Chinese, for the assessor, who must then give the points by hand).
+    ``values`` maps metric indicator codes to values; manual indicators are left out."""
+    scored: dict[str, IndicatorScore] = {}
+    unscorable: dict[str, str] = {}
+    for indicator in index.indicators:
+        if indicator.is_manual:
+            continue
+        result = score_indicator(indicator, values.get(indicator.code))
+        if isinstance(result, Unscorable):
+            unscorable[indicator.code] = _unscorable_reason(result)
+        else:
+            scored[indicator.code] = result
+    return scored, unscorable
+
+
+def _unscorable_reason(result: Unscorable) -> str:
+    if result.kind == "no_data":
+        return "无统计对象，且该指标未规定无数据时的得分，须由考核人员评分"
+    return f"指标数值无法计分（{result.message}），须由考核人员评分"
+
+
+@dataclass(frozen=True, slots=True)
+class PointTotals:
+    """Dimension subtotals (by dimension code) and the total of an assessee's indicators."""
+
+    dimensions: Mapping[str, Decimal]
+    total: Decimal
+
+    def dimension(self, code: str) -> Decimal:
+        """The subtotal of one dimension (0.00 when it has no indicator)."""
+        return self.dimensions.get(code, Decimal("0.00"))
+
+
+def point_totals(points: Iterable[tuple[str, Decimal | None]]) -> PointTotals | None:
+    """The subtotals and total of (dimension, points) pairs: sums of the rounded points, once
+    every indicator has its points; None while any has none, or when there are none."""
+    pairs = list(points)
+    if not pairs or any(given is None for _, given in pairs):
+        return None
+    dimensions: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for dimension, given in pairs:
+        if given is not None:
+            dimensions[dimension] += given
+    return PointTotals(dict(dimensions), sum(dimensions.values(), Decimal("0.00")))
 
 
 # --------------------------------------------------------------------------- per rule

@@ -34,7 +34,7 @@ from bench.floor import (
 
 
 def work_l1(s: Settings, recording: bool) -> dict[str, Any]:
-    from fdoctor.assessments.services import open_assessments
+    from fdoctor.assessments.opening import open_assessments
     from fdoctor.core import clock
     from fdoctor.extensions import db
 
@@ -192,7 +192,7 @@ def work_l3l4(s: Settings, recording: bool) -> dict[str, Any]:
 
 def _open_l3(cap: Capture, l3_period: str, day: date) -> tuple[dict[str, Any], dict[str, Any]]:
     """L3: every institution, the year-end half (covers the whole year). (Figures, artifact.)"""
-    from fdoctor.assessments.services import open_assessments
+    from fdoctor.assessments.opening import open_assessments
     from fdoctor.extensions import db
 
     calls: list[dict[str, Any]] = []
@@ -221,13 +221,10 @@ def _l4_whole(
     """L4: every county, then the spot-check draw (opens L4S), then compute_l4. (Figures, artifact.)"""
     from sqlalchemy import select
 
+    from fdoctor.assessments.errors import AssessmentError
+    from fdoctor.assessments.l4 import compute_l4, draw_l4_spot_check
     from fdoctor.assessments.models import Assessment
-    from fdoctor.assessments.services import (
-        AssessmentError,
-        compute_l4,
-        draw_l4_spot_check,
-        open_assessments,
-    )
+    from fdoctor.assessments.opening import open_assessments
     from fdoctor.extensions import db
 
     calls: list[dict[str, Any]] = []

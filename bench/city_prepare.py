@@ -165,7 +165,7 @@ def _anchor_day_state(s: Settings) -> list[dict[str, Any]]:
     from sqlalchemy import func, select
 
     from fdoctor.assessments.models import Assessment
-    from fdoctor.assessments.services import open_assessments
+    from fdoctor.assessments.opening import open_assessments
     from fdoctor.core import clock
     from fdoctor.extensions import db
 

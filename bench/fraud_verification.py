@@ -58,14 +58,10 @@ def verification_round(injector: Any, rng: random.Random) -> dict[str, Any]:
     from fdoctor.extensions import db
     from fdoctor.org.models import OrgUnit
     from fdoctor.records.models import ServiceRecord
+    from fdoctor.surveys.calls import record_call, records_to_check
     from fdoctor.surveys.models import VerificationSampleItem
-    from fdoctor.surveys.services import (
-        draw_sample,
-        period_candidates,
-        record_call,
-        records_to_check,
-        review_record,
-    )
+    from fdoctor.surveys.review import review_record
+    from fdoctor.surveys.samples import draw_sample, period_candidates
 
     quarter = Period.parse("2026-Q3")
     fake_records = {r for c in injector.cases for r in c.records}

@@ -22,17 +22,13 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from assessments.scoring import score_metric_indicators
 from assessments.workload import PointTable, workload_points
 from fdoctor.assessments.defaults import dashboard_period
+from fdoctor.assessments.formatting import format_metric_target, format_metric_value, format_number
+from fdoctor.assessments.indexes import choose_index
+from fdoctor.assessments.levels import LEVEL_LABELS
 from fdoctor.assessments.models import Assessment, WorkloadReport
-from fdoctor.assessments.services import (
-    LEVEL_LABELS,
-    choose_index,
-    format_metric_target,
-    format_metric_value,
-    format_number,
-    score_metric_items,
-)
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -132,7 +128,7 @@ def team_progress(team: OrgUnit, today: date) -> Dashboard:
         for ind in choice.index.indicators
         if ind.metric
     }
-    scored, unscorable = score_metric_items(choice.index, by_code)
+    scored, unscorable = score_metric_indicators(choice.index, by_code)
     rows: list[list[Cell]] = []
     labels: list[str] = []
     progress: list[float | None] = []

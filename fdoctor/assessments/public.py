@@ -12,8 +12,8 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from fdoctor.assessments.levels import LEVEL_LABELS
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import LEVEL_LABELS
 from fdoctor.core import menu
 from fdoctor.core.query import period_arg
 from fdoctor.extensions import db

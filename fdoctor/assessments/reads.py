@@ -1,4 +1,6 @@
-"""The reads behind the assessment pages: each page's queries, scoped to the signed-in user.
+"""The reads behind the assessment pages: each page's queries, scoped to the signed-in user; and
+the reads the workflow shares with them (an assessment's revisions, the rows behind an item, the
+unit's leader).
 
 The views (``fdoctor.assessments.views``) parse the request, authorise, call one of these and
 render; none of them builds a statement of its own.
@@ -14,17 +16,20 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from fdoctor.assessments.levels import ASSESSEE_KIND, LEVEL_LABELS, SPOT_LEVEL, invalid_period
 from fdoctor.assessments.models import (
     ASSESSMENT_STATUSES,
     NOTIFICATION_KINDS,
     Appeal,
     Assessment,
+    AssessmentItem,
     Notification,
     Rectification,
     SpotCheckDrawItem,
     WorkloadReport,
 )
-from fdoctor.assessments.services import LEVEL_LABELS, SPOT_LEVEL
+from fdoctor.core.periods import parse_period
+from fdoctor.core.roles import Role
 from fdoctor.core.scope import county_clause, scope_clause
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -245,4 +250,43 @@ def workload_report(report_id: int, user: Any) -> WorkloadReport | None:
         select(WorkloadReport).where(
             WorkloadReport.id == report_id, county_clause(WorkloadReport, user)
         )
+    )
+
+
+def item_records_query(assessment: Assessment, item: AssessmentItem) -> Any:
+    """The rows behind an item's numerator (a ``Select``), or None for manual indicators."""
+    if not item.metric:
+        return None
+    from fdoctor.assessments.metrics import metric_records_query
+
+    period = parse_period(assessment.period, assessment.level, error=invalid_period)
+    start, end = period.covers
+    return metric_records_query(
+        item.metric, ASSESSEE_KIND[assessment.level], assessment.unit_id, start, end
+    )
+
+
+def assessment_chain(assessment: Assessment) -> list[Assessment]:
+    """Every revision of the same (level, period, assessee), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Assessment)
+            .where(
+                Assessment.level == assessment.level,
+                Assessment.period == assessment.period,
+                Assessment.unit_id == assessment.unit_id,
+            )
+            .order_by(Assessment.revision)
+        )
+    )
+
+
+def unit_leader(unit_id: int, role: Role) -> Any:
+    """The first active user of ``role`` attached to the unit (the owner of its rectifications)."""
+    from fdoctor.auth.models import User
+
+    return db.session.scalar(
+        select(User)
+        .where(User.org_unit_id == unit_id, User.role == role.value, User.active.is_(True))
+        .order_by(User.id)
     )

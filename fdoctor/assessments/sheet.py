@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from fdoctor.assessments.formatting import format_target, format_value
+from fdoctor.assessments.levels import LEVEL_LABELS, invalid_period
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import LEVEL_LABELS, format_target, format_value, invalid_period
 from fdoctor.core import clock
 from fdoctor.core.periods import parse_period
 from fdoctor.reports.assessment_sheet import DIMENSIONS, SHEET_TITLES, SheetData, SheetRow

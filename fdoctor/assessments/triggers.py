@@ -24,8 +24,8 @@ records is itself an audited process that can mark a record false after publicat
 
 from __future__ import annotations
 
+from fdoctor.assessments.levels import ASSESSEE_ROLE
 from fdoctor.assessments.models import Assessment, AssessmentItem
-from fdoctor.assessments.services import ASSESSEE_ROLE
 from fdoctor.core.triggers import Guard, Rule, changed, columns_of, register
 from fdoctor.records.models import ServiceRecord
 

@@ -29,6 +29,10 @@ from typing import Any
 from sqlalchemy import select
 
 from assessments.scoring import DEFAULT_RECTIFICATION_THRESHOLD
+from fdoctor.assessments.errors import AssessmentError
+from fdoctor.assessments.items import recompute_totals, refresh_metrics
+from fdoctor.assessments.l4 import compute_l4
+from fdoctor.assessments.levels import ASSESSEE_ROLE, ASSESSOR_ROLE, LEVEL_LABELS
 from fdoctor.assessments.models import (
     Appeal,
     AppealItem,
@@ -36,18 +40,8 @@ from fdoctor.assessments.models import (
     AssessmentItem,
     Rectification,
 )
-from fdoctor.assessments.services import (
-    ASSESSEE_ROLE,
-    ASSESSOR_ROLE,
-    LEVEL_LABELS,
-    AssessmentError,
-    assessment_chain,
-    compute_l4,
-    recompute_totals,
-    refresh_metrics,
-    setting,
-    unit_leader,
-)
+from fdoctor.assessments.reads import assessment_chain, unit_leader
+from fdoctor.assessments.settings import setting
 from fdoctor.core import clock
 from fdoctor.core.roles import Role
 from fdoctor.core.signals import score_revised

@@ -29,15 +29,12 @@ from sqlalchemy import select
 
 from assessments.tiers import Level, Period, first_judgeable_day
 from fdoctor.assessments import workflow
+from fdoctor.assessments.errors import AssessmentError
+from fdoctor.assessments.l4 import draw_l4_spot_check
+from fdoctor.assessments.levels import ASSESSEE_ROLE, ASSESSOR_ROLE
 from fdoctor.assessments.models import Appeal, Assessment, Rectification
-from fdoctor.assessments.services import (
-    ASSESSEE_ROLE,
-    ASSESSOR_ROLE,
-    AssessmentError,
-    draw_l4_spot_check,
-    open_assessments,
-    unit_leader,
-)
+from fdoctor.assessments.opening import open_assessments
+from fdoctor.assessments.reads import unit_leader
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.core.roles import Role

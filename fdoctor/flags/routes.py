@@ -19,7 +19,7 @@ from fdoctor.extensions import db
 from fdoctor.flags.models import FLAG_DECISIONS, FLAG_KINDS, FLAG_STATUSES, SuspicionFlag
 from fdoctor.flags.services import FlagError, detect_flags, resolve_flag
 from fdoctor.org.models import OrgUnit
-from fdoctor.surveys.services import drawable_periods
+from fdoctor.surveys.samples import drawable_periods
 
 bp = Blueprint("flags", __name__, url_prefix="/flags")
 menu.add(

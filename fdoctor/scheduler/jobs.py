@@ -28,12 +28,9 @@ from assessments.tiers import (
     job_named,
     period_for_job,
 )
-from fdoctor.assessments.services import (
-    AssessmentError,
-    draw_for,
-    draw_l4_spot_check,
-    open_assessments,
-)
+from fdoctor.assessments.errors import AssessmentError
+from fdoctor.assessments.l4 import draw_for, draw_l4_spot_check
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.core.errors import UserFacingError
 from fdoctor.core.periods import parse_period

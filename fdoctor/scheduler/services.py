@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from assessments.tiers import Period
+from fdoctor.assessments.levels import LEVEL_LABELS
 from fdoctor.assessments.models import (
     Assessment,
     Notification,
@@ -22,7 +23,6 @@ from fdoctor.assessments.models import (
     WorkloadReport,
     WorkloadReportRow,
 )
-from fdoctor.assessments.services import LEVEL_LABELS
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit

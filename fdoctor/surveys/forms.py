@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from fdoctor.surveys.services import SurveyError
+from fdoctor.surveys.errors import SurveyError
 
 CHECK_FIELD_PREFIX = "check_"
 COMPLAINT_CHANNELS = (

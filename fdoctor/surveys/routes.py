@@ -25,6 +25,14 @@ from fdoctor.households.services import search_residents
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys import forms
+from fdoctor.surveys.calls import item_response, record_call, records_to_check
+from fdoctor.surveys.complaints import (
+    doctors_in_scope,
+    record_complaint,
+    resolve_complaint,
+    teams_in_scope,
+)
+from fdoctor.surveys.errors import SurveyError
 from fdoctor.surveys.models import (
     COMPLAINT_STATUSES,
     RECORD_CHECK_ANSWERS,
@@ -38,29 +46,20 @@ from fdoctor.surveys.models import (
     VerificationSample,
     VerificationSampleItem,
 )
-from fdoctor.surveys.services import (
+from fdoctor.surveys.report import verification_report
+from fdoctor.surveys.review import dispute_evidence, review_record
+from fdoctor.surveys.samples import (
     DRAW_LEVELS,
-    SurveyError,
-    dispute_evidence,
-    doctors_in_scope,
     draw_sample,
     drawable_periods,
     find_sample,
-    item_response,
-    record_call,
-    record_complaint,
-    record_survey,
-    records_to_check,
     replay_sample,
-    resolve_complaint,
-    review_record,
     sample_doctors,
     samples_in_scope,
     stored_draw,
-    teams_in_scope,
-    verification_report,
     visible_units,
 )
+from fdoctor.surveys.satisfaction import record_survey
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
 menu.add(

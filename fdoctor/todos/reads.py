@@ -20,13 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from assessments.tiers import Level, Period
+from fdoctor.assessments.levels import ASSESSEE_KIND, ASSESSEE_ROLE, ASSESSOR_ROLE, LEVEL_LABELS
 from fdoctor.assessments.models import Assessment, Rectification
-from fdoctor.assessments.services import (
-    ASSESSEE_KIND,
-    ASSESSEE_ROLE,
-    ASSESSOR_ROLE,
-    LEVEL_LABELS,
-)
 from fdoctor.core import clock
 from fdoctor.core.roles import Role
 from fdoctor.extensions import db

@@ -22,7 +22,7 @@ from fdoctor.confirm.models import ResidentLinkHit
 from fdoctor.core import unit_of_work
 from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
-from fdoctor.surveys.services import SurveyError
+from fdoctor.surveys.errors import SurveyError
 from tests.conftest import TestDatabase, empty_all_tables, make_app
 
 AT = datetime(2026, 6, 15, 10, 0)

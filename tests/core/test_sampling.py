@@ -15,6 +15,7 @@ from assessments.sampling import (
     draw_spot_check,
     new_seed,
     sample_size,
+    team_risk_weight,
     team_sample_size,
 )
 
@@ -183,6 +184,16 @@ def test_sample_size_takes_another_rate_and_minimum() -> None:
 def test_sample_size_refuses_invalid_input(population: int, rate: Decimal, minimum: int) -> None:
     with pytest.raises(SamplingError):
         sample_size(population, rate, minimum)
+
+
+@pytest.mark.parametrize(
+    ("open_flags", "population", "weight"),
+    [(0, 100, "1"), (1, 100, "2"), (1, 400, "1.25"), (5, 100, "3"), (1, 0, "1")],
+)
+def test_risk_weight_is_one_plus_flags_per_hundred_capped_at_three(
+    open_flags: int, population: int, weight: str
+) -> None:
+    assert team_risk_weight(open_flags, population) == Decimal(weight)
 
 
 def test_a_risk_weight_above_one_multiplies_the_team_sample_size() -> None:

@@ -27,8 +27,10 @@ from assessments.scoring import (
     ScoreResult,
     ScoringError,
     Unscorable,
+    point_totals,
     score,
     score_indicator,
+    score_metric_indicators,
 )
 
 D = Decimal
@@ -614,3 +616,28 @@ def test_one_indicator_ignores_the_callers_decimal_context() -> None:
         ctx.rounding = decimal.ROUND_DOWN
         result = score_indicator(indicator(max_points=5, target="0.35"), D("0.31"))
     assert isinstance(result, IndicatorScore) and result.points == D("4.43")
+
+
+# --------------------------------------------------------------------------- an assessment's items
+
+
+def test_metric_indicators_are_scored_and_the_unscorable_left_to_the_assessor() -> None:
+    index = make_index(
+        indicator("A1"), satisfaction(), indicator("B1", metric="referral_receipt"), manual()
+    )
+    scored, unscorable = score_metric_indicators(index, {"A1": D("0.35"), "C3": D(101)})
+    assert {code: s.points for code, s in scored.items()} == {"A1": D("5.00")}
+    assert unscorable["B1"] == "无统计对象，且该指标未规定无数据时的得分，须由考核人员评分"
+    assert unscorable["C3"].startswith("指标数值无法计分（") and unscorable["C3"].endswith(
+        "），须由考核人员评分"
+    )
+    assert set(unscorable) == {"B1", "C3"}
+
+
+def test_point_totals_sum_each_dimension_and_the_total_once_all_points_are_in() -> None:
+    totals = point_totals([("A", D("1.25")), ("B", D("2.50")), ("A", D("3.00"))])
+    assert totals is not None
+    assert totals.dimensions == {"A": D("4.25"), "B": D("2.50")}
+    assert (totals.dimension("C"), totals.total) == (D("0.00"), D("6.75"))
+    assert point_totals([("A", D(1)), ("B", None)]) is None
+    assert point_totals([]) is None

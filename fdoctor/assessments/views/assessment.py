@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from assessments.scoring import DEFAULT_RECTIFICATION_THRESHOLD
 from fdoctor.assessments import reads, workflow
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.forms import (
     ActionForm,
     AnswerForm,
@@ -19,15 +20,10 @@ from fdoctor.assessments.forms import (
     ScoreForm,
     VerifyForm,
 )
+from fdoctor.assessments.l4 import draw_for
+from fdoctor.assessments.levels import ASSESSOR_ROLE, LEVEL_LABELS, invalid_period
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import (
-    ASSESSOR_ROLE,
-    LEVEL_LABELS,
-    AssessmentError,
-    assessment_chain,
-    draw_for,
-    invalid_period,
-)
+from fdoctor.assessments.reads import assessment_chain
 from fdoctor.assessments.views.blueprint import (
     ASSESSMENT_ROLES,
     EXPIRED_MESSAGE,

@@ -7,13 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
+from fdoctor.assessments.errors import AssessmentError
+from fdoctor.assessments.formatting import format_number, format_target, format_value
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import (
-    AssessmentError,
-    format_number,
-    format_target,
-    format_value,
-)
 from fdoctor.core import menu
 from fdoctor.core.roles import Role
 from fdoctor.core.unit_of_work import discard

@@ -8,7 +8,7 @@ from flask import abort, flash, jsonify, render_template, request
 from flask_login import current_user
 
 from fdoctor.assessments import reads
-from fdoctor.assessments.services import AssessmentError
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.views.blueprint import ASSESSMENT_ROLES, bp
 from fdoctor.core import clock
 from fdoctor.core.access import roles_required

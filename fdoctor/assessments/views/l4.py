@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from fdoctor.assessments import reads
 from fdoctor.assessments.forms import DrawForm
+from fdoctor.assessments.l4 import draw_for, draw_is_reproducible, draw_l4_spot_check
 from fdoctor.assessments.models import SpotCheckDrawItem
-from fdoctor.assessments.services import draw_for, draw_is_reproducible, draw_l4_spot_check
 from fdoctor.assessments.views.blueprint import L4_ROLES, apply_or_flash, bp, flash_form_errors
 from fdoctor.core.access import roles_required
 from fdoctor.core.roles import Role

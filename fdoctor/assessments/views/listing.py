@@ -8,14 +8,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from fdoctor.assessments import defaults, reads
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.forms import OpenForm
+from fdoctor.assessments.levels import LEVEL_LABELS, invalid_period
 from fdoctor.assessments.models import ASSESSMENT_STATUSES, NOTIFICATION_KINDS
-from fdoctor.assessments.services import (
-    LEVEL_LABELS,
-    AssessmentError,
-    invalid_period,
-    open_assessments,
-)
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.assessments.views.blueprint import (
     ASSESSMENT_ROLES,
     NOTIFICATION_ROLES,

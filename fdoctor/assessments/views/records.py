@@ -8,8 +8,9 @@ from typing import Any
 from flask import abort, flash, render_template, url_for
 
 from fdoctor.assessments import reads
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import AssessmentError, item_records_query
+from fdoctor.assessments.reads import item_records_query
 from fdoctor.assessments.views.blueprint import ASSESSMENT_ROLES, back, bp
 from fdoctor.core.access import roles_required
 from fdoctor.core.scope import get_scoped_or_404

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from fdoctor.assessments import workflow
 from fdoctor.assessments.models import Assessment, Rectification, WorkloadReport
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from fdoctor.scheduler.jobs import run_job
 from tests.app.access.assessments import SPECIAL

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from fdoctor.assessments import workflow
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import AssessmentError, open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import TODAY, World, score_all_manual
 

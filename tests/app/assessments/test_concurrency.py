@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from assessments.tiers import Level, Period
 from fdoctor.assessments.models import Assessment, AssessmentItem
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import TODAY, World, client_for

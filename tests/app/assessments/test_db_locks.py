@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fdoctor.assessments import triggers, workflow
 from fdoctor.assessments.models import Appeal, Assessment
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import TODAY, World, add_service, score_all_manual

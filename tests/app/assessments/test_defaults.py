@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import PERIOD, World, client_for

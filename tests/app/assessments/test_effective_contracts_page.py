@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import PERIOD, World, add_contract, client_for
 from tests.factories import make_household

@@ -20,7 +20,7 @@ from fdoctor.assessments.models import (
     WorkloadReport,
     WorkloadReportRow,
 )
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
 from fdoctor.extensions import db

@@ -9,15 +9,15 @@ from sqlalchemy import select
 
 from assessments.sampling import draw_spot_check
 from fdoctor.assessments import workflow
-from fdoctor.assessments.models import Assessment, SpotCheckDraw
-from fdoctor.assessments.services import (
-    AssessmentError,
+from fdoctor.assessments.errors import AssessmentError
+from fdoctor.assessments.l4 import (
     compute_l4,
     draw_is_reproducible,
     draw_l4_spot_check,
-    open_assessments,
     stored_selection,
 )
+from fdoctor.assessments.models import Assessment, SpotCheckDraw
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit

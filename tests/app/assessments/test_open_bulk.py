@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from assessments.scoring import score_metric_indicators
 from assessments.tiers import due_on
-from fdoctor.assessments import services
+from fdoctor.assessments import opening
+from fdoctor.assessments.indexes import choose_index
+from fdoctor.assessments.items import _json_value, item_rows, refresh_metrics
+from fdoctor.assessments.levels import ASSESSEE_KIND, invalid_period, tier
 from fdoctor.assessments.models import Assessment, AssessmentItem
-from fdoctor.assessments.services import (
-    invalid_period,
-    item_rows,
-    open_assessments,
-    refresh_metrics,
-    tier,
-)
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.audit.models import AuditEntry
 from fdoctor.audit.services import verify
 from fdoctor.core import clock
@@ -46,22 +44,22 @@ def _open_through_the_orm(level: str, period_text: str, today: date) -> list[int
     from fdoctor.assessments.metrics import compute_metrics
 
     period = parse_period(period_text, level, error=invalid_period)
-    units = services._assessees(level, None, None)
+    units = opening._assessees(level, None, None)
     start, end = period.covers
-    city_id = services._city_id()
+    city_id = opening._city_id()
     opened = []
     with clock.frozen(today):
-        grain = services.ASSESSEE_KIND[level]
+        grain = ASSESSEE_KIND[level]
         values = compute_metrics(grain, start, end, unit_ids=[u.id for u in units])
         for unit in units:
             county = db.session.get(OrgUnit, unit.county_id) if unit.county_id else None
-            choice = services.choose_index(period.year, county)
-            county_id, institution_id, team_id = services._place(level, unit)
+            choice = choose_index(period.year, county)
+            county_id, institution_id, team_id = opening._place(level, unit)
             assessment = Assessment(
                 level=level,
                 period=str(period),
                 unit_id=unit.id,
-                assessor_unit_id=services._assessor_unit_id(level, unit, city_id),
+                assessor_unit_id=opening._assessor_unit_id(level, unit, city_id),
                 county_id=county_id,
                 institution_id=institution_id,
                 team_id=team_id,
@@ -89,7 +87,7 @@ def _fill_items_as_before(assessment: Assessment, index: Any, metric_values: Any
         if indicator.metric:
             mv = metric_values.get(indicator.metric)
             values[indicator.code] = None if mv is None else mv.value
-    scored, unscorable = services.score_metric_items(index, values)
+    scored, unscorable = score_metric_indicators(index, values)
     for indicator in index.indicators:
         item = AssessmentItem(assessment=assessment, code=indicator.code)
         db.session.add(item)
@@ -103,7 +101,7 @@ def _fill_items_as_before(assessment: Assessment, index: Any, metric_values: Any
         mv = metric_values.get(indicator.metric) if indicator.metric else None
         item.numerator = None if mv is None else mv.numerator
         item.denominator = None if mv is None else mv.denominator
-        item.value = None if mv is None else services._json_value(mv.value)
+        item.value = None if mv is None else _json_value(mv.value)
         item.drill = None if mv is None else json.dumps(dict(mv.drill or {}), ensure_ascii=False)
         if indicator.metric:
             item.detail = mv.detail if mv is not None else "未取得该指标的统计结果"
@@ -172,7 +170,7 @@ def test_opening_writes_the_rows_and_audit_entries_the_orm_wrote(
     world: World, level: str, period: str, today: date, chunk: int, monkeypatch: Any
 ) -> None:
     # One batch, and (chunk 1) one insert per assessee: the same rows and entries either way.
-    monkeypatch.setattr(services, "_OPEN_CHUNK", chunk)
+    monkeypatch.setattr(opening, "_OPEN_CHUNK", chunk)
     mark = _last_entry_id()
     with clock.frozen(today):
         result = open_assessments(level, period)
@@ -267,7 +265,7 @@ def test_refreshing_keeps_hand_points_where_the_records_still_give_none(world: W
 def test_item_rows_without_metric_values_leave_metric_items_for_the_assessor(
     world: World,
 ) -> None:
-    choice = services.choose_index(2026, world.tree.county)
+    choice = choose_index(2026, world.tree.county)
     rows = item_rows(choice.index, {})
     assert [r["code"] for r in rows] == [i.code for i in choice.index.indicators]
     for row in rows:

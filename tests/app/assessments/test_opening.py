@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import Assessment, AssessmentItem
-from fdoctor.assessments.services import AssessmentError, open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import PERIOD, World

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from fdoctor.assessments import workflow
 from fdoctor.assessments.models import Assessment, Notification, Rectification
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.auth.models import User
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
@@ -337,7 +337,7 @@ def test_notifications_and_workload_pages(app: Flask, world: World) -> None:
 
 def test_the_l4_page_shows_the_seed_and_the_reproduction_check(app: Flask, world: World) -> None:
 
-    from fdoctor.assessments.services import draw_l4_spot_check
+    from fdoctor.assessments.l4 import draw_l4_spot_check
 
     draw_l4_spot_check(2025, seed=42)
     db.session.commit()

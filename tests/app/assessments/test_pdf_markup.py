@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from fdoctor.assessments.models import Assessment
-from fdoctor.assessments.services import open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from fdoctor.reports.agreement import (
     AgreementData,

@@ -14,8 +14,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from fdoctor.assessments.errors import AssessmentError
+from fdoctor.assessments.l4 import draw_l4_spot_check
 from fdoctor.assessments.models import Assessment, SpotCheckDraw
-from fdoctor.assessments.services import AssessmentError, draw_l4_spot_check, open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.scheduler.jobs import JobError, run_job

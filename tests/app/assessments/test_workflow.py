@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from fdoctor.assessments import workflow
+from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import ASSESSMENT_STATUSES, Assessment
-from fdoctor.assessments.services import AssessmentError, open_assessments
+from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import PERIOD, TODAY, World, score_all_manual
 

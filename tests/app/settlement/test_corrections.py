@@ -42,7 +42,8 @@ from fdoctor.settlement.models import (
     WorkloadStandard,
 )
 from fdoctor.settlement.sheet import sheet_data
-from fdoctor.surveys.services import SurveyError, review_record
+from fdoctor.surveys.errors import SurveyError
+from fdoctor.surveys.review import review_record
 from tests.app.settlement.factories import (
     NOW,
     YEAR,

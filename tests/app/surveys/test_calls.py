@@ -16,8 +16,9 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.records.models import ServiceRecord
+from fdoctor.surveys.calls import records_to_check
 from fdoctor.surveys.models import SurveyRecordCheck, SurveyResponse, VerificationSampleItem
-from fdoctor.surveys.services import draw_sample, records_to_check
+from fdoctor.surveys.samples import draw_sample
 from tests.app.surveys.world import (
     World,
     add_contract,

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from assessments.tiers import Level, Period
 from fdoctor.core import clock
 from fdoctor.extensions import db
+from fdoctor.surveys.errors import SurveyError
 from fdoctor.surveys.models import VerificationSample
-from fdoctor.surveys.services import SurveyError, draw_sample
+from fdoctor.surveys.samples import draw_sample
 from tests.app.surveys.world import World, bulk_signed, login_as, make_world
 
 pytestmark = pytest.mark.db

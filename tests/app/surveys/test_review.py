@@ -14,14 +14,11 @@ from assessments.tiers import Level, Period
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
+from fdoctor.surveys.calls import record_call, records_to_check
 from fdoctor.surveys.models import RecordReview, VerificationSampleItem
-from fdoctor.surveys.services import (
-    draw_sample,
-    record_call,
-    records_to_check,
-    review_record,
-    verification_report,
-)
+from fdoctor.surveys.report import verification_report
+from fdoctor.surveys.review import review_record
+from fdoctor.surveys.samples import draw_sample
 from tests.app.surveys.world import (
     World,
     add_contract,
@@ -171,7 +168,7 @@ def test_the_report_gives_coverage_and_the_false_record_rate(world: World) -> No
 
 
 def test_a_false_record_cannot_be_reviewed_again(world: World) -> None:
-    from fdoctor.surveys.services import SurveyError
+    from fdoctor.surveys.errors import SurveyError
 
     record = _record(world)
     review_record(record, "false", "虚假", world.users["centre"])

@@ -20,13 +20,9 @@ from fdoctor.extensions import db
 from fdoctor.flags.models import SuspicionFlag
 from fdoctor.households.models import Resident
 from fdoctor.records.models import ServiceRecord
+from fdoctor.surveys.calls import records_to_check
 from fdoctor.surveys.models import VerificationSampleDoctor, VerificationSampleItem
-from fdoctor.surveys.services import (
-    draw_sample,
-    records_to_check,
-    replay_sample,
-    stored_draw,
-)
+from fdoctor.surveys.samples import draw_sample, replay_sample, stored_draw
 from tests.app.surveys.world import World, add_record, add_user, bulk_signed, login_as, make_world
 
 pytestmark = pytest.mark.db

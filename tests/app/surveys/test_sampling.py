@@ -16,15 +16,9 @@ from assessments.tiers import Level, Period
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.flags.models import SuspicionFlag
+from fdoctor.surveys.errors import SurveyError
 from fdoctor.surveys.models import VerificationSample, VerificationSampleItem
-from fdoctor.surveys.services import (
-    SurveyError,
-    draw_sample,
-    period_candidates,
-    replay_sample,
-    risk_weight,
-    stored_draw,
-)
+from fdoctor.surveys.samples import draw_sample, period_candidates, replay_sample, stored_draw
 from tests.app.surveys.world import (
     World,
     add_contract,
@@ -186,16 +180,6 @@ def test_dismissed_flags_do_not_raise_the_sample(world: World) -> None:
     flag.status = "dismissed"
     sample, _ = draw_sample(world.tree.institution, Level.L2, Q3, world.users["centre"])
     assert _sizes(sample)[world.tree.team.id] == 20
-
-
-@pytest.mark.parametrize(
-    ("open_flags", "population", "weight"),
-    [(0, 100, "1"), (1, 100, "2"), (1, 400, "1.25"), (5, 100, "3"), (1, 0, "1")],
-)
-def test_risk_weight_is_one_plus_flags_per_hundred_capped_at_three(
-    open_flags: int, population: int, weight: str
-) -> None:
-    assert risk_weight(open_flags, population) == Decimal(weight)
 
 
 def test_candidates_are_the_residents_signed_in_the_period(world: World) -> None:

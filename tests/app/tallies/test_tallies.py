@@ -19,7 +19,7 @@ from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.services import upload_batch
 from fdoctor.scheduler.jobs import run_job
-from fdoctor.surveys.services import review_record
+from fdoctor.surveys.review import review_record
 from fdoctor.tallies.models import ServiceTally, SignedPopulation
 from fdoctor.tallies.services import rebuild_month, rebuild_service_tallies
 from tests.app.records.factories import TODAY, World, make_world, record
