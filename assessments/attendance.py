@@ -79,6 +79,8 @@ class Attendance:
 
 
 def _days(value: object, label: str) -> int:
+    if type(value) is int and value >= 0:  # the common case, without a Fraction
+        return value
     if value is None:
         raise SettlementInputError(f"缺少{label}")
     exact = to_fraction(value, label)
@@ -107,6 +109,36 @@ def attendance_from_days(days_worked: object, days_due: object, *, member: str =
     return _coefficient(worked, due)[1]
 
 
+def _whole_days(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _month_days(record: AttendanceMonth, who: str) -> tuple[int, int, dict[str, int]]:
+    """One month's days due, worked and on leave by kind, checked (whole days ≥ 0, known
+    kinds, worked + leave ≤ due). The messages' labels are made only for a refusal."""
+    due, worked = record.days_due, record.days_worked
+    if not (_whole_days(due) and _whole_days(worked)):
+        due = _days(due, f"{who} {record.month} 的应出勤天数")
+        worked = _days(worked, f"{who} {record.month} 的实际出勤天数")
+    leave: dict[str, int] = {}
+    for kind, days in record.leave_days.items():
+        if kind not in LEAVE_KINDS:
+            known = "、".join(f"{key}（{name}）" for key, name in LEAVE_KINDS.items())
+            raise SettlementInputError(
+                f"{who} {record.month} 的请假类别「{kind}」未知（可用：{known}）"
+            )
+        if not _whole_days(days):
+            days = _days(days, f"{who} {record.month} 的{LEAVE_KINDS[kind]}天数")
+        leave[kind] = days
+    on_leave = sum(leave.values())
+    if worked + on_leave > due:
+        raise SettlementInputError(
+            f"{who} {record.month} 的实际出勤天数（{worked}）与请假天数（{on_leave}）之和"
+            f"不能多于应出勤天数（{due}）"
+        )
+    return due, worked, leave
+
+
 def attendance(months: Sequence[AttendanceMonth], *, member: str = "") -> Attendance:
     """A member's attendance over the given months (one record per month).
 
@@ -126,23 +158,21 @@ def attendance(months: Sequence[AttendanceMonth], *, member: str = "") -> Attend
         if record.month in seen:
             raise SettlementInputError(f"{who}的 {record.month} 出勤记录重复")
         seen.add(record.month)
-        label = f"{who} {record.month} 的"
-        due = _days(record.days_due, label + "应出勤天数")
-        worked = _days(record.days_worked, label + "实际出勤天数")
-        leave = 0
-        for kind, days in record.leave_days.items():
-            if kind not in LEAVE_KINDS:
-                known = "、".join(f"{key}（{name}）" for key, name in LEAVE_KINDS.items())
-                raise SettlementInputError(f"{label}请假类别「{kind}」未知（可用：{known}）")
-            count = _days(days, label + f"{LEAVE_KINDS[kind]}天数")
-            leave += count
-            leave_totals[kind] = leave_totals.get(kind, 0) + count
-        if worked + leave > due:
-            raise SettlementInputError(
-                f"{label}实际出勤天数（{worked}）与请假天数（{leave}）之和不能多于应出勤天数（{due}）"
-            )
+        due, worked = record.days_due, record.days_worked
+        if (
+            not record.leave_days
+            and type(due) is int
+            and type(worked) is int
+            and 0 <= worked <= due
+        ):  # the common month, checked without a call
+            due_total += due
+            worked_total += worked
+            continue
+        due, worked, leave = _month_days(record, who)
         due_total += due
         worked_total += worked
+        for kind, count in leave.items():
+            leave_totals[kind] = leave_totals.get(kind, 0) + count
     exact, a = _coefficient(worked_total, due_total)
     return Attendance(
         days_due=due_total,

@@ -180,11 +180,14 @@ def distribute_members(
     )
     lines: list[MemberPay] = []
     for member, out, share in zip(members, outside, base.members, strict=True):
-        label = f"成员「{share.name}」的扣分"
-        points = to_fraction(member.deduction_points, label)
-        if points < 0:
-            raise SettlementInputError(f"{label}不能为负数：{member.deduction_points}")
-        deducted = deduction_fen(share.amount_fen, points, member=share.name)
+        if type(member.deduction_points) is Decimal and not member.deduction_points:
+            points, deducted = Fraction(0), 0  # no deduction, the common case
+        else:
+            label = f"成员「{share.name}」的扣分"
+            points = to_fraction(member.deduction_points, label)
+            if points < 0:
+                raise SettlementInputError(f"{label}不能为负数：{member.deduction_points}")
+            deducted = deduction_fen(share.amount_fen, points, member=share.name)
         lines.append(
             MemberPay(
                 name=share.name,

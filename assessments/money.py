@@ -33,14 +33,17 @@ of the weights, so it changes no part.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from typing import cast
 
 __all__ = [
     "SettlementInputError",
     "Weight",
     "exact_decimal",
+    "exact_fraction",
     "fen_to_decimal_yuan",
     "largest_remainder",
     "round_half_up",
@@ -62,6 +65,15 @@ def to_fraction(value: object, label: str) -> Fraction:
 
     ``label`` names the value in the Chinese error message, e.g. ``"「魏都区」的权重"``.
     """
+    kind = type(value)
+    if kind is Fraction:  # the common cases first (a Fraction is immutable: no copy needed)
+        return cast(Fraction, value)
+    if kind is int:
+        return Fraction(cast(int, value))
+    if kind is Decimal:
+        exact = exact_fraction(cast(Decimal, value))
+        if exact is not None:
+            return exact
     if isinstance(value, bool):
         raise SettlementInputError(f"{label}必须是数字，不能是布尔值：{value}")
     if isinstance(value, float):
@@ -76,6 +88,30 @@ def to_fraction(value: object, label: str) -> Fraction:
             raise SettlementInputError(f"{label}的数量级超出范围：{value}")
         return Fraction(value)
     raise SettlementInputError(f"{label}必须是数字：{value!r}")
+
+
+def exact_fraction(value: Decimal) -> Fraction | None:
+    """``Fraction(value)`` of a finite Decimal within the accepted exponents, else None (then
+    ``to_fraction`` names the problem). The hot path of the settlement arithmetic: the few
+    distinct factors of a city's members are converted once (both are immutable)."""
+    known = _FRACTIONS.get(value)
+    if known is not None:
+        return known
+    if not value.is_finite():
+        return None
+    if not -MAX_EXPONENT <= int(value.as_tuple().exponent) <= MAX_EXPONENT:
+        return None
+    numerator, denominator = value.as_integer_ratio()
+    exact = Fraction(numerator, denominator)
+    if len(_FRACTIONS) >= _KEPT:
+        _FRACTIONS.clear()
+    _FRACTIONS[value] = exact
+    return exact
+
+
+# Conversions remembered (both kinds are immutable), at most ``_KEPT`` of each at once.
+_KEPT = 65_536
+_FRACTIONS: dict[Decimal, Fraction] = {}
 
 
 def largest_remainder(
@@ -104,26 +140,35 @@ def largest_remainder(
             raise SettlementInputError(f"{label}不能为负数：{weight}")
         exact_weights.append(value)
 
-    total_weight = sum(exact_weights, Fraction(0))
+    # Every weight over one common denominator: the exact parts, their floors and remainders are
+    # then integer arithmetic (all remainders share the denominator ``total_weight``, so they
+    # compare as their numerators; so do the weights). Scaling every weight by the same
+    # positive constant changes no part (see the module docstring).
+    common = 1
+    for value in exact_weights:
+        denominator = value.denominator
+        if common % denominator:
+            common = common // math.gcd(common, denominator) * denominator
+    scaled = [value.numerator * (common // value.denominator) for value in exact_weights]
+    total_weight = sum(scaled)
     if total_weight == 0:
         if total_fen == 0:
             return [0] * len(exact_weights)
         raise SettlementInputError(f"权重总和为 0，无法按比例分配 {total_fen} 分")
 
     parts: list[int] = []
-    remainders: list[Fraction] = []
-    for weight in exact_weights:
-        exact = total_fen * weight / total_weight
-        floor = exact.numerator // exact.denominator
+    remainders: list[int] = []
+    for weight in scaled:
+        floor, remainder = divmod(total_fen * weight, total_weight)
         parts.append(floor)
-        remainders.append(exact - floor)
+        remainders.append(remainder)
 
     leftover = total_fen - sum(parts)
     order = sorted(
         range(len(parts)),
         key=lambda i: (
             -remainders[i],
-            -exact_weights[i],
+            -scaled[i],
             keys[i] if keys is not None else "",
             i,
         ),
@@ -136,9 +181,10 @@ def largest_remainder(
 def round_half_up(value: Fraction, places: int = 0) -> Fraction:
     """Round to ``places`` decimal places, halves away from zero (四舍五入)."""
     scale = 10**places
-    scaled = abs(value) * scale
-    rounded = (2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator)
-    return Fraction(rounded if value >= 0 else -rounded, scale)
+    numerator, denominator = value.numerator, value.denominator
+    # floor(|value| × scale + 1/2), in integers: (2·|n|·scale + d) // (2·d).
+    rounded = (2 * abs(numerator) * scale + denominator) // (2 * denominator)
+    return Fraction(rounded if numerator >= 0 else -rounded, scale)
 
 
 def exact_decimal(value: Fraction) -> Decimal:
@@ -148,6 +194,12 @@ def exact_decimal(value: Fraction) -> Decimal:
     product or sum of Decimals qualifies.
     """
     denominator = value.denominator
+    if denominator == 1:
+        return Decimal(value.numerator)
+    key = (value.numerator, denominator)
+    known = _DECIMALS.get(key)
+    if known is not None:
+        return known
     twos = fives = 0
     while denominator % 2 == 0:
         denominator //= 2
@@ -158,12 +210,20 @@ def exact_decimal(value: Fraction) -> Decimal:
     if denominator != 1:
         raise ValueError(f"{value} has no finite decimal expansion")
     places = max(twos, fives)
-    scaled = value * 10**places
-    integer = scaled.numerator
+    integer = value.numerator * (10**places // value.denominator)
     while places > 0 and integer % 10 == 0:
         integer //= 10
         places -= 1
-    return Decimal(f"{integer}E-{places}") if places else Decimal(integer)
+    result = Decimal(f"{integer}E-{places}") if places else Decimal(integer)
+    if len(_DECIMALS) >= _KEPT:
+        _DECIMALS.clear()
+    _DECIMALS[key] = result
+    return result
+
+
+# The settlement writes the same few factors (y, c, a, k of its members) tens of thousands of
+# times: their Decimals are remembered, by (numerator, denominator).
+_DECIMALS: dict[tuple[int, int], Decimal] = {}
 
 
 def yuan(fen: int) -> str:

@@ -27,6 +27,7 @@ from typing import Literal
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
+    exact_fraction,
     largest_remainder,
     round_half_up,
     to_fraction,
@@ -250,6 +251,15 @@ def _number(value: object, label: str) -> Fraction:
     return to_fraction(value, label)
 
 
+def _factor(value: object, who: str, what: str) -> Fraction:
+    """``_number(value, who + what)``, the label joined only when it is needed (a refusal)."""
+    if type(value) is Decimal:
+        exact = exact_fraction(value)
+        if exact is not None:
+            return exact
+    return _number(value, who + what)
+
+
 def _rate(value: object, label: str) -> Fraction:
     rate = _number(value, label)
     if not 0 <= rate <= 1:
@@ -274,7 +284,10 @@ def _unique(name: str, seen: set[str], message: str) -> None:
 
 def share_for_display(share: Fraction, places: int = SHARE_DISPLAY_PLACES) -> Decimal:
     """A share rounded half-up to ``places`` decimals, with exactly that many places."""
-    return exact_decimal(round_half_up(share, places)).quantize(Decimal(1).scaleb(-places))
+    numerator, denominator = share.numerator, share.denominator
+    # As ``round_half_up`` rounds, in integers; the Decimal then has exactly ``places`` places.
+    rounded = (2 * abs(numerator) * 10**places + denominator) // (2 * denominator)
+    return Decimal(f"{-rounded if numerator < 0 else rounded}E-{places}")
 
 
 # --------------------------------------------------------------------------- pools
@@ -550,10 +563,10 @@ def _team_members(
         name = _name(member.name, f"第 {position} 位成员的姓名")
         _unique(name, seen, f"成员姓名重复：「{name}」")
         label = f"成员「{name}」的"
-        k = _number(member.k, label + "工作量达标系数 k")
-        y = _number(member.y, label + "岗位系数 y")
-        c = _number(member.c, label + "个人绩效考评系数 c")
-        a = _number(member.a, label + "出勤系数 a")
+        k = _factor(member.k, label, "工作量达标系数 k")
+        y = _factor(member.y, label, "岗位系数 y")
+        c = _factor(member.c, label, "个人绩效考评系数 c")
+        a = _factor(member.a, label, "出勤系数 a")
         if k < 0:
             raise SettlementInputError(f"{label}工作量达标系数 k 不能为负数：{member.k}")
         if y <= 0:

@@ -105,10 +105,15 @@ def workload_points(
             raise SettlementInputError(
                 f"{label}服务类型「{service_type}」不在工作量点数表「{table.name}」中"
             )
-        exact = to_fraction(count, f"{label}「{service_type}」的记录数")
-        if exact.denominator != 1 or exact < 0:
-            raise SettlementInputError(f"{label}「{service_type}」的记录数必须是非负整数：{count}")
-        total += exact * Fraction(table.points[service_type])
+        if type(count) is int and count >= 0:  # the common case, without a label
+            exact: Fraction | int = count
+        else:
+            exact = to_fraction(count, f"{label}「{service_type}」的记录数")
+            if exact.denominator != 1 or exact < 0:
+                raise SettlementInputError(
+                    f"{label}「{service_type}」的记录数必须是非负整数：{count}"
+                )
+        total += exact * to_fraction(table.points[service_type], "点数")
     return exact_decimal(total)
 
 

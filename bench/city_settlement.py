@@ -128,7 +128,7 @@ def _publish_scores(
     from fdoctor.assessments.models import Assessment
     from fdoctor.extensions import db
     from fdoctor.org.models import OrgUnit
-    from fdoctor.settlement.inputs import COUNTING_STATUSES
+    from fdoctor.settlement.reads import COUNTING_STATUSES
 
     units = db.session.execute(
         select(OrgUnit.id, OrgUnit.kind, OrgUnit.county_id, OrgUnit.institution_id).where(

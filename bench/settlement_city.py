@@ -8,7 +8,7 @@ directly (``bench/settlement_data.py``): the org tree, members, published scores
 the year-end signed population and the service tallies. It is rebuilt on each run (a minute at
 city scale). Then, in a forked child (its peak RSS from ``wait4``), each repeat:
 
-* **reads**: ``_read_settlement`` (every query the build makes), and the **floor**: the same SQL
+* **reads**: ``reads.read_settlement`` (every query the build makes), and the **floor**: the same SQL
   statements, captured with their parameters, replayed through a bare ``psycopg`` connection
   fetching every row;
 * **gather**: ``gather_inputs`` (the reads and the inputs dict built from them);
@@ -145,6 +145,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
     from fdoctor.core import clock
     from fdoctor.extensions import db
     from fdoctor.settlement import inputs as inputs_module
+    from fdoctor.settlement import reads
     from fdoctor.settlement.cascade import compute, settlement_inputs
     from fdoctor.settlement.models import SettlementLine
 
@@ -164,7 +165,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             capture.statements.clear()
             capture.active = True
             started, cpu = time.perf_counter(), time.process_time()
-            inputs_module._read_settlement(YEAR, inputs_module._Missing())
+            reads.read_settlement(YEAR, reads.Missing())
             run["reads_s"] = time.perf_counter() - started
             run["reads_cpu_s"] = time.process_time() - cpu
             capture.active = False

@@ -6,10 +6,11 @@ never reads anything else. Scores are the published assessment totals, two decim
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
+
+from assessments.attendance import AttendanceMonth
 
 __all__ = [
     "CountyInput",
@@ -54,14 +55,9 @@ class SettlementParameters:
     attainment_cap: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class AttendanceInput:
-    """One month of a member's attendance record (``assessments.attendance.AttendanceMonth``)."""
-
-    month: str
-    days_due: int
-    days_worked: int
-    leave_days: Mapping[str, int] = field(default_factory=dict)
+# One month of a member's attendance record: the core's own record, taken as it is (no copy per
+# month at build time; a city's members have some 80,000 of them).
+AttendanceInput = AttendanceMonth
 
 
 @dataclass(frozen=True, slots=True)

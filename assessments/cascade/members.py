@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from assessments.attendance import LEAVE_KINDS, Attendance, AttendanceMonth, attendance
+from assessments.attendance import LEAVE_KINDS, Attendance, attendance
 from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
 from assessments.cascade.lines import Explanation, Line, MemberFactors
@@ -75,13 +75,7 @@ def team_members(
 def _attendance(member: MemberInput, name: str) -> Attendance | None:
     if member.attendance is None:
         return None
-    return attendance(
-        [
-            AttendanceMonth(m.month, m.days_due, m.days_worked, dict(m.leave_days))
-            for m in member.attendance
-        ],
-        member=name,
-    )
+    return attendance(member.attendance, member=name)
 
 
 def member_factors(

@@ -29,7 +29,13 @@ from assessments.cascade.inputs import (
 from assessments.cascade.lines import Explanation, Line
 from assessments.cascade.members import team_members
 from assessments.cascade.text import approx, frac, num
-from assessments.money import SettlementInputError, exact_decimal, round_half_up, yuan
+from assessments.money import (
+    SettlementInputError,
+    exact_decimal,
+    exact_fraction,
+    round_half_up,
+    yuan,
+)
 from assessments.settlement import share_for_display, split_by_ratio
 
 __all__ = [
@@ -68,8 +74,10 @@ class TeamMean:
 
 
 def _published_value(team: TeamInput, score: PublishedScore) -> Fraction:
-    value = Fraction(score.value)
-    if not 0 <= value <= 100 or (value * 100).denominator != 1:
+    value = exact_fraction(score.value) if type(score.value) is Decimal else None
+    if value is None:
+        value = Fraction(score.value)
+    if not 0 <= value <= 100 or 100 % value.denominator:
         raise SettlementInputError(
             f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
             f"最多两位小数：{score.value}"

@@ -3,6 +3,7 @@ replaced by a keyed digest and ignored ones left out, and the canonical text the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import inspect
 
 from fdoctor.audit.keys import audit_key, mac
-from fdoctor.audit.tables import IGNORED, REDACTED
+from fdoctor.audit.tables import DIGEST_PREFIX, DIGESTED, IGNORED, REDACTED
 
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
@@ -37,15 +38,26 @@ def _redacted(table: str, column: str, value: Any) -> str | None:
     return "hmac:" + mac(audit_key(), f"{table}.{column}|{value}")[:16]
 
 
+def _digested(value: Any) -> Any:
+    """The stand-in of a ``DIGESTED`` column's value (None, and a stand-in, stay as they are)."""
+    if not isinstance(value, str) or value.startswith(DIGEST_PREFIX):
+        return value
+    return DIGEST_PREFIX + hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
 def clean(table: str | None, data: dict[str, Any]) -> dict[str, Any]:
-    """Drop ignored columns and replace secret ones (see ``REDACTED``/``IGNORED``)."""
-    if table is None or (table not in REDACTED and table not in IGNORED):
+    """Drop ignored columns, replace secret ones and digest large ones (see ``REDACTED``,
+    ``IGNORED`` and ``DIGESTED``)."""
+    if table is None or (table not in REDACTED and table not in IGNORED and table not in DIGESTED):
         return data
     for column in IGNORED.get(table, ()):
         data.pop(column, None)
     for column in REDACTED.get(table, ()):
         if column in data:
             data[column] = _redacted(table, column, data[column])
+    for column in DIGESTED.get(table, ()):
+        if column in data:
+            data[column] = _digested(data[column])
     return data
 
 

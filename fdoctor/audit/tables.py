@@ -89,6 +89,12 @@ REDACTED: dict[str, tuple[str, ...]] = {
 # Columns left out of snapshots: token use is logged as ``token_use`` events, at most once per
 # token and day, instead of an update entry per request.
 IGNORED: dict[str, tuple[str, ...]] = {"api_token": ("last_used_at",)}
+# Columns too large to copy into every entry: their SHA-256 (``sha256:<hex>`` of the UTF-8 text)
+# stands in for the value, so a change to them still shows. A settlement sheet's inputs and
+# outputs are each megabytes of canonical JSON at city scale, and the sheet's row is written
+# (and so audited) several times in one build; the ``sha256`` column covers both as well.
+DIGESTED: dict[str, tuple[str, ...]] = {"settlement": ("inputs_json", "outputs_json")}
+DIGEST_PREFIX = "sha256:"
 
 
 def audited_model_tables() -> list[Any]:

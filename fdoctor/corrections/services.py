@@ -53,8 +53,8 @@ from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.cascade import settlement_inputs
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.figures import score_text
-from fdoctor.settlement.inputs import COUNTING_STATUSES
 from fdoctor.settlement.models import Settlement
+from fdoctor.settlement.reads import COUNTING_STATUSES
 from fdoctor.surveys.models import RecordReview
 from fdoctor.tallies.services import COUNTING_STATES
 from fdoctor.teamsplit.reads import point_tables, table_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from assessments.money import exact_decimal
+from assessments.money import exact_decimal, exact_fraction
 from fdoctor.core.query import YEAR_RANGE
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.models import SETTLEMENT_KINDS
@@ -14,7 +14,8 @@ from fdoctor.settlement.models import SETTLEMENT_KINDS
 
 def dtext(value: Decimal | int) -> str:
     """A number as its shortest plain decimal text (0.1000 → "0.1", 60.00 → "60")."""
-    return format(exact_decimal(Fraction(value)), "f")
+    exact = exact_fraction(value) if type(value) is Decimal else None
+    return format(exact_decimal(exact if exact is not None else Fraction(value)), "f")
 
 
 def score_text(value: Decimal) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,9 +25,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fdoctor.core import dialect
 from fdoctor.core.types import BigId, ScopedMixin
 from fdoctor.extensions import db
 
@@ -107,6 +110,16 @@ class Settlement(db.Model):
 
     def __repr__(self) -> str:
         return f"<Settlement {self.year} {self.kind} {self.status}>"
+
+
+# A sheet's inputs and outputs are each megabytes of JSON at city scale: written with lz4 rather
+# than PostgreSQL's default compression (``dialect.compress_with_lz4``; migration b7c41d9e2f53).
+LARGE_JSON_COLUMNS = ("inputs_json", "outputs_json")
+
+
+@event.listens_for(Settlement.__table__, "after_create")
+def _compress_large_json(target: Any, connection: Any, **_kw: Any) -> None:
+    dialect.compress_with_lz4(connection, target.name, LARGE_JSON_COLUMNS)
 
 
 class SettlementLine(db.Model):

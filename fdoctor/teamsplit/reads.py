@@ -27,7 +27,13 @@ from assessments.workload import (
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.tallies.models import NO_TEAM, ServiceTally
-from fdoctor.teamsplit.models import AttendanceRecord, LeaderRule, MemberDeduction, PointValue
+from fdoctor.teamsplit.models import (
+    LEAVE_COLUMNS,
+    AttendanceRecord,
+    LeaderRule,
+    MemberDeduction,
+    PointValue,
+)
 
 
 def year_months(year: int, as_of: date) -> list[str]:
@@ -37,22 +43,37 @@ def year_months(year: int, as_of: date) -> list[str]:
 
 
 def attendance_by_member(year: int, as_of: date) -> dict[int, list[dict[str, Any]]]:
-    """Each member's attendance records of the year up to ``as_of``, month order, as JSON."""
+    """Each member's attendance records of the year up to ``as_of``, month order, as JSON.
+
+    Read as plain rows (no ORM objects): at city scale this is every member's every month."""
     months = year_months(year, as_of)
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not months:
         return out
-    for row in db.session.scalars(
-        select(AttendanceRecord)
+    kinds = list(LEAVE_COLUMNS)
+    leave_columns = [getattr(AttendanceRecord, LEAVE_COLUMNS[kind]) for kind in kinds]
+    rows = db.session.execute(
+        select(
+            AttendanceRecord.user_id,
+            AttendanceRecord.month,
+            AttendanceRecord.days_due,
+            AttendanceRecord.days_worked,
+            *leave_columns,
+        )
         .where(AttendanceRecord.month.in_(months))
         .order_by(AttendanceRecord.user_id, AttendanceRecord.month)
-    ):
-        out[row.user_id].append(
+    )
+    for user_id, month, days_due, days_worked, *leave in rows:
+        out[user_id].append(
             {
-                "month": row.month,
-                "days_due": row.days_due,
-                "days_worked": row.days_worked,
-                "leave_days": {k: n for k, n in row.leave_days().items() if n},
+                "month": month,
+                "days_due": days_due,
+                "days_worked": days_worked,
+                "leave_days": (
+                    {kind: n for kind, n in zip(kinds, leave, strict=True) if n}
+                    if any(leave)
+                    else {}
+                ),
             }
         )
     return out

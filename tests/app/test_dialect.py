@@ -64,3 +64,32 @@ def test_name_is_one_of_the_two_supported_engines(app: Flask) -> None:
         assert dialect.name() in {dialect.SQLITE, dialect.POSTGRESQL}
         assert dialect.is_postgresql() == (db.engine.dialect.name == "postgresql")
         assert dialect.name(db.engine) == dialect.name(db.session.connection())
+
+
+def test_a_sheets_large_json_is_compressed_with_lz4_on_postgresql(app: Flask) -> None:
+    """The settlement's inputs and outputs (megabytes at city scale) are written with lz4 where
+    the server has it; SQLite has nothing to set."""
+    from sqlalchemy import text
+
+    with app.app_context():
+        connection = db.session.connection()
+        if not dialect.is_postgresql():
+            assert dialect.compress_with_lz4(connection, "settlement", ["inputs_json"]) is False
+            return
+        has_lz4 = connection.execute(
+            text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        ).scalar()
+        methods = dict(
+            connection.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'settlement'::regclass "
+                    "AND attname IN ('inputs_json', 'outputs_json')"
+                )
+            ).all()
+        )
+        assert has_lz4, "the PostgreSQL server of the tests has lz4"
+        assert methods == {"inputs_json": "l", "outputs_json": "l"}
