@@ -74,7 +74,7 @@ BENCH_AUDIT_KEY = os.environ.get("AUDIT_KEY") or secrets.token_urlsafe(32)
 
 
 def _visit(rng: random.Random, person: Person | None, day: date) -> dict[str, Any]:
-    """One realistic visit, valid for fdoctor/records/validation.py."""
+    """One realistic visit, valid for fdoctor/records/drafts.py and placing.py."""
     at = f"{day.isoformat()}T{rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00"
     if person is None:  # a health-education talk: a team's event, no single resident
         return {

@@ -14,18 +14,11 @@ from fdoctor.core import dialect
 from fdoctor.core.scope import scope_clause
 from fdoctor.extensions import db
 from fdoctor.records.bulk_insert import insert_ignoring_duplicates
+from fdoctor.records.context import Context, load_context, same_day_ids
+from fdoctor.records.drafts import Draft, is_uuid, parse_draft
 from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
+from fdoctor.records.placing import Placement, place
 from fdoctor.records.results import ItemResult, lower_uuid, text_or_none
-from fdoctor.records.validation import (
-    Context,
-    Draft,
-    Placement,
-    is_uuid,
-    load_context,
-    parse_draft,
-    place,
-    same_day_ids,
-)
 from fdoctor.records.versions import receipt_at
 
 

@@ -14,16 +14,11 @@ from sqlalchemy import select
 from fdoctor.core import clock, dialect
 from fdoctor.core.scope import scoped
 from fdoctor.extensions import db
+from fdoctor.records.context import load_context, same_day_ids
+from fdoctor.records.drafts import Draft, is_uuid, parse_draft
 from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
+from fdoctor.records.placing import place
 from fdoctor.records.results import ItemResult, lower_uuid, text_or_none
-from fdoctor.records.validation import (
-    Draft,
-    is_uuid,
-    load_context,
-    parse_draft,
-    place,
-    same_day_ids,
-)
 from fdoctor.records.versions import apply_data, claim_version, draft_data, keep_previous
 
 # (item index, raw item, client id, edit id, base version) of an edit whose ids are well formed

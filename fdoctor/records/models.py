@@ -155,7 +155,7 @@ class ServiceRecord(ScopedMixin, db.Model):
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     location_accuracy_m: Mapped[int | None] = mapped_column(Integer)
     # The resident's confirmation: a signature drawn on the tablet, as SVG path data
-    # ("M x y L x y …", integer coordinates in a 400×160 box; see validation.SIGNATURE_PATH).
+    # ("M x y L x y …", integer coordinates in a 400×160 box; see evidence.SIGNATURE_PATH).
     resident_signature: Mapped[str | None] = mapped_column(Text)
     # Any change (edit, receipt, review) moves updated_at: devices refresh from it.
     updated_at: Mapped[datetime | None] = mapped_column(

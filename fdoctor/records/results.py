@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fdoctor.records.validation import is_uuid
+from fdoctor.records.drafts import is_uuid
 
 STATUSES = ("created", "updated", "duplicate", "conflict", "invalid")
 

@@ -28,7 +28,7 @@ from fdoctor.core.scope import get_scoped_or_404, scoped
 from fdoctor.core.unit_of_work import discard, refuse
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from fdoctor.records import validation as rules
+from fdoctor.records import drafts as rules
 from fdoctor.records.conflicts import open_conflicts, resolve_conflict
 from fdoctor.records.errors import ServiceError
 from fdoctor.records.models import (

@@ -12,8 +12,9 @@ from sqlalchemy import update
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
+from fdoctor.records.drafts import Draft
 from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
-from fdoctor.records.validation import Draft, Placement
+from fdoctor.records.placing import Placement
 
 
 def receipt_at(day: date | None) -> datetime | None:

@@ -429,7 +429,7 @@
     return [$(id).min, $(id).max];
   }
 
-  // The same rules as the server (fdoctor/records/validation.py), for an answer with no network.
+  // The same rules as the server (fdoctor/records/drafts.py), for an answer with no network.
   function checkLocally(p) {
     const e = {};
     if (!p.service_date) e.service_date = MESSAGES.service_date;

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fdoctor.core import clock
+from fdoctor.records.drafts import SPECIFIC_FIELDS, parse_draft
 from fdoctor.records.models import SERVICE_TYPES
 from fdoctor.records.sync import upload_batch
-from fdoctor.records.validation import SPECIFIC_FIELDS, parse_draft
 from tests.app.records.factories import PASSWORD, TODAY, Device, World, device, make_world
 from tests.conftest import login
 

@@ -14,9 +14,9 @@ from flask import Flask
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.services import add_unit
+from fdoctor.records.drafts import parse_draft
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.sync import upload_batch
-from fdoctor.records.validation import parse_draft
 from tests.app.records.factories import (
     TERM,
     TODAY,
