@@ -30,6 +30,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from assessments.checks import (  # the settlement's checks, so messages read the same
+    check_name,
+    check_number,
+    check_rate,
+    check_score,
+    check_whole,
+)
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
@@ -37,17 +44,7 @@ from assessments.money import (
     round_half_up,
     to_fraction,
 )
-from assessments.settlement import (  # its validators too, so messages read the same
-    DEFAULT_RESERVE_RATE,
-    MemberInput,
-    Number,
-    _name,
-    _number,
-    _rate,
-    _score,
-    _whole,
-    distribute_team,
-)
+from assessments.settlement import DEFAULT_RESERVE_RATE, MemberInput, Number, distribute_team
 
 __all__ = [
     "DEFAULT_LEADERS_IN_SPLIT",
@@ -293,21 +290,21 @@ def management_share(
     The rate is the institution's configuration (the seeds give no figure, so there is no
     default). Largest remainder with the stated tie rule; the tie key is ``team·name``.
     """
-    amount = _whole(institution_amount_fen, "机构金额", "分")
-    rate = _rate(management_rate, "负责人统筹比例")
+    amount = check_whole(institution_amount_fen, "机构金额", "分")
+    rate = check_rate(management_rate, "负责人统筹比例")
     keys: list[str] = []
     rows: list[tuple[str, str, Fraction, Fraction, bool]] = []
     seen: set[str] = set()
     for position, leader in enumerate(leaders, start=1):
-        name = _name(leader.name, f"第 {position} 位负责人的姓名")
-        team = _name(leader.team, f"负责人「{name}」的团队")
+        name = check_name(leader.name, f"第 {position} 位负责人的姓名")
+        team = check_name(leader.team, f"负责人「{name}」的团队")
         key = f"{team}·{name}"
         if key in seen:
             raise SettlementInputError(f"负责人重复：「{team}」的「{name}」")
         seen.add(key)
         label = f"负责人「{name}」（{team}）的"
-        score = _score(leader.score, label + "团队考核得分")
-        y = _number(leader.y, label + "岗位系数 y")
+        score = check_score(leader.score, label + "团队考核得分")
+        y = check_number(leader.y, label + "岗位系数 y")
         if y <= 0:
             raise SettlementInputError(f"{label}岗位系数 y 必须大于 0：{leader.y}")
         if not isinstance(leader.probation, bool):

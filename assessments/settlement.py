@@ -24,13 +24,20 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
+from assessments.checks import (
+    check_factor,
+    check_name,
+    check_number,
+    check_rate,
+    check_score,
+    check_unique,
+    check_whole,
+)
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
-    exact_fraction,
     largest_remainder,
     round_half_up,
-    to_fraction,
 )
 
 __all__ = [
@@ -68,7 +75,6 @@ DEFAULT_ATTAINMENT_CAP = Decimal("1.2")
 # Places kept for a displayed share and for a computed workload attainment k.
 SHARE_DISPLAY_PLACES = 8
 ATTAINMENT_PLACES = 4
-SCORE_MIN, SCORE_MAX = Fraction(0), Fraction(100)
 C_MIN, C_MAX = Fraction(8, 10), Fraction(12, 10)
 
 Number = Decimal | int
@@ -220,68 +226,6 @@ class TeamDistribution:
     members: tuple[MemberShare, ...]
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _name(value: object, label: str) -> str:
-    if value is None:
-        raise SettlementInputError(f"缺少{label}")
-    if not isinstance(value, str):
-        raise SettlementInputError(f"{label}必须是文字：{value!r}")
-    if not value.strip():
-        raise SettlementInputError(f"{label}不能为空")
-    return value
-
-
-def _whole(value: object, label: str, unit: str) -> int:
-    """A whole, non-negative number (fen or persons); integral Decimals are accepted."""
-    if value is None:
-        raise SettlementInputError(f"缺少{label}")
-    exact = to_fraction(value, label)
-    if exact.denominator != 1:
-        raise SettlementInputError(f"{label}必须是整数{unit}，不能有小数：{value}")
-    if exact < 0:
-        raise SettlementInputError(f"{label}不能为负数：{value}")
-    return exact.numerator
-
-
-def _number(value: object, label: str) -> Fraction:
-    if value is None:
-        raise SettlementInputError(f"缺少{label}")
-    return to_fraction(value, label)
-
-
-def _factor(value: object, who: str, what: str) -> Fraction:
-    """``_number(value, who + what)``, the label joined only when it is needed (a refusal)."""
-    if type(value) is Decimal:
-        exact = exact_fraction(value)
-        if exact is not None:
-            return exact
-    return _number(value, who + what)
-
-
-def _rate(value: object, label: str) -> Fraction:
-    rate = _number(value, label)
-    if not 0 <= rate <= 1:
-        raise SettlementInputError(f"{label}必须在 0 到 1 之间：{value}")
-    return rate
-
-
-def _score(value: object, label: str) -> Fraction:
-    score = _number(value, label)
-    if not SCORE_MIN <= score <= SCORE_MAX:
-        raise SettlementInputError(f"{label}必须在 0 到 100 之间：{value}")
-    if (score * 100).denominator != 1:
-        raise SettlementInputError(f"{label}最多保留两位小数：{value}")
-    return score
-
-
-def _unique(name: str, seen: set[str], message: str) -> None:
-    if name in seen:
-        raise SettlementInputError(message)
-    seen.add(name)
-
-
 def share_for_display(share: Fraction, places: int = SHARE_DISPLAY_PLACES) -> Decimal:
     """A share rounded half-up to ``places`` decimals, with exactly that many places."""
     numerator, denominator = share.numerator, share.denominator
@@ -302,15 +246,15 @@ def settle_pools(pools: Sequence[PoolInput]) -> list[PoolResult]:
     seen: set[str] = set()
     results: list[PoolResult] = []
     for position, pool in enumerate(pools, start=1):
-        name = _name(pool.name, f"第 {position} 个结算池的名称")
-        _unique(name, seen, f"结算池名称重复：「{name}」")
+        name = check_name(pool.name, f"第 {position} 个结算池的名称")
+        check_unique(name, seen, f"结算池名称重复：「{name}」")
         results.append(_settle_pool(name, pool))
     return results
 
 
 def _settle_pool(name: str, pool: PoolInput) -> PoolResult:
     where = f"结算池「{name}」"
-    fund = _whole(pool.fund_fen, f"{where}的资金总额", "分")
+    fund = check_whole(pool.fund_fen, f"{where}的资金总额", "分")
     if not pool.units:
         raise SettlementInputError(f"{where}没有参与结算的单位")
 
@@ -320,13 +264,13 @@ def _settle_pool(name: str, pool: PoolInput) -> PoolResult:
     preallocated: list[int] = []
     seen: set[str] = set()
     for position, unit in enumerate(pool.units, start=1):
-        unit_name = _name(unit.name, f"{where}第 {position} 个单位的名称")
-        _unique(unit_name, seen, f"{where}中单位名称重复：「{unit_name}」")
+        unit_name = check_name(unit.name, f"{where}第 {position} 个单位的名称")
+        check_unique(unit_name, seen, f"{where}中单位名称重复：「{unit_name}」")
         label = f"{where}中单位「{unit_name}」的"
         names.append(unit_name)
-        populations.append(_whole(unit.signed_population, label + "签约人口", "人"))
-        scores.append(_score(unit.score, label + "考核得分"))
-        preallocated.append(_whole(unit.preallocated_fen, label + "预拨金额", "分"))
+        populations.append(check_whole(unit.signed_population, label + "签约人口", "人"))
+        scores.append(check_score(unit.score, label + "考核得分"))
+        preallocated.append(check_whole(unit.preallocated_fen, label + "预拨金额", "分"))
 
     weights = [population * score for population, score in zip(populations, scores, strict=True)]
     total_weight = sum(weights, Fraction(0))
@@ -387,8 +331,8 @@ def preallocate(
     is split by the largest-remainder method, so nobody is more than one fen from the exact value.
     """
     where = f"结算池「{pool_name}」" if pool_name else "本结算池"
-    fund = _whole(fund_fen, f"{where}的资金总额", "分")
-    exact_rate = _rate(rate, f"{where}的预拨比例")
+    fund = check_whole(fund_fen, f"{where}的资金总额", "分")
+    exact_rate = check_rate(rate, f"{where}的预拨比例")
     if not units:
         raise SettlementInputError(f"{where}没有参与预拨的单位")
 
@@ -397,13 +341,13 @@ def preallocate(
     histories: list[int | None] = []
     seen: set[str] = set()
     for position, unit in enumerate(units, start=1):
-        unit_name = _name(unit.name, f"{where}第 {position} 个单位的名称")
-        _unique(unit_name, seen, f"{where}中单位名称重复：「{unit_name}」")
+        unit_name = check_name(unit.name, f"{where}第 {position} 个单位的名称")
+        check_unique(unit_name, seen, f"{where}中单位名称重复：「{unit_name}」")
         label = f"{where}中单位「{unit_name}」的"
         names.append(unit_name)
-        populations.append(_whole(unit.signed_population, label + "签约人口", "人"))
+        populations.append(check_whole(unit.signed_population, label + "签约人口", "人"))
         last = unit.last_year_entitled_fen
-        histories.append(None if last is None else _whole(last, label + "上年应得金额", "分"))
+        histories.append(None if last is None else check_whole(last, label + "上年应得金额", "分"))
 
     budget = _to_int(round_half_up(exact_rate * fund))
     with_history = [i for i, last in enumerate(histories) if last is not None]
@@ -465,14 +409,14 @@ def split_by_ratio(total_fen: int, parts: Mapping[str, Number]) -> dict[str, int
     The ratios are proportions: 60/40, 0.6/0.4 and 3/2 give the same result. The result keeps the
     mapping's order and uses the largest-remainder method and its tie rule.
     """
-    total = _whole(total_fen, "待拆分金额", "分")
+    total = check_whole(total_fen, "待拆分金额", "分")
     if not parts:
         raise SettlementInputError("没有配置拆分比例")
     names: list[str] = []
     ratios: list[Fraction] = []
     for name, ratio in parts.items():
-        checked = _name(name, "拆分对象的名称")
-        value = _number(ratio, f"拆分对象「{checked}」的比例")
+        checked = check_name(name, "拆分对象的名称")
+        value = check_number(ratio, f"拆分对象「{checked}」的比例")
         if value < 0:
             raise SettlementInputError(f"拆分对象「{checked}」的比例不能为负数：{ratio}")
         names.append(checked)
@@ -493,9 +437,9 @@ def workload_attainment(
     Rounded half-up to ``ATTAINMENT_PLACES`` decimals (before the cap) and returned in its
     shortest form, e.g. 1, 1.2, 0.8333.
     """
-    exact_done = _number(done, "完成工作量")
-    exact_standard = _number(standard, "标准工作量")
-    exact_cap = _number(cap, "工作量达标系数上限")
+    exact_done = check_number(done, "完成工作量")
+    exact_standard = check_number(standard, "标准工作量")
+    exact_cap = check_number(cap, "工作量达标系数上限")
     if exact_done < 0:
         raise SettlementInputError(f"完成工作量不能为负数：{done}")
     if exact_standard <= 0:
@@ -516,8 +460,8 @@ def distribute_team(
     get 0 and carry no weight. When no member carries weight (all on probation, or every k or a
     is 0) nothing is distributed and the whole amount stays in the reserve.
     """
-    amount = _whole(amount_fen, "团队待分配金额", "分")
-    rate = _rate(reserve_rate, "部门基金提取比例")
+    amount = check_whole(amount_fen, "团队待分配金额", "分")
+    rate = check_rate(reserve_rate, "部门基金提取比例")
     names, factors, probations, weights = _team_members(members)
     configured_reserve, distributed, amounts = _split_team(amount, rate, names, weights)
     total_weight = sum(weights, Fraction(0))
@@ -560,13 +504,13 @@ def _team_members(
     weights: list[Fraction] = []
     seen: set[str] = set()
     for position, member in enumerate(members, start=1):
-        name = _name(member.name, f"第 {position} 位成员的姓名")
-        _unique(name, seen, f"成员姓名重复：「{name}」")
+        name = check_name(member.name, f"第 {position} 位成员的姓名")
+        check_unique(name, seen, f"成员姓名重复：「{name}」")
         label = f"成员「{name}」的"
-        k = _factor(member.k, label, "工作量达标系数 k")
-        y = _factor(member.y, label, "岗位系数 y")
-        c = _factor(member.c, label, "个人绩效考评系数 c")
-        a = _factor(member.a, label, "出勤系数 a")
+        k = check_factor(member.k, label, "工作量达标系数 k")
+        y = check_factor(member.y, label, "岗位系数 y")
+        c = check_factor(member.c, label, "个人绩效考评系数 c")
+        a = check_factor(member.a, label, "出勤系数 a")
         if k < 0:
             raise SettlementInputError(f"{label}工作量达标系数 k 不能为负数：{member.k}")
         if y <= 0:
@@ -616,6 +560,6 @@ def team_weights(members: Sequence[MemberInput]) -> TeamWeights:
 def team_amounts(amount_fen: int, reserve_rate: Number, team: TeamWeights) -> list[int]:
     """The members' amounts of ``distribute_team`` (same order), without the rest of its result:
     for recomputing a team whose members have not changed (a simulation)."""
-    amount = _whole(amount_fen, "团队待分配金额", "分")
-    rate = _rate(reserve_rate, "部门基金提取比例")
+    amount = check_whole(amount_fen, "团队待分配金额", "分")
+    rate = check_rate(reserve_rate, "部门基金提取比例")
     return _split_team(amount, rate, list(team.names), list(team.weights))[2]

@@ -197,6 +197,43 @@ def _member_line(
     distributed = pay.amount_fen - pay.configured_reserve_fen - pay.undistributed_fen
     exact = share.share * distributed
     rounding = share.gross_fen - exact
+    steps = _member_steps(sheet, member, share, prep, total_weight, distributed, exact, rounding)
+    return Line(
+        key=f"member:{team.unit_id}:{member.user_id}",
+        parent=parent,
+        level="member",
+        name=member.name,
+        user_id=member.user_id,
+        county_id=county.unit_id,
+        institution_id=inst.unit_id,
+        team_id=team.unit_id,
+        weight=share.weight,
+        share=share.share,
+        share_display=share_for_display(share.share),
+        exact_fen=exact,
+        entitled_fen=share.amount_fen,
+        rounding_adjustment=rounding,
+        explanation=Explanation(
+            formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
+            "；实发 = 成员金额 − 扣分金额（每分 1%）",
+            steps=tuple(steps),
+            notes=prep.notes,
+            factors=_member_factors(member, share, prep.attendance),
+        ),
+    )
+
+
+def _member_steps(
+    sheet: Sheet,
+    member: MemberInput,
+    share: MemberPay,
+    prep: _Prepared,
+    total_weight: Fraction,
+    distributed: int,
+    exact: Fraction,
+    rounding: Fraction,
+) -> list[str]:
+    """How the member's amount came about, step by step (Chinese)."""
     steps = [
         _k_step(sheet, member, share),
         f"y（岗位系数，岗位：{member.post or '未填写'}）= {share.y}",
@@ -234,56 +271,40 @@ def _member_line(
             f"实发 = {num(share.gross_fen)} − {num(share.deducted_fen)} = "
             f"{num(share.amount_fen)} 分（{yuan(share.amount_fen)} 元）"
         )
-    days = prep.attendance
-    return Line(
-        key=f"member:{team.unit_id}:{member.user_id}",
-        parent=parent,
-        level="member",
-        name=member.name,
-        user_id=member.user_id,
-        county_id=county.unit_id,
-        institution_id=inst.unit_id,
-        team_id=team.unit_id,
-        weight=share.weight,
-        share=share.share,
-        share_display=share_for_display(share.share),
-        exact_fen=exact,
-        entitled_fen=share.amount_fen,
-        rounding_adjustment=rounding,
-        explanation=Explanation(
-            formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
-            "；实发 = 成员金额 − 扣分金额（每分 1%）",
-            steps=tuple(steps),
-            notes=prep.notes,
-            factors=MemberFactors(
-                k=share.k,
-                y=share.y,
-                c=share.c,
-                a=share.a,
-                post=member.post or "",
-                services=member.services,
-                standard=member.standard,
-                probation=share.probation,
-                rating_id=member.rating_id,
-                k_source="points" if member.points is not None else "records",
-                points=member.points,
-                standard_points=member.standard_points,
-                point_table=member.point_table,
-                a_source="days" if member.attendance is not None else "typed",
-                days_due=days.days_due if days else None,
-                days_worked=days.days_worked if days else None,
-                leave_days=dict(days.leave_days) if days else None,
-                attendance_months=len(member.attendance or ()),
-                leader=share.leader,
-                in_split=share.in_split,
-                paid_by_management=share.paid_by_management,
-                gross_fen=share.gross_fen,
-                deduction_points=share.deduction_points,
-                deduction_count=member.deduction_count,
-                deducted_fen=share.deducted_fen,
-                amount_fen=share.amount_fen,
-            ),
-        ),
+    return steps
+
+
+def _member_factors(
+    member: MemberInput, share: MemberPay, days: Attendance | None
+) -> MemberFactors:
+    """The member's factors, their sources and pay, as the line's explanation keeps them."""
+    return MemberFactors(
+        k=share.k,
+        y=share.y,
+        c=share.c,
+        a=share.a,
+        post=member.post or "",
+        services=member.services,
+        standard=member.standard,
+        probation=share.probation,
+        rating_id=member.rating_id,
+        k_source="points" if member.points is not None else "records",
+        points=member.points,
+        standard_points=member.standard_points,
+        point_table=member.point_table,
+        a_source="days" if member.attendance is not None else "typed",
+        days_due=days.days_due if days else None,
+        days_worked=days.days_worked if days else None,
+        leave_days=dict(days.leave_days) if days else None,
+        attendance_months=len(member.attendance or ()),
+        leader=share.leader,
+        in_split=share.in_split,
+        paid_by_management=share.paid_by_management,
+        gross_fen=share.gross_fen,
+        deduction_points=share.deduction_points,
+        deduction_count=member.deduction_count,
+        deducted_fen=share.deducted_fen,
+        amount_fen=share.amount_fen,
     )
 
 
