@@ -13,7 +13,7 @@ changed or removed). Only the workflow's own moves remain, each with the evidenc
   written, no appeal pending; ``is_current`` turns false in the same step and never otherwise.
 
 A row enters those statuses only through ``published``. The workflow writes a correction in that
-order (``fdoctor.assessments.workflow._new_revision``).
+order (``fdoctor.assessments.revisions.new_revision``).
 
 The service records of a period whose L3 assessment of their institution is published (any
 revision, current or not: H1 locks January–June, H2 the whole year) cannot be deleted or changed,

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from assessments.periods import Period, first_judgeable_day
 from assessments.tiers import Level
-from fdoctor.assessments import workflow
+from fdoctor.assessments import appeals, marking, rectification, steps
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.l4 import draw_l4_spot_check
 from fdoctor.assessments.levels import ASSESSEE_ROLE, ASSESSOR_ROLE
@@ -167,15 +167,15 @@ class _Life:
             reason = None if points >= item.max_points else rng.choice(_REASONS)
             entries[item.code] = (points, reason)
         try:
-            workflow.score_manual(assessment, user, entries)
-            workflow.submit(assessment, user)
+            marking.score_manual(assessment, user, entries)
+            steps.submit(assessment, user)
         except AssessmentError:
             return  # e.g. an indicator the records cannot score: left as a draft
 
     def publish(self, assessment: Assessment) -> None:
         user = self.assessor(assessment)
         if user is not None and assessment.status == "submitted":
-            workflow.publish(assessment, user)
+            steps.publish(assessment, user)
             self.summary.published += 1
 
     def appeal(self, assessment: Assessment, outcome: str) -> Appeal | None:
@@ -187,7 +187,7 @@ class _Life:
         )
         if user is None or lowest is None or lowest.points == lowest.max_points:
             return None
-        record = workflow.appeal(
+        record = appeals.appeal(
             assessment,
             user,
             {lowest.code: ("已按要求完成，佐证材料附后，请复核。", lowest.max_points)},
@@ -206,12 +206,12 @@ class _Life:
                 decisions[item.code] = ("accepted", item.requested_points, "经复核，佐证材料属实。")
             else:
                 decisions[item.code] = ("rejected", None, "佐证材料不足以证明已完成，维持原评分。")
-        workflow.answer_appeal(record, user, decisions)
+        appeals.answer_appeal(record, user, decisions)
 
     def acknowledge(self, assessment: Assessment) -> None:
         user = self.assessee(assessment)
         if user is not None and assessment.status == "published":
-            created = workflow.acknowledge(assessment, user)
+            created = steps.acknowledge(assessment, user)
             self.summary.rectifications += len(created)
 
     def live_period(self, level: str, period: Period, is_last: bool) -> None:
@@ -273,7 +273,9 @@ class _Life:
                 continue  # a quarter are still being worked on
             owner = self.leader(rect.owner_unit_id, ASSESSEE_ROLE[level])
             if owner is not None:
-                workflow.rectify(rect, owner, "已组织团队对照指标逐项整改，相关记录已补录并复核。")
+                rectification.rectify(
+                    rect, owner, "已组织团队对照指标逐项整改，相关记录已补录并复核。"
+                )
 
     def verify(self, level: str, period: Period) -> None:
         for rect in self.rectifications(level, period):
@@ -281,7 +283,7 @@ class _Life:
                 continue
             assessor = self.assessor(rect.assessment)
             if assessor is not None:
-                workflow.verify_rectification(rect, assessor, "现场核查，整改到位。")
+                rectification.verify_rectification(rect, assessor, "现场核查，整改到位。")
 
     # ----------------------------------------------------------------------- settlement
 

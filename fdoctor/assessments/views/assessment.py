@@ -9,7 +9,7 @@ from flask import abort, flash, render_template, request
 from flask_login import current_user
 
 from assessments.scoring import DEFAULT_RECTIFICATION_THRESHOLD
-from fdoctor.assessments import reads, workflow
+from fdoctor.assessments import appeals, marking, reads, revisions, steps, transitions
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.forms import (
     ActionForm,
@@ -46,7 +46,7 @@ def _detail_context(assessment: Assessment) -> dict[str, Any]:
     chain_ids = [a.id for a in chain]
     rects = reads.chain_rectifications(chain_ids)
     appeals = reads.chain_appeals(chain_ids)
-    actions = workflow.allowed_actions(assessment, current_user, today)
+    actions = transitions.allowed_actions(assessment, current_user, today)
     return {
         "a": assessment,
         "chain": chain,
@@ -132,7 +132,7 @@ def score(assessment_id: int) -> Any:
         return back(assessment_id)
     codes = [i.code for i in assessment.items if i.source == "manual"]
     entries = _entries("points", "reason", codes)
-    apply_or_flash(lambda: workflow.score_manual(assessment, current_user, entries), "评分已保存")
+    apply_or_flash(lambda: marking.score_manual(assessment, current_user, entries), "评分已保存")
     return back(assessment_id)
 
 
@@ -145,7 +145,7 @@ def _simple_action(name: str, success: str) -> Any:
         if stale(assessment):
             flash(STALE_MESSAGE, "danger")
             return back(assessment_id)
-        function = getattr(workflow, name)
+        function = getattr(steps, name)
         apply_or_flash(lambda: function(assessment, current_user), success)
         return back(assessment_id)
 
@@ -185,7 +185,7 @@ def appeal(assessment_id: int) -> Any:
         or request.form.get(f"appeal-points-{item.code}", "").strip()
     }
     apply_or_flash(
-        lambda: workflow.appeal(assessment, current_user, entries), "申诉已提交，等待考核单位答复"
+        lambda: appeals.appeal(assessment, current_user, entries), "申诉已提交，等待考核单位答复"
     )
     return back(assessment_id, "#appeals")
 
@@ -209,7 +209,7 @@ def answer(appeal_id: int) -> Any:
         for item in record.items
     }
     result = apply_or_flash(
-        lambda: workflow.answer_appeal(record, current_user, decisions), "申诉已答复"
+        lambda: appeals.answer_appeal(record, current_user, decisions), "申诉已答复"
     )
     if isinstance(result, Assessment):
         return back(result.id, "#appeals")
@@ -233,7 +233,7 @@ def correct(assessment_id: int) -> Any:
         if request.form.get(f"fix-points-{item.code}", "").strip()
     }
     result = apply_or_flash(
-        lambda: workflow.correct(assessment, current_user, entries, form.reason.data),
+        lambda: revisions.correct(assessment, current_user, entries, form.reason.data),
         "已生成修订版本并公示",
     )
     if isinstance(result, Assessment):

@@ -7,7 +7,7 @@ from typing import Any
 from flask import render_template, request
 from flask_login import current_user
 
-from fdoctor.assessments import reads, workflow
+from fdoctor.assessments import reads, rectification
 from fdoctor.assessments.forms import EvidenceForm, VerifyForm
 from fdoctor.assessments.models import Rectification
 from fdoctor.assessments.views.blueprint import (
@@ -46,7 +46,7 @@ def rectify(rect_id: int) -> Any:
         flash_form_errors(form)
         return back(rect.assessment_id, "#rectifications")
     apply_or_flash(
-        lambda: workflow.rectify(rect, current_user, form.evidence.data),
+        lambda: rectification.rectify(rect, current_user, form.evidence.data),
         "整改情况已提交，等待考核单位核验",
     )
     return back(rect.assessment_id, "#rectifications")
@@ -62,7 +62,9 @@ def verify(rect_id: int) -> Any:
         return back(rect.assessment_id, "#rectifications")
     accept = form.decision.data != "return"
     apply_or_flash(
-        lambda: workflow.verify_rectification(rect, current_user, form.note.data, accept=accept),
+        lambda: rectification.verify_rectification(
+            rect, current_user, form.note.data, accept=accept
+        ),
         "整改已核验" if accept else "已退回整改",
     )
     return back(rect.assessment_id, "#rectifications")

@@ -157,7 +157,7 @@ def world(app: Flask) -> Iterator[World]:
 
 def score_all_manual(assessment: Any, user: User, points: dict[str, Any] | None = None) -> None:
     """Give every hand-scored item its maximum (or ``points[code]`` with a reason)."""
-    from fdoctor.assessments.workflow import score_manual
+    from fdoctor.assessments.marking import score_manual
 
     points = points or {}
     entries = {}

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import appeals, steps
 from fdoctor.assessments.models import Assessment, Rectification, WorkloadReport
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
@@ -54,11 +54,11 @@ def _build(world: World) -> dict[str, int]:
     )
     centre = world.user("centre")
     score_all_manual(a, centre, {"A4": Decimal(0)})
-    workflow.submit(a, centre)
-    workflow.publish(a, centre, today=TODAY)
-    record = workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
-    workflow.answer_appeal(record, centre, {"B2": ("rejected", None, "维持")})
-    workflow.acknowledge(a, world.user("leader"), today=TODAY)
+    steps.submit(a, centre)
+    steps.publish(a, centre, today=TODAY)
+    record = appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
+    appeals.answer_appeal(record, centre, {"B2": ("rejected", None, "维持")})
+    steps.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     rect = db.session.scalar(
         select(Rectification).where(Rectification.assessment_id == a.id, Rectification.code == "A4")

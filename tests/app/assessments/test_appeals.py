@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import appeals, revisions, steps
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import Assessment
 from fdoctor.assessments.opening import open_assessments
@@ -25,8 +25,8 @@ def _published_l2(world: World) -> Assessment:
     )
     centre = world.user("centre")
     score_all_manual(a, centre, {"B2": Decimal(4)})
-    workflow.submit(a, centre)
-    workflow.publish(a, centre, today=TODAY)
+    steps.submit(a, centre)
+    steps.publish(a, centre, today=TODAY)
     db.session.commit()
     return a
 
@@ -39,11 +39,11 @@ def test_publishing_opens_a_seven_day_appeal_window(world: World) -> None:
 def test_accepted_appeal_creates_a_revision_and_keeps_both(world: World) -> None:
     a = _published_l2(world)
     old_total = a.total
-    record = workflow.appeal(
+    record = appeals.appeal(
         a, world.user("leader"), {"B2": ("病历抽查样本不具代表性", "7")}, today=TODAY
     )
     assert a.status == "appealed"
-    new = workflow.answer_appeal(
+    new = appeals.answer_appeal(
         record, world.user("centre"), {"B2": ("accepted", "7", "复核后认可")}
     )
     db.session.commit()
@@ -62,8 +62,8 @@ def test_accepted_appeal_creates_a_revision_and_keeps_both(world: World) -> None
 
 def test_rejected_appeal_returns_to_published_with_the_reason(world: World) -> None:
     a = _published_l2(world)
-    record = workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
-    current = workflow.answer_appeal(
+    record = appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
+    current = appeals.answer_appeal(
         record, world.user("centre"), {"B2": ("rejected", None, "抽查样本按规定随机抽取")}
     )
     assert current.id == a.id and a.status == "published" and a.revision == 1
@@ -77,32 +77,32 @@ def test_appeal_after_the_deadline_is_refused(world: World) -> None:
     a = _published_l2(world)
     late = (a.appeal_deadline or TODAY) + timedelta(days=1)
     with pytest.raises(AssessmentError, match="申诉期已过（截止 2026-04-09），不能再申诉"):
-        workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=late)
+        appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=late)
 
 
 def test_appeal_needs_a_reason_per_indicator(world: World) -> None:
     a = _published_l2(world)
     with pytest.raises(AssessmentError, match="申诉指标 B2（合理医疗与质量）须写明理由"):
-        workflow.appeal(a, world.user("leader"), {"B2": ("", "7")}, today=TODAY)
+        appeals.appeal(a, world.user("leader"), {"B2": ("", "7")}, today=TODAY)
     with pytest.raises(AssessmentError, match="请至少选择一项指标"):
-        workflow.appeal(a, world.user("leader"), {}, today=TODAY)
+        appeals.appeal(a, world.user("leader"), {}, today=TODAY)
 
 
 def test_a_second_appeal_is_refused(world: World) -> None:
     a = _published_l2(world)
-    record = workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
-    workflow.answer_appeal(record, world.user("centre"), {"B2": ("rejected", None, "维持")})
+    record = appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
+    appeals.answer_appeal(record, world.user("centre"), {"B2": ("rejected", None, "维持")})
     with pytest.raises(AssessmentError, match="只能申诉一次"):
-        workflow.appeal(a, world.user("leader"), {"A4": ("再申诉", None)}, today=TODAY)
+        appeals.appeal(a, world.user("leader"), {"A4": ("再申诉", None)}, today=TODAY)
 
 
 def test_answer_needs_a_decision_and_reason_for_every_indicator(world: World) -> None:
     a = _published_l2(world)
-    record = workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
+    record = appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
     with pytest.raises(AssessmentError, match="须写明理由"):
-        workflow.answer_appeal(record, world.user("centre"), {"B2": ("rejected", None, "")})
+        appeals.answer_appeal(record, world.user("centre"), {"B2": ("rejected", None, "")})
     with pytest.raises(AssessmentError, match="须填写更正后的分数"):
-        workflow.answer_appeal(record, world.user("centre"), {"B2": ("accepted", "", "认可")})
+        appeals.answer_appeal(record, world.user("centre"), {"B2": ("accepted", "", "认可")})
     assert a.status == "appealed" and record.status == "pending"
 
 
@@ -113,18 +113,18 @@ def test_the_l1_self_check_has_no_appeal(world: World) -> None:
     )
     leader = world.user("leader")
     score_all_manual(a, leader)
-    workflow.submit(a, leader)
-    workflow.publish(a, leader)
+    steps.submit(a, leader)
+    steps.publish(a, leader)
     with pytest.raises(AssessmentError, match="月度自查由团队自评自查，不设申诉"):
-        workflow.appeal(a, leader, {"A4": ("x", None)})
+        appeals.appeal(a, leader, {"A4": ("x", None)})
 
 
 def test_correction_of_an_acknowledged_result_is_a_revision_with_a_reason(world: World) -> None:
     a = _published_l2(world)
-    workflow.acknowledge(a, world.user("leader"), today=TODAY)
+    steps.acknowledge(a, world.user("leader"), today=TODAY)
     with pytest.raises(AssessmentError, match="须写明修订理由"):
-        workflow.correct(a, world.user("centre"), {"A4": ("1", None)}, "")
-    new = workflow.correct(
+        revisions.correct(a, world.user("centre"), {"A4": ("1", None)}, "")
+    new = revisions.correct(
         a,
         world.user("centre"),
         {"A4": ("1", "培训台账缺失")},
@@ -136,4 +136,4 @@ def test_correction_of_an_acknowledged_result_is_a_revision_with_a_reason(world:
     assert a.status == "superseded" and a.total - new.total == 2
     assert new.appeal_deadline == date(2026, 4, 27)
     with pytest.raises(AssessmentError, match="该考核已被修订"):
-        workflow.correct(a, world.user("centre"), {"A4": ("2", None)}, "再改")
+        revisions.correct(a, world.user("centre"), {"A4": ("2", None)}, "再改")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from fdoctor.assessments import triggers, workflow
+from fdoctor.assessments import appeals, revisions, steps, triggers
 from fdoctor.assessments.models import Appeal, Assessment
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
@@ -28,8 +28,8 @@ def _published_l2(world: World) -> Assessment:
     )
     centre = world.user("centre")
     score_all_manual(a, centre, {"B2": Decimal(4)})
-    workflow.submit(a, centre)
-    workflow.publish(a, centre, today=TODAY)
+    steps.submit(a, centre)
+    steps.publish(a, centre, today=TODAY)
     db.session.commit()
     return a
 
@@ -114,7 +114,7 @@ def test_raw_appeal_without_an_appeal_or_after_the_window_is_refused(world: Worl
 
 def test_a_pending_appeal_cannot_be_dismissed_by_raw_sql(world: World) -> None:
     a = _published_l2(world)
-    workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
+    appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
     db.session.commit()
     _refused(
         triggers.MSG_ANSWER, "UPDATE assessment SET status = 'published' WHERE id = :i", i=a.id
@@ -189,7 +189,7 @@ def test_a_published_row_cannot_go_back_or_be_entered_sideways(world: World) -> 
 
 def test_a_superseded_revision_stays_superseded(world: World) -> None:
     a = _published_l2(world)
-    new = workflow.correct(a, world.user("centre"), {"B2": ("6", None)}, "复核更正", today=TODAY)
+    new = revisions.correct(a, world.user("centre"), {"B2": ("6", None)}, "复核更正", today=TODAY)
     db.session.commit()
     _refused(
         triggers.MSG_TRANSITION, "UPDATE assessment SET status = 'published' WHERE id = :i", i=a.id
@@ -272,10 +272,10 @@ def test_the_verification_review_still_marks_a_locked_record(world: World) -> No
 def test_appeal_answer_correction_and_late_acknowledgement_still_work(world: World) -> None:
     a = _published_l2(world)
     centre, leader = world.user("centre"), world.user("leader")
-    record = workflow.appeal(a, leader, {"B2": ("样本不具代表性", "7")}, today=TODAY)
-    second = workflow.answer_appeal(record, centre, {"B2": ("accepted", "7", "复核后认可")})
+    record = appeals.appeal(a, leader, {"B2": ("样本不具代表性", "7")}, today=TODAY)
+    second = appeals.answer_appeal(record, centre, {"B2": ("accepted", "7", "复核后认可")})
     db.session.commit()
-    third = workflow.correct(second, centre, {"B2": ("6", None)}, "再次复核", today=TODAY)
+    third = revisions.correct(second, centre, {"B2": ("6", None)}, "再次复核", today=TODAY)
     db.session.commit()
     assert [_status(x) for x in (a, second, third)] == [
         ("superseded", False),
@@ -284,19 +284,19 @@ def test_appeal_answer_correction_and_late_acknowledgement_still_work(world: Wor
     ]
     after_window = (third.appeal_deadline or TODAY) + timedelta(days=1)
     with clock.frozen(after_window):
-        workflow.acknowledge(third, leader, today=after_window)
+        steps.acknowledge(third, leader, today=after_window)
         db.session.commit()
     assert _status(third) == ("acknowledged", True)
     assert third.acknowledged_by_id == leader.id
     # Once acknowledged it still takes a correction, and nothing else.
-    fourth = workflow.correct(third, centre, {"B2": ("5", None)}, "年终复核", today=after_window)
+    fourth = revisions.correct(third, centre, {"B2": ("5", None)}, "年终复核", today=after_window)
     db.session.commit()
     assert _status(third) == ("superseded", False) and fourth.revision == 4
 
 
 def test_a_rejected_appeal_returns_to_published(world: World) -> None:
     a = _published_l2(world)
-    record = workflow.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
-    workflow.answer_appeal(record, world.user("centre"), {"B2": ("rejected", None, "按规定抽取")})
+    record = appeals.appeal(a, world.user("leader"), {"B2": ("不认可", None)}, today=TODAY)
+    appeals.answer_appeal(record, world.user("centre"), {"B2": ("rejected", None, "按规定抽取")})
     db.session.commit()
     assert _status(a) == ("published", True)

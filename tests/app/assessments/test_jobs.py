@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import steps
 from fdoctor.assessments.models import (
     Assessment,
     AssessmentItem,
@@ -167,7 +167,7 @@ def test_flag_overdue_marks_unsubmitted_assessments_and_late_rectifications(worl
         )
     )
     score_all_manual(submitted, world.user("leader2"))
-    workflow.submit(submitted, world.user("leader2"))
+    steps.submit(submitted, world.user("leader2"))
     db.session.commit()
     with clock.frozen(datetime(2026, 4, 5, 23, 0)):
         assert (
@@ -191,9 +191,9 @@ def test_flag_overdue_marks_a_rectification_past_its_deadline(world: World) -> N
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
     score_all_manual(a, world.user("centre"), {"A4": Decimal(0)})
-    workflow.submit(a, world.user("centre"))
-    workflow.publish(a, world.user("centre"), today=TODAY)
-    workflow.acknowledge(a, world.user("leader"), today=TODAY)
+    steps.submit(a, world.user("centre"))
+    steps.publish(a, world.user("centre"), today=TODAY)
+    steps.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     rect = db.session.scalar(select(Rectification).where(Rectification.code == "A4"))
     with clock.frozen(rect.deadline):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from assessments.sampling import draw_spot_check
-from fdoctor.assessments import workflow
+from fdoctor.assessments import steps
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.l4 import (
     compute_l4,
@@ -108,7 +108,7 @@ def _submit_all(
             else world.user("other_county")
         )
         score_all_manual(a, user, low)
-        workflow.submit(a, user)
+        steps.submit(a, user)
         done.append(a)
     return done
 
@@ -175,5 +175,5 @@ def test_l4_cannot_be_submitted_before_the_spot_checks(
     )
     score_all_manual(l4, world.user("city"))
     with pytest.raises(AssessmentError, match="的市级评分尚未提交，不能合成市级得分"):
-        workflow.submit(l4, world.user("city"))
+        steps.submit(l4, world.user("city"))
     assert l4.status == "draft"

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import steps
 from fdoctor.assessments.models import Assessment, Notification, Rectification
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.auth.models import User
@@ -185,9 +185,9 @@ def test_rectification_through_the_pages(app: Flask, world: World) -> None:
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
     score_all_manual(a, world.user("centre"), {"A4": Decimal(0)})
-    workflow.submit(a, world.user("centre"))
-    workflow.publish(a, world.user("centre"), today=TODAY)
-    workflow.acknowledge(a, world.user("leader"), today=TODAY)
+    steps.submit(a, world.user("centre"))
+    steps.publish(a, world.user("centre"), today=TODAY)
+    steps.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     rect = db.session.scalar(select(Rectification).where(Rectification.code == "A4"))
     leader = client_for(app, world.user("leader"))
@@ -213,8 +213,8 @@ def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> No
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
     score_all_manual(a, world.user("centre"), {"B2": Decimal(4)})
-    workflow.submit(a, world.user("centre"))
-    workflow.publish(a, world.user("centre"), today=TODAY)
+    steps.submit(a, world.user("centre"))
+    steps.publish(a, world.user("centre"), today=TODAY)
     db.session.commit()
     leader = client_for(app, world.user("leader"))
     token = csrf_token(leader, f"/assessments/{a.id}")
@@ -253,7 +253,7 @@ def test_dashboards_give_a_table_and_chart_data_per_level(app: Flask, world: Wor
         select(Assessment).where(Assessment.institution_id == world.tree.institution.id)
     ):
         score_all_manual(a, world.user("centre"))
-        workflow.submit(a, world.user("centre"))
+        steps.submit(a, world.user("centre"))
     db.session.commit()
     centre = client_for(app, world.user("centre"))
     html = centre.get("/assessments/dashboard").get_data(as_text=True)
@@ -285,8 +285,8 @@ def test_the_public_board_needs_no_login_and_shows_no_personal_data(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
     )
     score_all_manual(a, world.user("centre"), {"A4": Decimal(1)})
-    workflow.submit(a, world.user("centre"))
-    workflow.publish(a, world.user("centre"), today=TODAY)
+    steps.submit(a, world.user("centre"))
+    steps.publish(a, world.user("centre"), today=TODAY)
     db.session.commit()
     html = app.test_client().get("/public/").get_data(as_text=True)
     assert "东街一队" in html and f"{a.total:.2f}" in html
@@ -356,9 +356,9 @@ def _publish_all_l1() -> None:
             select(User).where(User.org_unit_id == a.unit_id, User.role == "team_leader")
         ) or make_user(f"lead{a.unit_id}", "team_leader", unit)
         score_all_manual(a, leader, {"A4": Decimal(0)})
-        workflow.submit(a, leader)
-        workflow.publish(a, leader, today=TODAY)
-        workflow.acknowledge(a, leader, today=TODAY)
+        steps.submit(a, leader)
+        steps.publish(a, leader, today=TODAY)
+        steps.acknowledge(a, leader, today=TODAY)
     db.session.commit()
 
 

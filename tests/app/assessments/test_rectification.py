@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import rectification, revisions, steps
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import Assessment, Rectification
 from fdoctor.assessments.opening import open_assessments
@@ -25,9 +25,9 @@ def _acknowledged_l2(world: World, points: dict[str, Decimal]) -> Assessment:
     )
     centre = world.user("centre")
     score_all_manual(a, centre, points)
-    workflow.submit(a, centre)
-    workflow.publish(a, centre, today=TODAY)
-    workflow.acknowledge(a, world.user("leader"), today=TODAY)
+    steps.submit(a, centre)
+    steps.publish(a, centre, today=TODAY)
+    steps.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     return a
 
@@ -57,9 +57,9 @@ def test_rectification_goes_open_rectified_verified(world: World) -> None:
     rect = db.session.scalar(
         select(Rectification).where(Rectification.assessment_id == a.id, Rectification.code == "A4")
     )
-    workflow.rectify(rect, world.user("leader"), "补建培训台账，附签到表")
+    rectification.rectify(rect, world.user("leader"), "补建培训台账，附签到表")
     assert rect.status == "rectified" and rect.rectified_by_id == world.user("leader").id
-    workflow.verify_rectification(rect, world.user("centre"), "台账已核", accept=True)
+    rectification.verify_rectification(rect, world.user("centre"), "台账已核", accept=True)
     db.session.commit()
     assert rect.status == "verified" and rect.verified_by_id == world.user("centre").id
 
@@ -70,26 +70,26 @@ def test_rectification_refuses_the_wrong_people_and_steps(world: World) -> None:
         select(Rectification).where(Rectification.assessment_id == a.id, Rectification.code == "A4")
     )
     with pytest.raises(AssessmentError, match="只有整改责任单位（东街一队）可以提交整改情况"):
-        workflow.rectify(rect, world.user("leader2"), "代为整改")
+        rectification.rectify(rect, world.user("leader2"), "代为整改")
     with pytest.raises(AssessmentError, match="请填写整改措施"):
-        workflow.rectify(rect, world.user("leader"), " ")
+        rectification.rectify(rect, world.user("leader"), " ")
     with pytest.raises(AssessmentError, match="须先由责任单位提交整改情况"):
-        workflow.verify_rectification(rect, world.user("centre"), None)
-    workflow.rectify(rect, world.user("leader"), "已整改")
+        rectification.verify_rectification(rect, world.user("centre"), None)
+    rectification.rectify(rect, world.user("leader"), "已整改")
     with pytest.raises(AssessmentError, match="只有考核单位可以核验整改"):
-        workflow.verify_rectification(rect, world.user("leader"), None)
+        rectification.verify_rectification(rect, world.user("leader"), None)
     with pytest.raises(AssessmentError, match="退回整改须写明理由"):
-        workflow.verify_rectification(rect, world.user("centre"), "", accept=False)
-    workflow.verify_rectification(rect, world.user("centre"), "佐证不足", accept=False)
+        rectification.verify_rectification(rect, world.user("centre"), "", accept=False)
+    rectification.verify_rectification(rect, world.user("centre"), "佐证不足", accept=False)
     assert rect.status == "open" and rect.verify_note == "佐证不足"
 
 
 def test_a_revision_does_not_duplicate_rectification_items(world: World) -> None:
     a = _acknowledged_l2(world, {"A4": Decimal(1)})
-    new = workflow.correct(
+    new = revisions.correct(
         a, world.user("centre"), {"B2": ("2", "病历质量差")}, "复查", today=TODAY
     )
-    workflow.acknowledge(new, world.user("leader"), today=TODAY)
+    steps.acknowledge(new, world.user("leader"), today=TODAY)
     db.session.commit()
     rows = db.session.execute(
         select(Rectification.code, Rectification.assessment_id).where(

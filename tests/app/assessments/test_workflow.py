@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import marking, steps, transitions
 from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import ASSESSMENT_STATUSES, Assessment
 from fdoctor.assessments.opening import open_assessments
@@ -40,8 +40,8 @@ def _published_l2(world: World, points: dict[str, Decimal] | None = None) -> Ass
     a = _l2(world)
     centre = world.user("centre")
     score_all_manual(a, centre, points)
-    workflow.submit(a, centre)
-    workflow.publish(a, centre, today=TODAY)
+    steps.submit(a, centre)
+    steps.publish(a, centre, today=TODAY)
     return a
 
 
@@ -50,11 +50,11 @@ def test_l1_goes_from_open_to_acknowledged_with_the_total_of_its_items(world: Wo
     leader = world.user("leader")
     score_all_manual(a, leader, {"A4": Decimal("2.5")})
     assert a.status == "draft"
-    workflow.submit(a, leader)
+    steps.submit(a, leader)
     assert a.status == "submitted" and a.submitted_by_id == leader.id
-    workflow.publish(a, leader, today=TODAY)
+    steps.publish(a, leader, today=TODAY)
     assert a.status == "published" and a.appeal_deadline is None  # no appeal at the self-check
-    workflow.acknowledge(a, leader, today=TODAY)
+    steps.acknowledge(a, leader, today=TODAY)
     db.session.commit()
     assert a.status == "acknowledged"
     assert a.total == sum(i.points for i in a.items)
@@ -70,12 +70,12 @@ def test_every_transition_outside_the_table_is_refused(world: World) -> None:
         if status == "superseded":
             continue
         a.status = status
-        for name, transition in workflow.TRANSITIONS.items():
+        for name, transition in transitions.TRANSITIONS.items():
             if status in transition.sources:
                 continue
-            user = centre if transition.actor == workflow.ASSESSOR else leader
+            user = centre if transition.actor == transitions.ASSESSOR else leader
             with pytest.raises(AssessmentError, match="当前状态为|不可修改") as info:
-                workflow.check(a, user, name)
+                transitions.check(a, user, name)
             assert info.value.status == 409, (status, name)
 
 
@@ -84,49 +84,49 @@ def test_acknowledging_a_draft_is_refused(world: World) -> None:
     leader = world.user("leader")
     score_all_manual(a, leader)
     with pytest.raises(AssessmentError, match="当前状态为“评分中”，不能确认"):
-        workflow.acknowledge(a, leader)
+        steps.acknowledge(a, leader)
 
 
 def test_publishing_twice_is_refused(world: World) -> None:
     a = _published_l2(world)
     with pytest.raises(AssessmentError, match="当前状态为“已公示”，不能公示"):
-        workflow.publish(a, world.user("centre"))
+        steps.publish(a, world.user("centre"))
 
 
 def test_editing_a_published_assessment_is_refused(world: World) -> None:
     a = _published_l2(world)
     with pytest.raises(AssessmentError, match="结果不可修改；如需更正，请由考核单位发起修订"):
-        workflow.score_manual(a, world.user("centre"), {"A4": ("1", "改分")})
+        marking.score_manual(a, world.user("centre"), {"A4": ("1", "改分")})
     with pytest.raises(AssessmentError, match="结果不可修改"):
-        workflow.refresh(a, world.user("centre"))
+        steps.refresh(a, world.user("centre"))
 
 
 def test_a_manual_score_below_maximum_without_reason_is_refused(world: World) -> None:
     a = _l1(world)
     with pytest.raises(AssessmentError, match="低于满分 3 分，须填写理由"):
-        workflow.score_manual(a, world.user("leader"), {"A4": ("2", "  ")})
+        marking.score_manual(a, world.user("leader"), {"A4": ("2", "  ")})
     assert next(i for i in a.items if i.code == "A4").points is None
 
 
 def test_a_manual_score_above_maximum_or_not_a_number_is_refused(world: World) -> None:
     a = _l1(world)
     with pytest.raises(AssessmentError, match="应在 0 到 3 分之间"):
-        workflow.score_manual(a, world.user("leader"), {"A4": ("4", "太高")})
+        marking.score_manual(a, world.user("leader"), {"A4": ("4", "太高")})
     with pytest.raises(AssessmentError, match="不是数字"):
-        workflow.score_manual(a, world.user("leader"), {"A4": ("三", "")})
+        marking.score_manual(a, world.user("leader"), {"A4": ("三", "")})
 
 
 def test_scoring_a_metric_item_by_hand_is_refused(world: World) -> None:
     a = _l1(world)
     with pytest.raises(AssessmentError, match="由记录计算得分，不能手工评分"):
-        workflow.score_manual(a, world.user("leader"), {"A1": ("1", "不认可")})
+        marking.score_manual(a, world.user("leader"), {"A1": ("1", "不认可")})
 
 
 def test_submitting_with_unscored_items_is_refused(world: World) -> None:
     a = _l1(world)
-    workflow.score_manual(a, world.user("leader"), {"A4": ("3", "")})
+    marking.score_manual(a, world.user("leader"), {"A4": ("3", "")})
     with pytest.raises(AssessmentError, match="以下指标尚未评分，不能提交：.*B2"):
-        workflow.submit(a, world.user("leader"))
+        steps.submit(a, world.user("leader"))
 
 
 def test_only_the_assessor_unit_may_score(world: World) -> None:
@@ -135,36 +135,38 @@ def test_only_the_assessor_unit_may_score(world: World) -> None:
         AssessmentError,
         match="只有考核单位（甲区东街社区卫生服务中心）的社区卫生服务中心/乡镇卫生院可以评分",
     ) as info:
-        workflow.score_manual(a, world.user("leader"), {"A4": ("3", "")})
+        marking.score_manual(a, world.user("leader"), {"A4": ("3", "")})
     assert info.value.status == 403
     with pytest.raises(AssessmentError, match="只有考核单位"):
-        workflow.score_manual(a, world.user("other_centre"), {"A4": ("3", "")})
+        marking.score_manual(a, world.user("other_centre"), {"A4": ("3", "")})
 
 
 def test_only_the_assessee_may_acknowledge(world: World) -> None:
     a = _published_l2(world)
     with pytest.raises(AssessmentError, match="只有被考核单位（东街一队）的团队长可以确认") as info:
-        workflow.acknowledge(a, world.user("centre"))
+        steps.acknowledge(a, world.user("centre"))
     assert info.value.status == 403
     with pytest.raises(AssessmentError, match="只有被考核单位"):
-        workflow.acknowledge(a, world.user("leader2"))
+        steps.acknowledge(a, world.user("leader2"))
 
 
 def test_a_submitted_assessment_can_be_returned_for_changes_before_publishing(world: World) -> None:
     a = _l2(world)
     centre = world.user("centre")
     score_all_manual(a, centre)
-    workflow.submit(a, centre)
-    workflow.reopen(a, centre)
+    steps.submit(a, centre)
+    steps.reopen(a, centre)
     assert a.status == "draft" and a.submitted_at is None
-    workflow.score_manual(a, centre, {"A4": ("2", "培训记录不全")})
-    workflow.submit(a, centre)
+    marking.score_manual(a, centre, {"A4": ("2", "培训记录不全")})
+    steps.submit(a, centre)
     assert a.status == "submitted"
 
 
 def test_allowed_actions_follow_role_and_state(world: World) -> None:
     a = _published_l2(world)
-    assert workflow.allowed_actions(a, world.user("leader"), TODAY) == {"acknowledge", "appeal"}
-    assert workflow.allowed_actions(a, world.user("centre"), TODAY) == {"correct"}
-    assert workflow.allowed_actions(a, world.user("leader"), date(2026, 4, 30)) == {"acknowledge"}
-    assert workflow.allowed_actions(a, world.user("county"), TODAY) == set()
+    assert transitions.allowed_actions(a, world.user("leader"), TODAY) == {"acknowledge", "appeal"}
+    assert transitions.allowed_actions(a, world.user("centre"), TODAY) == {"correct"}
+    assert transitions.allowed_actions(a, world.user("leader"), date(2026, 4, 30)) == {
+        "acknowledge"
+    }
+    assert transitions.allowed_actions(a, world.user("county"), TODAY) == set()

@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from fdoctor.assessments import workflow
+from fdoctor.assessments import revisions
 from fdoctor.assessments.models import AssessmentItem
 from fdoctor.audit.verify import verify
 from fdoctor.core import clock
@@ -449,7 +449,7 @@ def test_the_workflows_correction_of_an_l3_score_is_noticed_and_moves_money_in_t
     _lock(settlement, city, finance)
     before = _lines(settlement)
 
-    workflow.correct(published, auditor, {"B2": ("95", "复核病历后更正")}, "复核更正")
+    revisions.correct(published, auditor, {"B2": ("95", "复核病历后更正")}, "复核更正")
     db.session.commit()
     correction = db.session.scalars(select(SettlementCorrection)).one()
     # 甲二 85 → 95: 甲区's 669,421 by 6 × 95 = 570 and 3 × 95 = 285 → 446,280.67 and 223,140.33
