@@ -6,6 +6,7 @@ own databases and drops them at the end:
 * ``app``: an empty schema; every table is emptied after each test.
 * ``migrated_db``: a database built only by the Alembic migrations (``test_migrations``).
 * ``demo_app``: the demo city loaded once per run at a fixed anchor date, read-only for tests.
+* ``auth``: signs the ``client`` in and out (``AuthActions``); the rows come from ``tests.factories``.
 """
 
 from __future__ import annotations
@@ -210,11 +211,58 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     return match.group(1) or match.group(2)
 
 
-def login(client: FlaskClient, username: str, password: str = DEMO_PASSWORD) -> Any:
-    token = csrf_token(client)
-    return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token}
-    )
+class AuthActions:
+    """Sign a test client in and out, like the Flask tutorial's ``AuthActions``.
+
+    ``login`` posts the sign-in form and returns the answer, whatever it is. ``login_as`` signs in
+    as a test user (password ``tests.factories.users.PASSWORD``) on a fresh session, checks that
+    it worked and returns a CSRF token for the posts that follow (the one a tablet reads from
+    ``/api/v1/me`` with ``api=True``). ``on(client)`` acts on another client, ``client_for(user)``
+    on a new client of the same app.
+    """
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def on(self, client: FlaskClient) -> AuthActions:
+        return AuthActions(client)
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> Any:
+        token = csrf_token(self.client)
+        return self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> Any:
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})
+
+    def login_as(self, user: Any, password: str | None = None, *, api: bool = False) -> str:
+        """Sign in as ``user`` (a ``User`` or a user name), leaving whoever was signed in."""
+        from tests.factories.users import PASSWORD
+
+        with self.client.session_transaction() as session:
+            session.clear()
+        username = user if isinstance(user, str) else user.username
+        response = self.login(username, password or PASSWORD)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        if not api:
+            return csrf_token(self.client, "/")
+        me = self.client.get("/api/v1/me")
+        assert me.status_code == 200
+        return str(me.get_json()["csrf_token"])
+
+    def client_for(
+        self, user: Any, password: str | None = None, *, api: bool = False
+    ) -> FlaskClient:
+        """A new client of the same app, signed in as ``user``."""
+        other = self.client.application.test_client()
+        AuthActions(other).login_as(user, password, api=api)
+        return other
+
+
+@pytest.fixture()
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from flask import Flask, url_for
 
 from tests.app import access
 from tests.app.access.base import ROLES, WHICH, Expect
-from tests.conftest import csrf_token, login
+from tests.conftest import AuthActions, csrf_token
 
 pytestmark = pytest.mark.db
 
@@ -48,7 +48,7 @@ def test_every_route_has_expectations(demo_app: Flask) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_role_walks_every_route(demo_app: Flask, role: str) -> None:
     client = demo_app.test_client()
-    assert login(client, role).status_code == 302
+    assert AuthActions(client).login(role).status_code == 302
     token = csrf_token(client, "/")
     failures = []
     with demo_app.test_request_context():

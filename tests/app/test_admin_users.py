@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from fdoctor.audit.models import AuditEntry
 from fdoctor.auth.models import User
 from fdoctor.extensions import db
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, Tree, make_tree, make_user
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.org import Tree, make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -31,12 +32,6 @@ def tree(app: Flask) -> Tree:
     make_user("centre", "centre_admin", built.institution)
     db.session.commit()
     return built
-
-
-def _admin(app: Flask, username: str = "root") -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
 
 
 def _post(client: FlaskClient, url: str, data: dict[str, str], token_from: str) -> Any:
@@ -91,8 +86,10 @@ def _count() -> int:
     return db.session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def test_the_admin_creates_a_user_who_can_sign_in_and_is_audited(tree: Tree, app: Flask) -> None:
-    admin = _admin(app)
+def test_the_admin_creates_a_user_who_can_sign_in_and_is_audited(
+    tree: Tree, app: Flask, auth: AuthActions
+) -> None:
+    admin = auth.client_for("root")
     assert "新建用户" in admin.get("/admin/users").get_data(as_text=True)
     response = _create(admin, on_probation="y")
     assert response.status_code == 302
@@ -100,7 +97,7 @@ def test_the_admin_creates_a_user_who_can_sign_in_and_is_audited(tree: Tree, app
     user = _user("newdoc")
     assert user is not None and user.org_unit_id == tree.team.id and user.role == "doctor"
     assert user.post == "全科医生" and user.on_probation and user.display_name == "王医生"
-    assert login(app.test_client(), "newdoc", NEW_PASSWORD).status_code == 302
+    assert auth.on(app.test_client()).login("newdoc", NEW_PASSWORD).status_code == 302
     [entry] = _entries(user.id, "create")
     assert entry.username == "root"
     after = json.loads(entry.after or "{}")
@@ -127,9 +124,9 @@ def test_the_admin_creates_a_user_who_can_sign_in_and_is_audited(tree: Tree, app
     ],
 )
 def test_a_refused_creation_says_why_in_chinese_and_writes_nothing(
-    tree: Tree, app: Flask, fields: dict[str, str], message: str
+    tree: Tree, fields: dict[str, str], message: str, auth: AuthActions
 ) -> None:
-    admin = _admin(app)
+    admin = auth.client_for("root")
     users, creations = _count(), _creations()
     response = _create(admin, **fields)
     assert response.status_code == 400
@@ -138,13 +135,13 @@ def test_a_refused_creation_says_why_in_chinese_and_writes_nothing(
 
 
 def test_the_admin_moves_a_user_to_another_role_and_unit_and_their_sessions_end(
-    tree: Tree, app: Flask
+    tree: Tree, app: Flask, auth: AuthActions
 ) -> None:
     doc = _user("doc")
     assert doc is not None
     signed_in = app.test_client()
-    assert login(signed_in, "doc", PASSWORD).status_code == 302
-    admin = _admin(app)
+    assert auth.on(signed_in).login("doc", PASSWORD).status_code == 302
+    admin = auth.client_for("root")
     url = f"/admin/users/{doc.id}/edit"
     form = admin.get(url).get_data(as_text=True)
     assert "编辑用户：doc" in form and 'value="410001-01-T1"' in form
@@ -181,11 +178,11 @@ def test_the_admin_moves_a_user_to_another_role_and_unit_and_their_sessions_end(
     ],
 )
 def test_a_refused_change_says_why_and_changes_nothing(
-    tree: Tree, app: Flask, fields: dict[str, str], message: str
+    tree: Tree, fields: dict[str, str], message: str, auth: AuthActions
 ) -> None:
     doc = _user("doc")
     assert doc is not None
-    admin = _admin(app)
+    admin = auth.client_for("root")
     url = f"/admin/users/{doc.id}/edit"
     data = {"display_name": "doc", "role": "doctor", "unit_code": "410001-01-T1", **fields}
     response = _post(admin, url, data, url)
@@ -195,10 +192,10 @@ def test_a_refused_change_says_why_and_changes_nothing(
     assert not _entries(doc.id, "update")
 
 
-def test_the_admin_cannot_change_their_own_role_or_unit(tree: Tree, app: Flask) -> None:
+def test_the_admin_cannot_change_their_own_role_or_unit(tree: Tree, auth: AuthActions) -> None:
     root = _user("root")
     assert root is not None
-    admin = _admin(app)
+    admin = auth.client_for("root")
     url = f"/admin/users/{root.id}/edit"
     data = {"display_name": "root", "role": "city_admin", "unit_code": "C"}
     response = _post(admin, url, data, url)
@@ -210,13 +207,13 @@ def test_the_admin_cannot_change_their_own_role_or_unit(tree: Tree, app: Flask) 
     assert renamed.status_code == 302 and (_user("root") or root).display_name == "管理员"
 
 
-def test_disabling_and_enabling_are_audited(tree: Tree, app: Flask) -> None:
+def test_disabling_and_enabling_are_audited(tree: Tree, app: Flask, auth: AuthActions) -> None:
     doc = _user("doc")
     assert doc is not None
-    admin = _admin(app)
+    admin = auth.client_for("root")
     post = _post(admin, f"/admin/users/{doc.id}/active", {"active": "0"}, "/admin/users")
     assert post.status_code == 302
-    assert login(app.test_client(), "doc", PASSWORD).status_code == 401
+    assert auth.on(app.test_client()).login("doc", PASSWORD).status_code == 401
     [disabled] = _entries(doc.id, "disable")
     assert disabled.username == "root"
     changes = [
@@ -226,13 +223,13 @@ def test_disabling_and_enabling_are_audited(tree: Tree, app: Flask) -> None:
     assert (True, False, "root") in changes
     _post(admin, f"/admin/users/{doc.id}/active", {"active": "1"}, "/admin/users")
     assert len(_entries(doc.id, "enable")) == 1
-    assert login(app.test_client(), "doc", PASSWORD).status_code == 302
+    assert auth.on(app.test_client()).login("doc", PASSWORD).status_code == 302
 
 
-def test_a_centre_admin_may_neither_create_nor_edit(tree: Tree, app: Flask) -> None:
+def test_a_centre_admin_may_neither_create_nor_edit(tree: Tree, auth: AuthActions) -> None:
     doc = _user("doc")
     assert doc is not None
-    centre = _admin(app, "centre")
+    centre = auth.client_for("centre")
     assert centre.get("/admin/users/new").status_code == 403
     assert centre.get(f"/admin/users/{doc.id}/edit").status_code == 403
     before = _count()

@@ -6,11 +6,13 @@ import time
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from fdoctor.auth.services import issue_api_token, revoke_api_tokens
 from fdoctor.extensions import db
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -50,10 +52,11 @@ def test_unknown_and_revoked_tokens_are_refused(app: Flask) -> None:
     assert "令牌" in response.get_json()["error"] or "登录" in response.get_json()["error"]
 
 
-def test_bad_token_never_falls_back_to_the_session_without_csrf(app: Flask) -> None:
+def test_bad_token_never_falls_back_to_the_session_without_csrf(
+    client: FlaskClient, app: Flask, auth: AuthActions
+) -> None:
     _doctor_token(app)
-    client = app.test_client()
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     response = client.post(
         "/api/v1/services/batch", json={"records": []}, headers={"Authorization": "Bearer forged"}
     )
@@ -80,11 +83,10 @@ def test_only_the_token_hash_is_stored(app: Flask) -> None:
 
 
 def test_idle_session_expires_after_its_lifetime(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch, auth: AuthActions
 ) -> None:
     _doctor_token(app)
-    client = app.test_client()
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     assert client.get("/").status_code == 200
     csrf_token(client, "/")
     later = time.time() + app.permanent_session_lifetime.total_seconds() + 60

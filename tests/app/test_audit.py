@@ -14,7 +14,9 @@ from fdoctor.audit.models import AuditEntry
 from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
-from tests.factories import make_household, make_tree
+from tests.conftest import AuthActions
+from tests.factories.households import make_household
+from tests.factories.org import make_tree
 
 pytestmark = pytest.mark.db
 
@@ -99,9 +101,8 @@ def test_cli_verify_reports_tampering_and_exits_nonzero(app: Flask) -> None:
     assert "被绕过系统修改" in bad.output
 
 
-def test_viewing_full_citizen_ids_is_logged(app: Flask) -> None:
-    from tests.conftest import login
-    from tests.factories import PASSWORD, make_user
+def test_viewing_full_citizen_ids_is_logged(app: Flask, auth: AuthActions) -> None:
+    from tests.factories.users import PASSWORD, make_user
 
     person = _world()
     tree_team_id = person.team_id
@@ -115,7 +116,7 @@ def test_viewing_full_citizen_ids_is_logged(app: Flask) -> None:
     )
     db.session.commit()
     doctor = app.test_client()
-    login(doctor, "docv", PASSWORD)
+    auth.on(doctor).login("docv", PASSWORD)
     assert doctor.get(f"/households/residents/{person.id}").status_code == 200
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "view_id")).all()
     assert len(entries) == 1
@@ -123,7 +124,7 @@ def test_viewing_full_citizen_ids_is_logged(app: Flask) -> None:
     assert entries[0].username == "docv" and detail["count"] >= 1
     assert person.citizen_id not in entries[0].after  # the log itself holds masked numbers only
     city = app.test_client()
-    login(city, "cityv", PASSWORD)
+    auth.on(city).login("cityv", PASSWORD)
     assert city.get(f"/households/residents/{person.id}").status_code == 200
     assert (
         db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "view_id"))
@@ -135,11 +136,11 @@ def test_viewing_full_citizen_ids_is_logged(app: Flask) -> None:
 def test_numbers_are_compared_by_value_and_a_changed_number_is_caught(app: Flask) -> None:
     from datetime import date
 
-    from tests.metrics_factories import record
+    from tests.factories.records import make_record
 
     person = _world()
     # Given as 6.50, stored and read back at the column's scale as 6.5: the same value.
-    row = record(person_team(person), "hypertension_followup", date(2026, 3, 2), person)
+    row = make_record("hypertension_followup", date(2026, 3, 2), person, team=person_team(person))
     row.fasting_glucose = Decimal("6.50")
     db.session.commit()
     assert verify(db.session).ok, verify(db.session).problems

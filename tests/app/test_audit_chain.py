@@ -22,7 +22,9 @@ from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.org.models import PopulationFigure
-from tests.factories import Tree, make_household, make_tree
+from tests.conftest import AuthActions
+from tests.factories.households import make_household
+from tests.factories.org import Tree, make_tree
 
 pytestmark = pytest.mark.db
 
@@ -271,16 +273,17 @@ def test_concurrent_appends_all_land_in_one_unbroken_chain(app: Flask) -> None:
     assert verify(db.session).ok, verify(db.session).problems
 
 
-def test_a_failed_audit_write_fails_the_page_instead_of_showing_it(app: Flask) -> None:
+def test_a_failed_audit_write_fails_the_page_instead_of_showing_it(
+    app: Flask, auth: AuthActions
+) -> None:
     from fdoctor.org.models import OrgUnit
-    from tests.conftest import login
-    from tests.factories import PASSWORD, make_user
+    from tests.factories.users import PASSWORD, make_user
 
     person = _world()
     make_user("docf", "doctor", db.session.get(OrgUnit, person.team_id))
     db.session.commit()
     doctor = app.test_client()
-    login(doctor, "docf", PASSWORD)
+    auth.on(doctor).login("docf", PASSWORD)
     key = app.config["AUDIT_KEY"]
     app.config["AUDIT_KEY"] = ""  # the audit write now fails
     try:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_login import login_user
 from sqlalchemy import select
 
@@ -18,8 +19,9 @@ from fdoctor.auth.models import User
 from fdoctor.auth.services import issue_api_token
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -93,8 +95,9 @@ def test_a_raw_password_hash_swap_is_caught(app: Flask) -> None:
     from sqlalchemy import text
 
     tree = make_tree()
-    victim = make_user("doc9", "doctor", tree.team)
-    other = make_user("doc10", "doctor", tree.team)
+    # Hashed afresh (each its own salt): the swap must change the victim's hash.
+    victim = make_user("doc9", "doctor", tree.team, real_hash=True)
+    other = make_user("doc10", "doctor", tree.team, real_hash=True)
     db.session.commit()
     db.session.execute(
         text("UPDATE user_account SET password_hash = :h WHERE id = :i"),
@@ -105,14 +108,13 @@ def test_a_raw_password_hash_swap_is_caught(app: Flask) -> None:
     assert f"user_account 第 {victim.id} 行被绕过系统修改（与审计记录不符）" in result.problems
 
 
-def test_a_fund_change_names_who_made_it(app: Flask) -> None:
+def test_a_fund_change_names_who_made_it(client: FlaskClient, auth: AuthActions) -> None:
     from fdoctor.settlement.models import PoolFund
 
     tree = make_tree()
     make_user("city9", "city_admin", tree.city)
     db.session.commit()
-    client = app.test_client()
-    login(client, "city9", PASSWORD)
+    auth.login("city9", PASSWORD)
     year = clock.today().year
     response = client.post(
         f"/settlement/config?year={year}",
@@ -131,13 +133,13 @@ def test_a_fund_change_names_who_made_it(app: Flask) -> None:
     assert verify(db.session).ok, verify(db.session).problems
 
 
-def test_sign_ins_and_failed_sign_ins_are_logged(app: Flask) -> None:
+def test_sign_ins_and_failed_sign_ins_are_logged(app: Flask, auth: AuthActions) -> None:
     tree = make_tree()
     user = make_user("doc11", "doctor", tree.team)
     db.session.commit()
-    assert login(app.test_client(), "doc11", "wrong-password").status_code == 401
-    assert login(app.test_client(), "nobody-here", "x").status_code == 401
-    assert login(app.test_client(), "doc11", PASSWORD).status_code == 302
+    assert auth.on(app.test_client()).login("doc11", "wrong-password").status_code == 401
+    assert auth.on(app.test_client()).login("nobody-here", "x").status_code == 401
+    assert auth.on(app.test_client()).login("doc11", PASSWORD).status_code == 302
     failed = _entries("user_account", user.id, "login_failed")
     assert [json.loads(e.after)["why"] for e in failed] == ["用户名或密码错误"]
     unknown = _entries("user_account", "*", "login_failed")

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from fdoctor.auth.models import User
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -104,9 +105,9 @@ def _login_setup(app: Flask) -> None:
     db.session.commit()
 
 
-def test_login_and_logout(client: FlaskClient, app: Flask) -> None:
+def test_login_and_logout(client: FlaskClient, app: Flask, auth: AuthActions) -> None:
     _login_setup(app)
-    response = login(client, "doc", PASSWORD)
+    response = auth.login("doc", PASSWORD)
     assert response.status_code == 302
     assert response.headers["Location"] == "/worklist/"  # doctors start on their work list
     assert client.get("/").status_code == 200
@@ -115,28 +116,26 @@ def test_login_and_logout(client: FlaskClient, app: Flask) -> None:
     assert client.get("/").status_code == 302
 
 
-def test_wrong_password_is_refused_in_chinese(client: FlaskClient, app: Flask) -> None:
+def test_wrong_password_is_refused_in_chinese(app: Flask, auth: AuthActions) -> None:
     _login_setup(app)
-    response = login(client, "doc", "wrong-password1")
+    response = auth.login("doc", "wrong-password1")
     assert response.status_code == 401
     assert "用户名或密码错误" in response.get_data(as_text=True)
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(
-    client: FlaskClient, app: Flask
-) -> None:
+def test_five_failures_lock_the_account_for_fifteen_minutes(app: Flask, auth: AuthActions) -> None:
     _login_setup(app)
     start = datetime(2026, 3, 2, 9, 0, 0)
     with clock.frozen(start):
         for _ in range(5):
-            login(client, "doc", "wrong-password1")
-        locked = login(client, "doc", PASSWORD)
+            auth.login("doc", "wrong-password1")
+        locked = auth.login("doc", PASSWORD)
         assert locked.status_code == 401
         assert "锁定" in locked.get_data(as_text=True)
     with clock.frozen(start + timedelta(minutes=14)):
-        assert login(client, "doc", PASSWORD).status_code == 401
+        assert auth.login("doc", PASSWORD).status_code == 401
     with clock.frozen(start + timedelta(minutes=16)):
-        assert login(client, "doc", PASSWORD).status_code == 302
+        assert auth.login("doc", PASSWORD).status_code == 302
 
 
 def test_login_without_csrf_token_is_refused(client: FlaskClient, app: Flask) -> None:

@@ -10,7 +10,9 @@ from flask import Flask
 from fdoctor.backup.services import BackupError, create_backup, restore_backup, table_fingerprints
 from fdoctor.extensions import db
 from tests.conftest import TestDatabase, create_schema, make_app
-from tests.factories import make_household, make_tree, make_user
+from tests.factories.households import make_household
+from tests.factories.org import make_tree
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -20,7 +22,7 @@ def _fill() -> None:
     make_user("doc", "doctor", tree.team)
     for _ in range(3):
         make_household(tree.team, members=3)
-    make_household(tree.other_team)
+    make_household(tree.other_team, members=2)
     db.session.commit()
 
 

@@ -19,7 +19,7 @@ from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
 from fdoctor.settlement.models import PoolFund, Settlement, SettlementLine
 from fdoctor.surveys.models import VerificationSample
-from tests.conftest import DEMO_SEED, TestDatabase, create_schema, csrf_token, login, make_app
+from tests.conftest import DEMO_SEED, AuthActions, TestDatabase, create_schema, csrf_token, make_app
 
 pytestmark = pytest.mark.db
 
@@ -211,7 +211,7 @@ def test_finance_can_approve_lock_and_export(year_app: Flask) -> None:
         sheet_id = sheet.id
     client = year_app.test_client()
     with clock.frozen(ANCHOR):
-        login(client, "finance")
+        AuthActions(client).login("finance")
         page = client.get(f"/settlement/{sheet_id}")
         assert page.status_code == 200
         assert "批准" in page.get_data(as_text=True)
@@ -221,7 +221,7 @@ def test_finance_can_approve_lock_and_export(year_app: Flask) -> None:
 def test_home_pages_show_work(year_app: Flask, username: str) -> None:
     client = year_app.test_client()
     with clock.frozen(ANCHOR):
-        login(client, username)
+        AuthActions(client).login(username)
         home = client.get("/", follow_redirects=True)
     assert home.status_code == 200
     assert "尚无考核" not in home.get_data(as_text=True)
@@ -233,7 +233,7 @@ def test_home_pages_show_work(year_app: Flask, username: str) -> None:
 def test_dashboards_show_results(year_app: Flask, username: str, period: str) -> None:
     client = year_app.test_client()
     with clock.frozen(ANCHOR):
-        login(client, username)
+        AuthActions(client).login(username)
         page = client.get("/assessments/dashboard", follow_redirects=True)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -253,7 +253,7 @@ def test_finance_approves_and_locks(year_app: Flask) -> None:
         sheet_id = db.session.scalar(select(Settlement.id).where(Settlement.year == ANCHOR.year))
     client = year_app.test_client()
     with clock.frozen(ANCHOR):
-        login(client, "finance")
+        AuthActions(client).login("finance")
         for action in ("approve", "lock"):
             token = csrf_token(client, f"/settlement/{sheet_id}")
             client.post(

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from fdoctor.audit.verify import verify
 from fdoctor.contracts.models import ContractMember
 from fdoctor.extensions import db
-from tests.conftest import DEMO_PASSWORD, csrf_token, login
+from tests.conftest import DEMO_PASSWORD, AuthActions, csrf_token
 
 pytestmark = pytest.mark.db
 ROLES = ["doctor", "leader", "centre", "county", "city", "finance", "admin"]
@@ -126,7 +126,7 @@ def _consistent() -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_no_route_crashes_on_generated_input(world: Flask, role: str) -> None:
     client = world.test_client()
-    assert login(client, role, DEMO_PASSWORD).status_code == 302
+    assert AuthActions(client).login(role, DEMO_PASSWORD).status_code == 302
     token = csrf_token(client, "/")
     targets = _targets(world)
     forms: dict[str, list[str]] = {}
@@ -186,7 +186,7 @@ def _pages(app: Flask) -> list[tuple[str, list[str]]]:
 @pytest.mark.parametrize("role", ["doctor", "centre", "city", "finance"])
 def test_no_page_crashes_on_generated_query_strings(world: Flask, role: str) -> None:
     client = world.test_client()
-    assert login(client, role, DEMO_PASSWORD).status_code == 302
+    assert AuthActions(client).login(role, DEMO_PASSWORD).status_code == 302
     pages = _pages(world)
 
     @settings(

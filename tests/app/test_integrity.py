@@ -15,7 +15,9 @@ from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.triggers import MSG_SUPERSEDE
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
-from tests.factories import make_household, make_tree, make_user
+from tests.factories.households import make_household
+from tests.factories.org import make_tree
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -56,7 +58,7 @@ def _assessment(
 
 def _record(day: date) -> ServiceRecord:
     tree = make_tree()
-    household = make_household(tree.team)
+    household = make_household(tree.team, members=2)
     doctor = make_user("doc", "doctor", tree.team)
     record = ServiceRecord(
         client_uuid=f"u-{day.isoformat()}",

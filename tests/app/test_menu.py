@@ -12,7 +12,7 @@ import pytest
 from flask import Flask, url_for
 
 from tests.app.access.base import ROLES
-from tests.conftest import login
+from tests.conftest import AuthActions
 
 pytestmark = pytest.mark.db
 
@@ -233,7 +233,7 @@ def _as_urls(menu: list[Item]) -> list[Item]:
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_sees_the_menu_it_saw_before(demo_app: Flask, role: str) -> None:
     client = demo_app.test_client()
-    assert login(client, role).status_code == 302
+    assert AuthActions(client).login(role).status_code == 302
     shown = rendered_menu(client.get("/").get_data(as_text=True))
     with demo_app.test_request_context():
         assert shown == _as_urls(BEFORE[role])
@@ -241,7 +241,7 @@ def test_each_role_sees_the_menu_it_saw_before(demo_app: Flask, role: str) -> No
 
 def test_a_page_in_a_group_marks_its_dropdown_active(demo_app: Flask) -> None:
     client = demo_app.test_client()
-    assert login(client, "leader").status_code == 302
+    assert AuthActions(client).login("leader").status_code == 302
     html = client.get("/services/").get_data(as_text=True)
     assert (
         'dropdown-toggle active" href="#" role="button" data-bs-toggle="dropdown" aria-expanded="false">服务<'

@@ -23,8 +23,11 @@ from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
 from fdoctor.records.models import ServiceRecord
-from tests import metrics_factories as f
-from tests.factories import Tree, make_tree
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household, make_pregnancy, make_resident
+from tests.factories.org import Tree, make_figure, make_tree
+from tests.factories.records import late, make_record
+from tests.factories.surveys import make_complaint, make_survey
 
 pytestmark = pytest.mark.db
 
@@ -59,27 +62,27 @@ def world(app: Flask) -> World:
     p: dict[str, Any] = {}
 
     # ---- T1 (all households at station S)
-    h1 = f.household(t1, s)
-    p["r1"] = f.resident(h1, date(1950, 5, 1), "hypertension")  # 75: elderly
-    p["r2"] = f.resident(h1, date(1958, 2, 10), "diabetes")  # 68: elderly
-    f.contract(h1, [p["r1"], p["r2"]], date(2025, 6, 1), date(2026, 5, 31))  # C1 active
-    h2 = f.household(t1, s)
-    p["r3"] = f.resident(h2, date(1990, 7, 1))
-    p["r5"] = f.resident(h2, date(2025, 10, 1))  # a child of 6 months
-    p["r11"] = f.resident(h2, date(2000, 1, 1))  # left C2: not signed
-    f.contract(h2, [p["r3"], p["r5"]], date(2024, 1, 1), date(2026, 12, 31), removed=[p["r11"]])
-    h3 = f.household(t1, s)
-    p["r6"] = f.resident(h3, date(1995, 4, 4), "maternal")
-    p["r7"] = f.resident(h3, date(1970, 1, 1), "mental_severe")
-    p["r8"] = f.resident(h3, date(1980, 6, 6), "tuberculosis", tb_start=date(2025, 12, 15))
+    h1 = make_household(t1, station=s)
+    p["r1"] = make_resident(h1, date(1950, 5, 1), "hypertension")  # 75: elderly
+    p["r2"] = make_resident(h1, date(1958, 2, 10), "diabetes")  # 68: elderly
+    make_contract(h1, [p["r1"], p["r2"]], date(2025, 6, 1), date(2026, 5, 31))  # C1 active
+    h2 = make_household(t1, station=s)
+    p["r3"] = make_resident(h2, date(1990, 7, 1))
+    p["r5"] = make_resident(h2, date(2025, 10, 1))  # a child of 6 months
+    p["r11"] = make_resident(h2, date(2000, 1, 1))  # left C2: not signed
+    make_contract(h2, [p["r3"], p["r5"]], date(2024, 1, 1), date(2026, 12, 31), removed=[p["r11"]])
+    h3 = make_household(t1, station=s)
+    p["r6"] = make_resident(h3, date(1995, 4, 4), "maternal")
+    p["r7"] = make_resident(h3, date(1970, 1, 1), "mental_severe")
+    p["r8"] = make_resident(h3, date(1980, 6, 6), "tuberculosis", tb_start=date(2025, 12, 15))
     trio = [p["r6"], p["r7"], p["r8"]]
     # C3 was in force on 31 March (renewed since); its renewal starts on 1 April.
-    f.contract(h3, trio, date(2025, 4, 1), date(2026, 3, 31), status="renewed")
-    f.contract(h3, trio, date(2026, 4, 1), date(2027, 3, 31))
-    f.pregnancy(p["r6"], date(2025, 9, 1))
-    h4 = f.household(t1, s)
-    p["r9"] = f.resident(h4, date(1975, 5, 5), "disabled")
-    f.contract(
+    make_contract(h3, trio, date(2025, 4, 1), date(2026, 3, 31), status="renewed")
+    make_contract(h3, trio, date(2026, 4, 1), date(2027, 3, 31))
+    make_pregnancy(p["r6"], date(2025, 9, 1))
+    h4 = make_household(t1, station=s)
+    p["r9"] = make_resident(h4, date(1975, 5, 5), "disabled")
+    make_contract(
         h4,
         [p["r9"]],
         date(2025, 1, 1),
@@ -87,110 +90,123 @@ def world(app: Flask) -> World:
         status="terminated",
         terminated_on=date(2026, 2, 1),
     )  # C4: terminated before 31 March
-    h5 = f.household(t1, s)
-    p["r4"] = f.resident(h5, date(1985, 3, 3), "hypertension", "diabetes")
-    p["r10"] = f.resident(h5, date(1980, 1, 1), "poverty", status="moved")  # never counts
-    f.contract(h5, [p["r4"]], date(2023, 1, 1), date(2025, 12, 31), status="expired")  # C5
-    h6 = f.household(t1, s)
-    p["r12"] = f.resident(h6, date(1988, 8, 8))
-    f.contract(h6, [p["r12"]], date(2025, 9, 1), date(2028, 8, 31))  # C8: only a false record
+    h5 = make_household(t1, station=s)
+    p["r4"] = make_resident(h5, date(1985, 3, 3), "hypertension", "diabetes")
+    p["r10"] = make_resident(h5, date(1980, 1, 1), "poverty", status="moved")  # never counts
+    make_contract(h5, [p["r4"]], date(2023, 1, 1), date(2025, 12, 31), status="expired")  # C5
+    h6 = make_household(t1, station=s)
+    p["r12"] = make_resident(h6, date(1988, 8, 8))
+    make_contract(h6, [p["r12"]], date(2025, 9, 1), date(2028, 8, 31))  # C8: only a false record
 
     # ---- T2 (no station)
-    g1 = f.household(t2)
-    p["s1"] = f.resident(g1, date(1955, 1, 1), "hypertension")
-    p["s2"] = f.resident(g1, date(1960, 6, 1))  # 65
-    p["s3"] = f.resident(g1, date(1961, 4, 1))  # turns 65 on 1 April: not elderly yet
-    f.contract(g1, [p["s1"], p["s2"], p["s3"]], date(2025, 1, 1), date(2027, 12, 31))
-    g2 = f.household(t2)
-    p["s4"] = f.resident(g2, date(1961, 3, 31))  # 65 on 31 March, not signed
+    g1 = make_household(t2)
+    p["s1"] = make_resident(g1, date(1955, 1, 1), "hypertension")
+    p["s2"] = make_resident(g1, date(1960, 6, 1))  # 65
+    p["s3"] = make_resident(g1, date(1961, 4, 1))  # turns 65 on 1 April: not elderly yet
+    make_contract(g1, [p["s1"], p["s2"], p["s3"]], date(2025, 1, 1), date(2027, 12, 31))
+    g2 = make_household(t2)
+    p["s4"] = make_resident(g2, date(1961, 3, 31))  # 65 on 31 March, not signed
 
     # ---- T3 (county B)
-    k1 = f.household(t3)
-    p["t1"] = f.resident(k1, date(1940, 2, 2), "hypertension", "diabetes")
-    f.contract(k1, [p["t1"]], date(2025, 3, 1), date(2026, 12, 31))
-    k2 = f.household(t3)
-    p["t2"] = f.resident(k2, date(1990, 9, 9))
-    p["t3"] = f.resident(k2, date(2024, 1, 15))  # a child, not signed
+    k1 = make_household(t3)
+    p["t1"] = make_resident(k1, date(1940, 2, 2), "hypertension", "diabetes")
+    make_contract(k1, [p["t1"]], date(2025, 3, 1), date(2026, 12, 31))
+    k2 = make_household(t3)
+    p["t2"] = make_resident(k2, date(1990, 9, 9))
+    p["t3"] = make_resident(k2, date(2024, 1, 15))  # a child, not signed
 
     # ---- population figures (registered)
-    f.figure(t1, 2026, 20)
-    f.figure(t1, 2025, 999)  # another year: ignored
-    f.figure(t2, 2026, 10)
-    f.figure(t.county, 2026, 100)
-    f.figure(t3, 2025, 50)  # only last year: T3, J and county B have none for 2026
+    make_figure(t1, 2026, 20)
+    make_figure(t1, 2025, 999)  # another year: ignored
+    make_figure(t2, 2026, 10)
+    make_figure(t.county, 2026, 100)
+    make_figure(t3, 2025, 50)  # only last year: T3, J and county B have none for 2026
 
     # ---- service records (numbered as in the counts below)
     r = p
     rec: dict[int, ServiceRecord] = {}
-    rec[1] = f.record(
-        t1, "hypertension_followup", date(2026, 1, 10), r["r1"], systolic=130, diastolic=80
+    rec[1] = make_record(
+        "hypertension_followup", date(2026, 1, 10), r["r1"], team=t1, systolic=130, diastolic=80
     )
-    rec[2] = f.record(
-        t1, "hypertension_followup", date(2025, 11, 5), r["r1"], systolic=150, diastolic=95
+    rec[2] = make_record(
+        "hypertension_followup", date(2025, 11, 5), r["r1"], team=t1, systolic=150, diastolic=95
     )
-    rec[3] = f.record(
-        t1,
+    rec[3] = make_record(
         "diabetes_followup",
         date(2026, 2, 15),
         r["r2"],
+        team=t1,
         glucose="7.5",
-        entered=f.late(date(2026, 2, 15), 3),  # exactly 48 h after the day ended: late
+        entered=late(date(2026, 2, 15), 3),  # exactly 48 h after the day ended: late
     )
-    rec[4] = f.record(
-        t1, "diabetes_followup", date(2026, 3, 20), r["r2"], glucose="6.5", verification="disputed"
+    rec[4] = make_record(
+        "diabetes_followup",
+        date(2026, 3, 20),
+        r["r2"],
+        team=t1,
+        glucose="6.5",
+        verification="disputed",
     )
-    rec[5] = f.record(
-        t1, "consultation", date(2026, 1, 20), r["r3"], entered=datetime(2026, 1, 22, 23, 59, 59)
+    rec[5] = make_record(
+        "consultation",
+        date(2026, 1, 20),
+        r["r3"],
+        team=t1,
+        entered=datetime(2026, 1, 22, 23, 59, 59),
     )
-    rec[6] = f.record(t1, "home_visit", date(2026, 3, 1), r["r3"])
-    rec[7] = f.record(t1, "child_checkup", date(2026, 1, 10), r["r5"])
-    rec[8] = f.record(t1, "vaccination", date(2026, 1, 15), r["r5"])
-    rec[9] = f.record(t1, "vaccination", date(2026, 2, 10), r["r5"], verification="disputed")
-    rec[10] = f.record(t1, "maternal_visit", date(2026, 1, 5), r["r6"])
-    rec[11] = f.record(t1, "mental_followup", date(2026, 2, 1), r["r7"])
-    rec[12] = f.record(t1, "tb_followup", date(2026, 1, 10), r["r8"])
-    rec[13] = f.record(
-        t1, "tb_followup", date(2026, 2, 20), r["r8"], entered=datetime(2026, 3, 5, 9, 0)
+    rec[6] = make_record("home_visit", date(2026, 3, 1), r["r3"], team=t1)
+    rec[7] = make_record("child_checkup", date(2026, 1, 10), r["r5"], team=t1)
+    rec[8] = make_record("vaccination", date(2026, 1, 15), r["r5"], team=t1)
+    rec[9] = make_record(
+        "vaccination", date(2026, 2, 10), r["r5"], team=t1, verification="disputed"
     )
-    rec[14] = f.record(t1, "health_education", date(2026, 2, 10), station=s)  # an event
-    rec[15] = f.record(t1, "health_education", date(2026, 2, 11), r["r3"])  # individual advice
-    rec[16] = f.record(
-        t1, "referral_up", date(2026, 3, 10), r["r4"], received=datetime(2026, 3, 12, 9, 0)
+    rec[10] = make_record("maternal_visit", date(2026, 1, 5), r["r6"], team=t1)
+    rec[11] = make_record("mental_followup", date(2026, 2, 1), r["r7"], team=t1)
+    rec[12] = make_record("tb_followup", date(2026, 1, 10), r["r8"], team=t1)
+    rec[13] = make_record(
+        "tb_followup", date(2026, 2, 20), r["r8"], team=t1, entered=datetime(2026, 3, 5, 9, 0)
     )
-    rec[17] = f.record(t1, "referral_down", date(2026, 3, 15), r["r3"])
-    rec[18] = f.record(t1, "consultation", date(2026, 3, 5), r["r12"], verification="false")
-    rec[19] = f.record(t1, "elderly_checkup", date(2025, 6, 10), r["r1"])
-    rec[20] = f.record(
-        t1, "hypertension_followup", date(2026, 2, 2), r["r4"], systolic=145, diastolic=85
+    rec[14] = make_record("health_education", date(2026, 2, 10), team=t1, station=s)  # an event
+    rec[15] = make_record(
+        "health_education", date(2026, 2, 11), r["r3"], team=t1
+    )  # individual advice
+    rec[16] = make_record(
+        "referral_up", date(2026, 3, 10), r["r4"], team=t1, received=datetime(2026, 3, 12, 9, 0)
     )
-    rec[21] = f.record(
-        t2, "hypertension_followup", date(2026, 3, 25), r["s1"], systolic=120, diastolic=70
+    rec[17] = make_record("referral_down", date(2026, 3, 15), r["r3"], team=t1)
+    rec[18] = make_record("consultation", date(2026, 3, 5), r["r12"], team=t1, verification="false")
+    rec[19] = make_record("elderly_checkup", date(2025, 6, 10), r["r1"], team=t1)
+    rec[20] = make_record(
+        "hypertension_followup", date(2026, 2, 2), r["r4"], team=t1, systolic=145, diastolic=85
     )
-    rec[22] = f.record(t2, "elderly_checkup", date(2025, 12, 1), r["s2"])
-    rec[23] = f.record(t2, "consultation", date(2026, 2, 10), r["s1"])
-    rec[24] = f.record(t2, "health_education", date(2026, 1, 20))
-    rec[25] = f.record(t2, "health_education", date(2026, 3, 20))
-    rec[26] = f.record(
-        t3, "hypertension_followup", date(2026, 1, 15), r["t1"], systolic=135, diastolic=85
+    rec[21] = make_record(
+        "hypertension_followup", date(2026, 3, 25), r["s1"], team=t2, systolic=120, diastolic=70
     )
-    rec[27] = f.record(t3, "diabetes_followup", date(2026, 1, 15), r["t1"], glucose="6.8")
-    rec[28] = f.record(
-        t3, "referral_up", date(2026, 2, 1), r["t1"], received=datetime(2026, 2, 3, 9, 0)
+    rec[22] = make_record("elderly_checkup", date(2025, 12, 1), r["s2"], team=t2)
+    rec[23] = make_record("consultation", date(2026, 2, 10), r["s1"], team=t2)
+    rec[24] = make_record("health_education", date(2026, 1, 20), team=t2)
+    rec[25] = make_record("health_education", date(2026, 3, 20), team=t2)
+    rec[26] = make_record(
+        "hypertension_followup", date(2026, 1, 15), r["t1"], team=t3, systolic=135, diastolic=85
     )
-    rec[29] = f.record(
-        t3, "consultation", date(2026, 2, 2), r["t1"], entered=datetime(2026, 2, 10, 9, 0)
+    rec[27] = make_record("diabetes_followup", date(2026, 1, 15), r["t1"], team=t3, glucose="6.8")
+    rec[28] = make_record(
+        "referral_up", date(2026, 2, 1), r["t1"], team=t3, received=datetime(2026, 2, 3, 9, 0)
+    )
+    rec[29] = make_record(
+        "consultation", date(2026, 2, 2), r["t1"], team=t3, entered=datetime(2026, 2, 10, 9, 0)
     )
 
     # ---- surveys and complaints
-    f.survey(r["r1"], date(2026, 3, 10), 100, True)
-    f.survey(r["r3"], date(2026, 3, 11), 80, False)
-    f.survey(r["r2"], date(2026, 3, 12), 60, None)
-    f.survey(r["r6"], date(2025, 12, 15), 20, False)  # before the period
-    f.survey(r["t1"], date(2026, 2, 5), 20, True)
-    f.complaint(t1, date(2026, 2, 1))
-    f.complaint(t1, date(2026, 2, 2), status="open")
-    f.complaint(t1, date(2025, 12, 20))  # before the period
-    f.complaint(t3, date(2026, 3, 1))
+    make_survey(r["r1"], date(2026, 3, 10), 100, True)
+    make_survey(r["r3"], date(2026, 3, 11), 80, False)
+    make_survey(r["r2"], date(2026, 3, 12), 60, None)
+    make_survey(r["r6"], date(2025, 12, 15), 20, False)  # before the period
+    make_survey(r["t1"], date(2026, 2, 5), 20, True)
+    make_complaint(t1, date(2026, 2, 1))
+    make_complaint(t1, date(2026, 2, 2), status="open")
+    make_complaint(t1, date(2025, 12, 20))  # before the period
+    make_complaint(t3, date(2026, 3, 1))
     db.session.commit()
     return World(t, p, rec)
 
@@ -424,14 +440,14 @@ def test_disputed_record_counts_only_once_confirmed(world: World) -> None:
 
 def test_b3_in_january_judges_last_years_quarters(app: Flask) -> None:
     tree = make_tree()
-    home = f.household(tree.team)
-    steady = f.resident(home, date(1950, 1, 1), "hypertension")
-    gap = f.resident(home, date(1951, 1, 1), "hypertension")
+    home = make_household(tree.team)
+    steady = make_resident(home, date(1950, 1, 1), "hypertension")
+    gap = make_resident(home, date(1951, 1, 1), "hypertension")
     for month in (2, 5, 8, 11):  # one follow-up in each quarter of 2025
-        f.record(tree.team, "hypertension_followup", date(2025, month, 3), steady)
+        make_record("hypertension_followup", date(2025, month, 3), steady, team=tree.team)
     for month in (2, 5, 8):  # none in 2025-Q4
-        f.record(tree.team, "hypertension_followup", date(2025, month, 3), gap)
-    f.record(tree.team, "hypertension_followup", date(2026, 1, 10), gap)
+        make_record("hypertension_followup", date(2025, month, 3), gap, team=tree.team)
+    make_record("hypertension_followup", date(2026, 1, 10), gap, team=tree.team)
     db.session.commit()
     values = compute_metrics(
         "team",
@@ -480,14 +496,14 @@ def test_period_without_events_gives_none_and_b7_scores_half(world: World) -> No
 
 def _populate(team: OrgUnit, day: date) -> None:
     """Data of every kind a metric reads, for one team."""
-    home = f.household(team)
-    old = f.resident(home, date(1950, 1, 1), "hypertension", "diabetes")
-    child = f.resident(home, date(2025, 10, 1))
-    mother = f.resident(home, date(1995, 1, 1), "maternal", "mental_severe")
-    sick = f.resident(home, date(1980, 1, 1), "tuberculosis", tb_start=date(2025, 12, 15))
-    f.contract(home, [old, child, mother, sick], date(2025, 1, 1), date(2027, 12, 31))
-    f.pregnancy(mother, date(2025, 9, 1))
-    f.figure(team, 2026, 30)
+    home = make_household(team)
+    old = make_resident(home, date(1950, 1, 1), "hypertension", "diabetes")
+    child = make_resident(home, date(2025, 10, 1))
+    mother = make_resident(home, date(1995, 1, 1), "maternal", "mental_severe")
+    sick = make_resident(home, date(1980, 1, 1), "tuberculosis", tb_start=date(2025, 12, 15))
+    make_contract(home, [old, child, mother, sick], date(2025, 1, 1), date(2027, 12, 31))
+    make_pregnancy(mother, date(2025, 9, 1))
+    make_figure(team, 2026, 30)
     for type_, person in (
         ("hypertension_followup", old),
         ("diabetes_followup", old),
@@ -500,10 +516,10 @@ def _populate(team: OrgUnit, day: date) -> None:
         ("consultation", old),
         ("referral_up", old),
     ):
-        f.record(team, type_, day, person, systolic=130, diastolic=80, glucose="6.0")
-    f.record(team, "health_education", day)
-    f.survey(old, day, 80, True)
-    f.complaint(team, day)
+        make_record(type_, day, person, team=team, systolic=130, diastolic=80, glucose="6.0")
+    make_record("health_education", day, team=team)
+    make_survey(old, day, 80, True)
+    make_complaint(team, day)
 
 
 def test_query_count_does_not_grow_with_teams(app: Flask, count_queries: Any) -> None:

@@ -13,9 +13,10 @@ from flask import Flask
 
 from fdoctor.assessments.metrics import compute_metrics, metric_records_query
 from fdoctor.extensions import db
-from tests import metrics_factories as f
 from tests.app.assessments import metrics_reference
-from tests.factories import make_tree
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household, make_resident
+from tests.factories.org import make_tree
 
 pytestmark = pytest.mark.db
 
@@ -29,9 +30,9 @@ def test_a2_counts_a_resident_signed_by_another_team_for_that_team_only(app: Fla
     it for T2 as well. T2: key population 1 (the resident), signed by T2 0 → 0; T1: no key
     population of its own → None; the institution holds both teams: 1/1."""
     t = make_tree()
-    home = f.household(t.team2)
-    person = f.resident(home, date(1970, 1, 1), "hypertension")
-    deal = f.contract(home, [person], date(2025, 6, 1), date(2027, 5, 31))
+    home = make_household(t.team2)
+    person = make_resident(home, date(1970, 1, 1), "hypertension")
+    deal = make_contract(home, [person], date(2025, 6, 1), date(2027, 5, 31))
     for row in (deal, *deal.members):
         row.team_id = t.team.id
     db.session.commit()

@@ -19,9 +19,11 @@ from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import ServiceRecord
-from tests import metrics_factories as f
 from tests.app.assessments import metrics_reference
-from tests.factories import Tree, make_tree
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household, make_resident
+from tests.factories.org import Tree, make_tree
+from tests.factories.records import make_record
 
 pytestmark = pytest.mark.db
 
@@ -31,9 +33,9 @@ START, END = date(2026, 1, 1), date(2026, 3, 31)
 def _signed(
     team: OrgUnit, start: date, end: date, status: str = "active"
 ) -> tuple[Contract, Resident]:
-    home = f.household(team)
-    person = f.resident(home, date(1980, 1, 1))
-    return f.contract(home, [person], start, end, status=status), person
+    home = make_household(team)
+    person = make_resident(home, date(1980, 1, 1))
+    return make_contract(home, [person], start, end, status=status), person
 
 
 def _renew(old: Contract, start: date, end: date) -> Contract:
@@ -42,7 +44,7 @@ def _renew(old: Contract, start: date, end: date) -> Contract:
     for member in old.members:
         member.is_active = False
     db.session.flush()
-    new = f.contract(old.household, [m.resident for m in old.members], start, end)
+    new = make_contract(old.household, [m.resident for m in old.members], start, end)
     new.renewed_from_id = old.id
     db.session.flush()
     return new
@@ -58,60 +60,62 @@ def _world() -> tuple[Tree, dict[str, Contract], dict[str, ServiceRecord]]:
     # (entered under no contract) and once entered under it with a date before its start
     # (a row the app would not accept): not effective.
     c["before"], p = _signed(t1, date(2026, 1, 1), date(2027, 12, 31))
-    r["before"] = f.record(t1, "consultation", date(2025, 11, 10), p)
-    f.record(t1, "home_visit", date(2025, 12, 1), p, contract=c["before"])
+    r["before"] = make_record("consultation", date(2025, 11, 10), p, team=t1)
+    make_record("home_visit", date(2025, 12, 1), p, team=t1, contract=c["before"])
 
     # inside: a service inside its term: effective.
     c["inside"], p = _signed(t1, date(2025, 6, 1), date(2027, 5, 31))
-    r["inside"] = f.record(t1, "home_visit", date(2026, 2, 1), p)
+    r["inside"] = make_record("home_visit", date(2026, 2, 1), p, team=t1)
 
     # renewal: served under the contract it renewed, inside that term (October 2025): effective.
     old, p = _signed(t1, date(2025, 1, 1), date(2025, 12, 31), status="renewed")
-    r["renewal"] = f.record(t1, "hypertension_followup", date(2025, 10, 1), p)
+    r["renewal"] = make_record("hypertension_followup", date(2025, 10, 1), p, team=t1)
     c["renewal"] = _renew(old, date(2026, 1, 1), date(2026, 12, 31))
 
     # chain: served under the contract its predecessor renewed (two renewals back), in April
     # 2025, inside the 12 months: effective.
     first, p = _signed(t1, date(2024, 6, 1), date(2025, 5, 31), status="renewed")
-    r["chain"] = f.record(t1, "consultation", date(2025, 4, 20), p)
+    r["chain"] = make_record("consultation", date(2025, 4, 20), p, team=t1)
     second = _renew(first, date(2025, 5, 15), date(2025, 12, 31))
     c["chain"] = _renew(second, date(2026, 1, 1), date(2026, 12, 31))
 
     # old_renewal: the predecessor's only service is older than 12 months: not effective.
     old, p = _signed(t1, date(2024, 4, 1), date(2025, 12, 31), status="renewed")
-    f.record(t1, "consultation", date(2025, 2, 1), p)
+    make_record("consultation", date(2025, 2, 1), p, team=t1)
     c["old_renewal"] = _renew(old, date(2026, 1, 1), date(2026, 12, 31))
 
     # other_team: served inside the term, but by team T2: not effective (and nothing for T2).
     c["other_team"], p = _signed(t1, date(2025, 6, 1), date(2027, 5, 31))
-    r["other_team"] = f.record(t2, "consultation", date(2026, 2, 2), p)
+    r["other_team"] = make_record("consultation", date(2026, 2, 2), p, team=t2)
 
     # another_contract: an earlier contract of T1 that expired and was not renewed; the new one
     # was signed afresh. The service under the earlier one does not count for the new one.
     old, p = _signed(t1, date(2025, 1, 1), date(2025, 12, 31), status="expired")
-    f.record(t1, "consultation", date(2025, 11, 1), p)
-    c["another_contract"] = f.contract(old.household, [p], date(2026, 2, 1), date(2028, 1, 31))
+    make_record("consultation", date(2025, 11, 1), p, team=t1)
+    c["another_contract"] = make_contract(old.household, [p], date(2026, 2, 1), date(2028, 1, 31))
 
     # after_termination: follows a contract terminated on 1 September 2025; a record entered
     # under that one but dated after its termination (a row the app would not accept) does not
     # count, even though the new contract names it as the one it renewed.
     old, p = _signed(t1, date(2025, 1, 1), date(2026, 12, 31), status="terminated")
     old.terminated_on = date(2025, 9, 1)
-    f.record(t1, "consultation", date(2025, 10, 1), p, contract=old)
-    c["after_termination"] = f.contract(old.household, [p], date(2025, 9, 2), date(2027, 9, 1))
+    make_record("consultation", date(2025, 10, 1), p, team=t1, contract=old)
+    c["after_termination"] = make_contract(old.household, [p], date(2025, 9, 2), date(2027, 9, 1))
     c["after_termination"].renewed_from_id = old.id
 
     # false / disputed: their only service is false, or disputed (not confirmed): not effective.
     c["false"], p = _signed(t1, date(2025, 6, 1), date(2027, 5, 31))
-    f.record(t1, "consultation", date(2026, 3, 1), p, verification="false")
+    make_record("consultation", date(2026, 3, 1), p, team=t1, verification="false")
     c["disputed"], p = _signed(t1, date(2025, 6, 1), date(2027, 5, 31))
-    f.record(t1, "consultation", date(2026, 3, 1), p, verification="disputed")
+    make_record("consultation", date(2026, 3, 1), p, team=t1, verification="disputed")
 
     # confirmed: a confirmed service after a later false one: effective, shown with the
     # confirmed one.
     c["confirmed"], p = _signed(t1, date(2025, 6, 1), date(2027, 5, 31))
-    r["confirmed"] = f.record(t1, "consultation", date(2026, 1, 5), p, verification="confirmed")
-    f.record(t1, "consultation", date(2026, 3, 5), p, verification="false")
+    r["confirmed"] = make_record(
+        "consultation", date(2026, 1, 5), p, team=t1, verification="confirmed"
+    )
+    make_record("consultation", date(2026, 3, 5), p, team=t1, verification="false")
 
     db.session.commit()
     return t, c, r

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
+from flask.testing import FlaskClient
 
 from fdoctor.extensions import db
-from tests.conftest import login
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.conftest import AuthActions
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
 
-def test_the_team_page_lists_its_active_members(app: Flask) -> None:
+def test_the_team_page_lists_its_active_members(client: FlaskClient, auth: AuthActions) -> None:
     tree = make_tree()
     make_user("centre", "centre_admin", tree.institution)
     make_user("lead", "team_leader", tree.team).display_name = "王队长"
@@ -21,8 +22,7 @@ def test_the_team_page_lists_its_active_members(app: Flask) -> None:
     make_user("gone", "doctor", tree.team).active = False
     make_user("elsewhere", "doctor", tree.team2)
     db.session.commit()
-    client = app.test_client()
-    login(client, "centre", PASSWORD)
+    auth.login("centre", PASSWORD)
     page = client.get(f"/org/{tree.team.id}").get_data(as_text=True)
     members = page.split('id="unit-members"')[1].split("</table>")[0]
     assert "王队长" in members and "团队长" in members

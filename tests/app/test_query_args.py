@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from flask import Flask
+from flask.testing import FlaskClient
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.conftest import login
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.conftest import AuthActions
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -29,26 +30,26 @@ pytestmark = pytest.mark.db
         ("/services/?month=2026-13", "月份"),
     ],
 )
-def test_a_malformed_query_parameter_is_a_chinese_400(app: Flask, url: str, word: str) -> None:
+def test_a_malformed_query_parameter_is_a_chinese_400(
+    client: FlaskClient, url: str, word: str, auth: AuthActions
+) -> None:
     tree = make_tree()
     make_user("city", "city_admin", tree.city)
     db.session.commit()
-    client = app.test_client()
     with clock.frozen(date(2026, 10, 10)):
-        login(client, "city", PASSWORD)
+        auth.login("city", PASSWORD)
         response = client.get(url)
     assert response.status_code == 400
     text = response.get_data(as_text=True)
     assert "不是有效" in text and word in text
 
 
-def test_a_valid_year_is_still_shown(app: Flask) -> None:
+def test_a_valid_year_is_still_shown(client: FlaskClient, auth: AuthActions) -> None:
     tree = make_tree()
     make_user("city", "city_admin", tree.city)
     db.session.commit()
-    client = app.test_client()
     with clock.frozen(date(2026, 10, 10)):
-        login(client, "city", PASSWORD)
+        auth.login("city", PASSWORD)
         response = client.get("/settlement/?year=2025")
     assert response.status_code == 200
     assert "2025" in response.get_data(as_text=True)

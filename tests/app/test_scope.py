@@ -10,7 +10,9 @@ from fdoctor.core.scope import in_scope, scope_clause, scoped
 from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import OrgUnit
-from tests.factories import make_household, make_tree, make_user
+from tests.factories.households import make_household
+from tests.factories.org import make_tree
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -19,9 +21,9 @@ pytestmark = pytest.mark.db
 def world(app: Flask) -> dict[str, object]:
     tree = make_tree()
     households = {
-        "team": make_household(tree.team),
-        "team2": make_household(tree.team2),
-        "other": make_household(tree.other_team),
+        "team": make_household(tree.team, members=2),
+        "team2": make_household(tree.team2, members=2),
+        "other": make_household(tree.other_team, members=2),
     }
     users = {
         "doctor": make_user("doc", "doctor", tree.team),

@@ -25,8 +25,9 @@ from fdoctor.auth.services import (
 )
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.conftest import DEMO_PASSWORD, csrf_token, login
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.conftest import DEMO_PASSWORD, AuthActions, csrf_token
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -36,7 +37,8 @@ NEW_PASSWORD = "Harbour-88x"
 def _users() -> dict[str, User]:
     tree = make_tree()
     users = {
-        "doc": make_user("doc", "doctor", tree.team),
+        # Hashed the production way: the timing test compares its hash with the dummy one.
+        "doc": make_user("doc", "doctor", tree.team, real_hash=True),
         "root": make_user("root", "admin", tree.city),
         "centre": make_user("centre", "centre_admin", tree.institution),
     }
@@ -65,9 +67,11 @@ def _signed_in(client: FlaskClient) -> bool:
 # --- sessions end on the server --------------------------------------------------------------
 
 
-def test_a_copied_cookie_stops_working_after_logout(client: FlaskClient, app: Flask) -> None:
+def test_a_copied_cookie_stops_working_after_logout(
+    client: FlaskClient, app: Flask, auth: AuthActions
+) -> None:
     _users()
-    assert login(client, "doc", PASSWORD).status_code == 302
+    assert auth.login("doc", PASSWORD).status_code == 302
     copy = _copy_of(client, app)
     assert _signed_in(copy)
     assert _post(client, "/logout").status_code == 302
@@ -76,12 +80,12 @@ def test_a_copied_cookie_stops_working_after_logout(client: FlaskClient, app: Fl
 
 
 def test_own_password_change_ends_other_sessions_and_keeps_this_one(
-    client: FlaskClient, app: Flask
+    client: FlaskClient, app: Flask, auth: AuthActions
 ) -> None:
     _users()
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     other_device = app.test_client()
-    login(other_device, "doc", PASSWORD)
+    auth.on(other_device).login("doc", PASSWORD)
     response = _post(
         client,
         "/account/password",
@@ -90,8 +94,8 @@ def test_own_password_change_ends_other_sessions_and_keeps_this_one(
     assert response.status_code == 302
     assert _signed_in(client)
     assert not _signed_in(other_device)
-    assert login(app.test_client(), "doc", PASSWORD).status_code == 401
-    assert login(app.test_client(), "doc", NEW_PASSWORD).status_code == 302
+    assert auth.on(app.test_client()).login("doc", PASSWORD).status_code == 401
+    assert auth.on(app.test_client()).login("doc", NEW_PASSWORD).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -104,10 +108,16 @@ def test_own_password_change_ends_other_sessions_and_keeps_this_one(
     ],
 )
 def test_own_password_change_refuses_in_chinese(
-    client: FlaskClient, app: Flask, current: str, new: str, confirm: str, message: str
+    client: FlaskClient,
+    app: Flask,
+    current: str,
+    new: str,
+    confirm: str,
+    message: str,
+    auth: AuthActions,
 ) -> None:
     _users()
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     response = _post(
         client, "/account/password", {"current": current, "new": new, "confirm": confirm}
     )
@@ -119,19 +129,19 @@ def test_own_password_change_refuses_in_chinese(
 
 
 def test_disabling_ends_sessions_and_enabling_does_not_revive_them(
-    client: FlaskClient, app: Flask
+    client: FlaskClient, app: Flask, auth: AuthActions
 ) -> None:
     users = _users()
     doc_id = users["doc"].id
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     admin = app.test_client()
-    login(admin, "root", PASSWORD)
+    auth.on(admin).login("root", PASSWORD)
     assert _post(admin, f"/admin/users/{doc_id}/active", {"active": "0"}).status_code == 302
     assert not _signed_in(client)
-    assert login(app.test_client(), "doc", PASSWORD).status_code == 401
+    assert auth.on(app.test_client()).login("doc", PASSWORD).status_code == 401
     assert _post(admin, f"/admin/users/{doc_id}/active", {"active": "1"}).status_code == 302
     assert not _signed_in(client)  # the old cookie stays dead
-    assert login(app.test_client(), "doc", PASSWORD).status_code == 302
+    assert auth.on(app.test_client()).login("doc", PASSWORD).status_code == 302
     actions = db.session.scalars(
         select(AuditEntry.action)
         .where(AuditEntry.table_name == "user_account", AuditEntry.row_id == str(doc_id))
@@ -142,9 +152,11 @@ def test_disabling_ends_sessions_and_enabling_does_not_revive_them(
     assert "update" in actions
 
 
-def test_a_cookie_without_session_version_signs_nobody_in(client: FlaskClient, app: Flask) -> None:
+def test_a_cookie_without_session_version_signs_nobody_in(
+    client: FlaskClient, app: Flask, auth: AuthActions
+) -> None:
     _users()
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     with client.session_transaction() as session:
         user_id, _, _version = session["_user_id"].partition(":")
         session["_user_id"] = user_id  # the shape of a cookie from before session versions
@@ -197,7 +209,7 @@ def test_parallel_guesses_get_at_most_five_password_checks(
 
 
 def test_a_missing_user_costs_the_same_hash_check_as_a_present_one(
-    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+    app: Flask, monkeypatch: pytest.MonkeyPatch, auth: AuthActions
 ) -> None:
     _users()
     checked: list[str] = []
@@ -208,8 +220,8 @@ def test_a_missing_user_costs_the_same_hash_check_as_a_present_one(
         return real_check(pwhash, password)
 
     monkeypatch.setattr(auth_services, "check_password_hash", counting_check)
-    missing = login(client, "nobody", "Wrong-pass-1")
-    present = login(client, "doc", "Wrong-pass-1")
+    missing = auth.login("nobody", "Wrong-pass-1")
+    present = auth.login("doc", "Wrong-pass-1")
     assert missing.status_code == present.status_code == 401
     assert "用户名或密码错误" in missing.get_data(as_text=True)
     assert "用户名或密码错误" in present.get_data(as_text=True)
@@ -218,12 +230,12 @@ def test_a_missing_user_costs_the_same_hash_check_as_a_present_one(
     assert checked[0] == checked[1] == generate_password_hash("x").split("$", 1)[0]
 
 
-def test_lock_message_counts_whole_minutes_up_to_the_lock(client: FlaskClient, app: Flask) -> None:
+def test_lock_message_counts_whole_minutes_up_to_the_lock(app: Flask, auth: AuthActions) -> None:
     _users()
     start = datetime(2026, 3, 2, 9, 0, 0)
     with clock.frozen(start):
         for _ in range(MAX_FAILED_LOGINS):
-            last = login(client, "doc", "Wrong-pass-1")
+            last = auth.login("doc", "Wrong-pass-1")
         assert f"账号锁定{LOCK_MINUTES}分钟" in last.get_data(as_text=True)
     expected = [
         (timedelta(0), 15),
@@ -235,10 +247,10 @@ def test_lock_message_counts_whole_minutes_up_to_the_lock(client: FlaskClient, a
     ]
     for offset, minutes in expected:
         with clock.frozen(start + offset):
-            text = login(client, "doc", PASSWORD).get_data(as_text=True)
+            text = auth.login("doc", PASSWORD).get_data(as_text=True)
             assert f"请{minutes}分钟后再试" in text, (offset, text)
     with clock.frozen(start + timedelta(minutes=15)):
-        assert login(client, "doc", PASSWORD).status_code == 302
+        assert auth.login("doc", PASSWORD).status_code == 302
 
 
 def test_lock_minutes_never_exceed_the_lock() -> None:
@@ -288,22 +300,24 @@ def test_cli_refuses_weak_passwords(app: Flask, password: str, message: str) -> 
 
 def _lock(client: FlaskClient) -> None:
     for _ in range(MAX_FAILED_LOGINS):
-        login(client, "doc", "Wrong-pass-1")
-    assert "账号已锁定" in login(client, "doc", PASSWORD).get_data(as_text=True)
+        AuthActions(client).login("doc", "Wrong-pass-1")
+    assert "账号已锁定" in AuthActions(client).login("doc", PASSWORD).get_data(as_text=True)
 
 
-def test_admin_sees_the_lock_and_unlocks_it(client: FlaskClient, app: Flask) -> None:
+def test_admin_sees_the_lock_and_unlocks_it(
+    client: FlaskClient, app: Flask, auth: AuthActions
+) -> None:
     users = _users()
     doc_id = users["doc"].id
     _lock(client)
     admin = app.test_client()
-    login(admin, "root", PASSWORD)
+    auth.on(admin).login("root", PASSWORD)
     page = admin.get("/admin/users").get_data(as_text=True)
     assert "锁定至" in page and f"/admin/users/{doc_id}/unlock" in page
     response = _post(admin, f"/admin/users/{doc_id}/unlock")
     assert response.status_code == 302
     assert "已解除 doc 的登录锁定" in admin.get("/admin/users").get_data(as_text=True)
-    assert login(client, "doc", PASSWORD).status_code == 302
+    assert auth.login("doc", PASSWORD).status_code == 302
     entry = db.session.scalar(
         select(AuditEntry).where(AuditEntry.action == "unlock", AuditEntry.row_id == str(doc_id))
     )
@@ -311,13 +325,13 @@ def test_admin_sees_the_lock_and_unlocks_it(client: FlaskClient, app: Flask) -> 
 
 
 def test_admin_resets_a_password_which_ends_the_users_sessions(
-    client: FlaskClient, app: Flask
+    client: FlaskClient, app: Flask, auth: AuthActions
 ) -> None:
     users = _users()
     doc_id = users["doc"].id
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     admin = app.test_client()
-    login(admin, "root", PASSWORD)
+    auth.on(admin).login("root", PASSWORD)
     url = f"/admin/users/{doc_id}/password"
     assert "重置密码：doc" in admin.get(url).get_data(as_text=True)
     weak = _post(admin, url, {"new": "password1", "confirm": "password1"})
@@ -326,8 +340,8 @@ def test_admin_resets_a_password_which_ends_the_users_sessions(
     response = _post(admin, url, {"new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.status_code == 302
     assert not _signed_in(client)
-    assert login(app.test_client(), "doc", PASSWORD).status_code == 401
-    assert login(app.test_client(), "doc", NEW_PASSWORD).status_code == 302
+    assert auth.on(app.test_client()).login("doc", PASSWORD).status_code == 401
+    assert auth.on(app.test_client()).login("doc", NEW_PASSWORD).status_code == 302
     entry = db.session.scalar(
         select(AuditEntry).where(
             AuditEntry.action == "password_reset", AuditEntry.row_id == str(doc_id)
@@ -337,21 +351,21 @@ def test_admin_resets_a_password_which_ends_the_users_sessions(
     assert NEW_PASSWORD not in (entry.after or "")
 
 
-def test_admin_reset_also_lifts_a_lock(client: FlaskClient, app: Flask) -> None:
+def test_admin_reset_also_lifts_a_lock(client: FlaskClient, app: Flask, auth: AuthActions) -> None:
     users = _users()
     _lock(client)
     admin = app.test_client()
-    login(admin, "root", PASSWORD)
+    auth.on(admin).login("root", PASSWORD)
     url = f"/admin/users/{users['doc'].id}/password"
     assert _post(admin, url, {"new": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
-    assert login(client, "doc", NEW_PASSWORD).status_code == 302
+    assert auth.login("doc", NEW_PASSWORD).status_code == 302
 
 
 def test_centre_admin_sees_users_but_may_not_unlock_or_reset(
-    client: FlaskClient, app: Flask
+    client: FlaskClient, app: Flask, auth: AuthActions
 ) -> None:
     users = _users()
-    login(client, "centre", PASSWORD)
+    auth.login("centre", PASSWORD)
     page = client.get("/admin/users").get_data(as_text=True)
     assert "doc" in page and "重置密码" not in page
     doc_id = users["doc"].id
@@ -359,9 +373,11 @@ def test_centre_admin_sees_users_but_may_not_unlock_or_reset(
     assert client.get(f"/admin/users/{doc_id}/password").status_code == 403
 
 
-def test_admin_cannot_disable_own_account(client: FlaskClient, app: Flask) -> None:
+def test_admin_cannot_disable_own_account(
+    client: FlaskClient, app: Flask, auth: AuthActions
+) -> None:
     users = _users()
-    login(client, "root", PASSWORD)
+    auth.login("root", PASSWORD)
     response = _post(client, f"/admin/users/{users['root'].id}/active", {"active": "0"})
     assert response.status_code == 302
     assert "不能在这里修改自己的账号" in client.get("/admin/users").get_data(as_text=True)
@@ -389,19 +405,21 @@ def _no_store(response: Any) -> bool:
     ],
 )
 def test_signed_in_responses_are_never_stored(
-    client: FlaskClient, app: Flask, username: str, path: str
+    client: FlaskClient, app: Flask, username: str, path: str, auth: AuthActions
 ) -> None:
     _users()
-    login(client, username, PASSWORD)
+    auth.login(username, PASSWORD)
     response = client.get(path)
     assert response.status_code in {200, 404}, path
     assert _no_store(response), path
 
 
-def test_static_assets_and_anonymous_pages_stay_cacheable(client: FlaskClient, app: Flask) -> None:
+def test_static_assets_and_anonymous_pages_stay_cacheable(
+    client: FlaskClient, app: Flask, auth: AuthActions
+) -> None:
     _users()
     assert not _no_store(client.get("/login"))
-    login(client, "doc", PASSWORD)
+    auth.login("doc", PASSWORD)
     for path in ("/static/css/app.css", "/favicon.ico"):
         with client.get(path) as response:
             assert response.status_code == 200, path
@@ -409,15 +427,15 @@ def test_static_assets_and_anonymous_pages_stay_cacheable(client: FlaskClient, a
 
 
 def test_cli_unlocks_and_resets_for_a_locked_out_administrator(
-    client: FlaskClient, app: Flask
+    client: FlaskClient, app: Flask, auth: AuthActions
 ) -> None:
     users = _users()
     for _ in range(MAX_FAILED_LOGINS):
-        login(client, "root", "Wrong-pass-1")
+        auth.login("root", "Wrong-pass-1")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["users", "unlock", "--username", "root"])
     assert result.exit_code == 0 and "已解除 root 的登录锁定" in result.output
-    assert login(client, "root", PASSWORD).status_code == 302
+    assert auth.login("root", PASSWORD).status_code == 302
     weak = runner.invoke(args=["users", "password", "--username", "root", "--password", "admin123"])
     assert weak.exit_code != 0 and "至少三种" in weak.output
     result = runner.invoke(
@@ -437,14 +455,14 @@ def test_cli_unlocks_and_resets_for_a_locked_out_administrator(
     assert all((e.username or "").startswith("cli") for e in entries)
 
 
-def test_a_lockout_is_audited_and_the_chain_still_verifies(client: FlaskClient, app: Flask) -> None:
+def test_a_lockout_is_audited_and_the_chain_still_verifies(app: Flask, auth: AuthActions) -> None:
     """The counters are written by single UPDATEs (atomic under parallel guesses); each one is
     still an audit entry, so a lockout is on record and verify finds the row as logged."""
     from fdoctor.audit.verify import verify
 
     users = _users()
     for _ in range(MAX_FAILED_LOGINS):
-        login(client, "doc", "Wrong-pass-1")
+        auth.login("doc", "Wrong-pass-1")
     db.session.expire_all()
     locked = db.session.get(User, users["doc"].id)
     assert locked is not None and locked.locked_until is not None

@@ -15,7 +15,9 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from tests.app.assessments.conftest import remove_locked_assessments
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD, make_household, make_tree, make_user
+from tests.factories.households import make_household
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 
 @pytest.fixture()
@@ -29,7 +31,7 @@ def test_team_leader_opens_scores_submits_publishes_and_acknowledges_an_l1(
 ) -> None:
     tree = make_tree()
     make_user("leader1", "team_leader", tree.team)
-    make_household(tree.team)
+    make_household(tree.team, members=2)
     db.session.commit()
     period = str(period_to_open(Level.L1, clock.today()))
     page.on("dialog", lambda dialog: dialog.accept())

@@ -11,8 +11,8 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from tests.browser.conftest import browser_login, screenshot
-from tests.contracts_factories import World, world  # noqa: F401 - world is a fixture
-from tests.factories import PASSWORD
+from tests.factories.contracts import World, world  # noqa: F401 - world is a fixture
+from tests.factories.users import PASSWORD
 
 
 def _residents() -> int:

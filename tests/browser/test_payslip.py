@@ -16,7 +16,7 @@ from tests.app.settlement.conftest import (  # noqa: F401 - fixtures
     _empty_tables_despite_lock_triggers,
 )
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD
+from tests.factories.users import PASSWORD
 
 PHONE = {"width": 390, "height": 844}
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fdoctor.core import citizen_id as cid
 from tests.browser.conftest import browser_login
-from tests.contracts_factories import World, world  # noqa: F401 - world is a fixture
-from tests.factories import PASSWORD
+from tests.factories.contracts import World, world  # noqa: F401 - world is a fixture
+from tests.factories.users import PASSWORD
 
 
 def test_a_future_birth_date_in_the_id_is_an_error_not_a_negative_age(

@@ -15,7 +15,6 @@ from tests.app.settlement.conftest import (  # noqa: F401 - fixtures used by nam
     _after_the_settled_year,
     _empty_tables_despite_lock_triggers,
 )
-from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
 from tests.app.settlement.test_corrections import (
     NEXT,
     _configure_next_year,
@@ -24,7 +23,9 @@ from tests.app.settlement.test_corrections import (
     _lock,
 )
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD
+from tests.factories.assessments import supersede
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import PASSWORD, make_user
 
 
 def test_both_sheets_show_and_explain_the_corrections(
@@ -33,8 +34,8 @@ def test_both_sheets_show_and_explain_the_corrections(
     from fdoctor.settlement.build import build_settlement
 
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     world.users["city"] = city
     locked, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()

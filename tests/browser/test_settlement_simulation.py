@@ -14,10 +14,10 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import SettlementLine
-from tests.app.settlement.factories import YEAR, build_world
 from tests.app.settlement.test_pages import logins
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import PASSWORD
 
 pytestmark = pytest.mark.db
 

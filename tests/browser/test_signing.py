@@ -13,8 +13,8 @@ from fdoctor.contracts.models import Contract
 from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from tests.browser.conftest import browser_login, screenshot
-from tests.contracts_factories import World, world  # noqa: F401 - world is a fixture
-from tests.factories import PASSWORD
+from tests.factories.contracts import World, world  # noqa: F401 - world is a fixture
+from tests.factories.users import PASSWORD
 
 
 def test_doctor_signs_a_household_and_gets_the_agreement(

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
-from tests.app.records.factories import PASSWORD, make_user, signed_household
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import make_tree
+from tests.factories.contracts import signed_household
+from tests.factories.org import make_tree
+from tests.factories.users import PASSWORD, make_user
 
 
 @pytest.fixture()
@@ -26,9 +27,7 @@ def team_world(app: Flask) -> dict[str, Any]:
     doctor = make_user("tabletdoc", "doctor", tree.team)
     today = clock.today()
     homes = [
-        signed_household(
-            tree.team, start=today - timedelta(days=200), end=today + timedelta(days=165)
-        )
+        signed_household(tree.team, 2, today - timedelta(days=200), today + timedelta(days=165))
         for _ in range(2)
     ]
     db.session.commit()
@@ -223,7 +222,7 @@ def test_leader_reviews_a_conflict_side_by_side(page: Any, live_server: str, app
     from fdoctor.core import clock
     from fdoctor.records.models import ServiceRecordVersion
     from fdoctor.records.sync import upload_batch
-    from tests.app.records.factories import TODAY, bp_record, make_world
+    from tests.factories.records import TODAY, bp_record, make_world
 
     with clock.frozen(TODAY):  # the live server shares the frozen clock
         world = make_world()

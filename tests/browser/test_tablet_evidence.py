@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Flask
 
-from tests.app.records.factories import PASSWORD
 from tests.browser.conftest import browser_login, screenshot
 from tests.browser.test_tablet import _open_tablet, _pick, _records, team_world  # noqa: F401
+from tests.factories.users import PASSWORD
 
 QUEUED_PAYLOADS = """async () => {
   const db = await new Promise((ok, ko) => {

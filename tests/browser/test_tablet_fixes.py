@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Flask
 
-from tests.app.records.factories import PASSWORD
 from tests.browser.conftest import browser_login, screenshot
 from tests.browser.test_tablet import _open_tablet, _pick, _records, team_world  # noqa: F401
+from tests.factories.users import PASSWORD
 
 
 def test_the_work_list_link_opens_the_tablet_on_the_resident_and_type(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.app.settlement.factories import YEAR
 from tests.app.settlement.test_team_split import world  # noqa: F401 - the fixture
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD
+from tests.factories.settlement import YEAR
+from tests.factories.users import PASSWORD
 
 PHONE = {"width": 390, "height": 844}
 

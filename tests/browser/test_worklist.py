@@ -11,10 +11,11 @@ from flask import Flask
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.surveys.world import add_household, add_record, add_resident, make_world
 from tests.app.worklist.wiring import _wired_app, app  # noqa: F401 - fixtures
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD
+from tests.factories.households import make_household
+from tests.factories.surveys import add_record, add_resident, make_world
+from tests.factories.users import PASSWORD
 
 TODAY = date(2026, 10, 10)
 
@@ -24,7 +25,7 @@ def frozen_world(app: Flask) -> Iterator[dict[str, Any]]:  # noqa: F811 - the wi
     with clock.frozen(TODAY):
         world = make_world()
         doctor = world.users["doctor"]
-        home = add_household(world.tree.team, doctor)
+        home = make_household(world.tree.team, doctor=doctor)
         patient = add_resident(home, date(1958, 4, 2), "王建国", hypertension=True)
         add_record(patient, "hypertension_followup", date(2026, 5, 12), doctor)
         add_resident(home, date(1950, 3, 1), "李桂兰")

@@ -18,7 +18,8 @@ from fdoctor.core.input_guard import BAD_TEXT_MESSAGE, DEEP_JSON_MESSAGE
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.records.models import ServiceRecord
-from tests.app.records.factories import TODAY, World, api_login, bp_record, make_world, results
+from tests.conftest import AuthActions
+from tests.factories.records import TODAY, World, bp_record, make_world, results
 
 pytestmark = pytest.mark.db
 
@@ -32,8 +33,8 @@ def world(app: Flask) -> Iterator[World]:
 
 
 @pytest.fixture()
-def doctor(client: FlaskClient, world: World) -> str:
-    return api_login(client, world.doctor)
+def doctor(world: World, auth: AuthActions) -> str:
+    return auth.login_as(world.doctor, api=True)
 
 
 def _records() -> int:

@@ -18,17 +18,17 @@ from fdoctor.extensions import db
 from fdoctor.records.bulk_insert import insert_ignoring_duplicates
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import (
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.records import (
+    TERM,
     TODAY,
     World,
-    api_login,
     bp_record,
     make_world,
     post_batch,
     record,
     results,
 )
-from tests.conftest import csrf_token
 
 pytestmark = pytest.mark.db
 
@@ -40,8 +40,8 @@ def world(app: Flask) -> Iterator[World]:
 
 
 @pytest.fixture()
-def doctor(client: FlaskClient, world: World) -> str:
-    return api_login(client, world.doctor)
+def doctor(world: World, auth: AuthActions) -> str:
+    return auth.login_as(world.doctor, api=True)
 
 
 def _count() -> int:
@@ -183,8 +183,10 @@ def test_anonymous_upload_gets_401_json(client: FlaskClient, world: World) -> No
     assert _count() == 0
 
 
-def test_county_auditor_may_not_upload(client: FlaskClient, world: World) -> None:
-    token = api_login(client, world.county)
+def test_county_auditor_may_not_upload(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.county, api=True)
     response = post_batch(client, token, [record(world.resident)])
     assert response.status_code == 403
     assert _count() == 0
@@ -193,10 +195,10 @@ def test_county_auditor_may_not_upload(client: FlaskClient, world: World) -> Non
 def test_queries_per_batch_do_not_grow_with_its_size(
     client: FlaskClient, world: World, doctor: str, count_queries: Any
 ) -> None:
-    from tests.app.records.factories import signed_household
+    from tests.factories.contracts import signed_household
 
     with clock.frozen(TODAY):
-        homes = [signed_household(world.tree.team, members=5) for _ in range(20)]
+        homes = [signed_household(world.tree.team, 5, *TERM) for _ in range(20)]
         db.session.commit()
     people = [p for h in homes for p in h.residents]
     small = [bp_record(p) for p in people[:5]]
@@ -237,10 +239,10 @@ def _upload_in_thread(app: Flask, user_id: int, batch: list[dict[str, Any]], bar
 
 
 def test_concurrent_uploads_of_the_same_records_store_each_once(app: Flask, world: World) -> None:
-    from tests.app.records.factories import signed_household
+    from tests.factories.contracts import signed_household
 
     with clock.frozen(TODAY):
-        homes = [signed_household(world.tree.team, members=5) for _ in range(6)]
+        homes = [signed_household(world.tree.team, 5, *TERM) for _ in range(6)]
         db.session.commit()
     batch = [bp_record(p) for h in homes for p in h.residents]
     threads_n = 6

@@ -14,16 +14,8 @@ from sqlalchemy import func, select
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
-from tests.app.records.factories import (
-    TODAY,
-    World,
-    api_login,
-    bp_record,
-    device,
-    make_world,
-    post_batch,
-    results,
-)
+from tests.conftest import AuthActions
+from tests.factories.records import TODAY, World, bp_record, make_world, post_batch, results
 
 pytestmark = pytest.mark.db
 
@@ -35,9 +27,9 @@ def world(app: Flask) -> Iterator[World]:
 
 
 @pytest.fixture()
-def stored(client: FlaskClient, world: World) -> dict[str, Any]:
+def stored(client: FlaskClient, world: World, auth: AuthActions) -> dict[str, Any]:
     """A blood-pressure record uploaded by the doctor: its payload, id and token."""
-    token = api_login(client, world.doctor)
+    token = auth.login_as(world.doctor, api=True)
     payload = bp_record(world.resident, sbp=150, dbp=95)
     [got] = results(post_batch(client, token, [payload]))
     return {"payload": payload, "id": got["id"], "token": token}
@@ -103,10 +95,10 @@ def test_edit_from_a_stale_version_is_kept_as_a_conflict_and_changes_nothing(
 
 
 def test_two_devices_editing_offline_keep_both_versions(
-    client: FlaskClient, app: Flask, world: World, stored: dict[str, Any]
+    client: FlaskClient, app: Flask, world: World, stored: dict[str, Any], auth: AuthActions
 ) -> None:
-    other = device(app)
-    leader = api_login(other, world.leader)
+    other = app.test_client()
+    leader = auth.on(other).login_as(world.leader, api=True)
     a = results(post_batch(client, stored["token"], [_edit(stored, 1, systolic_bp=140)]))[0]
     b = results(post_batch(other, leader, [_edit(stored, 1, notes="复测后填写")]))[0]
     assert (a["status"], b["status"]) == ("updated", "conflict")
@@ -160,10 +152,10 @@ def test_verified_record_is_not_edited(client: FlaskClient, stored: dict[str, An
 
 
 def test_edit_of_another_teams_record_is_not_found(
-    app: Flask, world: World, stored: dict[str, Any]
+    app: Flask, world: World, stored: dict[str, Any], auth: AuthActions
 ) -> None:
-    stranger = device(app)
-    token = api_login(stranger, world.sibling_doctor)
+    stranger = app.test_client()
+    token = auth.on(stranger).login_as(world.sibling_doctor, api=True)
     [got] = results(post_batch(stranger, token, [_edit(stored, 1, systolic_bp=100)]))
     assert got["errors"] == {"client_uuid": "记录不存在或不在您的管辖范围内"}
     assert _record(stored).systolic_bp == 150
@@ -206,10 +198,10 @@ def test_put_with_a_bad_value_answers_422(client: FlaskClient, stored: dict[str,
 
 
 def test_county_auditor_may_read_but_not_put(
-    app: Flask, world: World, stored: dict[str, Any]
+    app: Flask, world: World, stored: dict[str, Any], auth: AuthActions
 ) -> None:
-    auditor = device(app)
-    token = api_login(auditor, world.county)
+    auditor = app.test_client()
+    token = auth.on(auditor).login_as(world.county, api=True)
     url = f"/api/v1/services/{stored['payload']['client_uuid']}"
     assert auditor.get(url).status_code == 200
     response = auditor.put(url, json=_edit(stored, 1), headers={"X-CSRFToken": token})

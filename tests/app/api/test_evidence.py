@@ -13,15 +13,8 @@ from flask.testing import FlaskClient
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord
-from tests.app.records.factories import (
-    TODAY,
-    World,
-    api_login,
-    bp_record,
-    make_world,
-    record,
-    results,
-)
+from tests.conftest import AuthActions
+from tests.factories.records import TODAY, World, bp_record, make_world, record, results
 
 pytestmark = pytest.mark.db
 
@@ -36,8 +29,8 @@ def world(app: Flask) -> Iterator[World]:
 
 
 @pytest.fixture()
-def doctor(client: FlaskClient, world: World) -> str:
-    return api_login(client, world.doctor)
+def doctor(world: World, auth: AuthActions) -> str:
+    return auth.login_as(world.doctor, api=True)
 
 
 def _post(client: FlaskClient, token: str, records: list[dict], **body: object) -> object:

@@ -7,21 +7,14 @@ from datetime import datetime
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import (
-    TODAY,
-    Device,
-    World,
-    api_login,
-    bp_record,
-    device,
-    make_world,
-    record,
-    signed_household,
-)
+from tests.conftest import AuthActions
+from tests.factories.contracts import signed_household
+from tests.factories.records import TERM, TODAY, World, bp_record, make_world, record
 
 pytestmark = pytest.mark.db
 
@@ -32,14 +25,8 @@ def world(app: Flask) -> Iterator[World]:
         yield make_world()
 
 
-def _client(app: Flask, user: object) -> Device:
-    client = device(app)
-    api_login(client, user)  # type: ignore[arg-type]
-    return client
-
-
-def test_me_names_the_user_and_gives_a_csrf_token(app: Flask, world: World) -> None:
-    body = _client(app, world.doctor).get("/api/v1/me").get_json()
+def test_me_names_the_user_and_gives_a_csrf_token(world: World, auth: AuthActions) -> None:
+    body = auth.client_for(world.doctor, api=True).get("/api/v1/me").get_json()
     assert (body["username"], body["role"], body["team_id"]) == (
         "doc1",
         "doctor",
@@ -49,16 +36,16 @@ def test_me_names_the_user_and_gives_a_csrf_token(app: Flask, world: World) -> N
     assert len(body["csrf_token"]) > 20
 
 
-def test_anonymous_gets_401_in_chinese(client: Device, world: World) -> None:
+def test_anonymous_gets_401_in_chinese(client: FlaskClient, world: World) -> None:
     response = client.get("/api/v1/residents")
     assert response.status_code == 401
     assert response.get_json()["error"] == "未登录或登录已过期"
 
 
 def test_doctor_snapshot_holds_own_team_with_full_ids_and_contract(
-    app: Flask, world: World
+    world: World, auth: AuthActions
 ) -> None:
-    body = _client(app, world.doctor).get("/api/v1/residents").get_json()
+    body = auth.client_for(world.doctor, api=True).get("/api/v1/residents").get_json()
     ids = {r["id"] for r in body["residents"]}
     assert ids == {p.id for p in world.home.residents}
     first = next(r for r in body["residents"] if r["id"] == world.resident.id)
@@ -68,15 +55,15 @@ def test_doctor_snapshot_holds_own_team_with_full_ids_and_contract(
     assert first["household_code"] == world.home.code and body["next_after_id"] is None
 
 
-def test_county_auditor_snapshot_masks_ids(app: Flask, world: World) -> None:
-    body = _client(app, world.county).get("/api/v1/residents").get_json()
+def test_county_auditor_snapshot_masks_ids(world: World, auth: AuthActions) -> None:
+    body = auth.client_for(world.county, api=True).get("/api/v1/residents").get_json()
     assert {r["team_id"] for r in body["residents"]} == {world.tree.team.id, world.tree.team2.id}
     assert all("*" in r["citizen_id"] and r["id_tail"] is None for r in body["residents"])
     assert body["full_ids"] is False
 
 
-def test_snapshot_pages_by_after_id(app: Flask, world: World) -> None:
-    client = _client(app, world.centre)
+def test_snapshot_pages_by_after_id(world: World, auth: AuthActions) -> None:
+    client = auth.client_for(world.centre, api=True)
     first = client.get("/api/v1/residents?limit=3").get_json()
     assert first["count"] == 3 and first["next_after_id"] == first["residents"][-1]["id"]
     rest = client.get(f"/api/v1/residents?limit=3&after_id={first['next_after_id']}").get_json()
@@ -84,24 +71,26 @@ def test_snapshot_pages_by_after_id(app: Flask, world: World) -> None:
     assert not {r["id"] for r in first["residents"]} & {r["id"] for r in rest["residents"]}
 
 
-def test_snapshot_filters_by_team_inside_scope_only(app: Flask, world: World) -> None:
-    client = _client(app, world.doctor)
+def test_snapshot_filters_by_team_inside_scope_only(world: World, auth: AuthActions) -> None:
+    client = auth.client_for(world.doctor, api=True)
     other = client.get(f"/api/v1/residents?team={world.tree.team2.id}").get_json()
     assert other["residents"] == []
 
 
-def test_bad_paging_parameter_gets_a_chinese_400(app: Flask, world: World) -> None:
-    response = _client(app, world.doctor).get("/api/v1/residents?after_id=abc")
+def test_bad_paging_parameter_gets_a_chinese_400(world: World, auth: AuthActions) -> None:
+    response = auth.client_for(world.doctor, api=True).get("/api/v1/residents?after_id=abc")
     assert response.status_code == 400
     assert response.get_json()["error"] == "参数 after_id 应为整数"
 
 
-def test_snapshot_costs_one_query_per_page(app: Flask, world: World, count_queries: object) -> None:
+def test_snapshot_costs_one_query_per_page(
+    world: World, count_queries: object, auth: AuthActions
+) -> None:
     with clock.frozen(TODAY):
         for _ in range(5):
-            signed_household(world.tree.team, members=4)
+            signed_household(world.tree.team, 4, *TERM)
         db.session.commit()
-    client = _client(app, world.doctor)
+    client = auth.client_for(world.doctor, api=True)
     client.get("/api/v1/residents")  # warm: the user and the unit
     with count_queries() as counter:  # type: ignore[operator]
         body = client.get("/api/v1/residents").get_json()
@@ -111,7 +100,9 @@ def test_snapshot_costs_one_query_per_page(app: Flask, world: World, count_queri
     assert counter.count <= 6
 
 
-def test_records_since_returns_changes_in_scope_oldest_first(app: Flask, world: World) -> None:
+def test_records_since_returns_changes_in_scope_oldest_first(
+    world: World, auth: AuthActions
+) -> None:
     with clock.frozen(datetime(2026, 6, 14, 9)):
         day = {"service_date": "2026-06-14"}
         [early] = upload_batch(world.doctor, "pad", [bp_record(world.resident, **day)])
@@ -120,7 +111,7 @@ def test_records_since_returns_changes_in_scope_oldest_first(app: Flask, world: 
     with clock.frozen(datetime(2026, 6, 15, 9)):
         [late] = upload_batch(world.doctor, "pad", [record(world.home.residents[1], "home_visit")])
     db.session.commit()
-    client = _client(app, world.doctor)
+    client = auth.client_for(world.doctor, api=True)
     body = client.get("/api/v1/services?since=2026-06-14T00:00:00").get_json()
     assert [r["type"] for r in body["records"]] == ["hypertension_followup", "home_visit"]
     assert body["records"][0]["resident_name"] == world.resident.name
@@ -128,11 +119,11 @@ def test_records_since_returns_changes_in_scope_oldest_first(app: Flask, world: 
     assert [r["id"] for r in newer["records"]] == [late.id]
 
 
-def test_records_since_pages_with_a_cursor(app: Flask, world: World) -> None:
+def test_records_since_pages_with_a_cursor(world: World, auth: AuthActions) -> None:
     with clock.frozen(TODAY):
         upload_batch(world.doctor, "pad", [record(p) for p in world.home.residents])
         db.session.commit()
-    client = _client(app, world.doctor)
+    client = auth.client_for(world.doctor, api=True)
     first = client.get("/api/v1/services?since=2026-06-01T00:00:00&limit=1").get_json()
     assert len(first["records"]) == 1 and first["next_cursor"]
     second = client.get(f"/api/v1/services?cursor={first['next_cursor']}&limit=1").get_json()
@@ -140,30 +131,30 @@ def test_records_since_pages_with_a_cursor(app: Flask, world: World) -> None:
     assert first["records"][0]["id"] != second["records"][0]["id"]
 
 
-def test_bad_since_gets_a_chinese_400(app: Flask, world: World) -> None:
-    response = _client(app, world.doctor).get("/api/v1/services?since=yesterday")
+def test_bad_since_gets_a_chinese_400(world: World, auth: AuthActions) -> None:
+    response = auth.client_for(world.doctor, api=True).get("/api/v1/services?since=yesterday")
     assert response.status_code == 400
     assert "since 应为 ISO 时间" in response.get_json()["error"]
 
 
-def test_one_record_by_client_id_is_scoped(app: Flask, world: World) -> None:
+def test_one_record_by_client_id_is_scoped(world: World, auth: AuthActions) -> None:
     payload = bp_record(world.resident)
     with clock.frozen(TODAY):
         upload_batch(world.doctor, "pad", [payload])
         db.session.commit()
     url = f"/api/v1/services/{payload['client_uuid']}"
-    body = _client(app, world.leader).get(url).get_json()
+    body = auth.client_for(world.leader, api=True).get(url).get_json()
     assert body["record"]["systolic_bp"] == 132 and body["record"]["version"] == 1
-    response = _client(app, world.sibling_doctor).get(url)
+    response = auth.client_for(world.sibling_doctor, api=True).get(url)
     assert response.status_code == 404
     assert response.get_json()["error"] == "记录不存在或不在您的管辖范围内"
 
 
 def test_huge_numeric_parameters_never_reach_the_database_unchecked(
-    app: Flask, world: World
+    world: World, auth: AuthActions
 ) -> None:
     # Found by schemathesis on PostgreSQL: an id beyond the column's range was a 500.
-    client = _client(app, world.doctor)
+    client = auth.client_for(world.doctor, api=True)
     for query in ("team=99999999999", "after_id=99999999999999999999"):
         response = client.get(f"/api/v1/residents?{query}")
         assert response.status_code == 200, query  # clamped to the range: simply nothing there

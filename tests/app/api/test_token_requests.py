@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from fdoctor.auth.services import issue_api_token
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.records.factories import TODAY, World, bp_record, make_world, results
-from tests.conftest import login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions
+from tests.factories.records import TODAY, World, bp_record, make_world, results
+from tests.factories.users import PASSWORD
 
 pytestmark = pytest.mark.db
 
@@ -65,9 +65,9 @@ def test_token_upload_gets_no_session_cookie(client: FlaskClient, world: World, 
 
 
 def test_a_session_cookie_never_stands_in_for_the_token(
-    client: FlaskClient, world: World, token: str
+    client: FlaskClient, world: World, token: str, auth: AuthActions
 ) -> None:
-    assert login(client, world.leader.username, PASSWORD).status_code == 302
+    assert auth.login(world.leader.username, PASSWORD).status_code == 302
     response = client.get("/api/v1/me", headers=_bearer(token))
     assert response.status_code == 200
     assert response.get_json()["username"] == world.doctor.username  # the token's user
@@ -105,7 +105,7 @@ def test_a_bad_token_gets_401_even_on_reads_that_need_a_login(
     assert "Set-Cookie" not in response.headers
 
 
-def test_a_page_login_still_gets_its_session_cookie(client: FlaskClient, world: World) -> None:
-    response = login(client, world.doctor.username, PASSWORD)
+def test_a_page_login_still_gets_its_session_cookie(world: World, auth: AuthActions) -> None:
+    response = auth.login(world.doctor.username, PASSWORD)
     assert response.status_code == 302
     assert "session=" in response.headers.get("Set-Cookie", "")

@@ -18,8 +18,8 @@ from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from fdoctor.scheduler.jobs import run_job
 from tests.app.access.assessments import SPECIAL
-from tests.app.assessments.conftest import TODAY, World, client_for, score_all_manual
-from tests.conftest import csrf_token
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.assessments import TODAY, World, score_all_manual
 
 pytestmark = pytest.mark.db
 
@@ -104,10 +104,10 @@ def test_the_walk_covers_every_special_route(world: World) -> None:
 
 @pytest.mark.parametrize("who", ROLES)
 def test_each_role_gets_200_403_or_404_on_every_object_route(
-    app: Flask, world: World, who: str
+    app: Flask, world: World, who: str, auth: AuthActions
 ) -> None:
     ids = _build(world)
-    client = client_for(app, world.user(who))
+    client = auth.client_for(world.user(who))
     token = csrf_token(client, "/public/")
     role = ROLE_GROUP.get(who, who)
     failures = []

@@ -18,7 +18,8 @@ from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import TODAY, World, client_for
+from tests.conftest import AuthActions
+from tests.factories.assessments import TODAY, World
 
 pytestmark = pytest.mark.db
 
@@ -64,11 +65,13 @@ def test_two_sessions_saving_at_once_the_second_gets_stale_data_error(
     assert saved.total == Decimal("81.00") and saved.row_version == seen + 1
 
 
-def test_a_stale_page_cannot_overwrite_a_newer_score(app: Flask, world: World) -> None:
+def test_a_stale_page_cannot_overwrite_a_newer_score(
+    app: Flask, world: World, auth: AuthActions
+) -> None:
     assessment_id = _open_l1(world)
     code = _manual_code(assessment_id)
     leader = world.users["leader"]
-    first, second = client_for(app, leader), client_for(app, leader)
+    first, second = auth.client_for(leader), auth.client_for(leader)
     url = f"/assessments/{assessment_id}"
     with clock.frozen(TODAY):
         pages = [c.get(url).get_data(as_text=True) for c in (first, second)]

@@ -16,7 +16,8 @@ from fdoctor.assessments.models import Appeal, Assessment
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import TODAY, World, add_service, score_all_manual
+from tests.factories.assessments import TODAY, World, score_all_manual
+from tests.factories.records import make_record
 
 pytestmark = pytest.mark.db
 
@@ -227,7 +228,9 @@ def _l3(world: World, period: str, status: str, *, current: bool = True) -> Asse
 
 
 def test_records_stay_locked_whatever_is_current_says(world: World) -> None:
-    record = add_service(world.tree.team, world.user("doctor"), date(2026, 9, 10))
+    record = make_record(
+        "consultation", date(2026, 9, 10), team=world.tree.team, doctor=world.user("doctor")
+    )
     # A published L3 of the year that is not (or no longer) the current revision.
     _l3(world, "2026-H2", "superseded", current=False)
     _refused(
@@ -237,7 +240,9 @@ def test_records_stay_locked_whatever_is_current_says(world: World) -> None:
 
 
 def test_a_record_cannot_be_moved_into_a_locked_period(world: World) -> None:
-    record = add_service(world.tree.team, world.user("doctor"), date(2027, 2, 10))
+    record = make_record(
+        "consultation", date(2027, 2, 10), team=world.tree.team, doctor=world.user("doctor")
+    )
     _l3(world, "2026-H2", "published")
     _refused(
         triggers.MSG_RECORD,
@@ -251,7 +256,9 @@ def test_a_record_cannot_be_moved_into_a_locked_period(world: World) -> None:
 
 
 def test_the_verification_review_still_marks_a_locked_record(world: World) -> None:
-    record = add_service(world.tree.team, world.user("doctor"), date(2026, 9, 10))
+    record = make_record(
+        "consultation", date(2026, 9, 10), team=world.tree.team, doctor=world.user("doctor")
+    )
     _l3(world, "2026-H2", "published")
     db.session.execute(
         text("UPDATE service_record SET verification = 'false', version = 2 WHERE id = :i"),

@@ -13,7 +13,8 @@ from fdoctor.assessments.models import Assessment
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import PERIOD, World, client_for
+from tests.conftest import AuthActions
+from tests.factories.assessments import PERIOD, World
 
 pytestmark = pytest.mark.db
 
@@ -42,10 +43,10 @@ def _table(html: str) -> str:
     ],
 )
 def test_the_open_form_offers_only_the_role_level_and_ended_periods(
-    app: Flask, world: World, user: str, level: str, latest: str, offered: int
+    app: Flask, world: World, user: str, level: str, latest: str, offered: int, auth: AuthActions
 ) -> None:
     with clock.frozen(TODAY):
-        html = client_for(app, world.user(user)).get("/assessments/").get_data(as_text=True)
+        html = auth.client_for(world.user(user)).get("/assessments/").get_data(as_text=True)
     assert _options(html, "open-level") == [level]
     periods = _options(html, "open-period")
     assert periods[0] == latest and len(periods) == offered
@@ -54,14 +55,14 @@ def test_the_open_form_offers_only_the_role_level_and_ended_periods(
 
 
 def test_a_bare_visit_opens_on_the_latest_judgeable_period_of_the_role(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     with clock.frozen(TODAY):
         open_assessments("L1", PERIOD)
         open_assessments("L1", "2026-02")
         open_assessments("L2", "2026-Q1")
         db.session.commit()
-        leader = client_for(app, world.user("leader"))
+        leader = auth.client_for(world.user("leader"))
         html = leader.get("/assessments/").get_data(as_text=True)
         table = _table(html)
         assert "2026-03" in table and "2026-02" not in table
@@ -70,14 +71,14 @@ def test_a_bare_visit_opens_on_the_latest_judgeable_period_of_the_role(
         assert 'id="f-period" value="2026-03"' in html
         everything = _table(leader.get("/assessments/?level=&period=").get_data(as_text=True))
         assert "2026-02" in everything and "2026-03" in everything
-        centre = client_for(app, world.user("centre"))
+        centre = auth.client_for(world.user("centre"))
         centre_table = _table(centre.get("/assessments/").get_data(as_text=True))
         assert "2026-Q1" in centre_table and "2026-03" not in centre_table
 
 
-def test_an_empty_period_says_why_in_chinese(app: Flask, world: World) -> None:
+def test_an_empty_period_says_why_in_chinese(app: Flask, world: World, auth: AuthActions) -> None:
     with clock.frozen(TODAY):
-        county = client_for(app, world.user("county"))
+        county = auth.client_for(world.user("county"))
         html = county.get("/assessments/").get_data(as_text=True)
         empty = re.search(r'id="assessment-empty">(.*?)<', html)
         assert empty and empty.group(1) == (
@@ -88,14 +89,14 @@ def test_an_empty_period_says_why_in_chinese(app: Flask, world: World) -> None:
         assert "2026年上半年尚未结束，2026-07-01 起方可开启三级考核" in not_ended
         wrong_kind = county.get("/assessments/?level=L3&period=2026-Q1").get_data(as_text=True)
         assert "不按「2026年第1季度」考核" in wrong_kind
-        leader = client_for(app, world.user("leader"))
+        leader = auth.client_for(world.user("leader"))
         html = leader.get("/assessments/?level=L2&period=2026-Q1").get_data(as_text=True)
         assert "尚未开启。开启后将在此列出。" in html  # a leader cannot open L2
 
 
-def test_a_period_offered_by_the_form_opens(app: Flask, world: World) -> None:
+def test_a_period_offered_by_the_form_opens(app: Flask, world: World, auth: AuthActions) -> None:
     with clock.frozen(TODAY):
-        client = client_for(app, world.user("centre"))
+        client = auth.client_for(world.user("centre"))
         html = client.get("/assessments/").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
         assert token
@@ -118,11 +119,11 @@ def test_a_period_offered_by_the_form_opens(app: Flask, world: World) -> None:
     ],
 )
 def test_an_empty_dashboard_opens_on_the_latest_judgeable_period_with_a_message(
-    app: Flask, world: World, user: str, period: str, label: str
+    app: Flask, world: World, user: str, period: str, label: str, auth: AuthActions
 ) -> None:
     with clock.frozen(TODAY):
         html = (
-            client_for(app, world.user(user)).get("/assessments/dashboard").get_data(as_text=True)
+            auth.client_for(world.user(user)).get("/assessments/dashboard").get_data(as_text=True)
         )
     note = re.search(r'id="dashboard-note">(.*?)<', html)
     assert note and note.group(1).startswith(f"{label}的") and "尚未开启" in note.group(1)
@@ -131,13 +132,13 @@ def test_an_empty_dashboard_opens_on_the_latest_judgeable_period_with_a_message(
 
 
 def test_a_dashboard_prefers_the_latest_period_and_says_when_it_is_not_opened(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     with clock.frozen(date(2026, 3, 2)):
         open_assessments("L1", "2026-02")
         db.session.commit()
     with clock.frozen(TODAY):
-        client = client_for(app, world.user("centre"))
+        client = auth.client_for(world.user("centre"))
         older = client.get("/assessments/dashboard").get_data(as_text=True)
         # Only L1 exists: the centre sees its teams' February, told March is not opened yet.
         assert "月度自查 2026-02" in older

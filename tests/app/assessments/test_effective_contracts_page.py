@@ -11,18 +11,20 @@ from sqlalchemy import select
 from fdoctor.assessments.models import Assessment
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import PERIOD, World, add_contract, client_for
-from tests.factories import make_household
+from tests.conftest import AuthActions
+from tests.factories.assessments import PERIOD, World
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
 
 pytestmark = pytest.mark.db
 
 
 def test_the_a3_page_shows_the_service_that_made_each_contract_effective(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     # A second household of the team, signed, never served: in force but not effective.
     idle = make_household(world.tree.team, members=1)
-    unserved = add_contract(idle, date(2025, 9, 1), date(2027, 8, 31))
+    unserved = make_contract(idle, None, date(2025, 9, 1), date(2027, 8, 31))
     db.session.commit()
     open_assessments("L1", PERIOD)
     db.session.commit()
@@ -33,7 +35,7 @@ def test_the_a3_page_shows_the_service_that_made_each_contract_effective(
     a3 = next(i for i in a.items if i.code == "A3")
     assert (a3.numerator, a3.denominator) == (1, 2)
     html = (
-        client_for(app, world.user("leader"))
+        auth.client_for(world.user("leader"))
         .get(f"/assessments/{a.id}/items/A3/records")
         .get_data(as_text=True)
     )

@@ -25,8 +25,9 @@ from fdoctor.contracts.models import Contract, ContractMember
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.scheduler.jobs import JOBS, JobError, plan, run_job, scheduled_run_date
-from tests.app.assessments.conftest import TODAY, World, add_contract, score_all_manual
-from tests.factories import make_household
+from tests.factories.assessments import TODAY, World, score_all_manual
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
 
 pytestmark = pytest.mark.db
 
@@ -90,10 +91,10 @@ def test_running_a_period_job_twice_changes_nothing_the_second_time(
 
 
 def test_contract_expiry_twice_on_the_same_day_changes_nothing(world: World) -> None:
-    ending = make_household(world.tree.team2)
-    add_contract(ending, date(2025, 4, 1), date(2026, 3, 31))
-    soon = make_household(world.tree.team2)
-    add_contract(soon, date(2025, 4, 20), date(2026, 4, 19))
+    ending = make_household(world.tree.team2, members=2)
+    make_contract(ending, None, date(2025, 4, 1), date(2026, 3, 31))
+    soon = make_household(world.tree.team2, members=2)
+    make_contract(soon, None, date(2025, 4, 20), date(2026, 4, 19))
     db.session.commit()
     first = run_job("contract_expiry", day=date(2026, 4, 2))
     after_first = _snapshot()
@@ -104,8 +105,8 @@ def test_contract_expiry_twice_on_the_same_day_changes_nothing(world: World) -> 
 
 def test_a_day_job_for_a_later_day_is_refused_and_changes_nothing(world: World) -> None:
     """The clock says 2026-04-02: expiring on 2026-05-01 would end a contract still running."""
-    ending = make_household(world.tree.team2)
-    contract = add_contract(ending, date(2025, 4, 20), date(2026, 4, 19))
+    ending = make_household(world.tree.team2, members=2)
+    contract = make_contract(ending, None, date(2025, 4, 20), date(2026, 4, 19))
     db.session.commit()
     before = _snapshot()
     with pytest.raises(JobError, match="不能为将来的日期 2026-05-01"):
@@ -120,8 +121,8 @@ def test_a_day_job_for_a_later_day_is_refused_and_changes_nothing(world: World) 
 
 
 def test_contract_expiry_expires_past_contracts_and_frees_their_members(world: World) -> None:
-    ending = make_household(world.tree.team2)
-    contract = add_contract(ending, date(2025, 4, 1), date(2026, 3, 31))
+    ending = make_household(world.tree.team2, members=2)
+    contract = make_contract(ending, None, date(2025, 4, 1), date(2026, 3, 31))
     db.session.commit()
     run_job("contract_expiry", day=date(2026, 4, 1))
     assert contract.status == "expired"

@@ -21,7 +21,7 @@ from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
-from tests.app.assessments.conftest import World, score_all_manual
+from tests.factories.assessments import World, score_all_manual
 
 pytestmark = pytest.mark.db
 

@@ -28,9 +28,11 @@ from fdoctor.extensions import db
 from fdoctor.households.models import Household, Resident
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
-from tests import metrics_factories as f
 from tests.app.assessments.test_metrics_equivalence import assert_same
-from tests.factories import make_tree
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household, make_pregnancy, make_resident
+from tests.factories.org import make_tree
+from tests.factories.users import team_doctor
 
 pytestmark = pytest.mark.db
 
@@ -59,7 +61,7 @@ class _Records:
         self.rng = rng
         self.teams = teams
         self.rows: list[dict[str, Any]] = []
-        self.doctors = {team.id: f.doctor(team).id for team in teams}
+        self.doctors = {team.id: team_doctor(team).id for team in teams}
 
     def add(self, person: Resident, home: Household, type_: str, day: date) -> None:
         rng = self.rng
@@ -97,14 +99,14 @@ def _populate(seed: int) -> None:
     teams = [t.team, t.team2, t.other_team]
     records = _Records(rng, teams)
     homes = [
-        f.household(t.team, t.station),
-        f.household(t.team, t.station),
-        f.household(t.team),
-        f.household(t.team2, t.station),  # a team2 household at the station
-        f.household(t.team2),
-        f.household(t.team2),
-        f.household(t.other_team),
-        f.household(t.other_team),
+        make_household(t.team, station=t.station),
+        make_household(t.team, station=t.station),
+        make_household(t.team),
+        make_household(t.team2, station=t.station),  # a team2 household at the station
+        make_household(t.team2),
+        make_household(t.team2),
+        make_household(t.other_team),
+        make_household(t.other_team),
     ]
     for number in range(42):
         home = homes[number % len(homes)]
@@ -125,7 +127,7 @@ def _populate(seed: int) -> None:
                 tags.append("tuberculosis")
                 tb_start = _month_end_heavy(rng, date(2024, 3, 1), date(2026, 12, 31))
             status = "inactive" if rng.random() < 0.08 else "active"
-            person = f.resident(home, born, *tags, status=status, tb_start=tb_start)
+            person = make_resident(home, born, *tags, status=status, tb_start=tb_start)
             people.append(person)
             _records_of(records, person, home)
         _contracts(rng, home, people, number)
@@ -169,7 +171,7 @@ def _records_of(records: _Records, person: Resident, home: Household) -> None:
                     lmp - timedelta(days=3),  # before the LMP: no schedule
                 ]
             )
-            f.pregnancy(person, lmp, delivered)
+            make_pregnancy(person, lmp, delivered)
             edges = [
                 lmp + timedelta(weeks=weeks, days=days)
                 for weeks in (0, 12, 13, 16, 20, 21, 24, 25, 28, 36, 37, 40, 41)
@@ -193,10 +195,10 @@ def _contracts(rng: random.Random, home: Household, people: list[Resident], numb
     if choice == 0:
         return  # never signed
     if choice == 1:
-        f.contract(home, people, date(2024, 1, 1), date(2024, 12, 31), status="renewed")
-        f.contract(home, people, date(2025, 1, 1), date(2026, 12, 31))
+        make_contract(home, people, date(2024, 1, 1), date(2024, 12, 31), status="renewed")
+        make_contract(home, people, date(2025, 1, 1), date(2026, 12, 31))
     elif choice == 2:
-        f.contract(
+        make_contract(
             home,
             people,
             date(2025, 3, 1),
@@ -205,15 +207,15 @@ def _contracts(rng: random.Random, home: Household, people: list[Resident], numb
             terminated_on=_day(rng, date(2025, 6, 1), date(2026, 10, 1)),
         )
     elif choice == 3:
-        f.contract(home, people[1:], date(2025, 1, 1), date(2026, 12, 31), removed=people[:1])
+        make_contract(home, people[1:], date(2025, 1, 1), date(2026, 12, 31), removed=people[:1])
     elif choice == 4:
         # Two overlapping contracts: residents counted once.
-        f.contract(home, people, date(2025, 1, 1), date(2026, 12, 31))
-        f.contract(home, people[:2], date(2025, 7, 1), date(2026, 6, 30), status="expired")
+        make_contract(home, people, date(2025, 1, 1), date(2026, 12, 31))
+        make_contract(home, people[:2], date(2025, 7, 1), date(2026, 6, 30), status="expired")
     elif choice == 5:
-        f.contract(home, people, date(2025, 5, 15), date(2026, 5, 14), status="expired")
+        make_contract(home, people, date(2025, 5, 15), date(2026, 5, 14), status="expired")
     else:
-        f.contract(home, people, date(2024, 6, 1), date(2026, 12, 31))
+        make_contract(home, people, date(2024, 6, 1), date(2026, 12, 31))
 
 
 @pytest.fixture()

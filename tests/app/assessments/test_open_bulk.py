@@ -26,7 +26,7 @@ from fdoctor.core import clock
 from fdoctor.core.periods import parse_period
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
-from tests.app.assessments.conftest import PERIOD, TODAY, World, score_all_manual
+from tests.factories.assessments import PERIOD, TODAY, World, score_all_manual
 
 pytestmark = pytest.mark.db
 

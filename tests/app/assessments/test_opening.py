@@ -10,7 +10,7 @@ from fdoctor.assessments.models import Assessment, AssessmentItem
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import PERIOD, World
+from tests.factories.assessments import PERIOD, World
 
 pytestmark = pytest.mark.db
 

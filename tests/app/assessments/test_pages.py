@@ -19,15 +19,9 @@ from fdoctor.auth.models import User
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.scheduler.jobs import run_job
-from tests.app.assessments.conftest import (
-    PERIOD,
-    TODAY,
-    World,
-    client_for,
-    make_user,
-    score_all_manual,
-)
-from tests.conftest import csrf_token
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.assessments import PERIOD, TODAY, World, score_all_manual
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -43,10 +37,10 @@ def _l1(world: World) -> Assessment:
 
 
 def test_the_team_leader_scores_submits_publishes_and_acknowledges_through_the_pages(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     a = _l1(world)
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     page = f"/assessments/{a.id}"
     token = csrf_token(client, page)
     form = {"csrf_token": token}
@@ -69,10 +63,10 @@ def test_the_team_leader_scores_submits_publishes_and_acknowledges_through_the_p
 
 
 def test_a_refused_step_shows_the_chinese_reason_and_changes_nothing(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     a = _l1(world)
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     token = csrf_token(client, f"/assessments/{a.id}")
     response = client.post(
         f"/assessments/{a.id}/acknowledge", data={"csrf_token": token}, follow_redirects=True
@@ -89,10 +83,10 @@ def test_a_refused_step_shows_the_chinese_reason_and_changes_nothing(
 
 
 def test_the_scoring_page_explains_every_metric_and_links_to_its_records(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     a = _l1(world)
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     html = client.get(f"/assessments/{a.id}").get_data(as_text=True)
     assert "分子 2 / 分母 20" in html  # A1: two signed residents of twenty
     assert "达到目标 35% 得满分" in html  # the index's explanation
@@ -104,9 +98,11 @@ def test_the_scoring_page_explains_every_metric_and_links_to_its_records(
     assert "共 3 条记录" in volume and "门诊/咨询" in volume
 
 
-def test_an_assessment_out_of_scope_is_not_found(app: Flask, world: World) -> None:
+def test_an_assessment_out_of_scope_is_not_found(
+    app: Flask, world: World, auth: AuthActions
+) -> None:
     a = _l1(world)
-    client = client_for(app, world.user("other_leader"))
+    client = auth.client_for(world.user("other_leader"))
     assert client.get(f"/assessments/{a.id}").status_code == 404
     assert client.get(f"/assessments/{a.id}/sheet.pdf").status_code == 404
     token = csrf_token(client, "/assessments/")
@@ -114,22 +110,22 @@ def test_an_assessment_out_of_scope_is_not_found(app: Flask, world: World) -> No
 
 
 def test_the_list_filters_by_level_and_shows_overdue_and_reminders(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     _l1(world)
     open_assessments("L2", "2026-Q1")
     db.session.commit()
     run_job("remind_l1", period=PERIOD)
-    client = client_for(app, world.user("centre"))
+    client = auth.client_for(world.user("centre"))
     html = client.get("/assessments/?level=L2").get_data(as_text=True)
     assert "东街一队" in html and "东街二队" in html and "城关一队" not in html
     assert html.count("二级考核 · 季度考核") >= 2 and "月度自查尚未提交" in html
 
 
 def test_opening_from_the_page_is_limited_to_the_role_level_and_own_unit(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     token = csrf_token(client, "/assessments/")
     response = client.post(
         "/assessments/open", data={"csrf_token": token, "level": "L1", "period": PERIOD}
@@ -151,12 +147,12 @@ def test_opening_from_the_page_is_limited_to_the_role_level_and_own_unit(
 
 
 def test_the_assessment_sheet_pdf_has_the_chinese_text_and_the_total(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     a = _l1(world)
     score_all_manual(a, world.user("leader"), {"A4": Decimal(2)})
     db.session.commit()
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     response = client.get(f"/assessments/{a.id}/sheet.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
@@ -166,11 +162,13 @@ def test_the_assessment_sheet_pdf_has_the_chinese_text_and_the_total(
     assert "考核人" in compact
 
 
-def test_the_assessment_sheet_excel_has_points_as_numbers(app: Flask, world: World) -> None:
+def test_the_assessment_sheet_excel_has_points_as_numbers(
+    app: Flask, world: World, auth: AuthActions
+) -> None:
     a = _l1(world)
     score_all_manual(a, world.user("leader"))
     db.session.commit()
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     response = client.get(f"/assessments/{a.id}/sheet.xlsx")
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = {row[0]: row for row in sheet.iter_rows(values_only=True) if row and row[0]}
@@ -179,7 +177,7 @@ def test_the_assessment_sheet_excel_has_points_as_numbers(app: Flask, world: Wor
     assert total_row[6] == pytest.approx(float(a.total))
 
 
-def test_rectification_through_the_pages(app: Flask, world: World) -> None:
+def test_rectification_through_the_pages(app: Flask, world: World, auth: AuthActions) -> None:
     open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
@@ -190,13 +188,13 @@ def test_rectification_through_the_pages(app: Flask, world: World) -> None:
     steps.acknowledge(a, world.user("leader"), today=TODAY)
     db.session.commit()
     rect = db.session.scalar(select(Rectification).where(Rectification.code == "A4"))
-    leader = client_for(app, world.user("leader"))
+    leader = auth.client_for(world.user("leader"))
     token = csrf_token(leader, f"/assessments/{a.id}")
     leader.post(
         f"/assessments/rectifications/{rect.id}/rectify",
         data={"csrf_token": token, "evidence": "已补公示"},
     )
-    centre = client_for(app, world.user("centre"))
+    centre = auth.client_for(world.user("centre"))
     token = csrf_token(centre, f"/assessments/{a.id}")
     centre.post(
         f"/assessments/rectifications/{rect.id}/verify",
@@ -207,7 +205,9 @@ def test_rectification_through_the_pages(app: Flask, world: World) -> None:
     assert "已核验" in centre.get("/assessments/rectifications").get_data(as_text=True)
 
 
-def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> None:
+def test_the_appeal_and_answer_through_the_pages(
+    app: Flask, world: World, auth: AuthActions
+) -> None:
     open_assessments("L2", "2026-Q1")
     a = db.session.scalar(
         select(Assessment).where(Assessment.level == "L2", Assessment.unit_id == world.tree.team.id)
@@ -216,7 +216,7 @@ def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> No
     steps.submit(a, world.user("centre"))
     steps.publish(a, world.user("centre"), today=TODAY)
     db.session.commit()
-    leader = client_for(app, world.user("leader"))
+    leader = auth.client_for(world.user("leader"))
     token = csrf_token(leader, f"/assessments/{a.id}")
     leader.post(
         f"/assessments/{a.id}/appeal",
@@ -224,7 +224,7 @@ def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> No
     )
     db.session.expire_all()
     assert a.status == "appealed"
-    centre = client_for(app, world.user("centre"))
+    centre = auth.client_for(world.user("centre"))
     token = csrf_token(centre, f"/assessments/{a.id}")
     appeal_id = a.appeals[0].id
     response = centre.post(
@@ -247,7 +247,9 @@ def test_the_appeal_and_answer_through_the_pages(app: Flask, world: World) -> No
     )
 
 
-def test_dashboards_give_a_table_and_chart_data_per_level(app: Flask, world: World) -> None:
+def test_dashboards_give_a_table_and_chart_data_per_level(
+    app: Flask, world: World, auth: AuthActions
+) -> None:
     open_assessments("L2", "2026-Q1")
     for a in db.session.scalars(
         select(Assessment).where(Assessment.institution_id == world.tree.institution.id)
@@ -255,19 +257,19 @@ def test_dashboards_give_a_table_and_chart_data_per_level(app: Flask, world: Wor
         score_all_manual(a, world.user("centre"))
         steps.submit(a, world.user("centre"))
     db.session.commit()
-    centre = client_for(app, world.user("centre"))
+    centre = auth.client_for(world.user("centre"))
     html = centre.get("/assessments/dashboard").get_data(as_text=True)
     assert "团队排名" in html and "data-chart-url" in html and "<script>" not in html
     data = centre.get("/assessments/dashboard/data.json").get_json()
     assert (
         sorted(data["labels"]) == ["东街一队", "东街二队"] and len(data["datasets"][0]["data"]) == 2
     )
-    leader = client_for(app, world.user("leader"))
+    leader = auth.client_for(world.user("leader"))
     team = leader.get("/assessments/dashboard/data.json").get_json()
     assert "A1 签约覆盖率" in team["labels"]
-    county = client_for(app, world.user("county"))
+    county = auth.client_for(world.user("county"))
     assert "各机构三级考核" in county.get("/assessments/dashboard").get_data(as_text=True)
-    city = client_for(app, world.user("city"))
+    city = auth.client_for(world.user("city"))
     assert "各县区市级年度考核" in city.get("/assessments/dashboard").get_data(as_text=True)
     assert (
         leader.get(
@@ -298,14 +300,14 @@ def test_the_public_board_needs_no_login_and_shows_no_personal_data(
     )
 
 
-def test_notifications_and_workload_pages(app: Flask, world: World) -> None:
+def test_notifications_and_workload_pages(app: Flask, world: World, auth: AuthActions) -> None:
     run_job("open_l1", period=PERIOD)
     run_job("remind_l1", period=PERIOD)
     run_job("workload_report", period=PERIOD)
-    leader = client_for(app, world.user("leader"))
+    leader = auth.client_for(world.user("leader"))
     notes = leader.get("/assessments/notifications").get_data(as_text=True)
     assert "东街一队：2026年3月月度自查尚未提交" in notes and "东街二队" not in notes
-    county = client_for(app, world.user("county"))
+    county = auth.client_for(world.user("county"))
     listing = county.get("/assessments/workload").get_data(as_text=True)
     assert "甲区" in listing and "乙县" not in listing
     report_id = int(re.search(r"/assessments/workload/(\d+)\"", listing).group(1))
@@ -330,21 +332,23 @@ def test_notifications_and_workload_pages(app: Flask, world: World) -> None:
         Decimal(0),
     )
     assert expected > 0 and Decimal(str(values[2][-1])) == expected
-    other = client_for(app, world.user("other_county"))
+    other = auth.client_for(world.user("other_county"))
     assert other.get(f"/assessments/workload/{report_id}").status_code == 404
     assert db.session.scalar(select(Notification.id).limit(1)) is not None
 
 
-def test_the_l4_page_shows_the_seed_and_the_reproduction_check(app: Flask, world: World) -> None:
+def test_the_l4_page_shows_the_seed_and_the_reproduction_check(
+    app: Flask, world: World, auth: AuthActions
+) -> None:
 
     from fdoctor.assessments.l4 import draw_l4_spot_check
 
     draw_l4_spot_check(2025, seed=42)
     db.session.commit()
-    city = client_for(app, world.user("city"))
+    city = auth.client_for(world.user("city"))
     html = city.get("/assessments/l4/2025").get_data(as_text=True)
     assert 'id="draw-seed">42<' in html and "一致" in html
-    county = client_for(app, world.user("county"))
+    county = auth.client_for(world.user("county"))
     assert "乙县" not in county.get("/assessments/l4/2025").get_data(as_text=True)
 
 
@@ -372,12 +376,12 @@ def _publish_all_l1() -> None:
     ],
 )
 def test_pages_make_the_same_number_of_queries_whatever_the_number_of_teams(
-    app: Flask, world: World, count_queries: object, path: str
+    app: Flask, world: World, count_queries: object, path: str, auth: AuthActions
 ) -> None:
     from fdoctor.org.services import add_unit
 
     institution_id = world.tree.institution.id
-    client = client_for(app, world.user("centre"))
+    client = auth.client_for(world.user("centre"))
     open_assessments("L1", PERIOD)
     _publish_all_l1()
 
@@ -398,14 +402,14 @@ def test_pages_make_the_same_number_of_queries_whatever_the_number_of_teams(
 
 
 def test_the_list_flags_an_unsubmitted_assessment_once_past_its_due_date(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     from datetime import date
 
     from fdoctor.core import clock
 
     _l1(world)
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     with clock.frozen(date(2026, 4, 5)):  # the due date itself is on time
         assert 'badge text-bg-danger">逾期' not in client.get("/assessments/").get_data(
             as_text=True

@@ -30,8 +30,8 @@ from fdoctor.reports.settlement_sheet import (
     build_distribution_pdf,
     build_settlement_pdf,
 )
-from tests.app.assessments.conftest import PERIOD, World, client_for
-from tests.conftest import csrf_token
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.assessments import PERIOD, World
 
 BOLD = "<b>粗体</b>"
 LINK = '<a href="http://phish.example/login">请点此处登录</a>'
@@ -60,7 +60,7 @@ def assert_plain_pdf(pdf: bytes, *literals: str) -> None:
 @pytest.mark.db
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_markup_in_an_assessment_reason_prints_as_text(
-    app: Flask, world: World, payload: str
+    app: Flask, world: World, payload: str, auth: AuthActions
 ) -> None:
     open_assessments("L1", PERIOD)
     db.session.commit()
@@ -68,7 +68,7 @@ def test_markup_in_an_assessment_reason_prints_as_text(
         select(Assessment).where(Assessment.level == "L1", Assessment.unit_id == world.tree.team.id)
     )
     assert a is not None
-    client = client_for(app, world.user("leader"))
+    client = auth.client_for(world.user("leader"))
     page = f"/assessments/{a.id}"
     token = csrf_token(client, page)
     form = {"csrf_token": token}

@@ -21,8 +21,8 @@ from fdoctor.assessments.opening import open_assessments
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.scheduler.jobs import JobError, run_job
-from tests.app.assessments.conftest import World, client_for
-from tests.conftest import csrf_token
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.assessments import World
 
 pytestmark = pytest.mark.db
 
@@ -133,10 +133,17 @@ def test_the_opening_service_refuses_the_last_day_and_opens_the_day_after(
 
 @pytest.mark.parametrize(("job", "level", "period", "last", "role"), CASES, ids=IDS)
 def test_the_open_form_refuses_the_last_day_in_chinese_and_opens_the_day_after(
-    app: Flask, world: World, job: str, level: str, period: str, last: date, role: str
+    app: Flask,
+    world: World,
+    job: str,
+    level: str,
+    period: str,
+    last: date,
+    role: str,
+    auth: AuthActions,
 ) -> None:
     with clock.frozen(_last_minute(last)):
-        client = client_for(app, world.user(role))
+        client = auth.client_for(world.user(role))
         token = csrf_token(client, "/assessments/")
         refused = client.post(
             "/assessments/open",
@@ -183,11 +190,11 @@ def test_the_draw_job_refuses_the_last_day_and_draws_the_day_after(
 
 
 def test_the_draw_page_refuses_the_last_day_in_chinese_and_draws_the_day_after(
-    app: Flask, world: World
+    app: Flask, world: World, auth: AuthActions
 ) -> None:
     last = date(2026, 12, 31)
     with clock.frozen(_last_minute(last)):
-        client = client_for(app, world.user("city"))
+        client = auth.client_for(world.user("city"))
         token = csrf_token(client, "/assessments/l4/2026")
         refused = client.post(
             "/assessments/l4/2026/draw", data={"csrf_token": token}, follow_redirects=True

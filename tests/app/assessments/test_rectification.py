@@ -13,7 +13,7 @@ from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import Assessment, Rectification
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import TODAY, World, score_all_manual
+from tests.factories.assessments import TODAY, World, score_all_manual
 
 pytestmark = pytest.mark.db
 

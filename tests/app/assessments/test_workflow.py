@@ -13,7 +13,7 @@ from fdoctor.assessments.errors import AssessmentError
 from fdoctor.assessments.models import ASSESSMENT_STATUSES, Assessment
 from fdoctor.assessments.opening import open_assessments
 from fdoctor.extensions import db
-from tests.app.assessments.conftest import PERIOD, TODAY, World, score_all_manual
+from tests.factories.assessments import PERIOD, TODAY, World, score_all_manual
 
 pytestmark = pytest.mark.db
 

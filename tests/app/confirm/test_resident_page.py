@@ -22,15 +22,10 @@ from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.models import SurveyRecordCheck, SurveyResponse
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_record,
-    add_resident,
-    login_as,
-    make_world,
-)
+from tests.conftest import AuthActions
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_record, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -44,9 +39,9 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _signed(world: World) -> tuple[Contract, Resident, Resident, list[ServiceRecord]]:
-    household = add_household(world.tree.team)
+    household = make_household(world.tree.team)
     first, second = add_resident(household), add_resident(household)
-    contract = add_contract(household, [first, second], date(2026, 1, 1), date(2026, 12, 31))
+    contract = make_contract(household, [first, second], date(2026, 1, 1), date(2026, 12, 31))
     doctor = world.users["doctor"]
     visits = [
         add_record(first, "home_visit", date(2026, 11, 2), doctor, contract=contract),
@@ -158,7 +153,7 @@ def test_forged_altered_expired_and_foreign_links_are_refused(app: Flask, world:
         wrong_key = URLSafeSerializer("x" * 40, salt="fdoctor.resident-confirm.v1").dumps(
             {"c": contract.id, "r": first.id, "x": "2027-01-01"}
         )
-    stranger = add_resident(add_household(world.tree.team))
+    stranger = add_resident(make_household(world.tree.team))
     db.session.commit()
     client = app.test_client()
     with clock.frozen(TODAY):
@@ -202,12 +197,11 @@ def test_answers_from_one_address_are_rate_limited(app: Flask, world: World) -> 
 
 
 def test_receipt_shows_a_qr_code_to_the_team_and_the_agreement_carries_one(
-    app: Flask, world: World
+    client: FlaskClient, app: Flask, world: World, auth: AuthActions
 ) -> None:
     contract, first, _, visits = _signed(world)
-    client = app.test_client()
     with clock.frozen(TODAY):
-        login_as(client, world.users["doctor"])
+        auth.login_as(world.users["doctor"])
         receipt = client.get(f"/r/receipt/{visits[0].id}")
         html = receipt.get_data(as_text=True)
         pdf = client.get(f"/contracts/{contract.id}/agreement.pdf")
@@ -216,7 +210,7 @@ def test_receipt_shows_a_qr_code_to_the_team_and_the_agreement_carries_one(
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     with clock.frozen(TODAY):
         other_team, city = app.test_client(), app.test_client()
-        login_as(other_team, world.users["doctor2"])  # another team: not in scope
+        auth.on(other_team).login_as(world.users["doctor2"])  # another team: not in scope
         assert other_team.get(f"/r/receipt/{visits[0].id}").status_code == 404
-        login_as(city, world.users["city"])  # not a role that hands out receipts
+        auth.on(city).login_as(world.users["city"])  # not a role that hands out receipts
         assert city.get(f"/r/receipt/{visits[0].id}").status_code == 403

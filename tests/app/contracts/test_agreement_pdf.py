@@ -19,7 +19,8 @@ from fdoctor.reports.agreement import (
     AgreementPackage,
     build_agreement_pdf,
 )
-from tests.contracts_factories import World, log_in, sign
+from tests.conftest import AuthActions
+from tests.factories.contracts import World
 
 pytestmark = pytest.mark.db
 
@@ -31,7 +32,7 @@ def _text(pdf: bytes) -> str:
 
 def _contract(world: World) -> Contract:
     elderly = world.packages["ELDERLY"].id
-    return sign(world, "h1", ["elder", "wife"], 2, packages={elderly: 1})
+    return world.sign("h1", ["elder", "wife"], 2, packages={elderly: 1})
 
 
 def test_agreement_is_in_chinese_with_both_copies(world: World) -> None:
@@ -92,10 +93,12 @@ def test_markup_characters_in_an_address_are_printed_as_text() -> None:
     assert "东街1号 & 2号" in text and "东街<社区>卫生服务中心" in text
 
 
-def test_agreement_route_serves_the_pdf(client: FlaskClient, world: World) -> None:
+def test_agreement_route_serves_the_pdf(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     contract = _contract(world)
     db.session.commit()
-    log_in(client, world, "doctor")
+    auth.login_as(world.users["doctor"])
     response = client.get(f"/contracts/{contract.id}/agreement.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"

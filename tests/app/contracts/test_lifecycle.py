@@ -18,13 +18,14 @@ from fdoctor.contracts.services import (
 )
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.contracts_factories import TODAY, World, log_in, sign
+from tests.conftest import AuthActions
+from tests.factories.contracts import TODAY, World
 
 pytestmark = pytest.mark.db
 
 
 def _signed(world: World, members: list[str] | None = None, years: int = 1) -> Contract:
-    contract = sign(world, "h1", members or ["elder", "wife"], years)
+    contract = world.sign("h1", members or ["elder", "wife"], years)
     assert isinstance(contract, Contract)
     db.session.commit()
     return contract
@@ -53,9 +54,11 @@ def _renewal(world: World, old: Contract, start: date, years: int = 1) -> SignRe
 # --- paper copies ---------------------------------------------------------------------------
 
 
-def test_both_copies_signed_are_recorded(client: FlaskClient, world: World) -> None:
+def test_both_copies_signed_are_recorded(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     contract = _signed(world)
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     response = client.post(f"/contracts/{contract.id}/copies", data={"csrf_token": token})
     assert response.status_code == 302
     db.session.expire_all()
@@ -65,9 +68,11 @@ def test_both_copies_signed_are_recorded(client: FlaskClient, world: World) -> N
     assert saved.copies_signed_at == datetime(2026, 3, 10, 9, 0, 0)
 
 
-def test_copies_are_not_recorded_twice(client: FlaskClient, world: World) -> None:
+def test_copies_are_not_recorded_twice(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     contract = _signed(world)
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     client.post(f"/contracts/{contract.id}/copies", data={"csrf_token": token})
     with clock.frozen(TODAY + timedelta(days=1)):
         client.post(f"/contracts/{contract.id}/copies", data={"csrf_token": token})
@@ -78,9 +83,11 @@ def test_copies_are_not_recorded_twice(client: FlaskClient, world: World) -> Non
     assert saved is not None and saved.copies_signed_at == datetime(2026, 3, 10, 9, 0, 0)
 
 
-def test_contract_page_offers_the_agreement_download(client: FlaskClient, world: World) -> None:
+def test_contract_page_offers_the_agreement_download(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     contract = _signed(world)
-    log_in(client, world, "county")
+    auth.login_as(world.users["county"])
     html = client.get(f"/contracts/{contract.id}").get_data(as_text=True)
     assert f"/contracts/{contract.id}/agreement.pdf" in html
     assert "续约" not in html and "登记：两份协议均已签字" not in html  # read-only role
@@ -89,9 +96,9 @@ def test_contract_page_offers_the_agreement_download(client: FlaskClient, world:
 # --- termination ----------------------------------------------------------------------------
 
 
-def test_termination_needs_a_reason(client: FlaskClient, world: World) -> None:
+def test_termination_needs_a_reason(client: FlaskClient, world: World, auth: AuthActions) -> None:
     contract = _signed(world)
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     response = client.post(
         f"/contracts/{contract.id}/terminate", data={"csrf_token": token, "reason": " "}
     )
@@ -102,10 +109,10 @@ def test_termination_needs_a_reason(client: FlaskClient, world: World) -> None:
 
 
 def test_termination_ends_the_contract_and_its_memberships(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
     contract = _signed(world)
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     response = client.post(
         f"/contracts/{contract.id}/terminate",
         data={"csrf_token": token, "reason": "迁往外地居住"},
@@ -132,7 +139,7 @@ def test_terminated_contract_cannot_be_terminated_again(world: World) -> None:
 def test_terminated_resident_can_sign_again(world: World) -> None:
     contract = _signed(world, ["elder"])
     terminate_contract(contract, "更换团队", today=TODAY)
-    again = sign(world, "h1", ["elder"], 1)
+    again = world.sign("h1", ["elder"], 1)
     assert isinstance(again, Contract) and again.status == "active"
 
 
@@ -172,17 +179,19 @@ def test_renewal_of_a_terminated_contract_is_refused(world: World) -> None:
         renew_contract(old, _renewal(world, old, TODAY), world.users["doctor"], today=TODAY)
 
 
-def test_renewal_page_starts_from_the_old_contract(client: FlaskClient, world: World) -> None:
+def test_renewal_page_starts_from_the_old_contract(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     old = _signed(world)
-    log_in(client, world, "doctor")
+    auth.login_as(world.users["doctor"])
     html = client.get(f"/contracts/{old.id}/renew").get_data(as_text=True)
     assert f'value="{(old.end_date + timedelta(days=1)).isoformat()}"' in html
     assert "确认续约" in html
 
 
-def test_renewal_through_the_page(client: FlaskClient, world: World) -> None:
+def test_renewal_through_the_page(client: FlaskClient, world: World, auth: AuthActions) -> None:
     old = _signed(world)
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     response = client.post(
         f"/contracts/{old.id}/renew",
         data={
@@ -237,5 +246,5 @@ def test_expired_resident_can_sign_again(world: World) -> None:
     expire_contracts(contract.end_date + timedelta(days=1))
     db.session.commit()
     with clock.frozen(contract.end_date + timedelta(days=1)):
-        again = sign(world, "h1", ["elder"], 1, start=contract.end_date + timedelta(days=1))
+        again = world.sign("h1", ["elder"], 1, start=contract.end_date + timedelta(days=1))
     assert isinstance(again, Contract)

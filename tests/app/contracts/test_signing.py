@@ -23,7 +23,8 @@ from fdoctor.contracts.services import (
     term_limits,
 )
 from fdoctor.extensions import db
-from tests.contracts_factories import TODAY, World, log_in, sign
+from tests.conftest import AuthActions
+from tests.factories.contracts import TODAY, World
 
 pytestmark = pytest.mark.db
 
@@ -52,8 +53,10 @@ def _contracts() -> int:
     return db.session.scalar(select(func.count(Contract.id))) or 0
 
 
-def test_doctor_signs_chosen_members_with_packages(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_doctor_signs_chosen_members_with_packages(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     elderly = world.packages["ELDERLY"].id
     data = _form(world, token, ["elder", "wife"], packages=[elderly], **{f"persons_{elderly}": "1"})
     data["first_contact"] = "y"
@@ -77,7 +80,7 @@ def test_doctor_signs_chosen_members_with_packages(client: FlaskClient, world: W
 def test_personalised_fee_defaults_to_every_member(world: World) -> None:
     chronic = world.packages["CHRONIC"].id
     world.people["elder"].tag_hypertension = world.people["wife"].tag_diabetes = True
-    contract = sign(world, "h1", ["elder", "wife"], 1, packages={chronic: None})
+    contract = world.sign("h1", ["elder", "wife"], 1, packages={chronic: None})
     assert isinstance(contract, Contract)
     fee = db.session.scalar(
         select(ContractPackage.fee_fen).where(ContractPackage.package_id == chronic)
@@ -85,16 +88,20 @@ def test_personalised_fee_defaults_to_every_member(world: World) -> None:
     assert fee == 2 * 12000
 
 
-def test_signing_needs_at_least_one_member(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_signing_needs_at_least_one_member(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, _form(world, token, []))
     assert status == 422
     assert "请至少选择一名签约成员" in html
     assert _contracts() == 0
 
 
-def test_key_population_term_over_three_years_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_key_population_term_over_three_years_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, _form(world, token, ["elder", "wife"], years="4"))
     assert status == 422
     assert "重点人群或慢病高危人群（张建国），服务期应为1至3年" in html
@@ -102,9 +109,9 @@ def test_key_population_term_over_three_years_is_refused(client: FlaskClient, wo
 
 
 def test_general_population_term_under_three_years_is_refused(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, _form(world, token, ["wife", "son"], years="2"))
     assert status == 422
     assert "签约成员均为一般人群，服务期应为3至5年" in html
@@ -119,51 +126,59 @@ def test_chronic_disease_counts_as_high_risk(world: World) -> None:
 
 @pytest.mark.parametrize(("members", "years"), [(["elder"], 3), (["wife"], 3), (["wife"], 5)])
 def test_terms_inside_the_limits_are_accepted(world: World, members: list[str], years: int) -> None:
-    contract = sign(world, "h1", members, years)
+    contract = world.sign("h1", members, years)
     assert isinstance(contract, Contract)
     assert contract.end_date == end_date_for(TODAY, years)
 
 
 def test_resident_under_an_active_contract_is_refused_naming_it(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    first = sign(world, "h1", ["elder"], 1)
+    first = world.sign("h1", ["elder"], 1)
     assert isinstance(first, Contract)
     db.session.commit()
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, _form(world, token, ["elder", "wife"]))
     assert status == 409
     assert f"张建国已有有效签约协议 {first.code}" in html
     assert _contracts() == 1
 
 
-def test_form_marks_members_already_signed(client: FlaskClient, world: World) -> None:
-    first = sign(world, "h1", ["elder"], 1)
+def test_form_marks_members_already_signed(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    first = world.sign("h1", ["elder"], 1)
     assert isinstance(first, Contract)
     db.session.commit()
-    log_in(client, world, "doctor")
+    auth.login_as(world.users["doctor"])
     html = client.get(f"/contracts/new/{world.households['h1'].id}").get_data(as_text=True)
     assert f"张建国（已签约 {first.code}）" in html
 
 
-def test_doctor_must_belong_to_the_chosen_team(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_doctor_must_belong_to_the_chosen_team(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     data = _form(world, token, ["elder"], doctor_id=world.users["doctor2"].id)
     status, html = _post(client, world, data)
     assert status == 422
     assert "签约责任医生须是所选团队的医生" in html
 
 
-def test_start_date_far_in_the_past_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_start_date_far_in_the_past_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     start = (TODAY - timedelta(days=31)).isoformat()
     status, html = _post(client, world, _form(world, token, ["elder"], start_date=start))
     assert status == 422
     assert "服务开始日期应在" in html
 
 
-def test_more_package_persons_than_members_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_more_package_persons_than_members_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     elderly = world.packages["ELDERLY"].id
     data = _form(world, token, ["elder"], packages=[elderly], **{f"persons_{elderly}": "2"})
     status, html = _post(client, world, data)
@@ -184,28 +199,30 @@ def test_member_of_another_household_is_refused(world: World) -> None:
         prepare_signing(h1, request, world.users["doctor"], today=TODAY)
 
 
-def test_county_auditor_may_not_sign(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "county")
+def test_county_auditor_may_not_sign(client: FlaskClient, world: World, auth: AuthActions) -> None:
+    token = auth.login_as(world.users["county"])
     status, _ = _post(client, world, _form(world, token, ["elder"]))
     assert status == 403
 
 
-def test_doctor_cannot_sign_sibling_team_household(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_doctor_cannot_sign_sibling_team_household(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     h3 = world.households["h3"]
     response = client.post(f"/contracts/new/{h3.id}", data=_form(world, token, ["team2"]))
     assert response.status_code == 404
 
 
 def test_codes_count_up_within_county_and_year(world: World) -> None:
-    first = sign(world, "h1", ["elder"], 1)
-    second = sign(world, "h2", ["fang"], 3)
+    first = world.sign("h1", ["elder"], 1)
+    second = world.sign("h2", ["fang"], 3)
     assert isinstance(first, Contract) and isinstance(second, Contract)
     assert (first.code, second.code) == ("QY410001202600001", "QY410001202600002")
 
 
 def test_database_refuses_a_second_active_membership(world: World) -> None:
-    first = sign(world, "h1", ["elder"], 1)
+    first = world.sign("h1", ["elder"], 1)
     assert isinstance(first, Contract)
     db.session.commit()
     db.session.add(
@@ -271,8 +288,10 @@ def test_concurrent_signing_loses_with_a_chinese_error(world: World) -> None:
     assert codes == ["QY-RIVAL-1"]  # nothing of the losing signing was kept
 
 
-def test_a_package_is_refused_for_members_it_is_not_for(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_a_package_is_refused_for_members_it_is_not_for(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     elderly = world.packages["ELDERLY"].id
     data = _form(world, token, ["elder", "wife"], packages=[elderly], **{f"persons_{elderly}": "2"})
     status, html = _post(client, world, data)

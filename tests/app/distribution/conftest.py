@@ -22,7 +22,8 @@ from tests.app.settlement.conftest import (  # noqa: F401 - fixtures used by eve
     _after_the_settled_year,
     _empty_tables_despite_lock_triggers,
 )
-from tests.app.settlement.factories import YEAR, World, build_world, make_login
+from tests.factories.settlement import YEAR, World, build_world
+from tests.factories.users import make_user
 
 
 @dataclass
@@ -50,8 +51,8 @@ class Locked:
 
 
 def lock_sheet(world: World, *, lock: bool = True) -> Settlement:
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     sheet, _ = build_settlement(YEAR, "settlement", city)
     steps: list[tuple[str, Any]] = [("review", city), ("approve", finance)]
     if lock:
@@ -64,8 +65,8 @@ def lock_sheet(world: World, *, lock: bool = True) -> Settlement:
 @pytest.fixture()
 def locked(app: Flask) -> Locked:
     world = build_world()
-    centre = make_login("c1-admin", "centre_admin", world["甲一"])
-    other_centre = make_login("c2-admin", "centre_admin", world["甲二"])
+    centre = make_user("c1-admin", "centre_admin", world["甲一"])
+    other_centre = make_user("c2-admin", "centre_admin", world["甲二"])
     sheet = lock_sheet(world)
     save_settings(world["T1"], world.users["T1N"].id, "3", centre)
     db.session.commit()

@@ -15,17 +15,9 @@ from fdoctor.distribution.slips import factor_rows
 from fdoctor.extensions import db
 from fdoctor.settlement.models import SettlementLine
 from tests.app.distribution.conftest import Locked
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions
 
 pytestmark = pytest.mark.db
-
-
-def _as(client: FlaskClient, username: str) -> FlaskClient:
-    if client.get("/").status_code == 200:
-        client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
 
 
 def _line(locked: Locked, key: str) -> SettlementLine:
@@ -47,10 +39,10 @@ def _publish(locked: Locked) -> None:
 
 
 def test_a_member_sees_their_slip_with_each_factor_explained(
-    locked: Locked, client: FlaskClient
+    locked: Locked, client: FlaskClient, auth: AuthActions
 ) -> None:
     line = _line(locked, "T1N")
-    _as(client, "t1-nurse")
+    auth.login_as("t1-nurse")
     index = client.get("/distribution/slips").get_data(as_text=True)
     assert f"/distribution/slips/{line.id}" in index and "2026 年度" in index
     html = client.get(f"/distribution/slips/{line.id}").get_data(as_text=True)
@@ -77,37 +69,43 @@ def test_a_member_sees_their_slip_with_each_factor_explained(
     assert 'id="team-list-hidden"' in html and "t1-leader" not in html
 
 
-def test_the_team_list_shows_once_published(locked: Locked, client: FlaskClient) -> None:
+def test_the_team_list_shows_once_published(
+    locked: Locked, client: FlaskClient, auth: AuthActions
+) -> None:
     _publish(locked)
     line, leader_line = _line(locked, "T1N"), _line(locked, "T1L")
-    html = _as(client, "t1-nurse").get(f"/distribution/slips/{line.id}").get_data(as_text=True)
+    auth.login_as("t1-nurse")
+    html = client.get(f"/distribution/slips/{line.id}").get_data(as_text=True)
     assert 'id="team-list"' in html and "t1-leader" in html and "部门基金" in html
     assert f"{leader_line.entitled_fen // 100:,}.{leader_line.entitled_fen % 100:02d}" in html
     assert "t2-nurse" not in html  # another team's member
 
 
-def test_another_members_slip_is_not_found(locked: Locked, client: FlaskClient) -> None:
+def test_another_members_slip_is_not_found(
+    locked: Locked, client: FlaskClient, auth: AuthActions
+) -> None:
     _publish(locked)
     leaders = _line(locked, "T1L")
     other_team = _line(locked, "T2N")
-    _as(client, "t1-nurse")
+    auth.login_as("t1-nurse")
     for line in (leaders, other_team):
         assert client.get(f"/distribution/slips/{line.id}").status_code == 404
         assert client.get(f"/distribution/slips/{line.id}.pdf").status_code == 404
     # The team leader sees their own slip, not the nurse's.
-    _as(client, "t1-leader")
+    auth.login_as("t1-leader")
     assert client.get(f"/distribution/slips/{leaders.id}").status_code == 200
     assert client.get(f"/distribution/slips/{_line(locked, 'T1N').id}").status_code == 404
     # Other roles have no slips at all.
-    _as(client, "c1-admin")
+    auth.login_as("c1-admin")
     assert client.get(f"/distribution/slips/{leaders.id}").status_code == 403
 
 
 def test_the_slip_pdf_embeds_the_font_and_names_the_member(
-    locked: Locked, client: FlaskClient
+    locked: Locked, client: FlaskClient, auth: AuthActions
 ) -> None:
     line = _line(locked, "T1N")
-    response = _as(client, "t1-nurse").get(f"/distribution/slips/{line.id}.pdf")
+    auth.login_as("t1-nurse")
+    response = client.get(f"/distribution/slips/{line.id}.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     body = response.get_data()
     assert b"WenQuanYiMicroHei" in body  # the CJK font, subset-embedded below

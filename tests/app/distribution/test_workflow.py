@@ -19,9 +19,9 @@ from fdoctor.distribution.models import DistributionObjection, TeamDistribution
 from fdoctor.distribution.services import DistributionError, add_working_days
 from fdoctor.extensions import db
 from tests.app.distribution.conftest import Locked, lock_sheet
-from tests.app.settlement.factories import build_world, make_login
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -31,13 +31,6 @@ PUBLISHED_ON = date(2027, 1, 15)
 ENDS_ON = date(2027, 1, 20)
 DURING = datetime(2027, 1, 20, 17, 0)
 AFTER = datetime(2027, 1, 21, 9, 0)
-
-
-def _as(client: FlaskClient, username: str) -> FlaskClient:
-    if client.get("/").status_code == 200:  # signed in: sign out first
-        client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
 
 
 def _post(client: FlaskClient, path: str, text_value: str = "") -> str:
@@ -66,11 +59,14 @@ def test_working_days_skip_the_weekend() -> None:
     assert add_working_days(date(2027, 1, 22), 1) == date(2027, 1, 25)  # Friday → Monday
 
 
-def test_the_whole_way_through_the_pages(locked: Locked, client: FlaskClient) -> None:
+def test_the_whole_way_through_the_pages(
+    locked: Locked, client: FlaskClient, auth: AuthActions
+) -> None:
     team, sheet = locked.world["T1"], locked.sheet
     page = f"/distribution/{sheet.id}/team/{team.id}"
 
-    html = _post(_as(client, "t1-leader"), f"{page}/propose", "按结算表明细分配")
+    auth.login_as("t1-leader")
+    html = _post(client, f"{page}/propose", "按结算表明细分配")
     assert "已提交二次分配方案，待二次分配工作小组代表确认" in html
     distribution = services.distribution_for(sheet.id, team.id)
     assert distribution is not None and distribution.status == "proposed"
@@ -78,17 +74,18 @@ def test_the_whole_way_through_the_pages(locked: Locked, client: FlaskClient) ->
     assert distribution.team_fen == distribution.members_fen + _reserve_fen(locked)
 
     # Before the 公示 a plain member sees no list.
-    _as(client, "t1-new")
+    auth.login_as("t1-new")
     assert 'id="lines-hidden"' in client.get(page).get_data(as_text=True)
 
-    html = _post(_as(client, "t1-nurse"), f"/distribution/{distribution.id}/confirm", "已核对")
+    auth.login_as("t1-nurse")
+    html = _post(client, f"/distribution/{distribution.id}/confirm", "已核对")
     assert "已确认方案，方案已在团队内公示" in html and "公示期至 2027-01-20" in html
     db.session.refresh(distribution)
     assert distribution.status == "published"
     assert distribution.confirmed_by_id == locked.nurse.id
     assert distribution.publicity_ends_on == ENDS_ON and distribution.publicity_days == 3
 
-    _as(client, "t1-new")
+    auth.login_as("t1-new")
     html = client.get(page).get_data(as_text=True)
     assert 'id="distribution-lines"' in html and "t1-leader" in html
     with clock.frozen(DURING):
@@ -98,13 +95,15 @@ def test_the_whole_way_through_the_pages(locked: Locked, client: FlaskClient) ->
     objection = db.session.scalar(select(DistributionObjection))
     assert objection is not None
     with clock.frozen(AFTER):
+        auth.login_as("t1-leader")
         html = _post(
-            _as(client, "t1-leader"),
+            client,
             f"/distribution/objection/{objection.id}/answer",
             "已核对考勤记录，天数无误",
         )
         assert "已答复异议" in html
-        html = _post(_as(client, "c1-admin"), f"/distribution/{distribution.id}/approve")
+        auth.login_as("c1-admin")
+        html = _post(client, f"/distribution/{distribution.id}/approve")
     assert "已批准本团队的二次分配" in html
     db.session.refresh(distribution)
     assert distribution.status == "approved" and distribution.approved_by_id == locked.centre.id
@@ -162,7 +161,7 @@ def test_only_the_leader_proposes_and_only_on_a_locked_sheet(locked: Locked) -> 
 
 def test_an_unlocked_sheet_takes_no_proposal(app: object) -> None:
     world = build_world()
-    centre = make_login("c1-admin", "centre_admin", world["甲一"])
+    centre = make_user("c1-admin", "centre_admin", world["甲一"])
     sheet = lock_sheet(world, lock=False)
     services.save_settings(world["T1"], world.users["T1N"].id, "3", centre)
     with pytest.raises(DistributionError, match="结算表锁定后才能提交"):
@@ -214,12 +213,12 @@ def test_an_objection_after_the_publicity_is_refused(locked: Locked) -> None:
         services.object_to(distribution, locked.nurse, "迟到的异议")
 
 
-def test_a_non_member_cannot_object(locked: Locked, client: FlaskClient) -> None:
+def test_a_non_member_cannot_object(locked: Locked, client: FlaskClient, auth: AuthActions) -> None:
     distribution = _published(locked)
     with pytest.raises(DistributionError, match="只有本团队的成员可以对本团队的二次分配提出异议"):
         services.object_to(distribution, locked.outsider, "我也有意见")
     # Through the page the other team's distribution does not even exist for them.
-    _as(client, "t2-nurse")
+    auth.login_as("t2-nurse")
     response = client.post(
         f"/distribution/{distribution.id}/object",
         data={"csrf_token": csrf_token(client, "/distribution/"), "text": "我也有意见"},
@@ -234,9 +233,11 @@ def test_an_objection_needs_a_reason(locked: Locked) -> None:
         services.object_to(distribution, locked.nurse, "  ")
 
 
-def test_a_refusal_on_the_page_is_shown_in_chinese(locked: Locked, client: FlaskClient) -> None:
+def test_a_refusal_on_the_page_is_shown_in_chinese(
+    locked: Locked, client: FlaskClient, auth: AuthActions
+) -> None:
     distribution = _published(locked)
-    _as(client, "c1-admin")
+    auth.login_as("c1-admin")
     html = _post(client, f"/distribution/{distribution.id}/approve")
     assert "公示期内不能批准" in html
     db.session.refresh(distribution)
@@ -286,10 +287,10 @@ def test_the_database_keeps_the_order(locked: Locked) -> None:
 
 
 def test_the_centre_names_the_representative_on_its_page(
-    locked: Locked, client: FlaskClient
+    locked: Locked, client: FlaskClient, auth: AuthActions
 ) -> None:
     team = locked.world["T2"]
-    _as(client, "c1-admin")
+    auth.login_as("c1-admin")
     html = client.get("/distribution/").get_data(as_text=True)
     assert f'id="settings-{team.id}"' in html and "甲一中心团队" in html
     token = csrf_token(client, "/distribution/")
@@ -303,7 +304,7 @@ def test_the_centre_names_the_representative_on_its_page(
     assert settings is not None
     assert settings.representative_id == locked.outsider.id and settings.publicity_days == 5
     # A centre admin of another institution cannot reach the team at all.
-    _as(client, "c2-admin")
+    auth.login_as("c2-admin")
     response = client.post(
         f"/distribution/settings/{team.id}",
         data={"csrf_token": csrf_token(client, "/distribution/"), "publicity_days": "3"},
@@ -312,21 +313,21 @@ def test_the_centre_names_the_representative_on_its_page(
 
 
 def test_pages_of_another_team_and_steps_of_another_role_are_refused(
-    locked: Locked, client: FlaskClient
+    locked: Locked, client: FlaskClient, auth: AuthActions
 ) -> None:
     distribution = _published(locked)
     page = f"/distribution/{locked.sheet.id}/team/{locked.world['T1'].id}"
-    _as(client, "t2-nurse")
+    auth.login_as("t2-nurse")
     assert client.get(page).status_code == 404
-    _as(client, "c2-admin")
+    auth.login_as("c2-admin")
     assert client.get(page).status_code == 404
     # A doctor cannot approve, a centre admin cannot confirm: refused by role before anything.
-    _as(client, "t1-nurse")
+    auth.login_as("t1-nurse")
     token = csrf_token(client, "/distribution/")
     assert (
         client.post(f"/distribution/{distribution.id}/approve", data={"csrf_token": token})
     ).status_code == 403
-    _as(client, "c1-admin")
+    auth.login_as("c1-admin")
     token = csrf_token(client, "/distribution/")
     assert (
         client.post(f"/distribution/{distribution.id}/confirm", data={"csrf_token": token})

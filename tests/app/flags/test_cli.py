@@ -12,7 +12,8 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.flags.cli import flags_cli
 from fdoctor.flags.models import SuspicionFlag
-from tests.app.surveys.world import add_household, add_record, add_resident, make_world
+from tests.factories.households import make_household
+from tests.factories.surveys import add_record, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.db
 def test_detect_command_raises_flags_once(app: Flask) -> None:
     with clock.frozen(date(2026, 10, 10)):
         world = make_world()
-        resident = add_resident(add_household(world.tree.team, world.users["doctor"]))
+        resident = add_resident(make_household(world.tree.team, doctor=world.users["doctor"]))
         add_record(resident, "home_visit", date(2026, 8, 5), world.users["doctor2"])
         db.session.commit()
         runner = app.test_cli_runner()

@@ -17,14 +17,9 @@ from fdoctor.flags.services import detect_flags
 from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import ServiceRecord
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_record,
-    add_resident,
-    make_world,
-)
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_record, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -38,7 +33,7 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _residents(team: OrgUnit, n: int, doctor: User | None = None) -> list[Resident]:
-    household = add_household(team, doctor)
+    household = make_household(team, doctor=doctor)
     return [add_resident(household) for _ in range(n)]
 
 
@@ -123,10 +118,7 @@ def test_only_the_late_entries_of_a_mixed_batch_are_flagged(world: World) -> Non
         _residents(world.tree.team, 5), doctor, "consultation",
         date(2026, 8, 1), datetime(2026, 8, 20, 14, 0), timedelta(minutes=5),
     )  # fmt: skip
-    timely = add_record(
-        _residents(world.tree.team, 1)[0], "consultation", date(2026, 8, 19), doctor,
-        entered_at=datetime(2026, 8, 20, 14, 7),
-    )  # fmt: skip
+    timely = add_record(_residents(world.tree.team, 1)[0], "consultation", date(2026, 8, 19), doctor, entered_at=datetime(2026, 8, 20, 14, 7))  # fmt: skip
     detect_flags(Q3_START, Q3_END)
     assert _flagged("backdated") == {r.id for r in late}
     assert timely.id not in _flagged("backdated")
@@ -245,9 +237,9 @@ def _contract_flags() -> set[int | None]:
 
 
 def _signed(world: World, start: date, status: str = "active") -> tuple[Resident, int]:
-    household = add_household(world.tree.team)
+    household = make_household(world.tree.team)
     resident = add_resident(household)
-    contract = add_contract(
+    contract = make_contract(
         household,
         [resident],
         start,

@@ -24,14 +24,10 @@ from fdoctor.households.models import Resident
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import SERVICE_TYPES, ServiceRecord
 from fdoctor.surveys.models import SurveyResponse, VerificationSample, VerificationSampleItem
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_resident,
-    add_user,
-    make_world,
-)
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_resident, make_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -45,7 +41,7 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _residents(team: OrgUnit, n: int) -> list[Resident]:
-    household = add_household(team)
+    household = make_household(team)
     return [add_resident(household) for _ in range(n)]
 
 
@@ -292,10 +288,10 @@ def test_terminal_digit_preference_flags_the_doctor_once_not_an_honest_reader(
 
 
 def _signed_household(team: OrgUnit, start: date, phone: str | None = None) -> tuple[Resident, int]:
-    household = add_household(team)
+    household = make_household(team)
     household.phone = phone
     resident = add_resident(household)
-    contract = add_contract(household, [resident], start, date(2027, 6, 30))
+    contract = make_contract(household, [resident], start, date(2027, 6, 30))
     return resident, contract.id
 
 
@@ -416,7 +412,7 @@ def test_every_field_rule_together_is_idempotent(world: World) -> None:
     db.session.commit()
     assert first >= 4
     assert detect_flags(Q3_START, Q3_END) == 0
-    add_user("doc9", "doctor", team)  # an unrelated change does not matter either
+    make_user("doc9", "doctor", team)  # an unrelated change does not matter either
     assert detect_flags(Q3_START, Q3_END) == 0
 
 

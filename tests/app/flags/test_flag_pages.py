@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from fdoctor.contracts.models import Contract
@@ -16,15 +17,10 @@ from fdoctor.flags.models import SuspicionFlag
 from fdoctor.flags.services import FlagError, resolve_flag
 from fdoctor.org.models import OrgUnit
 from fdoctor.records.models import ServiceRecord
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_record,
-    add_resident,
-    login_as,
-    make_world,
-)
+from tests.conftest import AuthActions
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_record, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -40,7 +36,7 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _record_flag(world: World, team: OrgUnit | None = None) -> tuple[SuspicionFlag, ServiceRecord]:
-    resident = add_resident(add_household(team or world.tree.team))
+    resident = add_resident(make_household(team or world.tree.team))
     record = add_record(resident, "home_visit", date(2026, 8, 5), world.users["doctor"])
     flag = SuspicionFlag(
         kind="duplicate",
@@ -61,8 +57,8 @@ def _record_flag(world: World, team: OrgUnit | None = None) -> tuple[SuspicionFl
 
 
 def _contract_flag(world: World) -> tuple[SuspicionFlag, Contract]:
-    household = add_household(world.tree.team)
-    contract = add_contract(
+    household = make_household(world.tree.team)
+    contract = make_contract(
         household, [add_resident(household)], date(2025, 1, 1), date(2027, 12, 31)
     )
     flag = SuspicionFlag(
@@ -137,13 +133,12 @@ def test_a_decided_flag_is_not_decided_again(world: World) -> None:
 # ------------------------------------------------------------------ the pages
 
 
-def test_the_centre_sees_flags_and_open_counts_per_team(app: Flask, world: World) -> None:
+def test_the_centre_sees_flags_and_open_counts_per_team(world: World, auth: AuthActions) -> None:
     first, _ = _record_flag(world)
     second, _ = _record_flag(world, world.tree.team2)
     _contract_flag(world)
     foreign, _ = _record_flag(world, world.tree.other_team)
-    client = app.test_client()
-    login_as(client, world.users["centre"])
+    client = auth.client_for(world.users["centre"])
     html = client.get("/flags/").get_data(as_text=True)
     assert f'id="flag-{first.id}"' in html and f'id="flag-{second.id}"' in html
     assert f'id="flag-{foreign.id}"' not in html
@@ -152,14 +147,13 @@ def test_the_centre_sees_flags_and_open_counts_per_team(app: Flask, world: World
     assert f'data-team="{world.tree.team2.id}"' in counts
 
 
-def test_the_list_filters_by_kind_status_and_team(app: Flask, world: World) -> None:
+def test_the_list_filters_by_kind_status_and_team(world: World, auth: AuthActions) -> None:
     record_flag, _ = _record_flag(world)
     contract_flag, _ = _contract_flag(world)
     other_team_flag, _ = _record_flag(world, world.tree.team2)
     resolve_flag(other_team_flag, "dismissed", "正常", world.users["centre"])
     db.session.commit()
-    client = app.test_client()
-    login_as(client, world.users["county"])
+    client = auth.client_for(world.users["county"])
     by_kind = client.get("/flags/?kind=signed_not_served").get_data(as_text=True)
     assert (
         f'id="flag-{contract_flag.id}"' in by_kind and f'id="flag-{record_flag.id}"' not in by_kind
@@ -175,10 +169,11 @@ def test_the_list_filters_by_kind_status_and_team(app: Flask, world: World) -> N
     )
 
 
-def test_the_centre_dismisses_a_flag_from_the_page(app: Flask, world: World) -> None:
+def test_the_centre_dismisses_a_flag_from_the_page(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     flag, _ = _record_flag(world)
-    client = app.test_client()
-    token = login_as(client, world.users["centre"])
+    token = auth.login_as(world.users["centre"])
     response = client.post(
         f"/flags/{flag.id}/resolve",
         data={
@@ -193,10 +188,11 @@ def test_the_centre_dismisses_a_flag_from_the_page(app: Flask, world: World) -> 
     assert (flag.status, flag.resolution_reason) == ("dismissed", "核实无误")
 
 
-def test_a_missing_reason_is_shown_and_nothing_changes(app: Flask, world: World) -> None:
+def test_a_missing_reason_is_shown_and_nothing_changes(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     flag, _ = _record_flag(world)
-    client = app.test_client()
-    token = login_as(client, world.users["centre"])
+    token = auth.login_as(world.users["centre"])
     response = client.post(
         f"/flags/{flag.id}/resolve",
         data={"csrf_token": token, "decision": "confirmed", "reason": ""},
@@ -207,10 +203,11 @@ def test_a_missing_reason_is_shown_and_nothing_changes(app: Flask, world: World)
     assert flag.status == "open"
 
 
-def test_the_redirect_never_leaves_the_flags_page(app: Flask, world: World) -> None:
+def test_the_redirect_never_leaves_the_flags_page(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     flag, _ = _record_flag(world)
-    client = app.test_client()
-    token = login_as(client, world.users["centre"])
+    token = auth.login_as(world.users["centre"])
     response = client.post(
         f"/flags/{flag.id}/resolve",
         data={
@@ -224,10 +221,11 @@ def test_the_redirect_never_leaves_the_flags_page(app: Flask, world: World) -> N
 
 
 @pytest.mark.parametrize(("who", "wanted"), [("doctor", 403), ("leader", 403), ("city", 403)])
-def test_only_the_centre_and_county_decide(app: Flask, world: World, who: str, wanted: int) -> None:
+def test_only_the_centre_and_county_decide(
+    client: FlaskClient, world: World, who: str, wanted: int, auth: AuthActions
+) -> None:
     flag, _ = _record_flag(world)
-    client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = auth.login_as(world.users[who])
     response = client.post(
         f"/flags/{flag.id}/resolve",
         data={"csrf_token": token, "decision": "dismissed", "reason": "x"},
@@ -236,10 +234,11 @@ def test_only_the_centre_and_county_decide(app: Flask, world: World, who: str, w
 
 
 @pytest.mark.parametrize("who", ["centre", "county"])
-def test_a_flag_outside_the_scope_is_not_found(app: Flask, world: World, who: str) -> None:
+def test_a_flag_outside_the_scope_is_not_found(
+    client: FlaskClient, world: World, who: str, auth: AuthActions
+) -> None:
     flag, _ = _record_flag(world, world.tree.other_team)
-    client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = auth.login_as(world.users[who])
     response = client.post(
         f"/flags/{flag.id}/resolve",
         data={"csrf_token": token, "decision": "dismissed", "reason": "x"},
@@ -247,15 +246,16 @@ def test_a_flag_outside_the_scope_is_not_found(app: Flask, world: World, who: st
     assert response.status_code == 404
 
 
-def test_the_centre_runs_detection_for_its_institution(app: Flask, world: World) -> None:
+def test_the_centre_runs_detection_for_its_institution(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     users = world.users
-    mine = add_resident(add_household(world.tree.team, users["doctor"]))
+    mine = add_resident(make_household(world.tree.team, doctor=users["doctor"]))
     add_record(mine, "home_visit", date(2026, 8, 5), users["doctor2"])  # outside the grid
-    theirs = add_resident(add_household(world.tree.other_team))
+    theirs = add_resident(make_household(world.tree.other_team))
     add_record(theirs, "home_visit", date(2026, 8, 5), users["doctor"])  # another county
     db.session.commit()
-    client = app.test_client()
-    token = login_as(client, users["centre"])
+    token = auth.login_as(users["centre"])
     response = client.post(
         "/flags/detect", data={"csrf_token": token, "period": "2026-Q3"}, follow_redirects=True
     )

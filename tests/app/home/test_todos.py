@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import delete
 
 from fdoctor.assessments.models import Assessment
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.settlement.models import PoolFund
-from tests.app.settlement.factories import YEAR, build_world, make_login
-from tests.conftest import login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -43,12 +42,7 @@ def _people(world: Any) -> None:
         ("finance-user", "finance", "city"),
         ("centre-user", "centre_admin", "甲一"),
     ):
-        world.users[username] = make_login(username, role, world[unit])
-
-
-def _signed_in(client: FlaskClient, username: str) -> FlaskClient:
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
+        world.users[username] = make_user(username, role, world[unit])
 
 
 def _groups(html: str) -> dict[tuple[str, str], str]:
@@ -80,41 +74,43 @@ def world(app: Flask) -> Any:
 
 
 def test_a_missing_fund_shows_on_the_city_and_finance_home_with_a_link(
-    world: Any, app: Flask
+    world: Any, app: Flask, auth: AuthActions
 ) -> None:
     text = f"结算池「县市」未配置 {YEAR} 年度资金"
-    city = _signed_in(app.test_client(), "city-user").get("/").get_data(as_text=True)
+    city = auth.client_for("city-user").get("/").get_data(as_text=True)
     group = _groups(city)[("测试市", "city_admin")]
     assert text in group
     assert f'href="/settlement/config?year={YEAR}#funds">去处理</a>' in group
-    finance = _signed_in(app.test_client(), "finance-user").get("/").get_data(as_text=True)
+    finance = auth.client_for("finance-user").get("/").get_data(as_text=True)
     group = _groups(finance)[("测试市", "finance")]
     assert text in group and f'href="/funds?year={YEAR}">去处理</a>' in group
     # The finance officer's link opens, and shows the pool without a fund.
     funds = app.test_client()
-    _signed_in(funds, "finance-user")
+    auth.on(funds).login_as("finance-user")
     page = funds.get(f"/funds?year={YEAR}").get_data(as_text=True)
     assert "县市" in page and "未配置" in page and "10,000.00" in page
     # A team leader is not asked for the fund, only for the ratings of their own team.
-    leader = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
+    leader = auth.client_for("t1-leader").get("/").get_data(as_text=True)
     assert text not in leader
     assert list(_groups(leader)) == [("甲一中心团队", "team_leader")]
 
 
 def test_a_team_leader_sees_their_members_to_rate_with_the_ratings_page(
-    world: Any, app: Flask
+    world: Any, auth: AuthActions
 ) -> None:
-    html = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
+    html = auth.client_for("t1-leader").get("/").get_data(as_text=True)
     group = _groups(html)[("甲一中心团队", "team_leader")]
     assert "团队「甲一中心团队」有 2 名成员未录入 2026 年度个人绩效考评系数 c" in group
     assert f'href="/settlement/ratings?year={YEAR}">去处理</a>' in group
     assert "甲二中心团队" not in html
 
 
-def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(world: Any, app: Flask) -> None:
+def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(
+    world: Any, auth: AuthActions
+) -> None:
     l1 = _l1(world["T1"], "draft", None)
     db.session.commit()
-    own = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
+    own = auth.client_for("t1-leader").get("/").get_data(as_text=True)
     group = _groups(own)[("甲一中心团队", "team_leader")]
     assert (
         f"月度自查 {YEAR}-12 · 甲一中心团队：评分并提交（已逾期，应于 {YEAR + 1}-01-05 前完成）"
@@ -122,7 +118,7 @@ def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(world: Any, app: 
     )
     assert f'href="/assessments/{l1.id}"' in group
     assert "开启一级考核" not in group  # opened already
-    other = _signed_in(app.test_client(), "t3-leader").get("/").get_data(as_text=True)
+    other = auth.client_for("t3-leader").get("/").get_data(as_text=True)
     assert f"/assessments/{l1.id}" not in other and "甲一中心团队" not in other
     # The other team's own December has not been opened at all: its leader is asked to.
     group = _groups(other)[("甲二中心团队", "team_leader")]
@@ -130,12 +126,10 @@ def test_a_teams_unsubmitted_l1_shows_on_its_leaders_home_only(world: Any, app: 
     assert f'href="/assessments/?level=L1&amp;period={YEAR}-12">去处理</a>' in group
 
 
-def test_the_settlement_page_groups_missing_inputs_by_unit_and_role(world: Any, app: Flask) -> None:
-    html = (
-        _signed_in(app.test_client(), "city-user")
-        .get(f"/settlement/?year={YEAR}")
-        .get_data(as_text=True)
-    )
+def test_the_settlement_page_groups_missing_inputs_by_unit_and_role(
+    world: Any, auth: AuthActions
+) -> None:
+    html = auth.client_for("city-user").get(f"/settlement/?year={YEAR}").get_data(as_text=True)
     status = html[html.index('id="status-settlement"') :]
     groups = _groups(status)
     assert f"结算池「县市」未配置 {YEAR} 年度资金" in groups[("测试市", "city_admin")]
@@ -150,16 +144,12 @@ def test_the_settlement_page_groups_missing_inputs_by_unit_and_role(world: Any, 
     assert "甲一中心团队" not in groups[("甲二中心团队", "team_leader")]
 
 
-def test_missing_scores_are_the_assessors_to_do(app: Flask) -> None:
+def test_missing_scores_are_the_assessors_to_do(auth: AuthActions) -> None:
     world = build_world(scores=False)
     _people(world)
-    world.users["county-user"] = make_login("county-user", "county_auditor", world["甲区"])
+    world.users["county-user"] = make_user("county-user", "county_auditor", world["甲区"])
     db.session.commit()
-    html = (
-        _signed_in(app.test_client(), "city-user")
-        .get(f"/settlement/?year={YEAR}")
-        .get_data(as_text=True)
-    )
+    html = auth.client_for("city-user").get(f"/settlement/?year={YEAR}").get_data(as_text=True)
     groups = _groups(html[html.index('id="status-settlement"') :])
     assert "「甲区」缺少 2026 年度市级考核（L4）" in groups[("测试市", "city_admin")]
     assert "「甲一中心」缺少 2026-H2 年终考核（L3）" in groups[("甲区", "county_auditor")]
@@ -167,7 +157,7 @@ def test_missing_scores_are_the_assessors_to_do(app: Flask) -> None:
         "「甲一中心团队」（甲一中心）缺少 2026 年度季度考核（L2）"
         in groups[("甲一中心", "centre_admin")]
     )
-    county = _signed_in(app.test_client(), "county-user").get("/").get_data(as_text=True)
+    county = auth.client_for("county-user").get("/").get_data(as_text=True)
     mine = _groups(county)
     assert list(mine) == [("甲区", "county_auditor")]
     assert "甲一中心" in mine[("甲区", "county_auditor")] and "乙一中心" not in county
@@ -175,19 +165,19 @@ def test_missing_scores_are_the_assessors_to_do(app: Flask) -> None:
 
 
 def test_a_published_quarter_waits_for_the_team_leaders_acknowledgement(
-    world: Any, app: Flask
+    world: Any, auth: AuthActions
 ) -> None:
     published = world.assessments["L2 T1 Q1"]
-    html = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
+    html = auth.client_for("t1-leader").get("/").get_data(as_text=True)
     group = _groups(html)[("甲一中心团队", "team_leader")]
     assert f"{YEAR}-Q1 · 甲一中心团队：查看结果并确认" in group
     assert f'href="/assessments/{published.id}"' in group
 
 
-def test_nothing_to_do_says_so(app: Flask) -> None:
+def test_nothing_to_do_says_so(auth: AuthActions) -> None:
     world = build_world(scores=False)
     _people(world)
     _l1(world["T1"], "acknowledged", "90")
     db.session.commit()
-    html = _signed_in(app.test_client(), "t1-leader").get("/").get_data(as_text=True)
+    html = auth.client_for("t1-leader").get("/").get_data(as_text=True)
     assert "目前没有需要您处理的事项" in html and "todo-group" not in html

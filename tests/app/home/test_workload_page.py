@@ -14,9 +14,10 @@ from sqlalchemy import select
 from fdoctor.assessments.models import WorkloadReport
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.settlement.factories import make_services
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, Tree, make_tree, make_user
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.org import Tree, make_tree
+from tests.factories.settlement import make_services
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -41,12 +42,6 @@ def tree(app: Flask) -> Tree:
     return built
 
 
-def _client(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
-
-
 def _generate(client: FlaskClient, month: str) -> str:
     token = csrf_token(client, "/assessments/workload")
     response = client.post(
@@ -66,20 +61,22 @@ def _reports() -> dict[int, int]:
     }
 
 
-def test_the_page_offers_the_last_ended_month(tree: Tree, app: Flask) -> None:
-    html = _client(app, "county").get("/assessments/workload").get_data(as_text=True)
+def test_the_page_offers_the_last_ended_month(tree: Tree, auth: AuthActions) -> None:
+    html = auth.client_for("county").get("/assessments/workload").get_data(as_text=True)
     assert 'id="workload-generate"' in html and 'value="2026-03"' in html
 
 
-def test_a_county_generates_its_own_report_only(tree: Tree, app: Flask) -> None:
-    html = _generate(_client(app, "county"), "2026-03")
+def test_a_county_generates_its_own_report_only(tree: Tree, auth: AuthActions) -> None:
+    html = _generate(auth.client_for("county"), "2026-03")
     assert "已生成 2026-03 工作量报表" in html
     assert _reports() == {tree.county.id: 3}
     assert "甲区" in html and "乙县" not in html
 
 
-def test_the_city_generates_every_countys_report_and_never_twice(tree: Tree, app: Flask) -> None:
-    city = _client(app, "city")
+def test_the_city_generates_every_countys_report_and_never_twice(
+    tree: Tree, auth: AuthActions
+) -> None:
+    city = auth.client_for("city")
     _generate(city, "2026-03")
     assert _reports() == {tree.county.id: 3, tree.other_county.id: 2}
     again = _generate(city, "2026-03")
@@ -96,15 +93,15 @@ def test_the_city_generates_every_countys_report_and_never_twice(tree: Tree, app
     ],
 )
 def test_a_month_not_ended_or_not_a_month_is_refused(
-    tree: Tree, app: Flask, month: str, message: str
+    tree: Tree, month: str, message: str, auth: AuthActions
 ) -> None:
-    html = _generate(_client(app, "city"), month)
+    html = _generate(auth.client_for("city"), month)
     assert message in html
     assert db.session.scalar(select(WorkloadReport.id)) is None
 
 
-def test_other_roles_may_not_generate(tree: Tree, app: Flask) -> None:
-    client = _client(app, "doc")
+def test_other_roles_may_not_generate(tree: Tree, auth: AuthActions) -> None:
+    client = auth.client_for("doc")
     token = csrf_token(client, "/")
     response = client.post(
         "/assessments/workload/generate", data={"csrf_token": token, "month": "2026-03"}

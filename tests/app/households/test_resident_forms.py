@@ -13,7 +13,9 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households.models import Pregnancy, Resident
 from fdoctor.households.services import ResidentInput, check_resident
-from tests.contracts_factories import TODAY, World, citizen_id, log_in
+from tests.conftest import AuthActions
+from tests.factories.contracts import TODAY, World
+from tests.factories.households import citizen_id
 
 pytestmark = pytest.mark.db
 
@@ -48,9 +50,9 @@ def _residents() -> int:
 
 
 def test_new_resident_gets_sex_and_birth_date_from_the_id(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     status, _ = _post(client, world, token)
     assert status == 302
     person = db.session.scalar(select(Resident).where(Resident.citizen_id == NEW_ID))
@@ -59,8 +61,10 @@ def test_new_resident_gets_sex_and_birth_date_from_the_id(
     assert person.team_id == world.tree.team.id
 
 
-def test_wrong_check_digit_is_refused_in_chinese(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_wrong_check_digit_is_refused_in_chinese(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     wrong = NEW_ID[:17] + ("0" if NEW_ID[17] != "0" else "1")
     before = _residents()
     status, html = _post(client, world, token, citizen_id=wrong)
@@ -69,8 +73,10 @@ def test_wrong_check_digit_is_refused_in_chinese(client: FlaskClient, world: Wor
     assert _residents() == before
 
 
-def test_impossible_birth_date_in_the_id_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_impossible_birth_date_in_the_id_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     first17 = "41000119920230124"  # 30 February
     status, html = _post(client, world, token, citizen_id=first17 + cid.check_char(first17))
     assert status == 422
@@ -83,24 +89,28 @@ def test_birth_date_in_the_future_is_refused() -> None:
     assert "不合理" in errors["citizen_id"][0]
 
 
-def test_entered_sex_must_match_the_id(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_entered_sex_must_match_the_id(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, sex="M")
     assert status == 422
     assert "性别与身份证号不符" in html
 
 
-def test_entered_birth_date_must_match_the_id(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_entered_birth_date_must_match_the_id(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, birth_date="1992-08-16")
     assert status == 422
     assert "出生日期与身份证号不符" in html
 
 
 def test_duplicate_id_names_the_household_where_the_person_is(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     fang = world.people["fang"]
     status, html = _post(client, world, token, citizen_id=fang.citizen_id)
     assert status == 422
@@ -108,9 +118,9 @@ def test_duplicate_id_names_the_household_where_the_person_is(
 
 
 def test_duplicate_id_out_of_scope_does_not_show_the_address(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     foreign = world.people["foreign"]
     status, html = _post(client, world, token, citizen_id=foreign.citizen_id)
     assert status == 422
@@ -118,15 +128,19 @@ def test_duplicate_id_out_of_scope_does_not_show_the_address(
     assert "城关村8号" not in html
 
 
-def test_maternal_tag_needs_the_last_period_date(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_maternal_tag_needs_the_last_period_date(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, tags=["maternal"])
     assert status == 422
     assert "孕产妇须填写末次月经日期" in html
 
 
-def test_maternal_resident_gets_a_pregnancy(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_maternal_resident_gets_a_pregnancy(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, _ = _post(client, world, token, tags=["maternal"], lmp_date="2026-01-05")
     assert status == 302
     person = db.session.scalar(select(Resident).where(Resident.citizen_id == NEW_ID))
@@ -135,8 +149,10 @@ def test_maternal_resident_gets_a_pregnancy(client: FlaskClient, world: World) -
     assert lmp == date(2026, 1, 5)
 
 
-def test_maternal_tag_is_refused_for_a_man(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_maternal_tag_is_refused_for_a_man(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     man = citizen_id(date(1990, 1, 1), "M")
     status, html = _post(
         client, world, token, citizen_id=man, tags=["maternal"], lmp_date="2026-01-05"
@@ -145,22 +161,28 @@ def test_maternal_tag_is_refused_for_a_man(client: FlaskClient, world: World) ->
     assert "孕产妇标签只适用于女性" in html
 
 
-def test_tuberculosis_needs_the_treatment_start(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_tuberculosis_needs_the_treatment_start(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, tags=["tuberculosis"])
     assert status == 422
     assert "肺结核患者须填写治疗开始日期" in html
 
 
-def test_age_derived_tags_cannot_be_stored(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_age_derived_tags_cannot_be_stored(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, tags=["elderly65"])
     assert status == 422
     assert "未知的人群标签" in html
 
 
-def test_stored_tags_are_saved_and_age_tags_derived(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_stored_tags_are_saved_and_age_tags_derived(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     old = citizen_id(date(1950, 3, 1), "M")
     status, _ = _post(client, world, token, citizen_id=old, tags=["hypertension", "poverty"])
     assert status == 302
@@ -169,15 +191,17 @@ def test_stored_tags_are_saved_and_age_tags_derived(client: FlaskClient, world: 
     assert person.tags_on(TODAY) == ["elderly65", "hypertension", "poverty"]
 
 
-def test_head_must_be_related_as_self(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_head_must_be_related_as_self(client: FlaskClient, world: World, auth: AuthActions) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, is_head="y", relation="女")
     assert status == 422
     assert "户主的“与户主关系”应为“本人”" in html
 
 
-def test_a_second_self_in_a_household_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_a_second_self_in_a_household_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, html = _post(client, world, token, is_head="y", relation="本人")
     assert status == 422
     assert "一户只能有一位“本人”" in html
@@ -193,8 +217,10 @@ def test_a_second_self_in_a_household_is_refused(client: FlaskClient, world: Wor
     assert selves == 1
 
 
-def test_new_head_replaces_the_old_head(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_new_head_replaces_the_old_head(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     h1 = world.households["h1"]
     old = db.session.scalar(
         select(Resident).where(Resident.household_id == h1.id, Resident.is_head)
@@ -214,8 +240,10 @@ def test_new_head_replaces_the_old_head(client: FlaskClient, world: World) -> No
     assert heads == [NEW_ID]
 
 
-def test_edit_resident_updates_phone_and_tags(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_edit_resident_updates_phone_and_tags(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     wife = world.people["wife"]
     response = client.post(
         f"/households/residents/{wife.id}/edit",
@@ -235,16 +263,18 @@ def test_edit_resident_updates_phone_and_tags(client: FlaskClient, world: World)
 
 
 def test_doctor_cannot_add_resident_to_sibling_team_household(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     h3 = world.households["h3"]
     response = client.post(f"/households/{h3.id}/residents/new", data=_form(token))
     assert response.status_code == 404
 
 
-def test_resident_form_shows_derived_birth_date(client: FlaskClient, world: World) -> None:
-    log_in(client, world, "doctor")
+def test_resident_form_shows_derived_birth_date(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    auth.login_as(world.users["doctor"])
     elder = world.people["elder"]
     html = client.get(f"/households/residents/{elder.id}/edit").get_data(as_text=True)
     assert "出生日期 1955-06-01，男，70岁" in html

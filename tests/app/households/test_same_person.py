@@ -16,7 +16,8 @@ from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.households.search import classify
 from tests.app.imports.helpers import count, csv_bytes, upload
-from tests.contracts_factories import World, log_in, sign
+from tests.conftest import AuthActions
+from tests.factories.contracts import World
 
 pytestmark = pytest.mark.db
 
@@ -97,14 +98,14 @@ def test_every_real_province_code_is_accepted(province: str) -> None:
 
 
 def test_full_width_id_is_the_same_person_and_a_second_registration_is_refused(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
     """The attack: the person under contract in one county registered again in another county
     with full-width digits, to sign a second active contract there."""
     fang = world.people["fang"]
-    sign(world, "h2", ["fang"], 3)
+    world.sign("h2", ["fang"], 3)
     db.session.commit()
-    token = log_in(client, world, "other")  # a doctor of the other county
+    token = auth.login_as(world.users["other"])  # a doctor of the other county
     before = count(Resident)
     status, html = _register(client, world, "h4", token, citizen_id=full_width(fang.citizen_id))
     assert status == 422
@@ -114,9 +115,9 @@ def test_full_width_id_is_the_same_person_and_a_second_registration_is_refused(
 
 
 def test_a_new_resident_typed_in_full_width_is_stored_in_ascii(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     number = cid.make("410001", date(1949, 12, 31), 2)
     assert number.endswith("X")
     status, _ = _register(client, world, "h2", token, name="陈红", relation="母亲",
@@ -127,8 +128,10 @@ def test_a_new_resident_typed_in_full_width_is_stored_in_ascii(
     assert (person.citizen_id, person.id_tail) == (number, number[-6:])
 
 
-def test_unknown_area_code_is_refused_by_the_form(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_unknown_area_code_is_refused_by_the_form(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     number = cid.make("991002", date(1980, 1, 1), 12)
     status, html = _register(client, world, "h2", token, relation="女", citizen_id=number)
     assert status == 422
@@ -138,9 +141,9 @@ def test_unknown_area_code_is_refused_by_the_form(client: FlaskClient, world: Wo
 @pytest.mark.parametrize(("born", "lmp"), [(date(1962, 1, 1), "2026-01-05"),
                                            (date(2013, 1, 1), "2026-01-05")])  # fmt: skip
 def test_maternal_tag_outside_child_bearing_age_is_refused(
-    client: FlaskClient, world: World, born: date, lmp: str
+    client: FlaskClient, world: World, born: date, lmp: str, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     number = cid.make("410001", born, 124)  # even: a woman
     status, html = _register(client, world, "h2", token, relation="女", citizen_id=number,
                              tags=["maternal"], lmp_date=lmp)  # fmt: skip
@@ -149,8 +152,10 @@ def test_maternal_tag_outside_child_bearing_age_is_refused(
     assert "15至55岁" in html
 
 
-def test_maternal_tag_at_a_plausible_age_is_accepted(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_maternal_tag_at_a_plausible_age_is_accepted(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     number = cid.make("410001", date(1985, 1, 1), 124)
     status, _ = _register(client, world, "h2", token, relation="女", citizen_id=number,
                           tags=["maternal"], lmp_date="2026-01-05")  # fmt: skip
@@ -163,10 +168,10 @@ RESIDENT_HEADER = ["姓名", "身份证号", "户编号", "与户主关系", "�
 
 
 def test_import_matches_a_full_width_id_to_the_person_already_registered(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
     fang = world.people["fang"]
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     before = count(Resident)
     rows = [RESIDENT_HEADER, ["王芳", full_width(fang.citizen_id), "H-T1-002", "本人", "", ""]]
     status, _ = upload(client, token, "residents", csv_bytes(rows), "居民.csv")
@@ -175,10 +180,10 @@ def test_import_matches_a_full_width_id_to_the_person_already_registered(
 
 
 def test_import_into_another_county_with_a_full_width_id_is_refused(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
     fang = world.people["fang"]
-    token = log_in(client, world, "other")
+    token = auth.login_as(world.users["other"])
     before = count(Resident)
     rows = [RESIDENT_HEADER, ["王芳", full_width(fang.citizen_id), "H-X-001", "女", "", ""]]
     status, html = upload(client, token, "residents", csv_bytes(rows), "居民.csv")
@@ -197,9 +202,16 @@ def test_import_into_another_county_with_a_full_width_id_is_refused(
     ],
 )
 def test_import_refuses_tags_that_contradict_the_id(
-    client: FlaskClient, world: World, born: date, sex_seq: int, tags: str, lmp: str, message: str
+    client: FlaskClient,
+    world: World,
+    born: date,
+    sex_seq: int,
+    tags: str,
+    lmp: str,
+    message: str,
+    auth: AuthActions,
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     number = cid.make("410001", born, sex_seq)
     before = count(Resident)
     rows = [RESIDENT_HEADER, ["某某", number, "H-T1-002", "女", tags, lmp]]
@@ -209,8 +221,10 @@ def test_import_refuses_tags_that_contradict_the_id(
     assert count(Resident) == before
 
 
-def test_import_refuses_an_unknown_area_code(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_import_refuses_an_unknown_area_code(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = [RESIDENT_HEADER, ["某某", cid.make("001002", date(1980, 1, 1), 11), "H-T1-002",
                               "父亲", "", ""]]  # fmt: skip
     status, html = upload(client, token, "residents", csv_bytes(rows), "居民.csv")
@@ -219,12 +233,12 @@ def test_import_refuses_an_unknown_area_code(client: FlaskClient, world: World) 
 
 
 def test_contract_import_finds_a_full_width_member_and_refuses_a_second_contract(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
     fang = world.people["fang"]
-    existing = sign(world, "h2", ["fang"], 3)
+    existing = world.sign("h2", ["fang"], 3)
     db.session.commit()
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     before = count(Contract)
     rows = [
         ["协议编号", "户编号", "成员身份证号", "开始日期", "年限", "服务包", "基层首诊"],
@@ -240,11 +254,13 @@ def test_contract_import_finds_a_full_width_member_and_refuses_a_second_contract
 # --- the search ----------------------------------------------------------------------------
 
 
-def test_search_finds_the_person_by_a_full_width_id(client: FlaskClient, world: World) -> None:
+def test_search_finds_the_person_by_a_full_width_id(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     fang = world.people["fang"]
     term = classify(full_width(fang.citizen_id))
     assert (term.kind, term.value) == ("citizen_id", fang.citizen_id)
-    log_in(client, world, "doctor")
+    auth.login_as(world.users["doctor"])
     html = client.get("/households/", query_string={"q": full_width(fang.citizen_id)}).get_data(
         as_text=True
     )

@@ -10,7 +10,9 @@ from flask.testing import FlaskClient
 
 from fdoctor.extensions import db
 from fdoctor.households.services import search_residents
-from tests.contracts_factories import World, add_household, add_resident, log_in
+from tests.conftest import AuthActions
+from tests.factories.contracts import World
+from tests.factories.households import make_household, make_resident
 
 pytestmark = pytest.mark.db
 
@@ -52,28 +54,34 @@ def test_search_never_leaves_the_scope(world: World) -> None:
     assert "孙丽" not in _names(world, "孙")
 
 
-def test_search_page_filters_by_grid_cell(client: FlaskClient, world: World) -> None:
-    log_in(client, world, "doctor")
+def test_search_page_filters_by_grid_cell(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    auth.login_as(world.users["doctor"])
     html = client.get(f"/households/?cell={world.cells['C2'].id}").get_data(as_text=True)
     assert "王芳" in html and "张建国" not in html
     assert "东街片区 › 东关村" in html  # the dropdown offers the cells in scope
 
 
-def test_search_page_lists_no_foreign_grid_cells(client: FlaskClient, world: World) -> None:
-    log_in(client, world, "doctor")
+def test_search_page_lists_no_foreign_grid_cells(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    auth.login_as(world.users["doctor"])
     html = client.get("/households/").get_data(as_text=True)
     assert "东关村" in html and "城关村" not in html and "和平小区" not in html
 
 
 def test_search_page_queries_do_not_grow_with_residents(
-    client: FlaskClient, world: World, count_queries: Any
+    client: FlaskClient, world: World, count_queries: Any, auth: AuthActions
 ) -> None:
-    log_in(client, world, "doctor")
+    auth.login_as(world.users["doctor"])
     with count_queries() as few:
         client.get("/households/")
     for i in range(8):
-        home = add_household(world.tree.team, world.cells["C2"], f"H-NEW-{i}", f"东关村{40 + i}号")
-        add_resident(home, f"新成员{i}", date(1980 + i, 1, 1), "F", head=True)
+        home = make_household(
+            world.tree.team, cell=world.cells["C2"], code=f"H-NEW-{i}", address=f"东关村{40 + i}号"
+        )
+        make_resident(home, date(1980 + i, 1, 1), name=f"新成员{i}", sex="F", head=True)
     db.session.commit()
     with count_queries() as many:
         client.get("/households/")

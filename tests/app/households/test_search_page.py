@@ -13,7 +13,10 @@ from flask.testing import FlaskClient
 
 from fdoctor.extensions import db
 from fdoctor.households import search
-from tests.contracts_factories import World, add_cell, add_household, add_resident, log_in
+from tests.conftest import AuthActions
+from tests.factories.contracts import World
+from tests.factories.households import make_household, make_resident
+from tests.factories.org import make_cell
 
 pytestmark = pytest.mark.db
 
@@ -102,9 +105,9 @@ def _filter(html: str) -> str:
 
 
 def test_the_page_lists_the_next_level_not_the_whole_grid(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    log_in(client, world, "centre")
+    auth.login_as(world.users["centre"])
     form = _filter(_page(client, "/households/"))
     assert "东街一队" in form and "东街二队" in form
     assert "幸福小区" not in form  # no grid before a team is chosen
@@ -112,8 +115,10 @@ def test_the_page_lists_the_next_level_not_the_whole_grid(
     assert "东街片区 › 幸福小区" in form and "和平小区" not in form
 
 
-def test_the_summary_names_what_was_searched(client: FlaskClient, world: World) -> None:
-    log_in(client, world, "doctor")
+def test_the_summary_names_what_was_searched(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    auth.login_as(world.users["doctor"])
     html = _page(client, "/households/?q=" + quote(world.people["wife"].citizen_id[-4:]))
     assert "按身份证号后几位查找" in html and "共 1 人" in html
     html = _page(client, "/households/?q=" + quote("张"))
@@ -121,20 +126,20 @@ def test_the_summary_names_what_was_searched(client: FlaskClient, world: World) 
 
 
 def test_a_broad_search_says_it_is_cut(
-    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch, auth: AuthActions
 ) -> None:
     monkeypatch.setattr(search, "SEARCH_LIMIT", 3)
-    log_in(client, world, "doctor")
+    auth.login_as(world.users["doctor"])
     html = _page(client, "/households/")
     assert "超过 3 人，只列出前 3 人" in html
     assert len(re.findall(r"/households/residents/\d+", html)) == 3
 
 
 def test_the_pager_keeps_the_term_and_the_filter(
-    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch, auth: AuthActions
 ) -> None:
     monkeypatch.setattr(search, "PER_PAGE", 2)
-    log_in(client, world, "county")
+    auth.login_as(world.users["county"])
     team = world.tree.team.id
     html = _page(client, f"/households/?unit={world.tree.institution.id}&unit={team}")
     assert "第 1 / 2 页" in html and "共 4 人" in html
@@ -148,15 +153,15 @@ def test_the_pager_keeps_the_term_and_the_filter(
 
 
 def test_page_queries_do_not_grow_with_the_grid(
-    client: FlaskClient, world: World, count_queries: Any
+    client: FlaskClient, world: World, count_queries: Any, auth: AuthActions
 ) -> None:
-    log_in(client, world, "centre")
+    auth.login_as(world.users["centre"])
     with count_queries() as few:
         client.get("/households/?q=" + quote("东关村"))
     for i in range(30):
-        area = add_cell(world.tree.team2, f"G-T2-X{i}", f"新片区{i}", "area")
-        home = add_household(world.tree.team2, area, f"H-T2-X{i}", f"新村{i}号")
-        add_resident(home, f"新人{i}", date(1970 + i, 1, 1), "M", head=True)
+        area = make_cell(world.tree.team2, f"G-T2-X{i}", f"新片区{i}", "area")
+        home = make_household(world.tree.team2, cell=area, code=f"H-T2-X{i}", address=f"新村{i}号")
+        make_resident(home, date(1970 + i, 1, 1), name=f"新人{i}", sex="M", head=True)
     db.session.commit()
     with count_queries() as many:
         client.get("/households/?q=" + quote("东关村"))
@@ -164,8 +169,10 @@ def test_page_queries_do_not_grow_with_the_grid(
 
 
 @pytest.mark.parametrize("who", ["doctor", "centre", "county", "city"])
-def test_every_reader_can_search(client: FlaskClient, world: World, who: str) -> None:
-    log_in(client, world, who)
+def test_every_reader_can_search(
+    client: FlaskClient, world: World, who: str, auth: AuthActions
+) -> None:
+    auth.login_as(world.users[who])
     for q in ("", "张", "13800001111", world.people["wife"].citizen_id[-4:], "东关村", "%"):
         assert client.get("/households/?q=" + quote(q)).status_code == 200
     assert client.get("/households/?unit=abc&cell=x&page=-1").status_code == 200

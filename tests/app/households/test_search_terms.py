@@ -11,7 +11,8 @@ from fdoctor.core import citizen_id as cid
 from fdoctor.extensions import db
 from fdoctor.households import search
 from fdoctor.households.search import Term, classify
-from tests.contracts_factories import World, add_household, add_resident
+from tests.factories.contracts import World
+from tests.factories.households import make_household, make_resident
 
 pytestmark = pytest.mark.db
 
@@ -60,7 +61,7 @@ def test_an_id_tail_ending_in_x(world: World) -> None:
         for n in (cid.make("410001", date(1988, 8, 8), seq) for seq in range(1000))
         if n.endswith("X")
     )
-    add_resident(world.households["h2"], "陈晓", date(1988, 8, 8), "M", number=number)
+    make_resident(world.households["h2"], date(1988, 8, 8), name="陈晓", sex="M", number=number)
     db.session.commit()
     assert "陈晓" in _names(world, number[-4:].lower())
     assert "陈晓" in _names(world, number[-6:])
@@ -98,8 +99,10 @@ def test_names_match_from_their_start(world: World) -> None:
 
 
 def test_an_address_needs_three_characters(world: World) -> None:
-    home = add_household(world.tree.team, world.cells["C2"], "H-T1-009", "北关路5号")
-    add_resident(home, "周敏", date(1991, 3, 3), "F", head=True)
+    home = make_household(
+        world.tree.team, cell=world.cells["C2"], code="H-T1-009", address="北关路5号"
+    )
+    make_resident(home, date(1991, 3, 3), name="周敏", sex="F", head=True)
     db.session.commit()
     assert "周敏" in _names(world, "北关路")
     assert "周敏" in _names(world, "关路5号")
@@ -120,7 +123,7 @@ def test_wildcards_are_plain_characters(world: World) -> None:
 
 
 def test_households_without_residents_are_skipped(world: World) -> None:
-    add_household(world.tree.team, world.cells["C2"], "H-T1-010", "东关村99号")
+    make_household(world.tree.team, cell=world.cells["C2"], code="H-T1-010", address="东关村99号")
     db.session.commit()
     assert _names(world, "东关村") == {"王芳"}
 

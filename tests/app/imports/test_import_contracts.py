@@ -13,7 +13,8 @@ from fdoctor.contracts.models import Contract, ContractMember, ContractPackage
 from fdoctor.extensions import db
 from fdoctor.imports.models import ImportRun
 from tests.app.imports.helpers import count, csv_bytes, upload, xlsx_bytes
-from tests.contracts_factories import World, log_in, sign
+from tests.conftest import AuthActions
+from tests.factories.contracts import World
 
 pytestmark = pytest.mark.db
 
@@ -30,8 +31,10 @@ def _rows(world: World) -> list[list[object]]:
     ]  # fmt: skip
 
 
-def test_contracts_import_with_members_and_packages(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_contracts_import_with_members_and_packages(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, _ = upload(client, token, "contracts", xlsx_bytes(_rows(world)), "签约.xlsx")
     assert status == 302
     contract = db.session.scalar(select(Contract).where(Contract.code == "IMPQY-1"))
@@ -55,8 +58,10 @@ def test_contracts_import_with_members_and_packages(client: FlaskClient, world: 
     assert fees == [0, 8000]
 
 
-def test_same_contract_file_twice_creates_no_duplicates(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_same_contract_file_twice_creates_no_duplicates(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     content = csv_bytes(_rows(world))
     upload(client, token, "contracts", content, "签约.csv")
     before = (count(Contract), count(ContractMember), count(ContractPackage))
@@ -68,11 +73,11 @@ def test_same_contract_file_twice_creates_no_duplicates(client: FlaskClient, wor
 
 
 def test_resident_already_under_an_active_contract_is_refused(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    existing = sign(world, "h2", ["fang"], 3)
+    existing = world.sign("h2", ["fang"], 3)
     db.session.commit()
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     before = count(Contract)
     status, html = upload(client, token, "contracts", csv_bytes(_rows(world)), "签约.csv")
     assert status == 422
@@ -80,8 +85,10 @@ def test_resident_already_under_an_active_contract_is_refused(
     assert count(Contract) == before
 
 
-def test_same_resident_in_two_rows_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_same_resident_in_two_rows_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = _rows(world) + [
         ["IMPQY-3", "H-T1-002", world.people["fang"].citizen_id, "2026-03-01", 3, "", ""]
     ]
@@ -90,8 +97,10 @@ def test_same_resident_in_two_rows_is_refused(client: FlaskClient, world: World)
     assert "王芳 已在第3行签约" in html
 
 
-def test_term_outside_the_limits_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_term_outside_the_limits_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = _rows(world)
     rows[1][4] = 5  # 张建国 is 70: key population, 1–3 years
     rows[2][4] = 1  # 王芳: general population, 3–5 years
@@ -104,8 +113,10 @@ def test_term_outside_the_limits_is_refused(client: FlaskClient, world: World) -
     assert "<td>3</td><td>年限</td><td>签约成员均为一般人群，服务期应为3至5年</td>" in html
 
 
-def test_member_must_belong_to_the_household(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_member_must_belong_to_the_household(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = _rows(world)
     rows[2][2] = world.people["son"].citizen_id
     status, html = upload(client, token, "contracts", csv_bytes(rows), "签约.csv")
@@ -113,8 +124,8 @@ def test_member_must_belong_to_the_household(client: FlaskClient, world: World) 
     assert "不是户 H-T1-002 的成员" in html
 
 
-def test_unknown_package_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_unknown_package_is_refused(client: FlaskClient, world: World, auth: AuthActions) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = _rows(world)
     rows[1][5] = "VIP"
     status, html = upload(client, token, "contracts", csv_bytes(rows), "签约.csv")
@@ -122,8 +133,10 @@ def test_unknown_package_is_refused(client: FlaskClient, world: World) -> None:
     assert "服务包“VIP”不存在或已停用" in html
 
 
-def test_household_out_of_scope_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_household_out_of_scope_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = _rows(world)
     rows[2][1:3] = ["H-T2-001", world.people["team2"].citizen_id]
     status, html = upload(client, token, "contracts", csv_bytes(rows), "签约.csv")
@@ -132,9 +145,9 @@ def test_household_out_of_scope_is_refused(client: FlaskClient, world: World) ->
 
 
 def test_imported_contract_members_cannot_be_changed_by_a_new_import(
-    client: FlaskClient, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
-    token = log_in(client, world, "doctor")
+    token = auth.login_as(world.users["doctor"])
     upload(client, token, "contracts", csv_bytes(_rows(world)), "签约.csv")
     rows = _rows(world)
     rows[1][2] = world.people["elder"].citizen_id
@@ -143,8 +156,10 @@ def test_imported_contract_members_cannot_be_changed_by_a_new_import(
     assert "导入不能修改其家庭、成员或服务期" in html
 
 
-def test_contract_already_over_is_imported_as_expired(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_contract_already_over_is_imported_as_expired(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = [HEADER, ["OLD-1", "H-T1-002", world.people["fang"].citizen_id, "2020-01-01", 3, "", ""]]
     status, _ = upload(client, token, "contracts", csv_bytes(rows), "签约.csv")
     assert status == 302
@@ -155,8 +170,10 @@ def test_contract_already_over_is_imported_as_expired(client: FlaskClient, world
     )
 
 
-def test_a_package_the_members_do_not_fit_is_refused(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_a_package_the_members_do_not_fit_is_refused(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     rows = _rows(world)
     rows[1][5] = "ELDERLY*2"  # 李秀英 is 40
     rows[2][5] = "CHRONIC"  # 王芳 has neither hypertension nor diabetes

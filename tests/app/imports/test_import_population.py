@@ -10,7 +10,8 @@ from fdoctor.extensions import db
 from fdoctor.imports.models import ImportRun
 from fdoctor.org.models import PopulationFigure
 from tests.app.imports.helpers import count, csv_bytes, upload
-from tests.contracts_factories import World, log_in
+from tests.conftest import AuthActions
+from tests.factories.contracts import World
 
 pytestmark = pytest.mark.db
 
@@ -26,8 +27,10 @@ def _rows() -> list[list[object]]:
     ]
 
 
-def test_centre_imports_population_figures(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "centre")
+def test_centre_imports_population_figures(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["centre"])
     status, _ = upload(client, token, "population", csv_bytes(_rows(), "gbk"), "人口.csv")
     assert status == 302
     figures = {
@@ -40,8 +43,10 @@ def test_centre_imports_population_figures(client: FlaskClient, world: World) ->
     }
 
 
-def test_importing_again_updates_instead_of_duplicating(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "centre")
+def test_importing_again_updates_instead_of_duplicating(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["centre"])
     upload(client, token, "population", csv_bytes(_rows()), "人口.csv")
     rows = _rows()
     rows[1][3] = 53000
@@ -52,8 +57,10 @@ def test_importing_again_updates_instead_of_duplicating(client: FlaskClient, wor
     assert run is not None and (run.updated_count, run.unchanged_count) == (1, 2)
 
 
-def test_bad_population_rows_are_reported(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "centre")
+def test_bad_population_rows_are_reported(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["centre"])
     rows = [
         HEADER,
         ["410001-01", 2026, "常住人口", -5],
@@ -72,8 +79,10 @@ def test_bad_population_rows_are_reported(client: FlaskClient, world: World) -> 
     assert count(PopulationFigure) == 0
 
 
-def test_doctor_may_not_import_population(client: FlaskClient, world: World) -> None:
-    token = log_in(client, world, "doctor")
+def test_doctor_may_not_import_population(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
+    token = auth.login_as(world.users["doctor"])
     status, _ = upload(client, token, "population", csv_bytes(_rows()), "人口.csv")
     assert status == 403
     assert count(PopulationFigure) == 0

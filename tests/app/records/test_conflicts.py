@@ -8,22 +8,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.records.models import ServiceRecord, ServiceRecordVersion
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import (
-    PASSWORD,
-    TODAY,
-    Device,
-    World,
-    bp_record,
-    device,
-    make_world,
-)
-from tests.conftest import csrf_token, login
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.records import TODAY, World, bp_record, make_world
 
 pytestmark = pytest.mark.db
 
@@ -55,13 +48,7 @@ def conflict(world: World) -> ServiceRecordVersion:
     return found
 
 
-def _reviewer(app: Flask, username: str) -> Device:
-    client = device(app)
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
-
-
-def _resolve(client: Device, conflict_id: int, choice: str) -> Any:
+def _resolve(client: FlaskClient, conflict_id: int, choice: str) -> Any:
     token = csrf_token(client, "/services/conflicts")
     return client.post(
         f"/services/conflicts/{conflict_id}/resolve", data={"csrf_token": token, "choice": choice}
@@ -76,9 +63,9 @@ def _record(conflict: ServiceRecordVersion) -> ServiceRecord:
 
 
 def test_reviewer_sees_both_versions_side_by_side(
-    app: Flask, conflict: ServiceRecordVersion
+    conflict: ServiceRecordVersion, auth: AuthActions
 ) -> None:
-    html = _reviewer(app, "lead1").get("/services/conflicts").get_data(as_text=True)
+    html = auth.client_for("lead1").get("/services/conflicts").get_data(as_text=True)
     assert f'id="conflict-{conflict.id}"' in html
     assert "当前版本（第 2 版）" in html and "基于第 1 版" in html
     assert "142" in html and "150" in html and "头晕，建议复诊" in html
@@ -86,9 +73,9 @@ def test_reviewer_sees_both_versions_side_by_side(
 
 
 def test_keeping_the_current_version_leaves_the_edit_in_history(
-    app: Flask, conflict: ServiceRecordVersion
+    conflict: ServiceRecordVersion, auth: AuthActions
 ) -> None:
-    response = _resolve(_reviewer(app, "lead1"), conflict.id, "keep")
+    response = _resolve(auth.client_for("lead1"), conflict.id, "keep")
     assert response.status_code == 302
     record = _record(conflict)
     assert (record.systolic_bp, record.notes, record.version) == (142, None, 2)
@@ -98,9 +85,9 @@ def test_keeping_the_current_version_leaves_the_edit_in_history(
 
 
 def test_taking_the_device_version_keeps_the_replaced_one(
-    app: Flask, world: World, conflict: ServiceRecordVersion
+    world: World, conflict: ServiceRecordVersion, auth: AuthActions
 ) -> None:
-    _resolve(_reviewer(app, "centre1"), conflict.id, "take")
+    _resolve(auth.client_for("centre1"), conflict.id, "take")
     record = _record(conflict)
     assert (record.systolic_bp, record.notes, record.version) == (150, "头晕，建议复诊", 3)
     versions = db.session.scalars(
@@ -118,9 +105,9 @@ def test_taking_the_device_version_keeps_the_replaced_one(
 
 
 def test_a_resolved_conflict_cannot_be_resolved_again(
-    app: Flask, conflict: ServiceRecordVersion
+    conflict: ServiceRecordVersion, auth: AuthActions
 ) -> None:
-    client = _reviewer(app, "lead1")
+    client = auth.client_for("lead1")
     _resolve(client, conflict.id, "keep")
     response = _resolve(client, conflict.id, "take")
     assert response.status_code == 302
@@ -128,30 +115,32 @@ def test_a_resolved_conflict_cannot_be_resolved_again(
     assert "该冲突已经处理过了" in client.get("/services/conflicts").get_data(as_text=True)
 
 
-def test_an_unknown_choice_changes_nothing(app: Flask, conflict: ServiceRecordVersion) -> None:
-    _resolve(_reviewer(app, "lead1"), conflict.id, "both")
+def test_an_unknown_choice_changes_nothing(
+    conflict: ServiceRecordVersion, auth: AuthActions
+) -> None:
+    _resolve(auth.client_for("lead1"), conflict.id, "both")
     found = db.session.get(ServiceRecordVersion, conflict.id)
     assert found is not None and found.status == "open"
 
 
-def test_doctor_may_not_resolve(app: Flask, conflict: ServiceRecordVersion) -> None:
-    assert _resolve(_reviewer(app, "doc1"), conflict.id, "take").status_code == 403
+def test_doctor_may_not_resolve(conflict: ServiceRecordVersion, auth: AuthActions) -> None:
+    assert _resolve(auth.client_for("doc1"), conflict.id, "take").status_code == 403
     assert _record(conflict).version == 2
 
 
 def test_another_teams_leader_does_not_see_the_conflict(
-    app: Flask, world: World, conflict: ServiceRecordVersion
+    world: World, conflict: ServiceRecordVersion, auth: AuthActions
 ) -> None:
-    from tests.app.records.factories import make_user
+    from tests.factories.users import make_user
 
     make_user("lead2", "team_leader", world.tree.team2)
     db.session.commit()
-    client = _reviewer(app, "lead2")
+    client = auth.client_for("lead2")
     assert f"conflict-{conflict.id}" not in client.get("/services/conflicts").get_data(as_text=True)
     assert _resolve(client, conflict.id, "take").status_code == 404
 
 
-def test_record_page_lists_its_versions(app: Flask, conflict: ServiceRecordVersion) -> None:
-    html = _reviewer(app, "lead1").get(f"/services/{conflict.record_id}").get_data(as_text=True)
+def test_record_page_lists_its_versions(conflict: ServiceRecordVersion, auth: AuthActions) -> None:
+    html = auth.client_for("lead1").get(f"/services/{conflict.record_id}").get_data(as_text=True)
     assert html.count('data-kind="previous"') == 1 and html.count('data-kind="conflict"') == 1
     assert "去处理冲突" in html

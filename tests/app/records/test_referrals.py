@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from fdoctor.auth.models import User
 from fdoctor.core import clock
@@ -15,17 +16,9 @@ from fdoctor.org.models import OrgUnit
 from fdoctor.org.services import add_unit
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import (
-    PASSWORD,
-    TODAY,
-    Device,
-    World,
-    device,
-    make_user,
-    make_world,
-    record,
-)
-from tests.conftest import csrf_token, login
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.records import TERM, TODAY, World, make_world, record
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -43,8 +36,7 @@ def referral(world: World) -> ServiceRecord:
         [got] = upload_batch(
             world.foreign_doctor,
             "pad",
-            [record(world.foreign_home.residents[0], "referral_up",
-                    other_institution_id=world.tree.institution.id, notes="血压控制不佳")],
+            [record(world.foreign_home.residents[0], "referral_up", other_institution_id=world.tree.institution.id, notes="血压控制不佳")],
         )  # fmt: skip
         db.session.commit()
     assert got.status == "created", got.errors
@@ -53,13 +45,7 @@ def referral(world: World) -> ServiceRecord:
     return found
 
 
-def _as(app: Flask, username: str) -> Device:
-    client = device(app)
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
-
-
-def _receive(client: Device, record_id: int) -> Any:
+def _receive(client: FlaskClient, record_id: int) -> Any:
     token = csrf_token(client, "/")
     return client.post(f"/services/referrals/{record_id}/receive", data={"csrf_token": token})
 
@@ -72,39 +58,43 @@ def _received(referral: ServiceRecord) -> tuple[Any, Any]:
 
 
 def test_receiving_centre_sees_the_referral_addressed_to_it(
-    app: Flask, world: World, referral: ServiceRecord
+    world: World, referral: ServiceRecord, auth: AuthActions
 ) -> None:
-    html = _as(app, "centre1").get("/services/referrals").get_data(as_text=True)
+    html = auth.client_for("centre1").get("/services/referrals").get_data(as_text=True)
     assert f'data-record-id="{referral.id}"' in html
     assert "血压控制不佳" in html and world.tree.other_team.name in html
     assert "确认接收" in html
 
 
 def test_receiving_centre_confirms_receipt(
-    app: Flask, world: World, referral: ServiceRecord
+    world: World, referral: ServiceRecord, auth: AuthActions
 ) -> None:
     with clock.frozen(TODAY):
-        response = _receive(_as(app, "centre1"), referral.id)
+        response = _receive(auth.client_for("centre1"), referral.id)
     assert response.status_code == 302
     at, by = _received(referral)
     assert at is not None and by == world.centre.id
 
 
 def test_leader_of_another_team_of_the_receiving_institution_may_confirm(
-    app: Flask, world: World, referral: ServiceRecord
+    world: World, referral: ServiceRecord, auth: AuthActions
 ) -> None:
-    assert _receive(_as(app, "lead1"), referral.id).status_code == 302
+    assert _receive(auth.client_for("lead1"), referral.id).status_code == 302
     assert _received(referral)[1] == world.leader.id
 
 
-def test_sending_side_may_not_confirm(app: Flask, world: World, referral: ServiceRecord) -> None:
+def test_sending_side_may_not_confirm(
+    world: World, referral: ServiceRecord, auth: AuthActions
+) -> None:
     make_user("lead9", "team_leader", world.tree.other_team)
     db.session.commit()
-    assert _receive(_as(app, "lead9"), referral.id).status_code == 403
+    assert _receive(auth.client_for("lead9"), referral.id).status_code == 403
     assert _received(referral) == (None, None)
 
 
-def test_leader_may_not_confirm_a_referral_sent_by_own_team(app: Flask, world: World) -> None:
+def test_leader_may_not_confirm_a_referral_sent_by_own_team(
+    world: World, auth: AuthActions
+) -> None:
     with clock.frozen(TODAY):
         [got] = upload_batch(
             world.doctor,
@@ -112,7 +102,7 @@ def test_leader_may_not_confirm_a_referral_sent_by_own_team(app: Flask, world: W
             [record(world.resident, "referral_up", other_institution_id=world.tree.institution.id)],
         )
         db.session.commit()
-    client = _as(app, "lead1")
+    client = auth.client_for("lead1")
     assert f'data-record-id="{got.id}"' not in client.get("/services/referrals").get_data(
         as_text=True
     )
@@ -120,13 +110,13 @@ def test_leader_may_not_confirm_a_referral_sent_by_own_team(app: Flask, world: W
 
 
 def test_an_unrelated_institution_gets_404(
-    app: Flask, world: World, referral: ServiceRecord
+    world: World, referral: ServiceRecord, auth: AuthActions
 ) -> None:
     with clock.frozen(TODAY):
         inst = add_unit("410002-09", "乙县第九卫生院", "institution", world.tree.other_county)
         make_user("centre9", "centre_admin", inst)
         db.session.commit()
-    client = _as(app, "centre9")
+    client = auth.client_for("centre9")
     assert f'data-record-id="{referral.id}"' not in client.get("/services/referrals").get_data(
         as_text=True
     )
@@ -134,25 +124,27 @@ def test_an_unrelated_institution_gets_404(
     assert _received(referral) == (None, None)
 
 
-def test_doctor_may_not_open_the_referral_inbox(app: Flask, referral: ServiceRecord) -> None:
-    client = _as(app, "doc1")
+def test_doctor_may_not_open_the_referral_inbox(referral: ServiceRecord, auth: AuthActions) -> None:
+    client = auth.client_for("doc1")
     assert client.get("/services/referrals").status_code == 403
     assert _receive(client, referral.id).status_code == 403
 
 
 def test_confirming_twice_keeps_the_first_receipt(
-    app: Flask, world: World, referral: ServiceRecord
+    world: World, referral: ServiceRecord, auth: AuthActions
 ) -> None:
-    _receive(_as(app, "centre1"), referral.id)
+    _receive(auth.client_for("centre1"), referral.id)
     first = _received(referral)
-    client = _as(app, "lead1")
+    client = auth.client_for("lead1")
     assert _receive(client, referral.id).status_code == 302
     assert _received(referral) == first
     assert "该转诊已确认接收" in client.get("/services/referrals").get_data(as_text=True)
 
 
-def test_received_tab_lists_the_confirmed_referral(app: Flask, referral: ServiceRecord) -> None:
-    client = _as(app, "centre1")
+def test_received_tab_lists_the_confirmed_referral(
+    referral: ServiceRecord, auth: AuthActions
+) -> None:
+    client = auth.client_for("centre1")
     _receive(client, referral.id)
     pending = client.get("/services/referrals").get_data(as_text=True)
     received = client.get("/services/referrals?state=received").get_data(as_text=True)
@@ -161,9 +153,9 @@ def test_received_tab_lists_the_confirmed_referral(app: Flask, referral: Service
 
 
 def test_referral_inbox_query_count_does_not_grow_with_rows(
-    app: Flask, world: World, count_queries: Any
+    app: Flask, world: World, count_queries: Any, auth: AuthActions
 ) -> None:
-    from tests.app.records.factories import signed_household
+    from tests.factories.contracts import signed_household
 
     target = world.tree.institution.id
     other_team = world.tree.other_team.id
@@ -178,12 +170,12 @@ def test_referral_inbox_query_count_does_not_grow_with_rows(
             db.session.commit()
 
     refer(world.foreign_home.residents, "referral_up")
-    client = _as(app, "centre1")
+    client = auth.client_for("centre1")
     db.session.expunge_all()  # the test shares the app's session: start each count cold
     with count_queries() as few:
         client.get("/services/referrals")
     with clock.frozen(TODAY):
-        home = signed_household(db.session.get(OrgUnit, other_team), members=6)
+        home = signed_household(db.session.get(OrgUnit, other_team), 6, *TERM)
     refer(home.residents, "referral_down")
     db.session.expunge_all()
     with count_queries() as many:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +16,8 @@ from fdoctor.core import clock
 from fdoctor.records.drafts import SPECIFIC_FIELDS, parse_draft
 from fdoctor.records.models import SERVICE_TYPES
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import PASSWORD, TODAY, Device, World, device, make_world
-from tests.conftest import login
+from tests.conftest import AuthActions
+from tests.factories.records import TODAY, World, make_world
 
 pytestmark = pytest.mark.db
 
@@ -28,8 +29,8 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _page(app: Flask, username: str) -> str:
-    client: Device = device(app)
-    assert login(client, username, PASSWORD).status_code == 302
+    client: FlaskClient = app.test_client()
+    AuthActions(client).login_as(username)
     response = client.get("/services/tablet")
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -61,7 +62,7 @@ def test_centre_admin_picks_the_team_of_an_event(app: Flask, world: World) -> No
     assert world.tree.other_team.name not in html
 
 
-def test_service_worker_is_served_fresh_to_anyone(client: Device) -> None:
+def test_service_worker_is_served_fresh_to_anyone(client: FlaskClient) -> None:
     response = client.get("/services/sw.js")
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"

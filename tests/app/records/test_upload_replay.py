@@ -17,7 +17,7 @@ from fdoctor.extensions import db
 from fdoctor.records.bulk_insert import _snapshot
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import TODAY, World, bp_record, make_world, record
+from tests.factories.records import TODAY, World, bp_record, make_world, record
 
 pytestmark = pytest.mark.db
 

@@ -17,17 +17,10 @@ from fdoctor.org.services import add_unit
 from fdoctor.records.drafts import parse_draft
 from fdoctor.records.models import ServiceRecord
 from fdoctor.records.sync import upload_batch
-from tests.app.records.factories import (
-    TERM,
-    TODAY,
-    World,
-    bp_record,
-    make_contract,
-    make_user,
-    make_world,
-    record,
-)
-from tests.factories import make_household
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.records import TERM, TODAY, World, bp_record, make_world, record
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -217,7 +210,9 @@ def test_service_date_before_the_contract_term_is_refused(world: World) -> None:
 
 def test_service_date_inside_an_earlier_contract_is_accepted(world: World) -> None:
     with clock.frozen(TODAY):
-        old = make_contract(world.home, date(2025, 1, 1), date(2025, 12, 31), status="renewed")
+        old = make_contract(
+            world.home, None, date(2025, 1, 1), date(2025, 12, 31), status="renewed"
+        )
     [got] = _upload(world.doctor, record(world.resident, day=date(2025, 11, 3)))
     assert got.status == "created"
     assert db.session.get(ServiceRecord, got.id).contract_id == old.id  # type: ignore[union-attr]
@@ -225,8 +220,8 @@ def test_service_date_inside_an_earlier_contract_is_accepted(world: World) -> No
 
 def test_service_after_a_termination_is_refused(world: World) -> None:
     with clock.frozen(TODAY):
-        home = make_household(world.tree.team)
-        contract = make_contract(home, status="terminated")
+        home = make_household(world.tree.team, members=2)
+        contract = make_contract(home, None, *TERM, status="terminated")
         contract.terminated_on = date(2026, 3, 31)
         db.session.flush()
     ok, late = _upload(
@@ -240,7 +235,7 @@ def test_service_after_a_termination_is_refused(world: World) -> None:
 
 def test_resident_without_a_contract_is_refused(world: World) -> None:
     with clock.frozen(TODAY):
-        home = make_household(world.tree.team)
+        home = make_household(world.tree.team, members=2)
     [got] = _upload(world.doctor, record(home.residents[0]))
     assert got.errors == {"resident_id": "该居民没有签约，不能记录签约服务"}
 
@@ -248,7 +243,7 @@ def test_resident_without_a_contract_is_refused(world: World) -> None:
 def test_public_health_for_an_unsigned_resident_is_kept_without_a_contract(world: World) -> None:
     """Basic public-health services are owed to every resident of the grid, signed or not."""
     with clock.frozen(TODAY):
-        home = make_household(world.tree.team)
+        home = make_household(world.tree.team, members=2)
     followup, visit = _upload(
         world.doctor,
         bp_record(home.residents[0]),
@@ -280,7 +275,7 @@ def test_public_health_outside_the_term_is_kept_and_medical_care_is_not(world: W
 
 def test_a_public_health_record_with_a_mistyped_year_is_refused(world: World) -> None:
     with clock.frozen(TODAY):
-        home = make_household(world.tree.team)
+        home = make_household(world.tree.team, members=2)
     [got] = _upload(world.doctor, bp_record(home.residents[0], day=date(1026, 6, 1)))
     assert got.errors == {"service_date": "服务日期 1026-06-01 早于 2000-01-01，请检查年份"}
 
@@ -335,8 +330,7 @@ def test_referral_to_an_institution_stores_its_name(world: World) -> None:
 def test_external_hospital_receipt_is_recorded_by_the_doctor(world: World) -> None:
     [got] = _upload(
         world.doctor,
-        record(world.resident, "referral_up", other_institution_name="市中心医院",
-               referral_receipt_on=TODAY.isoformat()),
+        record(world.resident, "referral_up", other_institution_name="市中心医院", referral_receipt_on=TODAY.isoformat()),
     )  # fmt: skip
     stored = db.session.get(ServiceRecord, got.id)
     assert stored is not None

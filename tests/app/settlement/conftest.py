@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.app.settlement.factories import YEAR
+from tests.factories.settlement import YEAR
 
 # The day the tests build YEAR's sheets on: in the following January, after YEAR has ended.
 SETTLED_ON = date(YEAR + 1, 1, 15)

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import SettlementLine
-from tests.app.settlement.factories import YEAR, build_world, make_login
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -34,11 +34,11 @@ def sheet(app: Flask) -> dict[str, Any]:
     logins = {
         "doctor": world.users["T1N"],
         "leader": world.users["T1L"],
-        "centre": make_login("centre-user", "centre_admin", world["甲一"]),
-        "county": make_login("county-user", "county_auditor", world["甲区"]),
-        "city": make_login("city-user", "city_admin", world["city"]),
-        "finance": make_login("finance-user", "finance", world["city"]),
-        "admin": make_login("admin-user", "admin", None),
+        "centre": make_user("centre-user", "centre_admin", world["甲一"]),
+        "county": make_user("county-user", "county_auditor", world["甲区"]),
+        "city": make_user("city-user", "city_admin", world["city"]),
+        "finance": make_user("finance-user", "finance", world["city"]),
+        "admin": make_user("admin-user", "admin", None),
     }
     settlement, _ = build_settlement(YEAR, "settlement", logins["city"])
     db.session.commit()
@@ -70,9 +70,9 @@ def _status(client: FlaskClient, method: str, path: str) -> int:
     "role", ["doctor", "leader", "centre", "county", "city", "finance", "admin"]
 )
 def test_every_role_on_the_sheet_routes(
-    client: FlaskClient, sheet: dict[str, Any], role: str
+    client: FlaskClient, sheet: dict[str, Any], role: str, auth: AuthActions
 ) -> None:
-    assert login(client, sheet["logins"][role].username, PASSWORD).status_code == 302
+    assert auth.login(sheet["logins"][role].username, PASSWORD).status_code == 302
     sid = sheet["settlement"].id
     failures = []
     checks: list[tuple[str, str, int]] = [
@@ -92,8 +92,9 @@ def test_every_role_on_the_sheet_routes(
     assert not failures, "\n".join(failures)
 
 
-def test_a_sheet_that_does_not_exist_is_404(app: Flask, sheet: dict[str, Any]) -> None:
-    client = app.test_client()
-    assert login(client, "city-user", PASSWORD).status_code == 302
+def test_a_sheet_that_does_not_exist_is_404(
+    client: FlaskClient, sheet: dict[str, Any], auth: AuthActions
+) -> None:
+    assert auth.login("city-user", PASSWORD).status_code == 302
     assert client.get("/settlement/999999").status_code == 404
     assert client.get(f"/settlement/{sheet['settlement'].id}/line/999999").status_code == 404

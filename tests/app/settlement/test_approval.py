@@ -13,7 +13,9 @@ from fdoctor.settlement.approval import allowed_actions, transition
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.errors import SettlementStateError
 from fdoctor.settlement.queries import integrity_ok
-from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
+from tests.factories.assessments import supersede
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -21,8 +23,8 @@ pytestmark = pytest.mark.db
 @pytest.fixture()
 def sheet(app: Flask) -> dict[str, Any]:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     return {"world": world, "settlement": settlement, "city": city, "finance": finance}

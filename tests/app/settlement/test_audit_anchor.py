@@ -17,7 +17,8 @@ from fdoctor.reports.settlement_sheet import build_settlement_pdf, build_settlem
 from fdoctor.settlement.approval import transition
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.sheet import sheet_data
-from tests.app.settlement.factories import YEAR, build_world, make_login
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -28,8 +29,8 @@ def _pdf_text(body: bytes) -> str:
 
 def test_locking_notes_a_checkpoint_and_the_sheet_prints_it(app: Flask) -> None:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     draft = sheet_data(settlement, "settlement", city)

@@ -22,7 +22,7 @@ from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import Settlement
-from tests.app.settlement.factories import YEAR, build_world
+from tests.factories.settlement import YEAR, build_world
 
 pytestmark = pytest.mark.db
 

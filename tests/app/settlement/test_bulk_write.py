@@ -31,7 +31,8 @@ from fdoctor.settlement.cascade import canonical_json, sha256_of, sha256_of_text
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.settlement.queries import integrity_ok, stored_digest, visible_lines
-from tests.app.settlement.factories import YEAR, build_world, make_login
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -217,7 +218,7 @@ def test_verify_names_a_line_changed_or_removed_behind_the_app(world: Any) -> No
 
 def test_a_recomputed_draft_replaces_its_lines_and_no_stale_line_is_served(world: Any) -> None:
     known = verify(db.session).problems
-    city = make_login("city-user", "city_admin", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
     settlement, _changed = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     loaded = visible_lines(settlement, city)  # held: the session keeps them

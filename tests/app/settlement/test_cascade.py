@@ -26,7 +26,9 @@ from fdoctor.settlement.errors import SettlementIncomplete
 from fdoctor.settlement.inputs import gather_inputs
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
 from fdoctor.settlement.queries import visible_lines
-from tests.app.settlement.factories import YEAR, build_world, make_login, supersede
+from tests.factories.assessments import supersede
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -204,7 +206,7 @@ def test_building_stores_every_line_with_its_source(world: Any) -> None:
     db.session.commit()
     assert changed and settlement.status == "draft" and settlement.version == 1
     assert settlement.total_fen == 1_500_000
-    city = make_login("city-user", "city_admin", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
     stored = visible_lines(settlement, city)
     assert [line.key for line in stored] == [
         line["key"] for line in json.loads(settlement.outputs_json)

@@ -21,9 +21,9 @@ from fdoctor.settlement.models import (
     SettlementParameters,
     WorkloadStandard,
 )
-from tests.app.settlement.factories import YEAR, build_world, make_login
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 CONFIG = f"/settlement/config?year={YEAR}"
@@ -32,13 +32,13 @@ CONFIG = f"/settlement/config?year={YEAR}"
 @pytest.fixture()
 def world(app: Flask) -> Any:
     built = build_world(config=False, ratings=False)
-    built.users["city"] = make_login("city-user", "city_admin", built["city"])
+    built.users["city"] = make_user("city-user", "city_admin", built["city"])
     db.session.commit()
     return built
 
 
 def send(client: FlaskClient, username: str, path: str, data: dict[str, Any]) -> Any:
-    assert login(client, username, PASSWORD).status_code == 302
+    AuthActions(client).login_as(username)
     return client.post(path, data={**data, "csrf_token": csrf_token(client, path)})
 
 
@@ -155,7 +155,7 @@ def test_ratings_freeze_once_the_years_settlement_is_reviewed(
     app: Flask, client: FlaskClient
 ) -> None:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
     settlement, _ = build_settlement(YEAR, "settlement", city)
     transition(settlement, "review", city)
     db.session.commit()

@@ -44,18 +44,10 @@ from fdoctor.settlement.models import (
 from fdoctor.settlement.sheet import sheet_data
 from fdoctor.surveys.errors import SurveyError
 from fdoctor.surveys.review import review_record
-from tests.app.settlement.factories import (
-    NOW,
-    YEAR,
-    World,
-    build_world,
-    make_assessment,
-    make_login,
-    make_services,
-    rate,
-    supersede,
-)
-from tests.app.settlement.test_pages import as_user, switch_to
+from tests.conftest import AuthActions
+from tests.factories.assessments import make_assessment, supersede
+from tests.factories.settlement import NOW, YEAR, World, build_world, make_services, rate
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 NEXT = YEAR + 1
@@ -70,8 +62,8 @@ def _lock(settlement: Any, city: Any, finance: Any) -> None:
 @pytest.fixture()
 def locked(app: Flask) -> tuple[World, Any]:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     world.users["city"], world.users["finance"] = city, finance
     settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
@@ -227,8 +219,8 @@ def test_a_record_not_counted_when_the_sheet_was_computed_makes_no_correction(
     app: Flask,
 ) -> None:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     world.users["city"] = city
     record = _counted_record(world, "T4L")
     record.verification = "disputed"  # disputed before the sheet: not counted (k from 9 records)
@@ -393,13 +385,13 @@ def test_an_l2_revision_in_a_locked_year_with_ratings_frozen_is_still_noticed(
 
 
 def test_the_locked_sheets_page_and_pdf_show_its_corrections_in_the_users_scope(
-    locked: tuple[World, Any], client: FlaskClient
+    locked: tuple[World, Any], client: FlaskClient, auth: AuthActions
 ) -> None:
     world, settlement = locked
-    county = make_login("county-user", "county_auditor", world["甲区"])
+    county = make_user("county-user", "county_auditor", world["甲区"])
     _find_false(world, _counted_record(world, "T4L"))
     db.session.commit()
-    as_user(client, "city-user")
+    auth.login_as("city-user")
     page = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
     assert "锁定后更正" in page and "经复核认定虚假" in page and "待结转" in page
     assert world.users["T4L"].display_name in page
@@ -407,7 +399,8 @@ def test_the_locked_sheets_page_and_pdf_show_its_corrections_in_the_users_scope(
     text_of_pdf = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "锁定后更正" in text_of_pdf and "-78.34" in text_of_pdf
     # 甲区's auditor sees neither the correction of 乙区's team nor its doctor's name.
-    switch_to(client, county.username)
+    auth.logout()
+    auth.login_as(county.username)
     page = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
     assert "锁定后更正" not in page
     assert world.users["T4L"].display_name not in page
@@ -439,9 +432,9 @@ def test_the_workflows_correction_of_an_l3_score_is_noticed_and_moves_money_in_t
     app: Flask,
 ) -> None:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
-    auditor = make_login("jia-auditor", "county_auditor", world["甲区"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
+    auditor = make_user("jia-auditor", "county_auditor", world["甲区"])
     published = _itemised_revision(world, "甲二", "85")
     db.session.commit()
     settlement, _ = build_settlement(YEAR, "settlement", city)

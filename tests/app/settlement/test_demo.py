@@ -23,8 +23,8 @@ from fdoctor.org.models import OrgUnit
 from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.models import SettlementLine
 from fdoctor.settlement.population import signed_population
-from tests.app.settlement.factories import prepare_demo_settlement
-from tests.conftest import DEMO_ANCHOR, DEMO_SEED, login
+from tests.conftest import DEMO_ANCHOR, DEMO_SEED, AuthActions
+from tests.factories.settlement import prepare_demo_settlement
 
 pytestmark = pytest.mark.db
 YEAR = 2026
@@ -68,11 +68,11 @@ def test_the_demo_city_settles_and_every_level_adds_up_exactly(demo_world: dict[
 
 
 def test_the_demo_city_sheet_pages_render_for_the_city(
-    demo_world: dict[str, Any], client: FlaskClient
+    demo_world: dict[str, Any], client: FlaskClient, auth: AuthActions
 ) -> None:
     settlement, _ = build_settlement(YEAR, "settlement", None)
     db.session.commit()
-    assert login(client, "city").status_code == 302
+    assert auth.login("city").status_code == 302
     html = client.get(f"/settlement/{settlement.id}").get_data(as_text=True)
     assert "魏都区" in html and "部门基金" in html
     member = db.session.scalar(
@@ -116,11 +116,11 @@ def test_signed_population_of_the_demo_matches_the_contract_dates(demo: None) ->
 
 
 def test_the_sheet_page_of_the_whole_city_takes_a_fixed_number_of_queries(
-    demo_world: dict[str, Any], client: FlaskClient, count_queries: Any
+    demo_world: dict[str, Any], client: FlaskClient, count_queries: Any, auth: AuthActions
 ) -> None:
     settlement, _ = build_settlement(YEAR, "settlement", None)
     db.session.commit()
-    assert login(client, "city").status_code == 302
+    assert auth.login("city").status_code == 302
     with count_queries() as counter:
         assert client.get(f"/settlement/{settlement.id}").status_code == 200
     assert counter.count <= 8, counter.count

@@ -27,15 +27,10 @@ from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.models import PoolFund, PostCoefficient, SettlementLine, WorkloadStandard
 from fdoctor.settlement.sheet import sheet_data
 from fdoctor.teamsplit.models import LeaderRule
-from tests.app.settlement.factories import (
-    YEAR,
-    make_assessment,
-    make_login,
-    make_services,
-    member,
-    rate,
-    sign,
-)
+from tests.factories.assessments import make_assessment
+from tests.factories.contracts import signed_household
+from tests.factories.settlement import TERM, YEAR, make_services, rate
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 NOW = datetime(YEAR + 1, 2, 25, 9, 0)
@@ -53,8 +48,8 @@ def small_city(a_scores: list[str], b_scores: list[str]) -> dict[str, Any]:
     make_assessment(county, "L4", str(YEAR), "90.00")
     make_assessment(inst, "L3", f"{YEAR}-H2", "90.00")
     for key, scores in (("A", a_scores), ("B", b_scores)):
-        sign(teams[key], 2)
-        doctor = member(f"doctor-{key.lower()}", "team_leader", teams[key], "全科医生")
+        signed_household(teams[key], 2, *TERM)
+        doctor = make_user(f"doctor-{key.lower()}", "team_leader", teams[key], post="全科医生")
         make_services(doctor, teams[key], 10)
         rate(doctor, "1.0", "1")
         for quarter, total in enumerate(scores, start=1):
@@ -114,7 +109,7 @@ def _stored_line(settlement_id: int, key: str) -> SettlementLine:
 
 def test_the_settlement_sheet_states_the_rule_in_its_notes(app: Flask) -> None:
     teams = small_city(["85.00", "85.01"], ["85.00"])
-    city_user = make_login("city-user", "city_admin", teams["city"])
+    city_user = make_user("city-user", "city_admin", teams["city"])
     settlement, _changed = build_settlement(YEAR, "settlement", city_user)
     db.session.commit()
     data = sheet_data(settlement, "settlement", city_user)

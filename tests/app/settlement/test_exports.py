@@ -16,7 +16,8 @@ from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet as rs
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.sheet import sheet_available, sheet_data
-from tests.app.settlement.factories import YEAR, build_world, make_login
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.db
 @pytest.fixture()
 def sheet(app: Flask) -> dict[str, Any]:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    county = make_login("county-user", "county_auditor", world["甲区"])
+    city = make_user("city-user", "city_admin", world["city"])
+    county = make_user("county-user", "county_auditor", world["甲区"])
     settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     return {"world": world, "settlement": settlement, "city": city, "county": county}
@@ -171,7 +172,7 @@ def test_distribution_sheets_export_to_pdf_and_excel(
 
 def test_the_preallocation_sheet_exports(app: Flask) -> None:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
     settlement, _ = build_settlement(YEAR, "preallocation", city)
     db.session.commit()
     data = sheet_data(settlement, "settlement", city)

@@ -16,15 +16,16 @@ from fdoctor.settlement.approval import transition
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import SettlementLine
 from fdoctor.settlement.triggers import GUARDS
-from tests.app.settlement.factories import YEAR, build_world, make_login
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
 
 def _sheet(lock: bool) -> Any:
     world = build_world()
-    city = make_login("city-user", "city_admin", world["city"])
-    finance = make_login("finance-user", "finance", world["city"])
+    city = make_user("city-user", "city_admin", world["city"])
+    finance = make_user("finance-user", "finance", world["city"])
     settlement, _ = build_settlement(YEAR, "settlement", city)
     db.session.commit()
     if lock:

@@ -16,19 +16,19 @@ from sqlalchemy import func, select
 from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import Settlement, SettlementLine
-from tests.app.settlement.factories import YEAR, build_world, make_login
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
 
 def logins(world: Any) -> dict[str, Any]:
     users = {
-        "city": make_login("city-user", "city_admin", world["city"]),
-        "finance": make_login("finance-user", "finance", world["city"]),
-        "county": make_login("county-user", "county_auditor", world["甲区"]),
-        "centre": make_login("centre-user", "centre_admin", world["甲一"]),
+        "city": make_user("city-user", "city_admin", world["city"]),
+        "finance": make_user("finance-user", "finance", world["city"]),
+        "county": make_user("county-user", "county_auditor", world["甲区"]),
+        "centre": make_user("centre-user", "centre_admin", world["甲一"]),
     }
     world.users.update(users)
     return users
@@ -49,16 +49,6 @@ def built(world: Any) -> Settlement:
     return settlement
 
 
-def as_user(client: FlaskClient, username: str) -> FlaskClient:
-    assert login(client, username, PASSWORD).status_code == 302
-    return client
-
-
-def switch_to(client: FlaskClient, username: str) -> FlaskClient:
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
-    return as_user(client, username)
-
-
 def line_of(settlement: Settlement, level: str, unit_id: int) -> SettlementLine:
     line = db.session.scalar(
         select(SettlementLine).where(
@@ -77,17 +67,20 @@ def post(
     return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})
 
 
-def test_the_index_lists_what_is_missing_to_compute(app: Flask, client: FlaskClient) -> None:
+def test_the_index_lists_what_is_missing_to_compute(client: FlaskClient, auth: AuthActions) -> None:
     world = build_world(scores=False)
     logins(world)
     db.session.commit()
-    html = as_user(client, "city-user").get(f"/settlement/?year={YEAR}").get_data(as_text=True)
+    auth.login_as("city-user")
+    html = client.get(f"/settlement/?year={YEAR}").get_data(as_text=True)
     assert "县（市、区）「甲区」缺少 2026 年度市级考核（L4）的已公示得分" in html
     assert "暂不能计算" in html
 
 
-def test_the_city_builds_a_draft_from_the_index(world: Any, client: FlaskClient) -> None:
-    as_user(client, "city-user")
+def test_the_city_builds_a_draft_from_the_index(
+    world: Any, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as("city-user")
     response = post(client, "/settlement/build", {"year": YEAR, "kind": "settlement"})
     settlement = db.session.scalar(select(Settlement))
     assert settlement is not None and settlement.status == "draft"
@@ -96,11 +89,11 @@ def test_the_city_builds_a_draft_from_the_index(world: Any, client: FlaskClient)
     )
 
 
-def test_building_with_missing_scores_saves_nothing(app: Flask, client: FlaskClient) -> None:
+def test_building_with_missing_scores_saves_nothing(client: FlaskClient, auth: AuthActions) -> None:
     world = build_world(scores=False)
     logins(world)
     db.session.commit()
-    as_user(client, "city-user")
+    auth.login_as("city-user")
     response = post(client, "/settlement/build", {"year": YEAR, "kind": "settlement"})
     assert response.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Settlement)) == 0
@@ -109,9 +102,10 @@ def test_building_with_missing_scores_saves_nothing(app: Flask, client: FlaskCli
 
 
 def test_the_detail_shows_each_pool_with_every_figure_linked_to_its_explainer(
-    built: Settlement, world: Any, client: FlaskClient
+    built: Settlement, world: Any, client: FlaskClient, auth: AuthActions
 ) -> None:
-    html = as_user(client, "city-user").get(f"/settlement/{built.id}").get_data(as_text=True)
+    auth.login_as("city-user")
+    html = client.get(f"/settlement/{built.id}").get_data(as_text=True)
     assert built.sha256 in html
     for name in ("市区", "甲区", "乙区", "甲一中心", "甲一中心团队", "t1-nurse", "部门基金"):
         assert name in html, name
@@ -123,14 +117,11 @@ def test_the_detail_shows_each_pool_with_every_figure_linked_to_its_explainer(
 
 
 def test_the_explainer_fills_in_the_formula_sources_and_rounding(
-    built: Settlement, world: Any, client: FlaskClient
+    built: Settlement, world: Any, client: FlaskClient, auth: AuthActions
 ) -> None:
     county = line_of(built, "county", world["甲区"].id)
-    html = (
-        as_user(client, "city-user")
-        .get(f"/settlement/{built.id}/line/{county.id}")
-        .get_data(as_text=True)
-    )
+    auth.login_as("city-user")
+    html = client.get(f"/settlement/{built.id}/line/{county.id}").get_data(as_text=True)
     assert "P × S = 9 × 90.00 = 810" in html
     assert "份额 = 810 ÷ Σ(P × S) 1,210 = 81/121" in html
     assert "精确值 -59/121 分" in html
@@ -142,9 +133,10 @@ def test_the_explainer_fills_in_the_formula_sources_and_rounding(
 
 
 def test_a_county_auditor_sees_only_the_own_county(
-    built: Settlement, world: Any, client: FlaskClient
+    built: Settlement, world: Any, client: FlaskClient, auth: AuthActions
 ) -> None:
-    html = as_user(client, "county-user").get(f"/settlement/{built.id}").get_data(as_text=True)
+    auth.login_as("county-user")
+    html = client.get(f"/settlement/{built.id}").get_data(as_text=True)
     assert "甲一中心" in html and "甲二中心团队" in html
     assert "乙区" not in html and "丙县" not in html and "市区" not in html
     other = line_of(built, "county", world["乙区"].id)
@@ -154,31 +146,36 @@ def test_a_county_auditor_sees_only_the_own_county(
 
 
 def test_a_centre_admin_sees_only_the_own_institution(
-    built: Settlement, world: Any, client: FlaskClient
+    built: Settlement, world: Any, client: FlaskClient, auth: AuthActions
 ) -> None:
-    html = as_user(client, "centre-user").get(f"/settlement/{built.id}").get_data(as_text=True)
+    auth.login_as("centre-user")
+    html = client.get(f"/settlement/{built.id}").get_data(as_text=True)
     assert "甲一中心团队" in html and "甲一站团队" in html
     assert "甲二中心" not in html and "甲区" not in html
     sibling = line_of(built, "institution", world["甲二"].id)
     assert client.get(f"/settlement/{built.id}/line/{sibling.id}").status_code == 404
 
 
-def test_action_buttons_follow_role_and_state(built: Settlement, client: FlaskClient) -> None:
-    city = as_user(client, "city-user").get(f"/settlement/{built.id}").get_data(as_text=True)
+def test_action_buttons_follow_role_and_state(
+    built: Settlement, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as("city-user")
+    city = client.get(f"/settlement/{built.id}").get_data(as_text=True)
     assert "审核通过" in city and "重新计算草稿" in city
-    finance = (
-        switch_to(client, "finance-user").get(f"/settlement/{built.id}").get_data(as_text=True)
-    )
+    auth.logout()
+    auth.login_as("finance-user")
+    finance = client.get(f"/settlement/{built.id}").get_data(as_text=True)
     assert "审核通过" not in finance and ">锁定<" not in finance
 
 
 def test_the_sheet_is_reviewed_approved_and_locked_through_the_pages(
-    built: Settlement, client: FlaskClient
+    built: Settlement, client: FlaskClient, auth: AuthActions
 ) -> None:
     page = f"/settlement/{built.id}"
-    as_user(client, "city-user")
+    auth.login_as("city-user")
     assert post(client, f"{page}/transition", {"action": "review"}, page).status_code == 302
-    switch_to(client, "finance-user")
+    auth.logout()
+    auth.login_as("finance-user")
     assert post(client, f"{page}/transition", {"action": "approve"}, page).status_code == 302
     assert post(client, f"{page}/transition", {"action": "lock"}, page).status_code == 302
     db.session.expire_all()
@@ -190,9 +187,9 @@ def test_the_sheet_is_reviewed_approved_and_locked_through_the_pages(
 
 
 def test_a_forbidden_transition_is_refused_in_chinese(
-    built: Settlement, client: FlaskClient
+    built: Settlement, client: FlaskClient, auth: AuthActions
 ) -> None:
-    as_user(client, "finance-user")
+    auth.login_as("finance-user")
     page = f"/settlement/{built.id}"
     response = post(client, f"{page}/transition", {"action": "lock"}, page)
     html = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -201,8 +198,10 @@ def test_a_forbidden_transition_is_refused_in_chinese(
     assert db.session.get(Settlement, built.id).status == "draft"
 
 
-def test_the_sheets_download_as_pdf_and_excel(built: Settlement, client: FlaskClient) -> None:
-    as_user(client, "finance-user")
+def test_the_sheets_download_as_pdf_and_excel(
+    built: Settlement, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as("finance-user")
     pdf = client.get(f"/settlement/{built.id}/export/settlement.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.headers["X-Settlement-SHA256"] == built.sha256
@@ -216,9 +215,9 @@ def test_the_sheets_download_as_pdf_and_excel(built: Settlement, client: FlaskCl
 
 
 def test_settlement_pages_carry_no_inline_script_or_style(
-    built: Settlement, world: Any, client: FlaskClient
+    built: Settlement, world: Any, client: FlaskClient, auth: AuthActions
 ) -> None:
-    as_user(client, "city-user")
+    auth.login_as("city-user")
     county = line_of(built, "county", world["甲区"].id)
     for path in (
         "/settlement/",

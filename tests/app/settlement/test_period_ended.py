@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from fdoctor.core import clock
@@ -20,9 +21,9 @@ from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.models import Settlement
-from tests.app.settlement.factories import YEAR, build_world, make_login
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 
@@ -36,7 +37,7 @@ CASES = [
 @pytest.fixture()
 def world(app: Flask) -> Any:
     built = build_world()
-    built.users["city"] = make_login("city-user", "city_admin", built["city"])
+    built.users["city"] = make_user("city-user", "city_admin", built["city"])
     db.session.commit()
     return built
 
@@ -84,11 +85,10 @@ def test_a_year_in_progress_and_a_later_year_are_refused(world: Any) -> None:
 
 @pytest.mark.parametrize(("kind", "ended", "action"), CASES)
 def test_the_build_form_refuses_the_last_day_in_chinese_and_builds_the_next_day(
-    app: Flask, world: Any, kind: str, ended: int, action: str
+    client: FlaskClient, world: Any, kind: str, ended: int, action: str, auth: AuthActions
 ) -> None:
-    client = app.test_client()
     with clock.frozen(datetime(ended, 12, 31, 23, 59)):
-        assert login(client, "city-user", PASSWORD).status_code == 302
+        assert auth.login("city-user", PASSWORD).status_code == 302
         token = csrf_token(client, "/settlement/")
         refused = client.post(
             "/settlement/build",

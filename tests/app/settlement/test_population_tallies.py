@@ -16,7 +16,7 @@ from fdoctor.settlement.build import preview
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.tallies.models import SignedPopulation
 from fdoctor.tallies.services import rebuild_month
-from tests.app.settlement.factories import YEAR, build_world
+from tests.factories.settlement import YEAR, build_world
 
 pytestmark = pytest.mark.db
 

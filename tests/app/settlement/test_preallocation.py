@@ -13,7 +13,8 @@ from fdoctor.settlement.approval import transition
 from fdoctor.settlement.build import build_settlement, preview
 from fdoctor.settlement.inputs import gather_inputs
 from fdoctor.settlement.models import PoolFund
-from tests.app.settlement.factories import NOW, YEAR, build_world, make_login
+from tests.factories.settlement import NOW, YEAR, build_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.db
 @pytest.fixture()
 def world(app: Flask) -> Any:
     built = build_world()
-    built.users["city"] = make_login("city-user", "city_admin", built["city"])
-    built.users["finance"] = make_login("finance-user", "finance", built["city"])
+    built.users["city"] = make_user("city-user", "city_admin", built["city"])
+    built.users["finance"] = make_user("finance-user", "finance", built["city"])
     db.session.commit()
     return built
 

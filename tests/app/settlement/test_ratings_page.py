@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from fdoctor.extensions import db
 from fdoctor.settlement.models import MemberRating
-from tests.app.settlement.factories import YEAR, build_world
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import PASSWORD
 
 pytestmark = pytest.mark.db
 PATH = f"/settlement/ratings?year={YEAR}"
@@ -26,10 +26,12 @@ def world(app: Flask) -> Any:
     return built
 
 
-def test_one_table_for_the_whole_team_and_errors_per_row(world: Any, client: FlaskClient) -> None:
+def test_one_table_for_the_whole_team_and_errors_per_row(
+    world: Any, client: FlaskClient, auth: AuthActions
+) -> None:
     users = world.users
     leader, nurse = users["T1L"], users["T1N"]
-    assert login(client, "t1-leader", PASSWORD).status_code == 302
+    assert auth.login("t1-leader", PASSWORD).status_code == 302
     html = client.get(PATH).get_data(as_text=True)
     for member in (leader, nurse):  # every rated member has a row with its c (a comes from days)
         assert f'id="member-{member.id}"' in html

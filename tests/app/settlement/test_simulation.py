@@ -27,8 +27,9 @@ from fdoctor.settlement import approval, simulation
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.models import Settlement, SettlementLine, SettlementSimulation
-from tests.app.settlement.factories import YEAR, build_world
-from tests.app.settlement.test_pages import as_user, logins, post, switch_to
+from tests.app.settlement.test_pages import logins, post
+from tests.conftest import AuthActions
+from tests.factories.settlement import YEAR, build_world
 
 pytestmark = pytest.mark.db
 
@@ -211,9 +212,9 @@ def test_a_recomputed_draft_is_simulated_afresh(world: Any, draft: Settlement) -
 
 
 def test_the_page_shows_the_simulation_beside_the_draft(
-    world: Any, draft: Settlement, client: FlaskClient
+    world: Any, draft: Settlement, client: FlaskClient, auth: AuthActions
 ) -> None:
-    as_user(client, "finance-user")
+    auth.login_as("finance-user")
     page = client.get(f"/settlement/{draft.id}/simulate")
     assert page.status_code == 200
     assert "模拟测算" in page.text and "草稿应得（元）" in page.text
@@ -239,9 +240,15 @@ def test_the_page_shows_the_simulation_beside_the_draft(
     ],
 )
 def test_the_form_refuses_bad_input_in_chinese_and_saves_nothing(
-    world: Any, draft: Settlement, client: FlaskClient, field: str, value: str, message: str
+    world: Any,
+    draft: Settlement,
+    client: FlaskClient,
+    field: str,
+    value: str,
+    message: str,
+    auth: AuthActions,
 ) -> None:
-    as_user(client, "city-user")
+    auth.login_as("city-user")
     name = f"fund_{world['市区'].id}" if field == "fund" else field
     answer = post(
         client,
@@ -255,9 +262,9 @@ def test_the_form_refuses_bad_input_in_chinese_and_saves_nothing(
 
 
 def test_saving_and_comparing_through_the_pages(
-    world: Any, draft: Settlement, client: FlaskClient
+    world: Any, draft: Settlement, client: FlaskClient, auth: AuthActions
 ) -> None:
-    as_user(client, "finance-user")
+    auth.login_as("finance-user")
     path = f"/settlement/{draft.id}/simulate"
     saved = post(client, path, {f"fund_{world['市区'].id}": "11000", "action": "save",
                                 "name": "方案甲"}, token_from=path)  # fmt: skip
@@ -277,13 +284,15 @@ def test_saving_and_comparing_through_the_pages(
 
 
 def test_only_finance_and_the_city_may_simulate(
-    world: Any, draft: Settlement, client: FlaskClient
+    world: Any, draft: Settlement, client: FlaskClient, auth: AuthActions
 ) -> None:
-    as_user(client, "county-user")
+    auth.login_as("county-user")
     assert client.get(f"/settlement/{draft.id}/simulate").status_code == 403
-    switch_to(client, "centre-user")
+    auth.logout()
+    auth.login_as("centre-user")
     assert client.get(f"/settlement/{draft.id}/simulate").status_code == 403
-    switch_to(client, "city-user")
+    auth.logout()
+    auth.login_as("city-user")
     assert client.get(f"/settlement/{draft.id}/simulate").status_code == 200
     assert "模拟测算" in client.get(f"/settlement/{draft.id}").text
 

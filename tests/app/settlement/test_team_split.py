@@ -51,31 +51,18 @@ from fdoctor.settlement.errors import SettlementIncomplete
 from fdoctor.settlement.models import PoolFund, PostCoefficient, SettlementLine, WorkloadStandard
 from fdoctor.settlement.sheet import sheet_data
 from fdoctor.teamsplit.models import AttendanceRecord, FundAward, LeaderRule, MemberDeduction
-from tests.app.settlement.factories import (
-    NOW,
-    YEAR,
-    make_assessment,
-    make_login,
-    make_services,
-    rate,
-    sign,
-)
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.assessments import make_assessment
+from tests.factories.contracts import signed_household
+from tests.factories.settlement import NOW, TERM, YEAR, make_services, rate
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 MONTHS = [f"{YEAR}-{m:02d}" for m in range(1, 13)]
 
 
-def sign_in(client: FlaskClient, username: str) -> None:
-    """Sign in as ``username``, leaving whoever was signed in before."""
-    with client.session_transaction() as session:
-        session.clear()
-    assert login(client, username, PASSWORD).status_code == 302
-
-
 def send(client: FlaskClient, username: str, path: str, data: dict[str, Any], **kw: Any) -> Any:
-    sign_in(client, username)
+    AuthActions(client).login_as(username)
     return client.post(path, data={**data, "csrf_token": csrf_token(client, path)}, **kw)
 
 
@@ -88,21 +75,21 @@ def world(app: Flask) -> dict[str, Any]:
     u["inst"] = add_unit("420001-01", "甲中心", "institution", u["county"], "community_centre")
     u["T1"] = add_unit("420001-01-T1", "一团队", "team", u["inst"])
     u["T2"] = add_unit("420001-01-T2", "二团队", "team", u["inst"])
-    sign(u["T1"], 3)
-    sign(u["T2"], 1)
+    signed_household(u["T1"], 3, *TERM)
+    signed_household(u["T2"], 1, *TERM)
     make_assessment(u["county"], "L4", str(YEAR), "90")
     make_assessment(u["inst"], "L3", f"{YEAR}-H2", "90")
     for q in range(1, 5):
         make_assessment(u["T1"], "L2", f"{YEAR}-Q{q}", "90")
         make_assessment(u["T2"], "L2", f"{YEAR}-Q{q}", "80")
     people = {
-        "张组长": make_login("zhang", "team_leader", u["T1"], "全科医生"),
-        "王医生": make_login("wang", "doctor", u["T1"], "全科医生"),
-        "李医生": make_login("li", "doctor", u["T1"], "全科医生"),
-        "孙护士": make_login("sun", "doctor", u["T1"], "护士"),
-        "周医生": make_login("zhou", "doctor", u["T1"], "全科医生", probation=True),
-        "钱医生": make_login("qian", "doctor", u["T2"], "全科医生", probation=True),
-        "吴医生": make_login("wu", "doctor", u["T2"], "护士", probation=True),
+        "张组长": make_user("zhang", "team_leader", u["T1"], post="全科医生"),
+        "王医生": make_user("wang", "doctor", u["T1"], post="全科医生"),
+        "李医生": make_user("li", "doctor", u["T1"], post="全科医生"),
+        "孙护士": make_user("sun", "doctor", u["T1"], post="护士"),
+        "周医生": make_user("zhou", "doctor", u["T1"], post="全科医生", probation=True),
+        "钱医生": make_user("qian", "doctor", u["T2"], post="全科医生", probation=True),
+        "吴医生": make_user("wu", "doctor", u["T2"], post="护士", probation=True),
     }
     for person in people.values():
         person.display_name = {v.username: k for k, v in people.items()}[person.username]
@@ -120,10 +107,10 @@ def world(app: Flask) -> dict[str, Any]:
             WorkloadStandard(year=YEAR, post="", standard_points=Decimal(100), updated_at=NOW),
         ]
     )
-    u["centre"] = make_login("centre", "centre_admin", u["inst"])
-    u["county_user"] = make_login("county", "county_auditor", u["county"])
-    u["city_user"] = make_login("city", "city_admin", u["city"])
-    u["finance"] = make_login("finance", "finance", u["city"])
+    u["centre"] = make_user("centre", "centre_admin", u["inst"])
+    u["county_user"] = make_user("county", "county_auditor", u["county"])
+    u["city_user"] = make_user("city", "city_admin", u["city"])
+    u["finance"] = make_user("finance", "finance", u["city"])
     u["people"] = people
     db.session.commit()
     return u
@@ -138,7 +125,7 @@ def _days(person: Any, due: int, worked: int, **leave: int) -> dict[str, Any]:
 def enter_the_year(client: FlaskClient, world: dict[str, Any]) -> None:
     """The centre enters every month of the year in the one table (one request a month)."""
     p = world["people"]
-    sign_in(client, "centre")
+    AuthActions(client).login_as("centre")
     for n, month in enumerate(MONTHS):
         path = f"/teamsplit/attendance?month={month}"
         data: dict[str, Any] = {"month": month, "csrf_token": csrf_token(client, path)}
@@ -291,7 +278,7 @@ def test_the_attendance_table_is_checked_per_row_and_saved_whole(
 
 
 def test_the_institutions_spreadsheet_is_imported(
-    world: dict[str, Any], client: FlaskClient
+    world: dict[str, Any], client: FlaskClient, auth: AuthActions
 ) -> None:
     month = f"{YEAR}-07"
 
@@ -307,7 +294,7 @@ def test_the_institutions_spreadsheet_is_imported(
         return body, "出勤.xlsx"
 
     bad = sheet([["wang", "", 22, 20, 0, 0], ["", "孙护士", 22, 0, 0, 23]])
-    sign_in(client, "centre")
+    auth.login_as("centre")
     path = "/teamsplit/attendance/import"
     token = csrf_token(client, f"/teamsplit/attendance?month={month}")
     response = client.post(path, data={"month": month, "file": bad, "csrf_token": token},
@@ -329,7 +316,9 @@ def test_the_institutions_spreadsheet_is_imported(
     assert records == {p["王医生"].id: (22, 20, 2, 0, t1), p["孙护士"].id: (22, 0, 0, 22, t1)}
 
 
-def test_the_county_adapts_the_point_table(world: dict[str, Any], client: FlaskClient) -> None:
+def test_the_county_adapts_the_point_table(
+    world: dict[str, Any], client: FlaskClient, auth: AuthActions
+) -> None:
     set_up(client, world)
     response = send(client, "county", "/teamsplit/points", {"points_home_visit": "5"})
     assert response.status_code == 302
@@ -342,7 +331,7 @@ def test_the_county_adapts_the_point_table(world: dict[str, Any], client: FlaskC
     # 20 home visits × 5 points = 100 points = the standard: k = 1.
     assert (wang["points"], wang["k"], wang["point_table"]) == ("100", "1", "甲区工作量点数表")
     # A centre reads the table and cannot change it.
-    sign_in(client, "centre")
+    auth.login_as("centre")
     assert "甲区 · 工作量点数表" in client.get("/teamsplit/points").get_data(as_text=True)
     assert client.post("/teamsplit/points", data={}).status_code in (400, 403)
 
@@ -367,7 +356,7 @@ def test_a_deduction_needs_a_reason_and_who_decided(
 
 
 def test_the_fund_and_its_awards_are_visible_to_the_team(
-    world: dict[str, Any], client: FlaskClient
+    world: dict[str, Any], client: FlaskClient, auth: AuthActions
 ) -> None:
     set_up(client, world)
     settlement, _ = build_settlement(YEAR, "settlement", world["city_user"])
@@ -394,7 +383,7 @@ def test_the_fund_and_its_awards_are_visible_to_the_team(
         world["T1"].id,
     )
     # Any member of the team sees the balance and every award; a doctor cannot award.
-    sign_in(client, "sun")
+    auth.login_as("sun")
     page = client.get("/teamsplit/fund").get_data(as_text=True)
     assert "537.34 元" in page and "技能竞赛第一名" in page and "王医生" in page
     assert "记录奖励" not in page

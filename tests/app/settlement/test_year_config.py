@@ -22,9 +22,9 @@ from fdoctor.settlement.models import (
     SettlementParameters,
     WorkloadStandard,
 )
-from tests.app.settlement.factories import YEAR, build_world, make_login
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD
+from tests.conftest import AuthActions, csrf_token
+from tests.factories.settlement import YEAR, build_world
+from tests.factories.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.db
 CONFIG = f"/settlement/config?year={YEAR}"
@@ -35,7 +35,7 @@ CONFIG_TABLES = (PoolFund, SettlementParameters, InstitutionSplit, PostCoefficie
 @pytest.fixture()
 def world(app: Flask) -> Any:
     built = build_world(config=False, ratings=False, scores=False)
-    built.users["city"] = make_login("city-user", "city_admin", built["city"])
+    built.users["city"] = make_user("city-user", "city_admin", built["city"])
     db.session.commit()
     return built
 
@@ -53,7 +53,7 @@ def post_rows(html: str) -> dict[str, str]:
 
 
 def year_form(client: FlaskClient, world: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    assert login(client, "city-user", PASSWORD).status_code == 302
+    AuthActions(client).login_as("city-user")
     html = client.get(CONFIG).get_data(as_text=True)
     posts = post_rows(html)
     u = world.units
@@ -165,8 +165,8 @@ def test_a_zero_split_fails_the_whole_form(world: Any, client: FlaskClient) -> N
     assert config_rows() == 0
 
 
-def test_only_the_city_enters_the_year(world: Any, client: FlaskClient) -> None:
-    assert login(client, "t1-leader", PASSWORD).status_code == 302
+def test_only_the_city_enters_the_year(world: Any, client: FlaskClient, auth: AuthActions) -> None:
+    assert auth.login("t1-leader", PASSWORD).status_code == 302
     token = csrf_token(client, "/settlement/ratings")
     response = client.post("/settlement/config/year", data={"csrf_token": token, "year": YEAR,
                                                             "reserve_pct": "50"})  # fmt: skip
@@ -251,8 +251,10 @@ def test_the_template_round_trips(world: Any, client: FlaskClient) -> None:
     assert (db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0) > entries
 
 
-def test_a_bad_row_names_its_row_and_nothing_is_imported(world: Any, client: FlaskClient) -> None:
-    login(client, "city-user", PASSWORD)
+def test_a_bad_row_names_its_row_and_nothing_is_imported(
+    world: Any, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("city-user", PASSWORD)
     book = download(client)
     sheet = book.worksheets[0]
     rows = rows_of(book)
@@ -267,8 +269,10 @@ def test_a_bad_row_names_its_row_and_nothing_is_imported(world: Any, client: Fla
     assert config_rows() == 0
 
 
-def test_rows_that_cannot_be_read_are_named(world: Any, client: FlaskClient) -> None:
-    login(client, "city-user", PASSWORD)
+def test_rows_that_cannot_be_read_are_named(
+    world: Any, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("city-user", PASSWORD)
     book = download(client)
     sheet = book.worksheets[0]
     sheet.append([YEAR, "结算池资金", "NOPE", "", 1, None])
@@ -284,8 +288,10 @@ def test_rows_that_cannot_be_read_are_named(world: Any, client: FlaskClient) -> 
     assert config_rows() == 0
 
 
-def test_a_file_that_is_not_the_template_is_refused(world: Any, client: FlaskClient) -> None:
-    login(client, "city-user", PASSWORD)
+def test_a_file_that_is_not_the_template_is_refused(
+    world: Any, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("city-user", PASSWORD)
     book = Workbook()
     book.active.append(["姓名", "金额"])  # type: ignore[union-attr]
     book.active.append(["张三", 1])  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from assessments.periods import Period
@@ -20,15 +21,10 @@ from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.calls import records_to_check
 from fdoctor.surveys.models import SurveyRecordCheck, SurveyResponse, VerificationSampleItem
 from fdoctor.surveys.samples import draw_sample
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_record,
-    add_resident,
-    login_as,
-    make_world,
-)
+from tests.conftest import AuthActions
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_record, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -48,9 +44,9 @@ class Called:
 def called(app: Flask) -> Iterator[Called]:
     with clock.frozen(TODAY):
         world = make_world()
-        household = add_household(world.tree.team)
+        household = make_household(world.tree.team)
         resident = add_resident(household)
-        add_contract(household, [resident], START, END)
+        make_contract(household, [resident], START, END)
         doctor = world.users["doctor"]
         records = [
             add_record(resident, "hypertension_followup", date(2026, 7, 1 + 7 * i), doctor)
@@ -76,7 +72,7 @@ def _answers(records: list[ServiceRecord], *answers: str) -> dict[str, str]:
 
 def _post_call(app: Flask, called: Called, data: dict[str, str]) -> tuple[int, str]:
     client = app.test_client()
-    token = login_as(client, called.world.users["centre"])
+    token = AuthActions(client).login_as(called.world.users["centre"])
     response = client.post(
         f"/surveys/items/{called.item.id}/call", data={"csrf_token": token, **data}
     )
@@ -92,10 +88,11 @@ def test_three_of_the_teams_records_in_the_period_are_picked_the_same_every_time
     assert [r.id for r in records_to_check(called.item)] == [r.id for r in picked]
 
 
-def test_the_call_page_lists_the_picked_records(app: Flask, called: Called) -> None:
-    client = app.test_client()
+def test_the_call_page_lists_the_picked_records(
+    client: FlaskClient, called: Called, auth: AuthActions
+) -> None:
     with clock.frozen(TODAY):
-        login_as(client, called.world.users["centre"])
+        auth.login_as(called.world.users["centre"])
         html = client.get(f"/surveys/items/{called.item.id}/call").get_data(as_text=True)
     for record in records_to_check(called.item):
         assert f'data-record="{record.id}"' in html
@@ -213,7 +210,7 @@ def test_a_done_call_cannot_be_recorded_twice(app: Flask, called: Called) -> Non
     assert db.session.scalar(select(func.count(SurveyResponse.id))) == 1
 
 
-def test_a_done_call_shows_its_answers(app: Flask, called: Called) -> None:
+def test_a_done_call_shows_its_answers(app: Flask, called: Called, auth: AuthActions) -> None:
     picked = records_to_check(called.item)
     with clock.frozen(TODAY):
         _post_call(
@@ -226,16 +223,14 @@ def test_a_done_call_shows_its_answers(app: Flask, called: Called) -> None:
                 **_answers(picked, "not_received", "received", "received"),
             },
         )
-        client = app.test_client()
-        login_as(client, called.world.users["county"])
+        client = auth.client_for(called.world.users["county"])
         html = client.get(f"/surveys/items/{called.item.id}/call").get_data(as_text=True)
     assert 'id="call-result"' in html and "不满意" in html and "未接受" in html
 
 
 def test_a_county_auditor_of_another_county_cannot_open_the_call(
-    app: Flask, called: Called
+    client: FlaskClient, called: Called, auth: AuthActions
 ) -> None:
-    client = app.test_client()
     with clock.frozen(TODAY):
-        login_as(client, called.world.users["other_county"])
+        auth.login_as(called.world.users["other_county"])
         assert client.get(f"/surveys/items/{called.item.id}/call").status_code == 404

@@ -7,13 +7,15 @@ from datetime import date, datetime
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.surveys.models import Complaint
-from tests.app.surveys.world import World, login_as, make_world
+from tests.conftest import AuthActions
+from tests.factories.surveys import World, make_world
 
 pytestmark = pytest.mark.db
 
@@ -46,7 +48,7 @@ def _complaint(team: OrgUnit, status: str = "open") -> Complaint:
 
 def _post(app: Flask, world: World, who: str, path: str, **fields: object) -> tuple[int, str]:
     client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = AuthActions(client).login_as(world.users[who])
     response = client.post(path, data={"csrf_token": token, **fields}, follow_redirects=True)
     return response.status_code, response.get_data(as_text=True)
 
@@ -145,11 +147,10 @@ def test_a_resolved_complaint_is_not_resolved_again(app: Flask, world: World) ->
 
 @pytest.mark.parametrize(("who", "wanted"), [("doctor", 403), ("leader", 403), ("city", 403)])
 def test_only_the_centre_and_county_resolve_complaints(
-    app: Flask, world: World, who: str, wanted: int
+    client: FlaskClient, world: World, who: str, wanted: int, auth: AuthActions
 ) -> None:
     complaint = _complaint(world.tree.team)
-    client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = auth.login_as(world.users[who])
     response = client.post(
         f"/surveys/complaints/{complaint.id}/resolve",
         data={"csrf_token": token, "decision": "verified", "resolution": "x"},
@@ -158,10 +159,11 @@ def test_only_the_centre_and_county_resolve_complaints(
 
 
 @pytest.mark.parametrize("who", ["centre", "county"])
-def test_a_complaint_outside_the_scope_is_not_found(app: Flask, world: World, who: str) -> None:
+def test_a_complaint_outside_the_scope_is_not_found(
+    client: FlaskClient, world: World, who: str, auth: AuthActions
+) -> None:
     complaint = _complaint(world.tree.other_team)
-    client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = auth.login_as(world.users[who])
     response = client.post(
         f"/surveys/complaints/{complaint.id}/resolve",
         data={"csrf_token": token, "decision": "verified", "resolution": "x"},
@@ -170,12 +172,11 @@ def test_a_complaint_outside_the_scope_is_not_found(app: Flask, world: World, wh
 
 
 def test_the_list_filters_by_status_and_offers_resolving_open_ones(
-    app: Flask, world: World
+    world: World, auth: AuthActions
 ) -> None:
     open_one = _complaint(world.tree.team)
     done = _complaint(world.tree.team, status="verified")
-    client = app.test_client()
-    login_as(client, world.users["centre"])
+    client = auth.client_for(world.users["centre"])
     html = client.get("/surveys/complaints?status=open").get_data(as_text=True)
     assert f'id="complaint-{open_one.id}"' in html and f'id="complaint-{done.id}"' not in html
     assert f"/surveys/complaints/{open_one.id}/resolve" in html

@@ -13,7 +13,9 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import Resident
 from fdoctor.surveys.models import SurveyResponse
-from tests.app.surveys.world import World, add_household, add_resident, login_as, make_world
+from tests.conftest import AuthActions
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -29,14 +31,14 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _resident(world: World, team: str = "team") -> Resident:
-    resident = add_resident(add_household(getattr(world.tree, team)), name="张秀英")
+    resident = add_resident(make_household(getattr(world.tree, team)), name="张秀英")
     db.session.commit()
     return resident
 
 
 def _post(app: Flask, world: World, who: str, resident: Resident, **fields: str) -> tuple[int, str]:
     client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = AuthActions(client).login_as(world.users[who])
     response = client.post(
         f"/surveys/new?resident={resident.id}", data={"csrf_token": token, **fields}
     )
@@ -98,10 +100,9 @@ def test_a_leader_cannot_survey_a_resident_of_another_team(app: Flask, world: Wo
     assert status == 404
 
 
-def test_the_resident_search_lists_matches_in_scope(app: Flask, world: World) -> None:
+def test_the_resident_search_lists_matches_in_scope(world: World, auth: AuthActions) -> None:
     _resident(world)
     _resident(world, "team2")
-    client = app.test_client()
-    login_as(client, world.users["leader"])
+    client = auth.client_for(world.users["leader"])
     html = client.get("/surveys/new?q=张秀英").get_data(as_text=True)
     assert html.count("?resident=") == 1

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from assessments.periods import Period
@@ -21,7 +22,8 @@ from fdoctor.extensions import db
 from fdoctor.surveys.errors import SurveyError
 from fdoctor.surveys.models import VerificationSample
 from fdoctor.surveys.samples import draw_sample
-from tests.app.surveys.world import World, bulk_signed, login_as, make_world
+from tests.conftest import AuthActions
+from tests.factories.surveys import World, bulk_signed, make_world
 
 pytestmark = pytest.mark.db
 
@@ -77,11 +79,16 @@ def test_the_sample_is_refused_on_the_last_day_and_drawn_the_day_after(
 
 @pytest.mark.parametrize(("level", "period", "last", "who"), CASES, ids=IDS)
 def test_the_draw_form_refuses_the_last_day_in_chinese_and_draws_the_day_after(
-    app: Flask, world: World, level: Level, period: str, last: date, who: str
+    client: FlaskClient,
+    world: World,
+    level: Level,
+    period: str,
+    last: date,
+    who: str,
+    auth: AuthActions,
 ) -> None:
-    client = app.test_client()
     with clock.frozen(_last_minute(last)):
-        token = login_as(client, world.users[who])
+        token = auth.login_as(world.users[who])
         refused = client.post(
             "/surveys/samples/draw",
             data={"period": period, "csrf_token": token},

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from assessments.periods import Period
@@ -20,16 +21,10 @@ from fdoctor.surveys.models import RecordReview, VerificationSampleItem
 from fdoctor.surveys.report import verification_report
 from fdoctor.surveys.review import review_record
 from fdoctor.surveys.samples import draw_sample
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_record,
-    add_resident,
-    bulk_signed,
-    login_as,
-    make_world,
-)
+from tests.conftest import AuthActions
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_record, add_resident, bulk_signed, make_world
 
 pytestmark = pytest.mark.db
 
@@ -43,7 +38,7 @@ def world(app: Flask) -> Iterator[World]:
 
 
 def _record(world: World, verification: str = "disputed", team: str = "team") -> ServiceRecord:
-    resident = add_resident(add_household(getattr(world.tree, team)))
+    resident = add_resident(make_household(getattr(world.tree, team)))
     record = add_record(
         resident, "home_visit", date(2026, 8, 1), world.users["doctor"], verification=verification
     )
@@ -53,7 +48,7 @@ def _record(world: World, verification: str = "disputed", team: str = "team") ->
 
 def _decide(app: Flask, world: World, who: str, record: ServiceRecord, **fields: str) -> str:
     client = app.test_client()
-    token = login_as(client, world.users[who])
+    token = AuthActions(client).login_as(world.users[who])
     response = client.post(
         f"/surveys/review/{record.id}", data={"csrf_token": token, **fields}, follow_redirects=True
     )
@@ -101,25 +96,24 @@ def test_only_disputed_records_can_be_reviewed(app: Flask, world: World) -> None
     assert record.verification == "unverified"
 
 
-def test_the_queue_lists_the_disputed_records_in_scope(app: Flask, world: World) -> None:
+def test_the_queue_lists_the_disputed_records_in_scope(world: World, auth: AuthActions) -> None:
     disputed = _record(world)
     unverified = _record(world, verification="unverified")
-    client = app.test_client()
-    login_as(client, world.users["centre"])
+    client = auth.client_for(world.users["centre"])
     html = client.get("/surveys/review").get_data(as_text=True)
     assert f'id="record-{disputed.id}"' in html
     assert f'id="record-{unverified.id}"' not in html
-    outsider = app.test_client()
-    login_as(outsider, world.users["other_county"])
+    outsider = auth.client_for(world.users["other_county"])
     assert f'id="record-{disputed.id}"' not in outsider.get("/surveys/review").get_data(
         as_text=True
     )
 
 
-def test_a_record_of_another_county_is_not_found(app: Flask, world: World) -> None:
+def test_a_record_of_another_county_is_not_found(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     record = _record(world)
-    client = app.test_client()
-    token = login_as(client, world.users["other_county"])
+    token = auth.login_as(world.users["other_county"])
     response = client.post(
         f"/surveys/review/{record.id}", data={"csrf_token": token, "decision": "confirmed"}
     )
@@ -130,9 +124,9 @@ def test_the_report_gives_coverage_and_the_false_record_rate(world: World) -> No
     tree = world.tree
     start, end = date(2026, 1, 1), date(2027, 12, 31)
     residents = bulk_signed(tree.team, 3, start, end)
-    lone = add_household(tree.team)
+    lone = make_household(tree.team)
     talker = add_resident(lone)
-    add_contract(lone, [talker], start, end)
+    make_contract(lone, [talker], start, end)
     records = [
         add_record(talker, "home_visit", date(2026, 7, 6 + i), world.users["doctor"])
         for i in range(3)

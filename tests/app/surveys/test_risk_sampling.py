@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from assessments.periods import Period
@@ -24,7 +25,9 @@ from fdoctor.records.models import ServiceRecord
 from fdoctor.surveys.calls import records_to_check
 from fdoctor.surveys.models import VerificationSampleDoctor, VerificationSampleItem
 from fdoctor.surveys.samples import draw_sample, replay_sample, stored_draw
-from tests.app.surveys.world import World, add_record, add_user, bulk_signed, login_as, make_world
+from tests.conftest import AuthActions
+from tests.factories.surveys import World, add_record, bulk_signed, make_world
+from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
 
@@ -67,13 +70,12 @@ def _risky_team(world: World) -> tuple[list[Resident], object, object]:
     """
     residents = bulk_signed(world.tree.team, 100, START, END)
     risky = world.users["doctor"]
-    honest = add_user("doc_honest", "doctor", world.tree.team)
+    honest = make_user("doc_honest", "doctor", world.tree.team)
     flagged = [add_record(r, "home_visit", date(2026, 8, 3), risky) for r in residents[:10]]
     for r in residents[10:20]:
         add_record(r, "home_visit", date(2026, 8, 3), honest)
     for i, r in enumerate(residents[20:30]):
-        add_record(r, "health_education", date(2026, 2, 4), risky,
-                   verification="false" if i < 3 else "confirmed")  # fmt: skip
+        add_record(r, "health_education", date(2026, 2, 4), risky, verification="false" if i < 3 else "confirmed")  # fmt: skip
         add_record(r, "health_education", date(2026, 2, 4), honest, verification="confirmed")
     add_record(residents[30], "health_education", date(2026, 6, 1), risky, verification="disputed")
     _flag(risky.id, flagged[0])
@@ -157,13 +159,14 @@ def resident_records(resident: Resident) -> list[ServiceRecord]:
     )
 
 
-def test_the_sample_page_says_why_a_doctor_weighs_more(app: Flask, world: World) -> None:
+def test_the_sample_page_says_why_a_doctor_weighs_more(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     _, risky, _ = _risky_team(world)
     sample, _ = draw_sample(world.tree.institution, Level.L2, Q3, world.users["centre"])
     db.session.commit()
-    client = app.test_client()
     with clock.frozen(TODAY):
-        login_as(client, world.users["centre"])
+        auth.login_as(world.users["centre"])
         page = client.get(f"/surveys/samples/{sample.id}").get_data(as_text=True)
         replayed = client.get(f"/surveys/samples/{sample.id}?replay=1").get_data(as_text=True)
     expected = DoctorRisk(open_flags=2, checked=10, found_false=3, disputed_before=1).explain()

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from assessments.periods import Period
@@ -20,15 +21,10 @@ from fdoctor.flags.models import SuspicionFlag
 from fdoctor.surveys.errors import SurveyError
 from fdoctor.surveys.models import VerificationSample, VerificationSampleItem
 from fdoctor.surveys.samples import draw_sample, period_candidates, replay_sample, stored_draw
-from tests.app.surveys.world import (
-    World,
-    add_contract,
-    add_household,
-    add_resident,
-    bulk_signed,
-    login_as,
-    make_world,
-)
+from tests.conftest import AuthActions
+from tests.factories.contracts import make_contract
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_resident, bulk_signed, make_world
 
 pytestmark = pytest.mark.db
 
@@ -141,9 +137,9 @@ def test_the_database_refuses_a_second_sample_for_the_same_period(world: World) 
 
 
 def _open_flag(world: World) -> None:
-    household = add_household(world.tree.team)
+    household = make_household(world.tree.team)
     resident = add_resident(household)
-    contract = add_contract(household, [resident], START, END)
+    contract = make_contract(household, [resident], START, END)
     db.session.add(
         SuspicionFlag(
             kind="signed_not_served",
@@ -186,18 +182,18 @@ def test_dismissed_flags_do_not_raise_the_sample(world: World) -> None:
 def test_candidates_are_the_residents_signed_in_the_period(world: World) -> None:
     team = world.tree.team
     signed = bulk_signed(team, 3, START, END)
-    ended = add_household(team)
+    ended = make_household(team)
     expired = add_resident(ended)
-    add_contract(ended, [expired], date(2025, 1, 1), date(2026, 6, 30), status="expired")
-    gone = add_household(team)
+    make_contract(ended, [expired], date(2025, 1, 1), date(2026, 6, 30), status="expired")
+    gone = make_household(team)
     terminated = add_resident(gone)
-    add_contract(
+    make_contract(
         gone, [terminated], START, END, status="terminated", terminated_on=date(2026, 6, 1)
     )
-    dead_home = add_household(team)
+    dead_home = make_household(team)
     deceased = add_resident(dead_home)
     deceased.status = "deceased"
-    add_contract(dead_home, [deceased], START, END)
+    make_contract(dead_home, [deceased], START, END)
     candidates = period_candidates(world.tree.institution, Level.L2, Q3)
     assert sorted(candidates[team.id]) == sorted(r.id for r in signed)
 
@@ -220,13 +216,12 @@ def test_a_period_that_has_not_ended_cannot_be_drawn(world: World) -> None:
 
 
 def test_centre_draws_from_the_samples_page_and_lands_on_the_call_list(
-    app: Flask, world: World
+    client: FlaskClient, world: World, auth: AuthActions
 ) -> None:
     bulk_signed(world.tree.team, 25, START, END)
     db.session.commit()
-    client = app.test_client()
     with clock.frozen(TODAY):
-        token = login_as(client, world.users["centre"])
+        token = auth.login_as(world.users["centre"])
         response = client.post(
             "/surveys/samples/draw", data={"period": "2026-Q3", "csrf_token": token}
         )
@@ -242,22 +237,24 @@ def test_centre_draws_from_the_samples_page_and_lands_on_the_call_list(
     assert "抽样已存在" in page and str(sample.seed) in page
 
 
-def test_county_draw_from_the_page_is_level_three(app: Flask, world: World) -> None:
+def test_county_draw_from_the_page_is_level_three(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     bulk_signed(world.tree.team, 25, START, END)
     db.session.commit()
-    client = app.test_client()
     with clock.frozen(TODAY):
-        token = login_as(client, world.users["county"])
+        token = auth.login_as(world.users["county"])
         client.post("/surveys/samples/draw", data={"period": "2026-H1", "csrf_token": token})
     sample = db.session.scalar(select(VerificationSample))
     assert sample is not None and (sample.level, sample.org_unit_id) == ("L3", world.tree.county.id)
 
 
-def test_a_malformed_period_is_refused_with_a_chinese_message(app: Flask, world: World) -> None:
+def test_a_malformed_period_is_refused_with_a_chinese_message(
+    client: FlaskClient, world: World, auth: AuthActions
+) -> None:
     db.session.commit()
-    client = app.test_client()
     with clock.frozen(TODAY):
-        token = login_as(client, world.users["centre"])
+        token = auth.login_as(world.users["centre"])
         response = client.post(
             "/surveys/samples/draw",
             data={"period": "2026-H1", "csrf_token": token},
@@ -267,26 +264,23 @@ def test_a_malformed_period_is_refused_with_a_chinese_message(app: Flask, world:
     assert db.session.scalar(select(func.count(VerificationSample.id))) == 0
 
 
-def test_samples_of_another_county_are_not_found(app: Flask, world: World) -> None:
+def test_samples_of_another_county_are_not_found(world: World, auth: AuthActions) -> None:
     bulk_signed(world.tree.team, 25, START, END)
     sample, _ = draw_sample(world.tree.institution, Level.L2, Q3, world.users["centre"])
     db.session.commit()
     with clock.frozen(TODAY):
-        outsider = app.test_client()
-        login_as(outsider, world.users["other_county"])
+        outsider = auth.client_for(world.users["other_county"])
         assert outsider.get(f"/surveys/samples/{sample.id}").status_code == 404
-        insider = app.test_client()
-        login_as(insider, world.users["county"])
+        insider = auth.client_for(world.users["county"])
         assert insider.get(f"/surveys/samples/{sample.id}").status_code == 200
 
 
-def test_the_sample_page_summarises_each_team(app: Flask, world: World) -> None:
+def test_the_sample_page_summarises_each_team(world: World, auth: AuthActions) -> None:
     bulk_signed(world.tree.team, 25, START, END)
     sample, _ = draw_sample(world.tree.institution, Level.L2, Q3, world.users["centre"])
     db.session.commit()
     with clock.frozen(TODAY):
-        client = app.test_client()
-        login_as(client, world.users["centre"])
+        client = auth.client_for(world.users["centre"])
         page = client.get(f"/surveys/samples/{sample.id}").get_data(as_text=True)
     summary = page.split('id="verification-report"')[1].split("</table>")[0]
     assert "暂无数据" not in summary

@@ -22,7 +22,7 @@ from fdoctor.scheduler.jobs import run_job
 from fdoctor.surveys.review import review_record
 from fdoctor.tallies.models import ServiceTally, SignedPopulation
 from fdoctor.tallies.services import rebuild_month, rebuild_service_tallies
-from tests.app.records.factories import TODAY, World, make_world, record
+from tests.factories.records import TODAY, World, make_world, record
 
 pytestmark = pytest.mark.db
 

@@ -15,14 +15,9 @@ from fdoctor.core import clock
 from fdoctor.extensions import db
 from fdoctor.households.models import Pregnancy, Resident
 from fdoctor.worklist.services import WorkItem, team_work_list
-from tests.app.surveys.world import (
-    World,
-    add_household,
-    add_record,
-    add_resident,
-    login_as,
-    make_world,
-)
+from tests.conftest import AuthActions
+from tests.factories.households import make_household
+from tests.factories.surveys import World, add_record, add_resident, make_world
 
 pytestmark = pytest.mark.db
 
@@ -46,7 +41,7 @@ def patients(app: Flask) -> Iterator[Patients]:
     with clock.frozen(TODAY):
         world = make_world()
         doctor = world.users["doctor"]
-        home = add_household(world.tree.team, doctor)
+        home = make_household(world.tree.team, doctor=doctor)
         overdue = add_resident(home, date(1960, 5, 1), "高血压甲", hypertension=True)
         add_record(overdue, "hypertension_followup", date(2026, 5, 10), doctor)
         followed = add_resident(home, date(1961, 5, 1), "高血压乙", hypertension=True)
@@ -56,7 +51,7 @@ def patients(app: Flask) -> Iterator[Patients]:
         add_record(checked, "elderly_checkup", date(2026, 4, 1), doctor)
         faked = add_resident(home, date(1962, 5, 1), "高血压戊", hypertension=True)
         add_record(faked, "hypertension_followup", date(2026, 8, 1), doctor, verification="false")
-        other_home = add_household(world.tree.team)
+        other_home = make_household(world.tree.team)
         neighbour = add_resident(other_home, date(1963, 5, 1), "高血压己", hypertension=True)
         db.session.commit()
         yield Patients(world, overdue, followed, elderly, checked, faked, neighbour)
@@ -74,7 +69,7 @@ def _mine(patients: Patients) -> Any:
 
 def _page(app: Flask, patients: Patients, who: str = "doctor", query: str = "") -> str:
     client = app.test_client()
-    login_as(client, patients.world.users[who])
+    AuthActions(client).login_as(patients.world.users[who])
     response = client.get(f"/worklist/{query}")
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -120,7 +115,7 @@ def test_a_follow_up_found_false_does_not_count(patients: Patients) -> None:
 
 
 def test_a_pregnancy_schedules_the_first_antenatal_visit(patients: Patients) -> None:
-    home = add_household(patients.world.tree.team, patients.world.users["doctor"])
+    home = make_household(patients.world.tree.team, doctor=patients.world.users["doctor"])
     mother = add_resident(home, date(1996, 2, 1), "孕妇庚", maternal=True)
     db.session.add(
         Pregnancy(resident_id=mother.id, county_id=mother.county_id, lmp_date=date(2026, 9, 1))
@@ -150,18 +145,16 @@ def test_the_record_button_opens_the_tablet_entry_for_that_service(
     assert link in _section(html, "overdue")
 
 
-def test_the_list_is_also_served_as_json(app: Flask, patients: Patients) -> None:
-    client = app.test_client()
-    login_as(client, patients.world.users["doctor"])
+def test_the_list_is_also_served_as_json(patients: Patients, auth: AuthActions) -> None:
+    client = auth.client_for(patients.world.users["doctor"])
     data = client.get("/worklist/items.json").get_json()
     assert data["today"] == "2026-10-10" and data["who"] == "mine"
     overdue = {(i["resident_id"], i["label"]) for i in data["overdue"]}
     assert (patients.overdue.id, Q3_FOLLOW_UP) in overdue
 
 
-def test_the_centre_has_no_work_list(app: Flask, patients: Patients) -> None:
-    client = app.test_client()
-    login_as(client, patients.world.users["centre"])
+def test_the_centre_has_no_work_list(patients: Patients, auth: AuthActions) -> None:
+    client = auth.client_for(patients.world.users["centre"])
     assert client.get("/worklist/").status_code == 403
 
 
@@ -173,12 +166,11 @@ def _queries(client: FlaskClient, count_queries: Any) -> int:
 
 
 def test_the_page_takes_the_same_queries_for_more_residents(
-    app: Flask, patients: Patients, count_queries: Any
+    patients: Patients, count_queries: Any, auth: AuthActions
 ) -> None:
-    client = app.test_client()
-    login_as(client, patients.world.users["leader"])
+    client = auth.client_for(patients.world.users["leader"])
     before = _queries(client, count_queries)
-    home = add_household(patients.world.tree.team)
+    home = make_household(patients.world.tree.team)
     for n in range(12):
         resident = add_resident(
             home, date(1955, 1, 1 + n), f"新增{n}", hypertension=True, diabetes=True
