@@ -32,8 +32,8 @@ from assessments.cascade.text import approx, frac, num
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
-    exact_fraction,
     round_half_up,
+    to_fraction,
     yuan,
 )
 from assessments.settlement import share_for_display, split_by_ratio
@@ -74,9 +74,7 @@ class TeamMean:
 
 
 def _published_value(team: TeamInput, score: PublishedScore) -> Fraction:
-    value = exact_fraction(score.value) if type(score.value) is Decimal else None
-    if value is None:
-        value = Fraction(score.value)
+    value = to_fraction(score.value, f"团队「{team.name}」{score.period} 的季度考核得分")
     if not 0 <= value <= 100 or 100 % value.denominator:
         raise SettlementInputError(
             f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"

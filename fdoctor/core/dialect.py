@@ -88,20 +88,21 @@ def advisory_xact_lock(connection: Any, key: int) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+def has_lz4(connection: Any) -> bool:
+    """Whether the PostgreSQL server can compress with lz4 (False on SQLite)."""
+    if not is_postgresql(connection):
+        return False
+    query = "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    return bool(connection.execute(text(query)).scalar())
+
+
 def compress_with_lz4(connection: Any, table: str, columns: Iterable[str]) -> bool:
     """Have PostgreSQL compress large text ``columns`` of ``table`` with lz4 (several times
     faster to write than its default, pglz, at about the same size); True when it was set.
 
     Nothing on SQLite, nor on a PostgreSQL server built without lz4 (the default stays).
     """
-    if not is_postgresql(connection):
-        return False
-    has_lz4 = connection.execute(
-        text(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-        )
-    ).scalar()
-    if not has_lz4:
+    if not has_lz4(connection):
         return False
     for column in columns:
         connection.execute(

@@ -4,9 +4,8 @@ user, the sheet kinds' labels and the years the configuration accepts."""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 
-from assessments.money import exact_decimal, exact_fraction
+from assessments.money import exact_decimal, to_fraction
 from fdoctor.core.query import YEAR_RANGE
 from fdoctor.settlement.errors import SettlementError
 from fdoctor.settlement.models import SETTLEMENT_KINDS
@@ -14,8 +13,7 @@ from fdoctor.settlement.models import SETTLEMENT_KINDS
 
 def dtext(value: Decimal | int) -> str:
     """A number as its shortest plain decimal text (0.1000 → "0.1", 60.00 → "60")."""
-    exact = exact_fraction(value) if type(value) is Decimal else None
-    return format(exact_decimal(exact if exact is not None else Fraction(value)), "f")
+    return format(exact_decimal(to_fraction(value, "数值")), "f")
 
 
 def score_text(value: Decimal) -> str:

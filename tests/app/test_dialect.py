@@ -76,12 +76,7 @@ def test_a_sheets_large_json_is_compressed_with_lz4_on_postgresql(app: Flask) ->
         if not dialect.is_postgresql():
             assert dialect.compress_with_lz4(connection, "settlement", ["inputs_json"]) is False
             return
-        has_lz4 = connection.execute(
-            text(
-                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                "WHERE name = 'default_toast_compression'"
-            )
-        ).scalar()
+        has_lz4 = dialect.has_lz4(connection)
         methods = dict(
             connection.execute(
                 text(
