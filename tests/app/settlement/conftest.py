@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,10 +21,18 @@ from sqlalchemy import text
 
 from fdoctor.core import clock
 from fdoctor.extensions import db
-from tests.factories.settlement import YEAR
+from tests.factories.settlement import YEAR, build_world
 
 # The day the tests build YEAR's sheets on: in the following January, after YEAR has ended.
 SETTLED_ON = date(YEAR + 1, 1, 15)
+
+
+@pytest.fixture()
+def world(app: Flask) -> Any:
+    """The settlement world with everything configured (a test module may define its own)."""
+    built = build_world()
+    db.session.commit()
+    return built
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import select, update
 
 from fdoctor.audit import snapshots
@@ -22,16 +21,9 @@ from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.models import Settlement
-from tests.factories.settlement import YEAR, build_world
+from tests.factories.settlement import YEAR
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture()
-def world(app: Flask) -> Any:
-    built = build_world()
-    db.session.commit()
-    return built
 
 
 def _entries(settlement: Settlement) -> list[dict[str, Any]]:

@@ -18,7 +18,6 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import delete, func, select, update
 
 from assessments.cascade.text import approx
@@ -31,17 +30,10 @@ from fdoctor.settlement.cascade import canonical_json, sha256_of, sha256_of_text
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.settlement.queries import integrity_ok, stored_digest, visible_lines
-from tests.factories.settlement import YEAR, build_world
+from tests.factories.settlement import YEAR
 from tests.factories.users import make_user
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture()
-def world(app: Flask) -> Any:
-    built = build_world()
-    db.session.commit()
-    return built
 
 
 def orm_write_lines(settlement: Settlement, outputs: list[dict[str, Any]]) -> None:

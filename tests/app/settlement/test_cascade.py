@@ -53,13 +53,6 @@ def assert_parts_sum_exactly(outputs: list[dict[str, Any]]) -> int:
     return len(children)
 
 
-@pytest.fixture()
-def world(app: Flask) -> Any:
-    built = build_world()
-    db.session.commit()
-    return built
-
-
 def test_counties_share_each_pool_by_population_times_l4_score(world: Any) -> None:
     lines = by_key(preview(YEAR, "settlement")[1])
     u = world.units

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import update
 
 from fdoctor.extensions import db
@@ -16,16 +15,9 @@ from fdoctor.settlement.build import preview
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.tallies.models import SignedPopulation
 from fdoctor.tallies.services import rebuild_month
-from tests.factories.settlement import YEAR, build_world
+from tests.factories.settlement import YEAR
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture()
-def world(app: Flask) -> Any:
-    built = build_world()
-    db.session.commit()
-    return built
 
 
 def _team_population(world: Any) -> dict[str, int]:
