@@ -33,8 +33,10 @@ __all__ = [
     "LEAVE_KINDS",
     "Attendance",
     "AttendanceMonth",
+    "AttendanceTotals",
     "attendance",
     "attendance_from_days",
+    "attendance_from_totals",
 ]
 
 ATTENDANCE_PLACES = 4
@@ -68,7 +70,8 @@ class Attendance:
     """A member's attendance over a period: the sums of its months and ``a``.
 
     ``exact`` is ``days_worked / days_due`` as a fraction; ``a`` is it rounded half-up to
-    ``ATTENDANCE_PLACES`` decimals, the value used as the member's factor.
+    ``ATTENDANCE_PLACES`` decimals, the value used as the member's factor; ``months`` is how
+    many monthly records were summed.
     """
 
     days_due: int
@@ -76,6 +79,19 @@ class Attendance:
     leave_days: Mapping[str, int]
     exact: Fraction
     a: Decimal
+    months: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceTotals:
+    """A member's monthly records already summed (by the database): ``months`` records, their
+    days due, days worked and leave days by kind. Each month was checked when entered; the sums
+    obey the same bounds (whole days ≥ 0, known kinds, worked + leave ≤ due)."""
+
+    months: int
+    days_due: int
+    days_worked: int
+    leave_days: Mapping[str, int] = field(default_factory=dict)
 
 
 def _days(value: object, label: str) -> int:
@@ -180,4 +196,25 @@ def attendance(months: Sequence[AttendanceMonth], *, member: str = "") -> Attend
         leave_days=leave_totals,
         exact=exact,
         a=a,
+        months=len(months),
+    )
+
+
+def attendance_from_totals(totals: AttendanceTotals, *, member: str = "") -> Attendance:
+    """A member's attendance from the sums of their monthly records: the same ``a`` as
+    ``attendance`` over those months (``a = Σ days_worked / Σ days_due``, half-up).
+
+    The sums are checked as one record over the period (whole days ≥ 0, known leave kinds,
+    worked + leave ≤ due); no record at all (``months`` 0) is an error, as in ``attendance``.
+    """
+    who = f"成员「{member}」" if member else "成员"
+    if not _whole_days(totals.months) or totals.months == 0:
+        raise SettlementInputError(f"{who}没有出勤记录")
+    period = AttendanceMonth(
+        f"{totals.months} 个月合计", totals.days_due, totals.days_worked, totals.leave_days
+    )
+    due, worked, leave = _month_days(period, who)
+    exact, a = _coefficient(worked, due)
+    return Attendance(
+        days_due=due, days_worked=worked, leave_days=leave, exact=exact, a=a, months=totals.months
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from assessments.attendance import AttendanceMonth
+from assessments.attendance import AttendanceMonth, AttendanceTotals
 
 __all__ = [
     "CountyInput",
@@ -66,8 +66,9 @@ class MemberInput:
 
     ``k`` comes from workload points when ``points`` is set (``points ÷ standard_points``, the
     points of the member's counting records by ``point_table``), else from ``services ÷
-    standard`` (records). ``a`` comes from ``attendance`` (one record per month, days) when it is
-    set, else the typed-in ``a``. ``deduction_points`` are the team's internal check's points
+    standard`` (records). ``a`` comes from ``attendance_totals`` (the monthly records' days summed)
+    or ``attendance`` (one record per month, sheets gathered before the sums) when either is set,
+    else the typed-in ``a``. ``deduction_points`` are the team's internal check's points
     for the year (each costs 1% of the member's part, into the team fund); ``leader`` marks the
     team's leader (outside the split unless the institution puts leaders in it).
     """
@@ -90,6 +91,14 @@ class MemberInput:
     deduction_points: Decimal = Decimal(0)
     deduction_count: int = 0
     leader: bool = False
+    attendance_totals: AttendanceTotals | None = None
+
+    @property
+    def attendance_months(self) -> int | None:
+        """How many monthly attendance records the member has; None when a is typed in."""
+        if self.attendance_totals is not None:
+            return self.attendance_totals.months
+        return None if self.attendance is None else len(self.attendance)
 
 
 @dataclass(frozen=True, slots=True)

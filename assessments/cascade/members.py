@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from assessments.attendance import LEAVE_KINDS, Attendance, attendance
+from assessments.attendance import LEAVE_KINDS, Attendance, attendance, attendance_from_totals
 from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
 from assessments.cascade.lines import Explanation, Line, MemberFactors
@@ -73,6 +73,8 @@ def team_members(
 
 
 def _attendance(member: MemberInput, name: str) -> Attendance | None:
+    if member.attendance_totals is not None:
+        return attendance_from_totals(member.attendance_totals, member=name)
     if member.attendance is None:
         return None
     return attendance(member.attendance, member=name)
@@ -116,7 +118,7 @@ def _factors(
     else:
         k = workload_attainment(member.services, member.standard, sheet.cap)
     days = None
-    if member.attendance is not None and (member.attendance or not exempt):
+    if member.attendance_months is not None and (member.attendance_months or not exempt):
         days = _attendance(member, name)
     a = days.a if days is not None else member.a
     y, c = member.y, member.c
@@ -167,7 +169,7 @@ def _k_step(sheet: Sheet, member: MemberInput, share: MemberPay) -> str:
 
 def _a_step(member: MemberInput, share: MemberPay, days: Attendance | None) -> str:
     if days is None:
-        if member.attendance is not None:
+        if member.attendance_months is not None:
             return f"a（出勤系数）：本年没有出勤记录，按 {share.a} 列示"
         return f"a（出勤系数，团队长录入）= {share.a}"
     leave = "、".join(
@@ -175,7 +177,7 @@ def _a_step(member: MemberInput, share: MemberPay, days: Attendance | None) -> s
     )
     text = (
         f"a（出勤系数）= 实际出勤 {num(days.days_worked)} 天 ÷ 应出勤 {num(days.days_due)} 天"
-        f"（{len(member.attendance or ())} 个月的出勤记录）= {share.a}"
+        f"（{days.months} 个月的出勤记录）= {share.a}"
     )
     if leave:
         text += f"；请假（不享受奖金）：{leave}"
@@ -292,11 +294,11 @@ def _member_factors(
         points=member.points,
         standard_points=member.standard_points,
         point_table=member.point_table,
-        a_source="days" if member.attendance is not None else "typed",
+        a_source="days" if member.attendance_months is not None else "typed",
         days_due=days.days_due if days else None,
         days_worked=days.days_worked if days else None,
         leave_days=dict(days.leave_days) if days else None,
-        attendance_months=len(member.attendance or ()),
+        attendance_months=member.attendance_months or 0,
         leader=share.leader,
         in_split=share.in_split,
         paid_by_management=share.paid_by_management,

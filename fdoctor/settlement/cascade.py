@@ -17,6 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from assessments.attendance import AttendanceTotals
 from assessments.cascade import (
     AttendanceInput,
     CountyInput,
@@ -167,6 +168,17 @@ def _member(m: Mapping[str, Any]) -> MemberInput:
         deduction_points=Decimal(m.get("deduction_points") or "0"),
         deduction_count=m.get("deduction_count") or 0,
         leader=bool(m.get("leader", False)),
+        attendance_totals=_attendance_totals(m.get("attendance_totals")),
+    )
+
+
+def _attendance_totals(t: Mapping[str, Any] | None) -> AttendanceTotals | None:
+    """A member's attendance summed over the year's months (sheets gathered since the sums;
+    earlier sheets hold the monthly records in ``attendance``)."""
+    if t is None:
+        return None
+    return AttendanceTotals(
+        t["months"], t["days_due"], t["days_worked"], dict(t.get("leave_days") or ())
     )
 
 

@@ -312,7 +312,7 @@ def _member(
 ) -> dict[str, Any]:
     """A member's factors and their sources (see ``MemberInput``): y by post, k from workload
     points (tallies × point table ÷ the post's standard points), c from the rating, a from the
-    monthly attendance records, the year's deductions, and whether the member leads the team.
+    monthly attendance records (their sums over the year's months), the year's deductions, and whether the member leads the team.
 
     A member who carries weight (off probation, and not a leader outside the split) must have a
     post coefficient, a standard, a rating and an attendance record for every month of the year
@@ -324,7 +324,7 @@ def _member(
     rating = reads.ratings.get(user.id)
     leader = user.role == Role.TEAM_LEADER.value
     work = reads.workload.get((user.id, team_id)) or sources.Workload()
-    records = reads.attendance.get(user.id, [])
+    days = reads.attendance.get(user.id) or _NO_ATTENDANCE
     points, count = reads.deductions.get((user.id, team_id), (Decimal(0), 0))
     if not user.on_probation:
         if post not in posts:
@@ -334,9 +334,9 @@ def _member(
                 missing.standards[post] += 1
             if rating is None:
                 unrated.append(user.display_name)
-            have = {r["month"] for r in records}
-            gaps = [m for m in reads.months if m not in have]
-            if gaps:
+            if days["months"] < len(reads.months):
+                have = reads.attendance_months.get(user.id, set())
+                gaps = [m for m in reads.months if m not in have]
                 absent.append(f"{user.display_name}（{_months_text(gaps)}）")
             if work.unknown_types:
                 text = f"成员「{user.display_name}」的服务类型不在工作量点数表中：" + "、".join(
@@ -360,11 +360,14 @@ def _member(
         "point_table": work.table_names,
         "c": score_text(rating.c) if rating else None,
         "a": None,
-        "attendance": records,
+        "attendance_totals": days,
         "deduction_points": dtext(points),
         "deduction_count": count,
         "rating_id": rating.id if rating else None,
     }
+
+
+_NO_ATTENDANCE: dict[str, Any] = {"months": 0, "days_due": 0, "days_worked": 0, "leave_days": {}}
 
 
 def _months_text(months: list[str]) -> str:

@@ -172,7 +172,8 @@ class SettlementReads:
     members_of: dict[int, list[Any]]
     workload: dict[tuple[int, int | None], sources.Workload]
     months: list[str]
-    attendance: dict[int, list[dict[str, Any]]]
+    attendance: dict[int, dict[str, Any]]
+    attendance_months: dict[int, set[str]]
     deductions: dict[tuple[int, int | None], tuple[Decimal, int]]
     leader_rules: dict[int, LeaderRule]
     preallocation: Settlement | None
@@ -273,14 +274,17 @@ def read_settlement(year: int, missing: Missing) -> SettlementReads:
     ratings = _ratings(year)
     members_of = _members_of(tree)
     workload = _service_counts(year, as_of)
-    attendance = sources.attendance_by_member(year, as_of)
+    months = sources.year_months(year, as_of)
+    attendance = sources.attendance_totals_by_member(year, as_of)
+    short = [user for user, days in attendance.items() if days["months"] < len(months)]
+    attendance_months = sources.attendance_months_of(year, as_of, short)
     deductions = sources.deductions_by_member(year)
     leader_rules = sources.leader_rules()
     preallocation, preallocated = _preallocation(year, tree, missing)
     return SettlementReads(
         year=year, as_of=as_of, tree=tree, funds=funds, params=params, scores=scores,
         population=population, splits=splits, posts=posts, standards=standards, ratings=ratings,
-        members_of=members_of, workload=workload, months=sources.year_months(year, as_of),
-        attendance=attendance, deductions=deductions, leader_rules=leader_rules,
+        members_of=members_of, workload=workload, months=months, attendance=attendance,
+        attendance_months=attendance_months, deductions=deductions, leader_rules=leader_rules,
         preallocation=preallocation, preallocated=preallocated,
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """What the settlement reads of the team split's sources, one grouped query per kind.
 
-* attendance: each member's monthly records of the year, up to the as-of month;
+* attendance: each member's days of the year up to the as-of month, summed in the database;
 * workload points: the running tallies (``fdoctor.tallies.models.ServiceTally``, the sum of
   ``counting`` over the year's months up to the as-of date) by (doctor, team, county, type),
   priced with the county's point table — never a scan of the service records;
@@ -42,40 +42,55 @@ def year_months(year: int, as_of: date) -> list[str]:
     return [f"{year:04d}-{m:02d}" for m in range(1, last + 1)]
 
 
-def attendance_by_member(year: int, as_of: date) -> dict[int, list[dict[str, Any]]]:
-    """Each member's attendance records of the year up to ``as_of``, month order, as JSON.
+def attendance_totals_by_member(year: int, as_of: date) -> dict[int, dict[str, Any]]:
+    """Each member's attendance of the year up to ``as_of``, summed over the months, as JSON:
+    ``{"months": n, "days_due": …, "days_worked": …, "leave_days": {kind: days}}``.
 
-    Read as plain rows (no ORM objects): at city scale this is every member's every month."""
+    One grouped statement: at city scale the database sums every member's every month (some
+    80,000 rows) and hands back one row per member. Each month was checked when it was entered
+    (the table's constraints: whole days ≥ 0, worked + leave ≤ due), so the sums hold the same
+    bounds; ``assessments.attendance.attendance_from_totals`` checks them again.
+    """
     months = year_months(year, as_of)
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not months:
-        return out
+        return {}
     kinds = list(LEAVE_COLUMNS)
-    leave_columns = [getattr(AttendanceRecord, LEAVE_COLUMNS[kind]) for kind in kinds]
+    leave_sums = [func.sum(getattr(AttendanceRecord, LEAVE_COLUMNS[kind])) for kind in kinds]
     rows = db.session.execute(
         select(
             AttendanceRecord.user_id,
-            AttendanceRecord.month,
-            AttendanceRecord.days_due,
-            AttendanceRecord.days_worked,
-            *leave_columns,
+            func.count(),
+            func.sum(AttendanceRecord.days_due),
+            func.sum(AttendanceRecord.days_worked),
+            *leave_sums,
         )
         .where(AttendanceRecord.month.in_(months))
-        .order_by(AttendanceRecord.user_id, AttendanceRecord.month)
+        .group_by(AttendanceRecord.user_id)
     )
-    for user_id, month, days_due, days_worked, *leave in rows:
-        out[user_id].append(
-            {
-                "month": month,
-                "days_due": days_due,
-                "days_worked": days_worked,
-                "leave_days": (
-                    {kind: n for kind, n in zip(kinds, leave, strict=True) if n}
-                    if any(leave)
-                    else {}
-                ),
-            }
+    return {
+        user_id: {
+            "months": count,
+            "days_due": int(due or 0),
+            "days_worked": int(worked or 0),
+            "leave_days": {kind: int(n) for kind, n in zip(kinds, leave, strict=True) if n},
+        }
+        for user_id, count, due, worked, *leave in rows
+    }
+
+
+def attendance_months_of(year: int, as_of: date, user_ids: list[int]) -> dict[int, set[str]]:
+    """The months of the year (up to ``as_of``) each of these members has a record for: read
+    only for members short of months, to name the months they lack."""
+    out: dict[int, set[str]] = defaultdict(set)
+    months = year_months(year, as_of)
+    if not months or not user_ids:
+        return out
+    for user_id, month in db.session.execute(
+        select(AttendanceRecord.user_id, AttendanceRecord.month).where(
+            AttendanceRecord.month.in_(months), AttendanceRecord.user_id.in_(user_ids)
         )
+    ):
+        out[user_id].add(month)
     return out
 
 

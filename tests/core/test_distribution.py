@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessments.attendance import AttendanceMonth, attendance, attendance_from_days
+from assessments.attendance import (
+    LEAVE_KINDS,
+    AttendanceMonth,
+    AttendanceTotals,
+    attendance,
+    attendance_from_days,
+    attendance_from_totals,
+)
 from assessments.distribution import (
     DistributionMember,
     LeaderInput,
@@ -140,6 +147,54 @@ def test_half_a_day_is_an_error():
 
 def test_a_period_with_no_day_due_gives_zero():
     assert attendance_from_days(0, 0) == Decimal("0")
+
+
+def _summed(months: list[AttendanceMonth]) -> AttendanceTotals:
+    leave: dict[str, int] = {}
+    for m in months:
+        for kind, days in m.leave_days.items():
+            leave[kind] = leave.get(kind, 0) + days
+    return AttendanceTotals(
+        months=len(months),
+        days_due=sum(m.days_due for m in months),
+        days_worked=sum(m.days_worked for m in months),
+        leave_days={kind: days for kind, days in leave.items() if days},
+    )
+
+
+@st.composite
+def _months(draw: st.DrawFn) -> list[AttendanceMonth]:
+    out = []
+    for n in range(draw(st.integers(1, 12))):
+        due = draw(st.integers(0, 31))
+        worked = draw(st.integers(0, due))
+        kind = draw(st.sampled_from(sorted(LEAVE_KINDS)))
+        leave = draw(st.integers(0, due - worked))
+        out.append(month(due, worked, f"2026-{n + 1:02d}", **({kind: leave} if leave else {})))
+    return out
+
+
+@given(_months())
+def test_attendance_from_the_sums_of_its_months_is_attendance_over_the_months(months):
+    """The settlement reads each member's days summed by the database: the same a, days and
+    leave as the monthly records give one by one."""
+    by_month, by_sums = (
+        attendance(months, member="甲"),
+        attendance_from_totals(_summed(months), member="甲"),
+    )
+    assert by_sums == by_month
+    assert by_sums.months == len(months)
+
+
+def test_attendance_sums_are_checked_like_a_month():
+    with pytest.raises(SettlementInputError, match="成员「甲」没有出勤记录"):
+        attendance_from_totals(AttendanceTotals(0, 0, 0), member="甲")
+    with pytest.raises(SettlementInputError, match="之和不能多于应出勤天数（240）"):
+        attendance_from_totals(AttendanceTotals(12, 240, 230, {"sick": 11}), member="甲")
+    with pytest.raises(SettlementInputError, match="请假类别「holiday」未知"):
+        attendance_from_totals(AttendanceTotals(12, 240, 230, {"holiday": 1}), member="甲")
+    with pytest.raises(SettlementInputError, match="不能为负数"):
+        attendance_from_totals(AttendanceTotals(12, 240, -1), member="甲")
 
 
 # --------------------------------------------------------------------------- workload points

@@ -47,6 +47,7 @@ from fdoctor.extensions import db
 from fdoctor.org.services import add_unit
 from fdoctor.settlement.approval import transition
 from fdoctor.settlement.build import build_settlement
+from fdoctor.settlement.cascade import compute
 from fdoctor.settlement.errors import SettlementIncomplete
 from fdoctor.settlement.models import PoolFund, PostCoefficient, SettlementLine, WorkloadStandard
 from fdoctor.settlement.sheet import sheet_data
@@ -221,6 +222,54 @@ def test_the_team_split_from_attendance_points_deductions_and_the_leader_rule(
     assert "团队负责人不参与团队分配" in group.note
     inputs = "\n".join(str(r[-1]) for r in data.input_rows)
     assert "产假 132 天" in inputs and "工作量 80 点 / 标准 100 点" in inputs
+
+
+def _members_in(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        m
+        for p in inputs["pools"]
+        for c in p["counties"]
+        for i in c["institutions"]
+        for t in i["teams"]
+        for m in t["members"]
+    ]
+
+
+def test_attendance_enters_the_inputs_summed_and_monthly_inputs_still_compute_the_same(
+    world: dict[str, Any], client: FlaskClient
+) -> None:
+    """The sheet's inputs hold each member's days summed over the year's months (read grouped
+    by the database); a sheet gathered before that, with the monthly records, computes the
+    same lines."""
+    set_up(client, world)
+    settlement, _ = build_settlement(YEAR, "settlement", world["city_user"])
+    inputs = json.loads(settlement.inputs_json)
+    members = {m["name"]: m for m in _members_in(inputs)}
+    assert members["王医生"]["attendance_totals"] == {
+        "months": 12, "days_due": 264, "days_worked": 240, "leave_days": {},
+    }  # fmt: skip
+    assert members["孙护士"]["attendance_totals"] == {
+        "months": 12, "days_due": 264, "days_worked": 132, "leave_days": {"maternity": 132},
+    }  # fmt: skip
+    assert "attendance" not in members["王医生"]
+    # The same inputs as an earlier sheet held them: every month's record, in month order.
+    for m in _members_in(inputs):
+        m.pop("attendance_totals")
+        m["attendance"] = [
+            {
+                "month": r.month,
+                "days_due": r.days_due,
+                "days_worked": r.days_worked,
+                "leave_days": {k: n for k, n in r.leave_days().items() if n},
+            }
+            for r in db.session.scalars(
+                select(AttendanceRecord)
+                .where(AttendanceRecord.user_id == m["user_id"])
+                .order_by(AttendanceRecord.month)
+            )
+        ]
+    assert len(members["王医生"]["attendance"]) == 12
+    assert compute(inputs) == json.loads(settlement.outputs_json)
 
 
 def test_the_leader_in_the_split_when_the_institution_chooses_it(
