@@ -73,8 +73,10 @@ class Settlement(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     # Bumped each time a draft is recomputed with a different result.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    inputs_json: Mapped[str] = mapped_column(Text)
-    outputs_json: Mapped[str] = mapped_column(Text)
+    # Loaded when first read, not with the row: at city scale they are megabytes, and lists of
+    # sheets, approvals and the build's look-up of the draft need neither.
+    inputs_json: Mapped[str] = mapped_column(Text, deferred=True)
+    outputs_json: Mapped[str] = mapped_column(Text, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
     total_fen: Mapped[int] = mapped_column(Fen, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
