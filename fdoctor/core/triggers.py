@@ -24,6 +24,13 @@ Conditions are built from the tables' columns when the area module is imported: 
 adds a column to a guarded table (or, on SQLite, rebuilds the table in batch mode, which drops its
 triggers) must call :func:`install_triggers` again.
 
+A guard may be ``per_statement`` on PostgreSQL: one ``AFTER … FOR EACH STATEMENT`` trigger per
+event (``<name>_insert``/``_update``/``_delete``) over the statement's transition tables, whose
+rules give a ``postgresql`` condition over ``{old_rows}`` and ``{new_rows}`` (the rows the
+statement removed and wrote). It checks a ``COPY`` of thousands of rows once instead of once a row
+(a city's settlement sheet); refusing still undoes the whole statement. SQLite has row triggers
+only and keeps the row conditions.
+
 Out of reach by design: PostgreSQL's ``TRUNCATE`` fires no row trigger, and whoever may drop a
 trigger (the database owner or a superuser, ``session_replication_role = replica``) can bypass it.
 """
@@ -47,7 +54,9 @@ _NE = {"sqlite": "IS NOT", "postgresql": "IS DISTINCT FROM"}
 class Rule:
     """Refuse ``events`` on a row when ``condition`` holds, with ``message``.
 
-    ``condition`` serves both dialects; ``postgresql`` replaces it there when the SQL differs.
+    ``condition`` serves both dialects; ``postgresql`` replaces it there when the SQL differs
+    (for a ``per_statement`` guard: the condition over the transition tables ``{old_rows}`` and
+    ``{new_rows}``).
     """
 
     events: tuple[str, ...]
@@ -57,7 +66,11 @@ class Rule:
 
     def sql(self, dialect: str) -> str:
         text = self.postgresql if dialect == "postgresql" and self.postgresql else self.condition
-        return text.replace("{ne}", _NE[dialect])
+        return (
+            text.replace("{ne}", _NE[dialect])
+            .replace("{old_rows}", "old_rows")
+            .replace("{new_rows}", "new_rows")
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class Guard:
     name: str
     table: str
     rules: tuple[Rule, ...]
+    # PostgreSQL: one check per statement over its transition tables (see the module docstring).
+    per_statement: bool = False
 
     @property
     def events(self) -> list[str]:
@@ -86,6 +101,8 @@ def register(*guards: Guard) -> None:
             unknown = set(rule.events) - set(EVENTS)
             if unknown or "%" in rule.message or "'" in rule.message or ":" in rule.message:
                 raise ValueError(f"bad rule in guard {guard.name}: {rule}")
+            if guard.per_statement and not rule.postgresql:
+                raise ValueError(f"guard {guard.name} checks statements: {rule} needs postgresql")
         _REGISTRY[guard.name] = guard
 
 
@@ -126,7 +143,42 @@ def _sqlite_create(guard: Guard) -> list[str]:
     return statements
 
 
+_TRANSITION = {
+    "INSERT": "REFERENCING NEW TABLE AS new_rows",
+    "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "DELETE": "REFERENCING OLD TABLE AS old_rows",
+}
+
+
+def _postgresql_statement_create(guard: Guard) -> list[str]:
+    """One function, and one statement trigger per event over its transition tables."""
+    blocks = []
+    for ev in guard.events:
+        checks = "\n".join(
+            f"    IF {rule.sql('postgresql')} THEN RAISE EXCEPTION '{rule.message}'; END IF;"
+            for rule in guard.rules
+            if ev in rule.events
+        )
+        blocks.append(f"  IF TG_OP = '{ev}' THEN\n{checks}\n  END IF;")
+    body = "\n".join(blocks)
+    return [
+        f"""CREATE OR REPLACE FUNCTION {guard.name}() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+{body}
+  RETURN NULL;
+END
+$body$""",
+        *(
+            f"CREATE TRIGGER {guard.name}_{ev.lower()} AFTER {ev} ON {guard.table} "
+            f"{_TRANSITION[ev]} FOR EACH STATEMENT EXECUTE FUNCTION {guard.name}()"
+            for ev in guard.events
+        ),
+    ]
+
+
 def _postgresql_create(guard: Guard) -> list[str]:
+    if guard.per_statement:
+        return _postgresql_statement_create(guard)
     blocks = []
     for ev in guard.events:
         checks = "\n".join(
@@ -152,8 +204,10 @@ $body$""",
 def _drop(guard: Guard, dialect: str) -> list[str]:
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {name}" for name in guard.sqlite_names()]
+    # Both forms' triggers: a migration may turn a row guard into a statement guard or back.
     return [
         f"DROP TRIGGER IF EXISTS {guard.name} ON {guard.table}",
+        *(f"DROP TRIGGER IF EXISTS {name} ON {guard.table}" for name in guard.sqlite_names()),
         f"DROP FUNCTION IF EXISTS {guard.name}()",
     ]
 

@@ -44,18 +44,38 @@ SETTLEMENT_GUARD = Guard(
 _SHEET_LOCKED = (
     "EXISTS (SELECT 1 FROM settlement s WHERE s.id = {row}.settlement_id AND s.status = 'locked')"
 )
+# PostgreSQL: once per statement, over the rows it wrote or removed (a sheet's lines are written
+# with one COPY of some 13,000 rows at city scale).
+_ROWS_LOCKED = (
+    "EXISTS (SELECT 1 FROM {rows} r JOIN settlement s ON s.id = r.settlement_id "
+    "WHERE s.status = 'locked')"
+)
 LINE_GUARD = Guard(
     "trg_settlement_line_locked",
     "settlement_line",
     (
-        Rule(("INSERT",), _SHEET_LOCKED.format(row="NEW"), LINE_LOCKED_MESSAGE),
+        Rule(
+            ("INSERT",),
+            _SHEET_LOCKED.format(row="NEW"),
+            LINE_LOCKED_MESSAGE,
+            postgresql=_ROWS_LOCKED.format(rows="{new_rows}"),
+        ),
         Rule(
             ("UPDATE",),
             f"{_SHEET_LOCKED.format(row='OLD')} OR {_SHEET_LOCKED.format(row='NEW')}",
             LINE_LOCKED_MESSAGE,
+            postgresql=_ROWS_LOCKED.format(rows="{old_rows}")
+            + " OR "
+            + _ROWS_LOCKED.format(rows="{new_rows}"),
         ),
-        Rule(("DELETE",), _SHEET_LOCKED.format(row="OLD"), LINE_LOCKED_MESSAGE),
+        Rule(
+            ("DELETE",),
+            _SHEET_LOCKED.format(row="OLD"),
+            LINE_LOCKED_MESSAGE,
+            postgresql=_ROWS_LOCKED.format(rows="{old_rows}"),
+        ),
     ),
+    per_statement=True,
 )
 
 _YEAR_LOCKED = (

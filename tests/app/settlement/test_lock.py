@@ -150,3 +150,46 @@ def test_member_ratings_of_a_locked_year_are_frozen(locked: Any) -> None:
     _refused("DELETE FROM member_rating WHERE year = :y", y=YEAR)
     # Another year's ratings are not the locked sheet's.
     db.session.execute(text("UPDATE member_rating SET a = a WHERE year = :y"), {"y": YEAR + 1})
+
+
+def test_one_statement_over_a_locked_sheets_lines_is_refused_whole(locked: Any) -> None:
+    """On PostgreSQL the line guard runs once per statement over the rows it changed (the build
+    writes a sheet's lines with one COPY): a statement touching locked lines is refused whole."""
+    ids = list(
+        db.session.scalars(
+            text("SELECT id FROM settlement_line WHERE settlement_id = :id ORDER BY id"),
+            {"id": locked.id},
+        )
+    )
+    before = db.session.scalar(
+        text("SELECT sum(entitled_fen) FROM settlement_line WHERE settlement_id = :id"),
+        {"id": locked.id},
+    )
+    # One statement over many rows, the first of them a locked line: nothing changes.
+    _refused(
+        "UPDATE settlement_line SET entitled_fen = entitled_fen + 1 WHERE id IN :ids".replace(
+            ":ids", "(" + ",".join(str(i) for i in ids) + ")"
+        )
+    )
+    assert (
+        db.session.scalar(
+            text("SELECT sum(entitled_fen) FROM settlement_line WHERE settlement_id = :id"),
+            {"id": locked.id},
+        )
+        == before
+    )
+    if db.engine.dialect.name == "postgresql":
+        kinds = dict(
+            db.session.execute(
+                text(
+                    "SELECT tgname, (tgtype & 1) = 1 FROM pg_trigger "
+                    "WHERE tgrelid = 'settlement_line'::regclass AND NOT tgisinternal"
+                )
+            ).all()
+        )
+        # Three statement triggers (insert, update, delete), no row trigger.
+        assert kinds == {
+            "trg_settlement_line_locked_insert": False,
+            "trg_settlement_line_locked_update": False,
+            "trg_settlement_line_locked_delete": False,
+        }
