@@ -5,8 +5,8 @@ Each factor is taken from its source when the member has one: ``k`` from workloa
 (``assessments.workload``), ``a`` from monthly attendance records in days
 (``assessments.attendance``). This module checks the members' factors and writes one line per
 member and one for the reserve (the team fund: the reserve rate's part, every deduction, and
-what could not be shared). A member line's steps (Chinese) are ``member_steps`` of what the line
-keeps, its factors, weight and share: ``line_steps`` gives any line's steps.
+what could not be shared). A member line carries no steps: they are ``member_steps`` of what the
+line keeps, its factors, weight and share, written when it is shown (``line_steps``).
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def _member_line(
         explanation=Explanation(
             formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
             "；实发 = 成员金额 − 扣分金额（每分 1%）",
-            steps=member_steps(factors, share.weight, share.share),
+            steps=(),  # written when the line is shown: line_steps, member_steps
             notes=prep.notes,
             factors=factors,
         ),
@@ -230,8 +230,8 @@ def _member_line(
 
 def member_steps(factors: MemberFactors, weight: Decimal, share: Fraction) -> tuple[str, ...]:
     """How a member's amount came about, step by step (Chinese), from what the member line
-    keeps: its ``factors`` and its ``weight`` and ``share``. A pure function of them, so a sheet
-    that keeps those need not keep the steps."""
+    keeps: its ``factors`` and its ``weight`` and ``share``. A pure function of them, so the
+    cascade does not write them: they are written when the line is shown (``line_steps``)."""
     f = factors
     distributed = f.distributed_fen
     exact = share * distributed

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 
-from assessments.cascade import AttendanceInput, Line, SettlementInputs, settle
-from assessments.cascade.members import line_steps
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from assessments.cascade import AttendanceInput, Line, MemberInput, SettlementInputs, settle
+from assessments.cascade.members import line_steps, member_steps
+from assessments.money import SettlementInputError
+from fdoctor.settlement.cascade import explanation_steps, factors_from_json, factors_json, line_json
 from tests.core.test_cascade import city
 from tests.core.test_cascade_sources import TEAM, inputs, keyed, member
 
@@ -140,3 +146,99 @@ def test_nothing_to_distribute_and_a_team_without_weights() -> None:
         "权重 = k × y × c × a = 1 × 1.2 × 1 × 0 = 0",
         "本团队没有可分配金额或没有成员有权重：本人 0 元，全部留在部门基金",
     )
+
+
+def test_member_lines_carry_no_steps_and_their_json_no_steps_key() -> None:
+    lines = settle(inputs(False, "0.05", *TEAM))
+    for line in lines:
+        stored = line_json(line)["explanation"]
+        if line.level == "member":
+            assert line.explanation.steps == () and "steps" not in stored
+            assert line_steps(line) and "total_weight" in stored["factors"]
+        else:
+            assert stored["steps"] == list(line.explanation.steps) == list(line_steps(line))
+
+
+# --------------------------------------------------------------------------- the round trip
+
+y_values = st.sampled_from(["0.8", "1", "1.0", "1.20"]).map(D)
+c_values = st.sampled_from(["0.8", "0.85", "1", "1.2"]).map(D)
+a_values = st.sampled_from(["0", "0.5", "0.9091", "1", "1.00"]).map(D)
+leave = st.dictionaries(st.sampled_from(["sick", "personal", "annual"]), st.integers(0, 3))
+
+
+@st.composite
+def months(draw: st.DrawFn) -> tuple[AttendanceInput, ...]:
+    out = []
+    for month in range(1, draw(st.integers(0, 12)) + 1):
+        due, days_off = draw(st.integers(18, 23)), draw(leave)
+        worked = draw(st.integers(0, due - sum(days_off.values())))
+        out.append(AttendanceInput(f"2026-{month:02d}", due, worked, days_off))
+    return tuple(out)
+
+
+@st.composite
+def a_member(draw: st.DrawFn, i: int) -> MemberInput:
+    """A member k from points or records, a from days or typed in, maybe a leader, maybe on
+    probation (then also without y, c or any attendance), maybe with deductions."""
+    kw: dict[str, object] = {
+        "probation": draw(st.booleans()),
+        "leader": draw(st.booleans()),
+        "post": draw(st.sampled_from(["全科医生", "护士", ""])),
+        "services": draw(st.integers(0, 400)),
+        "point_table": draw(st.sampled_from(["", "甲县点数表"])),
+        "y": draw(y_values),
+        "c": draw(c_values),
+        "deduction_points": draw(st.sampled_from(["0", "2.5", "150"]).map(D)),
+        "deduction_count": draw(st.integers(0, 3)),
+    }
+    if draw(st.booleans()):
+        kw["points"] = draw(st.sampled_from(["0", "12.5", "100", "250.75"]).map(D))
+        kw["standard_points"] = D("80.5")
+    else:
+        kw.update(points=None, standard_points=None, standard=draw(st.sampled_from([120, 300])))
+    kw["attendance"] = days = draw(st.none() | months())
+    kw["a"] = None if days is not None else draw(a_values)
+    if kw["probation"] and draw(st.booleans()):
+        kw.update(y=None, c=None, a=None, standard=None, standard_points=None)
+    return member(i, f"成员{i}", **kw)
+
+
+@st.composite
+def members_of_a_team(draw: st.DrawFn) -> tuple[MemberInput, ...]:
+    return tuple(draw(a_member(i)) for i in range(1, draw(st.integers(1, 5)) + 1))
+
+
+@given(
+    team=members_of_a_team(),
+    in_split=st.booleans(),
+    fund=st.sampled_from([0, 1, 123_457, 1_000_000]),
+    cap=st.sampled_from(["1.2", "1.5"]).map(D),
+    reserve=st.sampled_from(["0.10", "0", "1"]).map(D),
+)
+def test_the_steps_from_the_stored_factors_are_those_of_the_live_line(
+    team: tuple[MemberInput, ...], in_split: bool, fund: int, cap: Decimal, reserve: Decimal
+) -> None:
+    base = inputs(in_split, None if in_split else "0.05", *team)
+    settlement = replace(
+        base,
+        pools=(replace(base.pools[0], fund_fen=fund),),
+        parameters=replace(base.parameters, attainment_cap=cap, reserve_rate=reserve),
+    )
+    try:
+        lines = settle(settlement)
+    except SettlementInputError:
+        assume(False)
+        raise
+    for line in (line for line in lines if line.level == "member"):
+        assert line.explanation.factors is not None and isinstance(line.weight, Decimal)
+        live = member_steps(line.explanation.factors, line.weight, line.share or Fraction(0))
+        assert line_steps(line) == live
+        stored = line_json(line)
+        factors = factors_from_json(factors_json(line.explanation.factors))
+        assert factors == line.explanation.factors
+        assert member_steps(factors, D(stored["weight"]), Fraction(stored["share"])) == live
+        steps = explanation_steps(
+            "member", stored["explanation"], stored["weight"], stored["share"]
+        )
+        assert steps == list(live)
