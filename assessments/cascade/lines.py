@@ -36,6 +36,10 @@ class MemberFactors:
     took to the team fund, ``amount_fen`` what is paid (the line's ``entitled_fen``).
     ``in_split`` is False on probation and for a leader outside the split
     (``paid_by_management``: paid on the institution's management-share line instead).
+    ``cap`` is the attainment cap ``k`` was capped by, ``total_weight`` the team's Σ weights and
+    ``distributed_fen`` what the team shared by weight (its amount less the fund's rate part):
+    with the line's ``weight`` and ``share`` they are all ``member_steps`` needs, so a member
+    line's steps are derived when it is shown, never stored.
     """
 
     k: Decimal
@@ -64,11 +68,18 @@ class MemberFactors:
     deduction_count: int = 0
     deducted_fen: int = 0
     amount_fen: int = 0
+    cap: Decimal | None = None
+    total_weight: Fraction = Fraction(0)
+    distributed_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """How a line's figures came about, in Chinese: the formula, each step, notes and sources."""
+    """How a line's figures came about, in Chinese: the formula, each step, notes and sources.
+
+    A member line (``factors`` set) has no ``steps``: ``members.member_steps`` writes them from
+    the factors and the line's weight and share when the line is shown (``line_steps``).
+    """
 
     formula: str
     steps: tuple[str, ...]

@@ -5,7 +5,8 @@ Each factor is taken from its source when the member has one: ``k`` from workloa
 (``assessments.workload``), ``a`` from monthly attendance records in days
 (``assessments.attendance``). This module checks the members' factors and writes one line per
 member and one for the reserve (the team fund: the reserve rate's part, every deduction, and
-what could not be shared).
+what could not be shared). A member line carries no steps: they are ``member_steps`` of what the
+line keeps, its factors, weight and share, written when it is shown (``line_steps``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from assessments.money import SettlementInputError, exact_decimal, yuan
 from assessments.settlement import share_for_display, workload_attainment
 from assessments.workload import attainment_from_points
 
-__all__ = ["leaders_outside", "member_factors", "team_members"]
+__all__ = ["leaders_outside", "line_steps", "member_factors", "member_steps", "team_members"]
 
 
 def leaders_outside(inst: InstitutionInput, member: MemberInput) -> bool:
@@ -151,33 +152,38 @@ def _factors(
     )
 
 
-def _k_step(sheet: Sheet, member: MemberInput, share: MemberPay) -> str:
-    if member.points is not None:
-        standard = num(member.standard_points) if member.standard_points is not None else "—"
-        table = f"，点数表：{member.point_table}" if member.point_table else ""
+def _num(value: Decimal | int | None) -> str:
+    return "—" if value is None else num(value)
+
+
+def _k_step(f: MemberFactors) -> str:
+    cap = "—" if f.cap is None else str(f.cap)
+    if f.k_source == "points":
+        table = f"，点数表：{f.point_table}" if f.point_table else ""
         return (
-            f"k（工作量达标系数）= min(本年工作量 {num(member.points)} 点 ÷ 标准 {standard} 点, "
-            f"上限 {sheet.cap}) = {share.k}（点数 = Σ 各类有效服务记录数 × 该类点数{table}；"
-            "核实为虚假或有争议的记录不计）"
+            f"k（工作量达标系数）= min(本年工作量 {_num(f.points)} 点 ÷ 标准 "
+            f"{_num(f.standard_points)} 点, 上限 {cap}) = {f.k}（点数 = Σ 各类有效服务记录数 × "
+            f"该类点数{table}；核实为虚假或有争议的记录不计）"
         )
-    standard = num(member.standard) if member.standard is not None else "—"
     return (
-        f"k（工作量达标系数）= min(本年服务 {num(member.services)} 次 ÷ 标准 "
-        f"{standard} 次, 上限 {sheet.cap}) = {share.k}"
+        f"k（工作量达标系数）= min(本年服务 {num(f.services)} 次 ÷ 标准 "
+        f"{_num(f.standard)} 次, 上限 {cap}) = {f.k}"
     )
 
 
-def _a_step(member: MemberInput, share: MemberPay, days: Attendance | None) -> str:
-    if days is None:
-        if member.attendance_months is not None:
-            return f"a（出勤系数）：本年没有出勤记录，按 {share.a} 列示"
-        return f"a（出勤系数，团队长录入）= {share.a}"
+def _a_step(f: MemberFactors) -> str:
+    if f.days_due is None:
+        if f.a_source == "days":
+            return f"a（出勤系数）：本年没有出勤记录，按 {f.a} 列示"
+        return f"a（出勤系数，团队长录入）= {f.a}"
     leave = "、".join(
-        f"{LEAVE_KINDS[kind]} {num(n)} 天" for kind, n in sorted(days.leave_days.items()) if n
+        f"{LEAVE_KINDS.get(kind, kind)} {num(n)} 天"
+        for kind, n in sorted((f.leave_days or {}).items())
+        if n
     )
     text = (
-        f"a（出勤系数）= 实际出勤 {num(days.days_worked)} 天 ÷ 应出勤 {num(days.days_due)} 天"
-        f"（{days.months} 个月的出勤记录）= {share.a}"
+        f"a（出勤系数）= 实际出勤 {_num(f.days_worked)} 天 ÷ 应出勤 {num(f.days_due)} 天"
+        f"（{f.attendance_months} 个月的出勤记录）= {f.a}"
     )
     if leave:
         text += f"；请假（不享受奖金）：{leave}"
@@ -198,8 +204,7 @@ def _member_line(
 ) -> Line:
     distributed = pay.amount_fen - pay.configured_reserve_fen - pay.undistributed_fen
     exact = share.share * distributed
-    rounding = share.gross_fen - exact
-    steps = _member_steps(sheet, member, share, prep, total_weight, distributed, exact, rounding)
+    factors = _member_factors(sheet, member, share, prep.attendance, total_weight, distributed)
     return Line(
         key=f"member:{team.unit_id}:{member.user_id}",
         parent=parent,
@@ -214,70 +219,79 @@ def _member_line(
         share_display=share_for_display(share.share),
         exact_fen=exact,
         entitled_fen=share.amount_fen,
-        rounding_adjustment=rounding,
+        rounding_adjustment=share.gross_fen - exact,
         explanation=Explanation(
             formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
             "；实发 = 成员金额 − 扣分金额（每分 1%）",
-            steps=tuple(steps),
+            steps=(),  # written when the line is shown: line_steps, member_steps
             notes=prep.notes,
-            factors=_member_factors(member, share, prep.attendance),
+            factors=factors,
         ),
     )
 
 
-def _member_steps(
-    sheet: Sheet,
-    member: MemberInput,
-    share: MemberPay,
-    prep: _Prepared,
-    total_weight: Fraction,
-    distributed: int,
-    exact: Fraction,
-    rounding: Fraction,
-) -> list[str]:
-    """How the member's amount came about, step by step (Chinese)."""
+def member_steps(factors: MemberFactors, weight: Decimal, share: Fraction) -> tuple[str, ...]:
+    """How a member's amount came about, step by step (Chinese), from what the member line
+    keeps: its ``factors`` and its ``weight`` and ``share``. A pure function of them, so the
+    cascade does not write them: they are written when the line is shown (``line_steps``)."""
+    f = factors
+    distributed = f.distributed_fen
+    exact = share * distributed
+    rounding = f.gross_fen - exact
     steps = [
-        _k_step(sheet, member, share),
-        f"y（岗位系数，岗位：{member.post or '未填写'}）= {share.y}",
-        f"c（个人绩效考评系数，团队长录入）= {share.c}",
-        _a_step(member, share, prep.attendance),
+        _k_step(f),
+        f"y（岗位系数，岗位：{f.post or '未填写'}）= {f.y}",
+        f"c（个人绩效考评系数，团队长录入）= {f.c}",
+        _a_step(f),
     ]
-    if share.probation:
+    if f.probation:
         steps.append("试用期成员：权重为 0，不参与分配（试用期内不享受绩效奖金）")
-    elif share.paid_by_management:
+    elif f.paid_by_management:
         steps.append(
             "团队负责人：不参与部门内奖金的分配，由机构的负责人统筹份额按团队考核结果支付"
             "（见机构下的“负责人统筹”行）"
         )
     else:
-        steps.append(
-            f"权重 = k × y × c × a = {share.k} × {share.y} × {share.c} × {share.a} = {share.weight}"
-        )
-    if distributed and total_weight and share.in_split:
+        steps.append(f"权重 = k × y × c × a = {f.k} × {f.y} × {f.c} × {f.a} = {weight}")
+    if distributed and f.total_weight and f.in_split:
         steps += [
-            f"份额 = {share.weight} ÷ Σ权重 {exact_decimal(total_weight)} = {frac(share.share)}"
-            f" ≈ {share_for_display(share.share)}",
+            f"份额 = {weight} ÷ Σ权重 {exact_decimal(f.total_weight)} = {frac(share)}"
+            f" ≈ {share_for_display(share)}",
             f"精确金额 = 份额 × 可分配 {num(distributed)} 分 = {approx(exact)} 分",
-            f"按最大余额法取整：{num(share.gross_fen)} 分（{yuan(share.gross_fen)} 元）",
+            f"按最大余额法取整：{num(f.gross_fen)} 分（{yuan(f.gross_fen)} 元）",
             f"舍入调整 = {approx(rounding, sign=True)} 分（精确值 {frac(rounding)} 分）",
         ]
-    elif share.in_split:
+    elif f.in_split:
         steps.append("本团队没有可分配金额或没有成员有权重：本人 0 元，全部留在部门基金")
-    if share.deduction_points:
+    if f.deduction_points:
         steps.append(
-            f"团队内部考核扣 {share.deduction_points} 分（{member.deduction_count} 条记录），"
-            f"每分扣 1%：{num(share.gross_fen)} × {share.deduction_points}% = "
-            f"{num(share.deducted_fen)} 分（四舍五入，最多扣完），扣款进入部门基金"
+            f"团队内部考核扣 {f.deduction_points} 分（{f.deduction_count} 条记录），"
+            f"每分扣 1%：{num(f.gross_fen)} × {f.deduction_points}% = "
+            f"{num(f.deducted_fen)} 分（四舍五入，最多扣完），扣款进入部门基金"
         )
         steps.append(
-            f"实发 = {num(share.gross_fen)} − {num(share.deducted_fen)} = "
-            f"{num(share.amount_fen)} 分（{yuan(share.amount_fen)} 元）"
+            f"实发 = {num(f.gross_fen)} − {num(f.deducted_fen)} = "
+            f"{num(f.amount_fen)} 分（{yuan(f.amount_fen)} 元）"
         )
-    return steps
+    return tuple(steps)
+
+
+def line_steps(line: Line) -> tuple[str, ...]:
+    """A line's steps: a member line's written by ``member_steps``, any other line's stored."""
+    factors = line.explanation.factors
+    if factors is None or line.explanation.steps:
+        return line.explanation.steps
+    weight = line.weight if isinstance(line.weight, Decimal) else Decimal(0)
+    return member_steps(factors, weight, line.share or Fraction(0))
 
 
 def _member_factors(
-    member: MemberInput, share: MemberPay, days: Attendance | None
+    sheet: Sheet,
+    member: MemberInput,
+    share: MemberPay,
+    days: Attendance | None,
+    total_weight: Fraction,
+    distributed: int,
 ) -> MemberFactors:
     """The member's factors, their sources and pay, as the line's explanation keeps them."""
     return MemberFactors(
@@ -307,6 +321,9 @@ def _member_factors(
         deduction_count=member.deduction_count,
         deducted_fen=share.deducted_fen,
         amount_fen=share.amount_fen,
+        cap=sheet.cap,
+        total_weight=total_weight,
+        distributed_fen=distributed,
     )
 
 

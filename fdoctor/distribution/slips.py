@@ -10,7 +10,6 @@ added to the member lines later appear without a change here.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +22,7 @@ from fdoctor.extensions import db
 from fdoctor.org.models import OrgUnit
 from fdoctor.reports.payslip import Factor, ListRow, Slip
 from fdoctor.settlement.models import Settlement, SettlementLine
+from fdoctor.settlement.queries import explanation_of
 
 # key → (label, what it means). Order here is the order on the slip.
 FACTOR_LABELS: dict[str, tuple[str, str]] = {
@@ -69,7 +69,8 @@ FACTOR_LABELS: dict[str, tuple[str, str]] = {
     "management_fen": ("管理份额", "团队长由机构管理份额按团队考核结果支付的金额"),
     "probation": ("试用期", "试用期成员权重为 0，不参与分配"),
 }
-HIDDEN_FACTORS = frozenset({"rating_id"})
+# The row holding c, and the team's figures the member's steps are written from (shown there).
+HIDDEN_FACTORS = frozenset({"rating_id", "cap", "total_weight", "distributed_fen"})
 SOURCE_LABELS = {
     "points": "工作量点数",
     "records": "服务次数",
@@ -155,7 +156,7 @@ def slip_for(user: Any, line_id: int) -> Slip | None:
     if found is None:
         return None
     line, sheet = found
-    explanation = json.loads(line.explanation or "{}")
+    explanation = explanation_of(line)  # a member line's steps are written from its factors
     factors = factor_rows(explanation.get("factors") or {})
     if line.weight is not None:
         factors.append(Factor("weight", "权重", _value_text("weight", line.weight),

@@ -49,7 +49,8 @@ class _Computed:
 
 def _computed(year: int, kind: str) -> _Computed:
     """Gather and compute; the canonical JSON of inputs and outputs is made once, for the
-    SHA-256 and for storing."""
+    SHA-256 and for storing. The member lines' steps are not in the outputs, but the factors,
+    weights and shares they are written from are: the SHA-256 still covers their text."""
     inputs, missing = gather_inputs(year, kind)
     if missing:
         raise SettlementIncomplete(missing)

@@ -6,6 +6,11 @@ core's dataclasses, runs the cascade and writes its lines back as JSON-ready dic
 
 Inputs and outputs hold only ints, strings, lists, dicts and None (never floats), so their
 canonical JSON (``canonical_json``) and its SHA-256 are the same on every machine.
+
+A member line's explanation stores no ``steps`` (they were most of the outputs at city scale):
+``explanation_steps`` writes them when the line is shown, with the core's ``member_steps``, from
+the line's ``factors``, ``weight`` and ``share``. Those are in the outputs, so the SHA-256 still
+covers every figure and every text of the sheet. Sheets stored before keep their stored steps.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from assessments.cascade import (
     preallocation,
     settle,
 )
-from assessments.cascade.text import exact_text, frac
+from assessments.cascade.members import member_steps
+from assessments.cascade.text import exact_text, frac, parse_frac
 
 JsonLine = dict[str, Any]
 
@@ -291,12 +297,15 @@ def _source(score: PublishedScore) -> dict[str, Any]:
 
 
 def _explanation(e: Explanation) -> dict[str, Any]:
+    """The stored explanation: ``formula``, ``steps``, ``notes``, ``sources``, and ``figures``
+    or ``factors``. A member line (``factors``) has no ``steps`` key: see ``explanation_steps``."""
     out: dict[str, Any] = {
         "formula": e.formula,
-        "steps": list(e.steps),
         "notes": list(e.notes),
         "sources": [_source(s) for s in e.sources],
     }
+    if e.steps or e.factors is None:
+        out["steps"] = list(e.steps)
     if e.figures is not None:
         out["figures"] = dict(e.figures)
     if e.factors is not None:
@@ -321,7 +330,11 @@ def factors_json(f: MemberFactors) -> dict[str, Any]:
       ``paid_by_management`` (a leader paid on the ``leader`` line of the management share);
     * ``gross_fen`` (the part of the split), ``deduction_points`` (text),
       ``deduction_count`` (records), ``deducted_fen`` (to the team fund), ``amount_fen`` (paid,
-      equal to the line's ``entitled_fen``).
+      equal to the line's ``entitled_fen``);
+    * ``cap`` (text: the attainment cap of k), ``total_weight`` (the team's Σ weights, exact
+      text), ``distributed_fen`` (what the team shared by weight) — with the line's ``weight``
+      and ``share``, what ``member_steps`` writes the steps from (sheets from before they were
+      kept have none of the three, and their steps stored).
     """
     return {
         "k": str(f.k),
@@ -350,7 +363,64 @@ def factors_json(f: MemberFactors) -> dict[str, Any]:
         "deduction_count": f.deduction_count,
         "deducted_fen": f.deducted_fen,
         "amount_fen": f.amount_fen,
+        "cap": None if f.cap is None else str(f.cap),
+        "total_weight": exact_text(f.total_weight),
+        "distributed_fen": f.distributed_fen,
     }
+
+
+def factors_from_json(data: Mapping[str, Any]) -> MemberFactors:
+    """The ``MemberFactors`` of a stored ``factors`` (the inverse of ``factors_json``); keys a
+    sheet of an earlier version lacks take the dataclass's defaults."""
+    leave = data.get("leave_days")
+    return MemberFactors(
+        k=Decimal(data["k"]),
+        y=Decimal(data["y"]),
+        c=Decimal(data["c"]),
+        a=Decimal(data["a"]),
+        post=data.get("post") or "",
+        services=data.get("services") or 0,
+        standard=data.get("standard"),
+        probation=bool(data.get("probation")),
+        rating_id=data.get("rating_id"),
+        k_source=data.get("k_source") or "records",
+        points=_dec(data.get("points")),
+        standard_points=_dec(data.get("standard_points")),
+        point_table=data.get("point_table") or "",
+        a_source=data.get("a_source") or "typed",
+        days_due=data.get("days_due"),
+        days_worked=data.get("days_worked"),
+        leave_days=None if leave is None else dict(leave),
+        attendance_months=data.get("attendance_months") or 0,
+        leader=bool(data.get("leader")),
+        in_split=bool(data.get("in_split", True)),
+        paid_by_management=bool(data.get("paid_by_management")),
+        gross_fen=data.get("gross_fen") or 0,
+        deduction_points=Decimal(data.get("deduction_points") or "0"),
+        deduction_count=data.get("deduction_count") or 0,
+        deducted_fen=data.get("deducted_fen") or 0,
+        amount_fen=data.get("amount_fen") or 0,
+        cap=_dec(data.get("cap")),
+        total_weight=parse_frac(data.get("total_weight")) or Fraction(0),
+        distributed_fen=data.get("distributed_fen") or 0,
+    )
+
+
+def explanation_steps(
+    level: str, explanation: Mapping[str, Any], weight: str | None, share: str | None
+) -> list[str]:
+    """The steps a line shows: those stored, else (a member line of a sheet that keeps its
+    factors whole) those ``member_steps`` writes from its ``factors`` and the line's ``weight``
+    and ``share`` as stored. The one place a line's steps are decided."""
+    stored = explanation.get("steps")
+    if stored:
+        return [str(step) for step in stored]
+    factors = explanation.get("factors")
+    if level != "member" or not factors or "total_weight" not in factors:
+        return []
+    exact_weight = Decimal(0) if weight is None else Decimal(weight)
+    steps = member_steps(factors_from_json(factors), exact_weight, parse_frac(share) or Fraction(0))
+    return list(steps)
 
 
 def _frac(value: Fraction | None) -> str | None:

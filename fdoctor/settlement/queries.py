@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fdoctor.core.scope import get_scoped_or_404, scope_clause
 from fdoctor.extensions import db
-from fdoctor.settlement.cascade import sha256_of
+from fdoctor.settlement.cascade import explanation_steps, sha256_of
 from fdoctor.settlement.models import Settlement, SettlementLine
 
 
@@ -83,6 +83,16 @@ def line_family(
 
 
 def explanation_of(line: SettlementLine) -> dict[str, Any]:
+    """The line's explanation as shown, with its ``steps`` (a member line's written from its
+    factors when they are not stored: ``cascade.explanation_steps``)."""
+    data = stored_explanation(line)
+    data["steps"] = explanation_steps(line.level, data, line.weight, line.share)
+    return data
+
+
+def stored_explanation(line: SettlementLine) -> dict[str, Any]:
+    """The line's explanation as stored (a member line's without its steps): for the readers of
+    its ``figures``, ``factors`` or ``sources`` alone, e.g. a sheet of thousands of members."""
     data: dict[str, Any] = json.loads(line.explanation or "{}")
     return data
 

@@ -21,7 +21,7 @@ from fdoctor.corrections.sheet import annexes as correction_annexes
 from fdoctor.extensions import db
 from fdoctor.reports import settlement_sheet as rs
 from fdoctor.settlement.models import Settlement, SettlementLine
-from fdoctor.settlement.queries import explanation_of, visible_lines
+from fdoctor.settlement.queries import stored_explanation, visible_lines
 
 SHEETS = {
     "settlement": "结算表",
@@ -216,7 +216,7 @@ def _county_preallocation_groups(
         name = pool_names.get(parent_id or 0, "")
         rows: list[list[Any]] = []
         for c in members:
-            figures = explanation_of(c).get("figures", {})
+            figures = stored_explanation(c).get("figures", {})
             basis = "按上年应得" if figures.get("basis") == "last_year" else "按签约人口"
             rows.append([name, c.name, c.signed_population, figures.get("last_year_entitled_fen"),
                          basis, c.preallocated_fen])  # fmt: skip
@@ -224,7 +224,7 @@ def _county_preallocation_groups(
         note = ""
         pool_line = next((p for p in lines if p.id == parent_id), None)
         if pool_line is not None:
-            f = explanation_of(pool_line).get("figures", {})
+            f = stored_explanation(pool_line).get("figures", {})
             note = (
                 f"当年资金 {yuan(f.get('fund_fen', 0))} 元，预拨比例 {f.get('rate')}，"
                 f"预拨额度 {yuan(f.get('budget_fen', 0))} 元，未预拨 {yuan(f.get('unallocated_fen', 0))} 元"
@@ -312,7 +312,7 @@ def _institution_sheet(
             for team in children[part.id]:
                 rows.append([part.name, team.name, team.signed_population, team.score,
                              _dec_or_none(team.weight), _dec_or_none(team.share_display), team.entitled_fen])  # fmt: skip
-                sources = explanation_of(team).get("sources", [])
+                sources = stored_explanation(team).get("sources", [])
                 input_rows.append(
                     _input_row(team, "团队", "季度考核：" + "、".join(
                         f"{s['period']} {s['value']}（记录 {s['assessment_id']}，第 {s['revision']} 版）" for s in sources
@@ -358,13 +358,13 @@ def _team_sheet(
         note = ""
         for member in children[team.id]:
             if member.level == "reserve":
-                figures = explanation_of(member).get("figures", {})
+                figures = stored_explanation(member).get("figures", {})
                 rows.append(["部门基金", f"提取 {member.weight}", None, None, None, None, None,
                              None, None, None, None, None, figures.get("deducted_fen"),
                              member.entitled_fen])  # fmt: skip
                 note = _fund_note(figures, member.entitled_fen or 0)
                 continue
-            f = explanation_of(member).get("factors", {})
+            f = stored_explanation(member).get("factors", {})
             rows.append([_member_name(member.name, f), f.get("post"), _dec_or_none(f.get("points")),
                          f.get("k"), f.get("y"), f.get("c"), _days_text(f), f.get("a"),
                          _dec_or_none(member.weight), _dec_or_none(member.share_display),

@@ -4,18 +4,27 @@ its explanation, the team's list once published, and the PDF — and nobody else
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from assessments.cascade import settle
+from assessments.cascade.members import line_steps
+from fdoctor.auth.models import User
 from fdoctor.distribution import services
 from fdoctor.distribution.slips import factor_rows
 from fdoctor.extensions import db
+from fdoctor.settlement.approval import transition
+from fdoctor.settlement.cascade import settlement_inputs
 from fdoctor.settlement.models import SettlementLine
-from tests.app.distribution.conftest import Locked
+from tests.app.distribution.conftest import Locked, lock_sheet
 from tests.conftest import AuthActions
+from tests.factories.settlement import build_world
 
 pytestmark = pytest.mark.db
 
@@ -124,6 +133,56 @@ def test_the_slip_pdf_embeds_the_font_and_names_the_member(
     text = "".join(page.extract_text() for page in reader.pages)
     assert "t1-nurse" in text and "2026年度家庭医生签约服务绩效工资条" in text
     assert "出勤系数 a" in text and "甲一中心团队" in text
+
+
+def _slip_steps(html: str) -> list[str]:
+    listed = re.search(r'<ol[^>]*id="slip-steps">(.*?)</ol>', html, re.S)
+    assert listed is not None
+    return re.findall(r'<li class="text-break">(.*?)</li>', listed.group(1))
+
+
+def test_the_slip_shows_the_member_steps_written_from_the_line(
+    locked: Locked, client: FlaskClient, auth: AuthActions
+) -> None:
+    # The sheet stores no member steps: the slip shows those the cascade gives for the line.
+    line = _line(locked, "T1N")
+    assert "steps" not in json.loads(line.explanation)
+    lines = settle(settlement_inputs(json.loads(locked.sheet.inputs_json)))
+    live = next(ln for ln in lines if ln.key == line.key)
+    auth.login_as("t1-nurse")
+    html = client.get(f"/distribution/slips/{line.id}").get_data(as_text=True)
+    assert _slip_steps(html) == list(line_steps(live))
+    assert "份额 = 0.81 ÷ Σ权重 2.01 = 27/67 ≈ 0.40298507" in _slip_steps(html)
+    # The team's figures the steps are written from are no factors of the member's own.
+    assert "total_weight" not in html and "distributed_fen" not in html
+    pdf = client.get(f"/distribution/slips/{line.id}.pdf").get_data()
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "按最大余额法取整" in text and "27/67" in text
+
+
+def test_the_slip_of_an_older_sheet_shows_its_stored_steps(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    world = build_world()
+    sheet = lock_sheet(world, lock=False)
+    line = db.session.scalar(
+        select(SettlementLine).where(
+            SettlementLine.settlement_id == sheet.id,
+            SettlementLine.user_id == world.users["T1N"].id,
+        )
+    )
+    assert line is not None
+    stored = json.loads(line.explanation)
+    for key in ("cap", "total_weight", "distributed_fen"):
+        del stored["factors"][key]
+    stored["steps"] = ["旧版结算表保存的步骤"]
+    line.explanation = json.dumps(stored, ensure_ascii=False)
+    finance = db.session.scalar(select(User).where(User.username == "finance-user"))
+    transition(sheet, "lock", finance)
+    db.session.commit()
+    auth.login_as("t1-nurse")
+    html = client.get(f"/distribution/slips/{line.id}").get_data(as_text=True)
+    assert _slip_steps(html) == ["旧版结算表保存的步骤"]
 
 
 def test_factors_added_later_show_with_labels_or_their_own_name() -> None:
