@@ -15,6 +15,7 @@ from assessments.money import SettlementInputError
 from assessments.periods import Period, PeriodError, ensure_period_ended
 from fdoctor.audit import baselines
 from fdoctor.core import clock, dialect
+from fdoctor.core.gc_pause import paused_gc
 from fdoctor.corrections.services import assign, carried_json
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import canonical_json, compute, sha256_of_texts
@@ -103,8 +104,15 @@ def build_settlement(year: int, kind: str, user: Any | None) -> tuple[Settlement
 
     Returns the sheet and whether anything changed: unchanged inputs give the same SHA-256 and
     the draft is left exactly as it was. Reviewed, approved and locked sheets are refused, and so
-    is a sheet whose year has not ended (``ensure_year_ended``).
+    is a sheet whose year has not ended (``ensure_year_ended``). The cyclic garbage collector is
+    paused meanwhile (``fdoctor.core.gc_pause``): at city scale it would walk the build's live
+    objects several times over.
     """
+    with paused_gc():
+        return _build(year, kind, user)
+
+
+def _build(year: int, kind: str, user: Any | None) -> tuple[Settlement, bool]:
     ensure_year_ended(year, kind)
     existing = get_settlement(year, kind)
     if existing is not None and existing.status != "draft":

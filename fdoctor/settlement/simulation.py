@@ -34,6 +34,7 @@ from assessments.cascade.members import member_factors, team_members
 from assessments.distribution import DistributionMember, distribute_members
 from assessments.money import SettlementInputError
 from fdoctor.core import clock
+from fdoctor.core.gc_pause import paused_gc
 from fdoctor.extensions import db
 from fdoctor.settlement.cascade import settlement_inputs
 from fdoctor.settlement.errors import SettlementError
@@ -327,8 +328,13 @@ def simulate(settlement: Settlement, overrides: Overrides) -> Result:
     the team's amount or the reserve rate changed (the other teams' members are the draft's, the
     same inputs giving the same lines). Raises ``SettlementError`` (Chinese) for a sheet that is
     not a settlement draft, overrides that do not fit it (``validate``), or a cascade the
-    overrides make impossible.
+    overrides make impossible. The cyclic garbage collector is paused meanwhile, as for a build.
     """
+    with paused_gc():
+        return _simulate(settlement, overrides)
+
+
+def _simulate(settlement: Settlement, overrides: Overrides) -> Result:
     ensure_simulable(settlement)
     base = base_of(settlement)
     errors = validate(base, overrides)
