@@ -202,7 +202,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             timers = _Timers()
             timers.wrap(build, "gather_inputs", "gather_s")
             timers.wrap(build, "compute", "compute_s")
-            timers.wrap(build, "sha256_of_texts", "sha256_s")
+            timers.wrap(build, "sha256_of_canonical", "sha256_s")
             timers.wrap(build, "_write_lines", "write_lines_s")
             timers.wrap(build.baselines, "record_bulk_rows", "audit_bulk_rows_s")
             timers.wrap(build.baselines, "forget_bulk_rows", "audit_forget_rows_s")

@@ -120,15 +120,17 @@ def record_bulk_rows(
 
     connection = db.session.connection()
     columns = [c.name for c in db.metadata.tables[table].columns]
-    connection.execute(
+    # The rows are new (ids above every earlier row's): the digests written are all their
+    # baselines, summed here as ``baseline_sums`` would sum them, without reading them again.
+    digests = connection.execute(
         text(
             f"INSERT INTO audit_baseline (table_name, row_id, digest) "
             f"SELECT CAST(:t AS VARCHAR(64)), t.id, {digest_expression(connection, table, columns)} "
-            f'FROM "{table}" t WHERE {where}'
+            f'FROM "{table}" t WHERE {where} RETURNING digest'
         ),
         {"t": table, **params},
-    )
-    sums = baseline_sums(connection, table, where, params)
+    ).scalars()
+    sums = _digest_sums(digests)
     _record_baselines("bulk_load", table, subject, sums[0], note, columns, sums)
     return sums[0]
 

@@ -18,7 +18,12 @@ from fdoctor.core import clock, dialect
 from fdoctor.core.gc_pause import paused_gc
 from fdoctor.corrections.services import assign, carried_json
 from fdoctor.extensions import db
-from fdoctor.settlement.cascade import canonical_json, compute, sha256_of_texts
+from fdoctor.settlement.cascade import (
+    canonical_json,
+    canonical_json_bytes,
+    compute,
+    sha256_of_canonical,
+)
 from fdoctor.settlement.errors import SettlementError, SettlementIncomplete, SettlementStateError
 from fdoctor.settlement.figures import kind_label
 from fdoctor.settlement.inputs import gather_inputs
@@ -61,9 +66,17 @@ def _computed(year: int, kind: str) -> _Computed:
         outputs = compute(inputs)
     except SettlementInputError as exc:
         raise SettlementIncomplete([str(exc)]) from None
-    inputs_json, outputs_json = canonical_json(inputs), canonical_json(outputs)
+    # The outputs are the core's lines through ``line_json``: only ints, strings, None, lists and
+    # str-keyed dicts by construction (``test_canonical_json`` checks a sheet's), so they are
+    # not walked for floats again; the gathered inputs are.
+    inputs_json = canonical_json_bytes(inputs)
+    outputs_json = canonical_json_bytes(outputs, checked=True)
     return _Computed(
-        inputs, outputs, inputs_json, outputs_json, sha256_of_texts(inputs_json, outputs_json)
+        inputs,
+        outputs,
+        inputs_json.decode("utf-8"),
+        outputs_json.decode("utf-8"),
+        sha256_of_canonical(inputs_json, outputs_json),
     )
 
 

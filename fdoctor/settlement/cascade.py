@@ -99,8 +99,8 @@ def _json_safe_quick(value: Any) -> bool:
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def canonical_json(value: Any, *, checked: bool = False) -> str:
-    """Sorted keys, no spaces, UTF-8 text, no floats: the same bytes on every machine.
+def canonical_json_bytes(value: Any, *, checked: bool = False) -> bytes:
+    """Sorted keys, no spaces, no floats, as UTF-8: the same bytes on every machine.
 
     The text is the standard library's ``json.dumps(value, ensure_ascii=False, sort_keys=True,
     separators=(",", ":"))``, which every stored sheet was hashed with. ``orjson`` writes exactly
@@ -114,25 +114,35 @@ def canonical_json(value: Any, *, checked: bool = False) -> str:
     if not checked and not _json_safe_quick(value):
         _check_json_safe(value)
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError included
-        return _CANONICAL.encode(value)
+        return _CANONICAL.encode(value).encode("utf-8")
+
+
+def canonical_json(value: Any, *, checked: bool = False) -> str:
+    """``canonical_json_bytes`` as text (what the sheet stores)."""
+    return canonical_json_bytes(value, checked=checked).decode("utf-8")
 
 
 def sha256_of(inputs: Any, outputs: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``{"inputs": …, "outputs": …}``."""
-    text = canonical_json({"inputs": inputs, "outputs": outputs})
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json_bytes({"inputs": inputs, "outputs": outputs})).hexdigest()
 
 
-def sha256_of_texts(inputs_json: str, outputs_json: str) -> str:
-    """``sha256_of`` from the canonical JSON of the inputs and of the outputs, already made.
+def sha256_of_canonical(inputs_json: bytes, outputs_json: bytes) -> str:
+    """``sha256_of`` from the canonical JSON (UTF-8) of the inputs and of the outputs, already
+    made.
 
     The canonical JSON of ``{"inputs": i, "outputs": o}`` is exactly the two texts in that frame
-    (keys sorted, no spaces), so the structures need not be walked and encoded a second time.
+    (keys sorted, no spaces), so the structures need not be walked and encoded a second time,
+    nor the texts copied into one.
     """
-    text = '{"inputs":' + inputs_json + ',"outputs":' + outputs_json + "}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(b'{"inputs":')
+    digest.update(inputs_json)
+    digest.update(b',"outputs":')
+    digest.update(outputs_json)
+    digest.update(b"}")
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- inputs
