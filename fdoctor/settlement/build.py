@@ -3,9 +3,9 @@ draft's lines (one COPY and one keyed bulk-write audit entry). Flushes; the view
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, func, insert, inspect, select
@@ -140,8 +140,12 @@ def _build(year: int, kind: str, user: Any | None) -> tuple[Settlement, bool]:
     now = clock.now()
     user_id = getattr(user, "id", None)
     # SQLite hands out the largest id + 1: new lines get ids above every line there was, so an
-    # old line's audit entries never describe a new line.
-    above = db.session.scalar(select(func.max(SettlementLine.id))) or 0
+    # old line's audit entries never describe a new line. (PostgreSQL's sequence never goes back.)
+    above = (
+        0
+        if dialect.is_postgresql(db.session.connection())
+        else db.session.scalar(select(func.max(SettlementLine.id))) or 0
+    )
     if existing is None:
         settlement = Settlement(
             year=year, kind=kind, status="draft", version=1, created_at=now, created_by_id=user_id
@@ -208,49 +212,57 @@ def _write_lines(settlement: Settlement, outputs: list[dict[str, Any]], above: i
     order = sorted(range(len(outputs)), key=lambda p: LEVEL_DEPTH[outputs[p]["level"]])
     reserved = _reserve_line_ids(connection, len(order), above)
     ids = {outputs[position]["key"]: reserved[n] for n, position in enumerate(order)}
-    rows = []
-    for position in order:
-        line = outputs[position]
-        source = line.get("source") or {}
-        rows.append(
-            {
-                "id": ids[line["key"]],
-                "settlement_id": settlement.id,
-                "position": position,
-                "key": line["key"],
-                "level": line["level"],
-                "parent_id": ids[line["parent"]] if line["parent"] else None,
-                "unit_id": line["unit_id"],
-                "user_id": line["user_id"],
-                "name": line["name"],
-                "county_id": line["county_id"],
-                "institution_id": line["institution_id"],
-                "team_id": line["team_id"],
-                "signed_population": line["signed_population"],
-                "score": Decimal(line["score"]) if line["score"] is not None else None,
-                "source_assessment_id": source.get("assessment_id"),
-                "source_revision": source.get("revision"),
-                "source_period": source.get("period"),
-                "weight": line["weight"],
-                "share": line["share"],
-                "share_display": line["share_display"],
-                "exact_fen": line["exact_fen"],
-                "entitled_fen": line["entitled_fen"],
-                "preallocated_fen": line["preallocated_fen"],
-                "balance_fen": line["balance_fen"],
-                "rounding_adjustment": line["rounding_adjustment"],
-                # Checked as part of the outputs, whose canonical JSON was made just before.
-                "explanation": canonical_json(line["explanation"], checked=True),
-            }
-        )
+    # In id order (the ids were reserved ascending, in this order): parents before children.
+    rows = (_line_row(settlement.id, position, outputs[position], ids) for position in order)
     if dialect.is_postgresql(connection):
         _insert_lines_pg(connection, rows)
     else:
-        connection.execute(insert(SettlementLine.__table__), rows)
+        connection.execute(
+            insert(SettlementLine.__table__),
+            [dict(zip(_LINE_COLUMNS, row, strict=True)) for row in rows],
+        )
     baselines.record_bulk_rows(
         SettlementLine.__tablename__, "t.settlement_id = :sheet", {"sheet": settlement.id},
         f"settlement:{settlement.id}", f"{settlement.title}第 {settlement.version} 版的行",
     )  # fmt: skip
+
+
+def _line_row(
+    settlement_id: int, position: int, line: dict[str, Any], ids: dict[str, int]
+) -> tuple[Any, ...]:
+    """One output line as the values of ``settlement_line``'s columns, in ``_LINE_COLUMNS``
+    order."""
+    source = line.get("source") or {}
+    values = {
+        "id": ids[line["key"]],
+        "settlement_id": settlement_id,
+        "position": position,
+        "key": line["key"],
+        "level": line["level"],
+        "parent_id": ids[line["parent"]] if line["parent"] else None,
+        "unit_id": line["unit_id"],
+        "user_id": line["user_id"],
+        "name": line["name"],
+        "county_id": line["county_id"],
+        "institution_id": line["institution_id"],
+        "team_id": line["team_id"],
+        "signed_population": line["signed_population"],
+        "score": Decimal(line["score"]) if line["score"] is not None else None,
+        "source_assessment_id": source.get("assessment_id"),
+        "source_revision": source.get("revision"),
+        "source_period": source.get("period"),
+        "weight": line["weight"],
+        "share": line["share"],
+        "share_display": line["share_display"],
+        "exact_fen": line["exact_fen"],
+        "entitled_fen": line["entitled_fen"],
+        "preallocated_fen": line["preallocated_fen"],
+        "balance_fen": line["balance_fen"],
+        "rounding_adjustment": line["rounding_adjustment"],
+        # Checked as part of the outputs, whose canonical JSON was made just before.
+        "explanation": canonical_json(line["explanation"], checked=True),
+    }
+    return tuple(values[column] for column in _LINE_COLUMNS)
 
 
 def _reserve_line_ids(connection: Any, count: int, above: int = 0) -> list[int]:
@@ -274,10 +286,11 @@ def _reserve_line_ids(connection: Any, count: int, above: int = 0) -> list[int]:
 _LINE_COLUMNS = tuple(column.name for column in SettlementLine.__table__.columns)
 
 
-def _insert_lines_pg(connection: Any, rows: list[dict[str, Any]]) -> None:
-    """All lines in one ``COPY``, in id order (parents before their children)."""
+def _insert_lines_pg(connection: Any, rows: Iterable[tuple[Any, ...]]) -> None:
+    """All lines in one ``COPY``, each row made as it is sent: the server takes in the rows
+    already sent (their checks and indexes) while the next ones are made."""
     names = ", ".join(f'"{c}"' for c in _LINE_COLUMNS)
     raw = connection.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY settlement_line ({names}) FROM STDIN") as copy:
-        for row in sorted(rows, key=itemgetter("id")):
-            copy.write_row([row[c] for c in _LINE_COLUMNS])
+        for row in rows:
+            copy.write_row(row)

@@ -26,7 +26,12 @@ from fdoctor.audit.models import AuditBaseline, AuditEntry
 from fdoctor.audit.verify import verify
 from fdoctor.extensions import db
 from fdoctor.settlement.build import LEVEL_DEPTH, build_settlement, preview
-from fdoctor.settlement.cascade import canonical_json, sha256_of, sha256_of_texts
+from fdoctor.settlement.cascade import (
+    canonical_json,
+    canonical_json_bytes,
+    sha256_of,
+    sha256_of_canonical,
+)
 from fdoctor.settlement.models import MemberRating, Settlement, SettlementLine
 from fdoctor.settlement.population import signed_population, signed_population_by_level
 from fdoctor.settlement.queries import integrity_ok, stored_digest, visible_lines
@@ -292,7 +297,9 @@ def test_the_sheet_digest_from_the_two_texts_equals_the_digest_of_the_structures
 ) -> None:
     inputs, outputs, digest = preview(YEAR, "settlement")
     assert digest == sha256_of(inputs, outputs)
-    assert sha256_of_texts(canonical_json(inputs), canonical_json(outputs)) == digest
+    assert (
+        sha256_of_canonical(canonical_json_bytes(inputs), canonical_json_bytes(outputs)) == digest
+    )
     settlement, _changed = build_settlement(YEAR, "settlement", None)
     assert settlement.sha256 == digest == stored_digest(settlement)
 
