@@ -4,6 +4,7 @@ user, the sheet kinds' labels and the years the configuration accepts."""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from assessments.money import exact_decimal, to_fraction
 from fdoctor.core.query import YEAR_RANGE
@@ -12,8 +13,24 @@ from fdoctor.settlement.models import SETTLEMENT_KINDS
 
 
 def dtext(value: Decimal | int) -> str:
-    """A number as its shortest plain decimal text (0.1000 → "0.1", 60.00 → "60")."""
+    """A number as its shortest plain decimal text (0.1000 → "0.1", 60.00 → "60").
+
+    Equal numbers have the same text (60, 60.0 and 60.00 all give "60"), so the texts of the
+    values seen are kept: a city's settlement writes some 28,000, most of them a few coefficients
+    and standards over and over.
+    """
+    try:
+        return _dtext_of(value)
+    except TypeError:  # unhashable (a signalling NaN): refused by to_fraction, uncached
+        return _dtext(value)
+
+
+def _dtext(value: Decimal | int) -> str:
     return format(exact_decimal(to_fraction(value, "数值")), "f")
+
+
+# typed: True and 1 are equal but only 1 is a number here (to_fraction refuses a bool).
+_dtext_of = lru_cache(maxsize=65_536, typed=True)(_dtext)
 
 
 def score_text(value: Decimal) -> str:
