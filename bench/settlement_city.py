@@ -20,6 +20,9 @@ city scale). Then, in a forked child (its peak RSS from ``wait4``), each repeat:
   the reserve rate changed), ``fdoctor.settlement.simulation.simulate``;
 * **peak memory**: the build once more under ``tracemalloc`` (Python allocations' peak).
 
+Each part runs with the cyclic garbage collector paused, as ``build_settlement`` and ``simulate``
+run it (``fdoctor.core.gc_pause``).
+
 After the last build the audit chain and the generated records are verified
 (``fdoctor.audit.verify``, records included), before the rollback.
 """
@@ -143,6 +146,7 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
     from fdoctor.audit.models import AuditEntry
     from fdoctor.audit.verify import verify
     from fdoctor.core import clock
+    from fdoctor.core.gc_pause import paused_gc
     from fdoctor.extensions import db
     from fdoctor.settlement import inputs as inputs_module
     from fdoctor.settlement import reads
@@ -165,7 +169,8 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             capture.statements.clear()
             capture.active = True
             started, cpu = time.perf_counter(), time.process_time()
-            reads.read_settlement(YEAR, reads.Missing())
+            with paused_gc():  # each part as the build runs it (build_settlement pauses it)
+                reads.read_settlement(YEAR, reads.Missing())
             run["reads_s"] = time.perf_counter() - started
             run["reads_cpu_s"] = time.process_time() - cpu
             capture.active = False
@@ -181,20 +186,24 @@ def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
             db.session.rollback()
 
             started, cpu = time.perf_counter(), time.process_time()
-            inputs, missing = inputs_module.gather_inputs(YEAR, "settlement")
+            with paused_gc():
+                inputs, missing = inputs_module.gather_inputs(YEAR, "settlement")
             run["gather_s"] = time.perf_counter() - started
             run["gather_cpu_s"] = time.process_time() - cpu
             assert not missing, missing[:5]
             started, cpu = time.perf_counter(), time.process_time()
-            typed = settlement_inputs(inputs)
+            with paused_gc():
+                typed = settlement_inputs(inputs)
             run["typed_inputs_s"] = time.perf_counter() - started
             run["typed_inputs_cpu_s"] = time.process_time() - cpu
             started, cpu = time.perf_counter(), time.process_time()
-            settle(typed)
+            with paused_gc():
+                settle(typed)
             run["settle_s"] = time.perf_counter() - started
             run["settle_cpu_s"] = time.process_time() - cpu
             started, cpu = time.perf_counter(), time.process_time()
-            compute(inputs)
+            with paused_gc():
+                compute(inputs)
             run["compute_s"] = time.perf_counter() - started
             run["compute_cpu_s"] = time.process_time() - cpu
             db.session.rollback()
