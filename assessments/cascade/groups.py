@@ -10,14 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from assessments.cascade.inputs import PublishedScore
+from assessments.cascade.inputs import PublishedScore, TeamInput
 from assessments.cascade.lines import Line
 from assessments.cascade.text import approx, frac, num
 from assessments.money import SettlementInputError, exact_decimal, largest_remainder, yuan
 from assessments.settlement import PoolInput as CorePool
 from assessments.settlement import UnitInput, settle_pools, share_for_display
+
+if TYPE_CHECKING:
+    from assessments.cascade.teams import TeamMean
 
 __all__ = [
     "POPULATION_RULE",
@@ -49,6 +52,8 @@ class Sheet:
     lines: list[Line] = field(default_factory=list)
     # False: stop at the teams (no member or reserve lines), e.g. for a simulation's first pass.
     members: bool = True
+    # Each team's S̄ once worked out (``teams.sheet_team_mean``), by the team's id().
+    team_means: dict[int, tuple[TeamInput, TeamMean]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
 from assessments.cascade.lines import Explanation, Line
 from assessments.cascade.members import leaders_outside
-from assessments.cascade.teams import team_mean
+from assessments.cascade.teams import sheet_team_mean
 from assessments.cascade.text import approx, frac, num
 from assessments.distribution import LeaderInput, LeaderShare, ManagementShare, management_share
 from assessments.money import SettlementInputError, yuan
@@ -51,7 +51,7 @@ def institution_management(
                 f"团队「{team.name}」负责人「{member.name}」的岗位「{member.post or '未填写'}」"
                 "未配置岗位系数"
             )
-        mean = team_mean(team, sheet.year)
+        mean = sheet_team_mean(sheet, team)
         inputs.append(
             LeaderInput(
                 name=name,

@@ -44,6 +44,7 @@ __all__ = [
     "PART_LABELS",
     "TeamMean",
     "institution_parts",
+    "sheet_team_mean",
     "team_mean",
 ]
 
@@ -110,13 +111,28 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
     return TeamMean(exact, shown, tuple(steps))
 
 
+def sheet_team_mean(sheet: Sheet, team: TeamInput) -> TeamMean:
+    """``team_mean(team, sheet.year)``, worked out once a sheet.
+
+    An institution's management share and its teams' split both need each team's S̄; it is a
+    pure function of the team and the year, so the second reading takes the first's result (the
+    same object). A refusal is not kept: it is raised again, the same, if asked again.
+    """
+    known = sheet.team_means.get(id(team))
+    if known is not None and known[0] is team:
+        return known[1]
+    mean = team_mean(team, sheet.year)
+    sheet.team_means[id(team)] = (team, mean)
+    return mean
+
+
 # institution → centre part / stations part → teams
 def institution_parts(
     sheet: Sheet, county: CountyInput, inst: InstitutionInput, amount: int, parent: str
 ) -> None:
     """The institution's amount split into its parts, and each part over its teams."""
     labels = PART_LABELS.get(inst.subtype or "", DEFAULT_PART_LABELS)
-    means = {t.unit_id: team_mean(t, sheet.year) for t in inst.teams}
+    means = {t.unit_id: sheet_team_mean(sheet, t) for t in inst.teams}
     by_part = {p: [t for t in inst.teams if t.part == p] for p in PARTS}
 
     def part_weight(part: Part) -> Fraction:
