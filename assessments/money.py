@@ -47,6 +47,7 @@ __all__ = [
     "fen_to_decimal_yuan",
     "largest_remainder",
     "round_half_up",
+    "split_scaled",
     "to_fraction",
     "yuan",
 ]
@@ -150,10 +151,20 @@ def largest_remainder(
         if common % denominator:
             common = common // math.gcd(common, denominator) * denominator
     scaled = [value.numerator * (common // value.denominator) for value in exact_weights]
+    return split_scaled(total_fen, scaled, keys)
+
+
+def split_scaled(total_fen: int, scaled: Sequence[int], keys: Sequence[str] | None) -> list[int]:
+    """``largest_remainder`` of weights already checked and over one common denominator.
+
+    ``scaled`` are the weights' numerators over that denominator (ints ≥ 0), ``total_fen`` an
+    int ≥ 0 and ``keys`` as many as the weights: the caller has checked them. The parts are
+    ``largest_remainder``'s for the weights themselves (scaling changes no part).
+    """
     total_weight = sum(scaled)
     if total_weight == 0:
         if total_fen == 0:
-            return [0] * len(exact_weights)
+            return [0] * len(scaled)
         raise SettlementInputError(f"权重总和为 0，无法按比例分配 {total_fen} 分")
 
     parts: list[int] = []
