@@ -72,12 +72,27 @@ def check_rate(value: object, label: str) -> Fraction:
 
 
 def check_score(value: object, label: str) -> Fraction:
+    plain = type(value) is Decimal and value.is_finite()
+    if plain:
+        known = _SCORES.get(value)
+        if known is not None:
+            return known
     score = check_number(value, label)
     if not SCORE_MIN <= score <= SCORE_MAX:
         raise SettlementInputError(f"{label}必须在 0 到 100 之间：{value}")
     if (score * 100).denominator != 1:
         raise SettlementInputError(f"{label}最多保留两位小数：{value}")
+    if plain:
+        if len(_SCORES) >= _KEPT:
+            _SCORES.clear()
+        _SCORES[value] = score
     return score
+
+
+# Decimal scores accepted, by value (which alone decides): a city's units and teams share a few
+# thousand. A refusal is never remembered.
+_SCORES: dict[object, Fraction] = {}
+_KEPT = 65_536
 
 
 def check_unique(name: str, seen: set[str], message: str) -> None:

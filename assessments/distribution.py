@@ -127,7 +127,8 @@ class TeamPay:
     ``reserve_fen`` (the team fund 部门基金) = ``configured_reserve_fen`` (the reserve rate's
     part) + ``deducted_fen`` (every deduction) + ``undistributed_fen`` (all of the rest when no
     member carries weight). ``paid_fen`` = Σ members' ``amount_fen``;
-    ``reserve_fen + paid_fen == amount_fen`` always.
+    ``reserve_fen + paid_fen == amount_fen`` always. ``total_weight`` = Σ members' ``weight``
+    (exact), what each ``share`` is of.
     """
 
     amount_fen: int
@@ -139,6 +140,7 @@ class TeamPay:
     reserve_fen: int
     paid_fen: int
     members: tuple[MemberPay, ...]
+    total_weight: Fraction = Fraction(0)
 
 
 def deduction_fen(gross_fen: int, points: Number | Fraction, *, member: str = "") -> int:
@@ -239,6 +241,7 @@ def _distribute_general(
         reserve_fen=base.reserve_fen + deducted_total,
         paid_fen=sum(line.amount_fen for line in lines),
         members=tuple(lines),
+        total_weight=sum((Fraction(line.weight) for line in lines), Fraction(0)),
     )
 
 
@@ -382,6 +385,7 @@ def _distribute_decimal(
         reserve_fen=amount_fen - distributed + deducted_total,
         paid_fen=sum(line.amount_fen for line in lines),
         members=tuple(lines),
+        total_weight=Fraction(total, 10**top),
     )
 
 
@@ -489,7 +493,7 @@ class ManagementShare:
     ``configured_management_fen`` = rate × institution amount (half-up). ``management_fen`` is
     what the leaders are paid: the configured part, or 0 when no leader carries weight (then
     nothing is set aside). ``teams_fen = institution_amount_fen − management_fen`` is what the
-    institution's teams share as before.
+    institution's teams share as before. ``total_weight`` = Σ leaders' ``weight`` (exact).
     """
 
     institution_amount_fen: int
@@ -498,6 +502,7 @@ class ManagementShare:
     management_fen: int
     teams_fen: int
     leaders: tuple[LeaderShare, ...]
+    total_weight: Fraction = Fraction(0)
 
 
 def management_share(
@@ -554,4 +559,5 @@ def management_share(
             )
             for i, (name, team, score, y, probation) in enumerate(rows)
         ),
+        total_weight=total_weight,
     )

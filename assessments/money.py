@@ -45,10 +45,13 @@ __all__ = [
     "exact_decimal",
     "exact_fraction",
     "fen_to_decimal_yuan",
+    "fraction_of",
     "largest_remainder",
     "round_half_up",
     "split_scaled",
+    "times_whole",
     "to_fraction",
+    "whole_less",
     "yuan",
 ]
 
@@ -135,6 +138,9 @@ def largest_remainder(
 
     exact_weights: list[Fraction] = []
     for position, weight in enumerate(weights):
+        if type(weight) is Fraction and weight.numerator >= 0:
+            exact_weights.append(weight)  # the common case, without a label
+            continue
         label = f"「{keys[position]}」的权重" if keys is not None else f"第 {position + 1} 个权重"
         value = to_fraction(weight, label)
         if value < 0:
@@ -187,6 +193,24 @@ def split_scaled(total_fen: int, scaled: Sequence[int], keys: Sequence[str] | No
     for i in order[:leftover]:
         parts[i] += 1
     return parts
+
+
+def times_whole(value: Fraction, whole: int) -> Fraction:
+    """``value * whole``, made from the integers (the same Fraction, without the operator's
+    dispatch: the cascade works out one for every member)."""
+    return Fraction(value.numerator * whole, value.denominator)
+
+
+def whole_less(whole: int, value: Fraction) -> Fraction:
+    """``whole - value``, made from the integers (the same Fraction; see ``times_whole``)."""
+    denominator = value.denominator
+    return Fraction(whole * denominator - value.numerator, denominator)
+
+
+def fraction_of(value: Decimal) -> Fraction:
+    """``Fraction(value)``: remembered (``exact_fraction``) for a finite Decimal in range."""
+    exact = exact_fraction(value)
+    return exact if exact is not None else Fraction(value)
 
 
 def round_half_up(value: Fraction, places: int = 0) -> Fraction:

@@ -19,7 +19,7 @@ from assessments.cascade.members import leaders_outside
 from assessments.cascade.teams import sheet_team_mean
 from assessments.cascade.text import approx, frac, num
 from assessments.distribution import LeaderInput, LeaderShare, ManagementShare, management_share
-from assessments.money import SettlementInputError, yuan
+from assessments.money import SettlementInputError, times_whole, whole_less, yuan
 from assessments.settlement import share_for_display
 
 __all__ = ["institution_management"]
@@ -64,11 +64,8 @@ def institution_management(
     share = management_share(amount, inst.management_rate, inputs)
     key = f"management:{inst.unit_id}"
     sheet.lines.append(_management_line(county, inst, share, amount, parent, key))
-    total_weight = sum((Fraction(s.weight) for s in share.leaders), Fraction(0))
     for (team, member), leader in zip(leaders, share.leaders, strict=True):
-        sheet.lines.append(
-            _leader_line(county, inst, team, member, leader, share, total_weight, key)
-        )
+        sheet.lines.append(_leader_line(county, inst, team, member, leader, share, key))
     return share.teams_fen
 
 
@@ -123,11 +120,11 @@ def _leader_line(
     member: MemberInput,
     leader: LeaderShare,
     share: ManagementShare,
-    total_weight: Fraction,
     parent: str,
 ) -> Line:
-    exact = leader.share * share.management_fen
-    rounding = leader.amount_fen - exact
+    total_weight = share.total_weight
+    exact = times_whole(leader.share, share.management_fen)
+    rounding = whole_less(leader.amount_fen, exact)
     steps = [
         f"团队「{team.name}」考核结果 S̄ = {leader.score}（本年度已公示季度得分的平均，两位小数）",
         f"y（岗位系数，岗位：{member.post or '未填写'}）= {leader.y}",

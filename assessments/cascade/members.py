@@ -21,7 +21,14 @@ from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInpu
 from assessments.cascade.lines import Explanation, Line, MemberFactors
 from assessments.cascade.text import approx, frac, num
 from assessments.distribution import DistributionMember, MemberPay, TeamPay, distribute_members
-from assessments.money import SettlementInputError, exact_decimal, yuan
+from assessments.money import (
+    SettlementInputError,
+    exact_decimal,
+    fraction_of,
+    times_whole,
+    whole_less,
+    yuan,
+)
 from assessments.settlement import share_for_display, workload_attainment
 from assessments.workload import attainment_from_points
 
@@ -65,10 +72,11 @@ def team_members(
         reserve_rate=sheet.reserve_rate,
         leaders_in_split=inst.leaders_in_split,
     )
-    total_weight = sum((Fraction(s.weight) for s in pay.members), Fraction(0))
     for member, share, prep in zip(members, pay.members, prepared, strict=True):
         sheet.lines.append(
-            _member_line(sheet, county, inst, team, member, share, prep, pay, total_weight, parent)
+            _member_line(
+                sheet, county, inst, team, member, share, prep, pay, pay.total_weight, parent
+            )
         )
     sheet.lines.append(_reserve_line(county, inst, team, pay, amount, parent))
 
@@ -203,7 +211,7 @@ def _member_line(
     parent: str,
 ) -> Line:
     distributed = pay.amount_fen - pay.configured_reserve_fen - pay.undistributed_fen
-    exact = share.share * distributed
+    exact = times_whole(share.share, distributed)
     factors = _member_factors(sheet, member, share, prep.attendance, total_weight, distributed)
     return Line(
         key=f"member:{team.unit_id}:{member.user_id}",
@@ -219,7 +227,7 @@ def _member_line(
         share_display=share_for_display(share.share),
         exact_fen=exact,
         entitled_fen=share.amount_fen,
-        rounding_adjustment=share.gross_fen - exact,
+        rounding_adjustment=whole_less(share.gross_fen, exact),
         explanation=Explanation(
             formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
             "；实发 = 成员金额 − 扣分金额（每分 1%）",
@@ -335,7 +343,7 @@ def _reserve_line(
     amount: int,
     parent: str,
 ) -> Line:
-    exact_reserve = Fraction(pay.reserve_rate) * amount
+    exact_reserve = times_whole(fraction_of(pay.reserve_rate), amount)
     steps = [
         f"部门基金 = 提取比例 {pay.reserve_rate} × 团队应得 {num(amount)} 分 = {approx(exact_reserve)} 分"
         f" → 四舍五入 {num(pay.configured_reserve_fen)} 分",
@@ -360,7 +368,7 @@ def _reserve_line(
         weight=pay.reserve_rate,
         exact_fen=exact_reserve,
         entitled_fen=pay.reserve_fen,
-        rounding_adjustment=pay.configured_reserve_fen - exact_reserve,
+        rounding_adjustment=whole_less(pay.configured_reserve_fen, exact_reserve),
         explanation=Explanation(
             formula="部门基金 = 提取比例 × 团队应得（四舍五入到分）+ 成员扣分扣款 + 无人分配的余额",
             steps=tuple(steps),

@@ -74,14 +74,35 @@ class TeamMean:
         return "0" if self.value is None else figure(self.value)
 
 
-def _published_value(team: TeamInput, score: PublishedScore) -> Fraction:
-    value = to_fraction(score.value, f"团队「{team.name}」{score.period} 的季度考核得分")
-    if not 0 <= value <= 100 or 100 % value.denominator:
+def _published_cents(team: TeamInput, score: PublishedScore) -> int:
+    """A published L2 score in hundredths (an int from 0 to 10,000), checked.
+
+    A city's teams publish a few thousand distinct scores: each Decimal checked once is
+    remembered by its value (which alone decides it); a refusal is never remembered.
+    """
+    value = score.value
+    plain = type(value) is Decimal and value.is_finite()
+    if plain:
+        known = _CENTS.get(value)
+        if known is not None:
+            return known
+    exact = to_fraction(value, f"团队「{team.name}」{score.period} 的季度考核得分")
+    if not 0 <= exact <= 100 or 100 % exact.denominator:
         raise SettlementInputError(
             f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
             f"最多两位小数：{score.value}"
         )
-    return value
+    cents = exact.numerator * (100 // exact.denominator)
+    if plain:
+        if len(_CENTS) >= _CENTS_KEPT:
+            _CENTS.clear()
+        _CENTS[value] = cents
+    return cents
+
+
+_CENTS: dict[Decimal, int] = {}
+_CENTS_KEPT = 65_536
+_HUNDREDTHS = Decimal("0.01")
 
 
 def team_mean(team: TeamInput, year: int) -> TeamMean:
@@ -95,9 +116,9 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
         if team.signed_population > 0:
             raise SettlementInputError(f"团队「{team.name}」缺少本年度季度考核得分")
         return TeamMean(None, None, ("无季度考核得分（签约人口为 0，不参与分配）",))
-    values = [_published_value(team, s) for s in scores]
-    exact = sum(values, Fraction(0)) / len(values)
-    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(Decimal("0.01"))
+    cents = [_published_cents(team, s) for s in scores]
+    exact = Fraction(sum(cents), 100 * len(cents))
+    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
     periods = "、".join(s.period for s in scores)
     present = {s.period for s in scores}
     missing = [p for p in (f"{year}-Q{q}" for q in range(1, 5)) if p not in present]
