@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, TypedDict
 from assessments.cascade.inputs import PublishedScore, TeamInput
 from assessments.cascade.lines import Line
 from assessments.cascade.text import approx, frac, num
-from assessments.money import SettlementInputError, exact_decimal, largest_remainder, yuan
+from assessments.money import (
+    SettlementInputError,
+    exact_decimal,
+    largest_remainder,
+    times_whole,
+    whole_less,
+    yuan,
+)
 from assessments.settlement import PoolInput as CorePool
 from assessments.settlement import UnitInput, settle_pools, share_for_display
 
@@ -126,8 +133,8 @@ def settle_exact(
     parts = []
     for weight, amount in zip(weights, entitled, strict=True):
         share = weight / total
-        exact = share * fund
-        parts.append(GroupPart(weight, share, exact, amount, amount - exact))
+        exact = times_whole(share, fund)
+        parts.append(GroupPart(weight, share, exact, amount, whole_less(amount, exact)))
     return parts
 
 
@@ -145,21 +152,24 @@ def figure(value: Decimal | Fraction) -> str:
 def share_steps(
     part: GroupPart,
     weight_text: str,
-    total_weight: Decimal | Fraction,
+    total_text: str,
     fund: int,
     fund_label: str,
 ) -> list[str]:
-    """How a unit's part of ``fund`` came about, step by step (Chinese)."""
-    steps = [f"P × S = {weight_text} = {figure(part.weight)}"]
+    """How a unit's part of ``fund`` came about, step by step (Chinese); ``total_text`` is the
+    group's Σ(P × S) as ``figure`` writes it (once for the whole group)."""
+    weight = figure(part.weight)
+    steps = [f"P × S = {weight_text} = {weight}"]
     if part.share is None:
         steps.append(f"所在组 Σ(P × S) = 0，{fund_label} 0 分，本行 0 分")
         return steps
+    exact = approx(part.exact)
     steps += [
-        f"份额 = {figure(part.weight)} ÷ Σ(P × S) {figure(total_weight)} = {frac(part.share)}"
+        f"份额 = {weight} ÷ Σ(P × S) {total_text} = {frac(part.share)}"
         f" ≈ {share_for_display(part.share)}",
-        f"精确金额 = 份额 × {fund_label} {num(fund)} 分 = {approx(part.exact)} 分",
+        f"精确金额 = 份额 × {fund_label} {num(fund)} 分 = {exact} 分",
         f"按最大余额法取整：{num(part.entitled)} 分（{yuan(part.entitled)} 元）",
-        f"舍入调整 = {num(part.entitled)} − {approx(part.exact)} = "
+        f"舍入调整 = {num(part.entitled)} − {exact} = "
         f"{approx(part.rounding, sign=True)} 分（精确值 {frac(part.rounding)} 分）",
     ]
     return steps

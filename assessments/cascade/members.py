@@ -11,9 +11,9 @@ line keeps, its factors, weight and share, written when it is shown (``line_step
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from assessments.attendance import LEAVE_KINDS, Attendance, attendance, attendance_from_totals
 from assessments.cascade.groups import Sheet, unique_keys
@@ -40,8 +40,10 @@ def leaders_outside(inst: InstitutionInput, member: MemberInput) -> bool:
     return member.leader and not inst.leaders_in_split
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):
+    """A member as prepared for the split: the core's member, notes, attendance (a tuple: one
+    is made for every member and read once)."""
+
     core: DistributionMember
     notes: tuple[str, ...]
     attendance: Attendance | None
@@ -127,7 +129,8 @@ def _factors(
     else:
         k = workload_attainment(member.services, member.standard, sheet.cap)
     days = None
-    if member.attendance_months is not None and (member.attendance_months or not exempt):
+    months = member.attendance_months
+    if months is not None and (months or not exempt):
         days = _attendance(member, name)
     a = days.a if days is not None else member.a
     y, c = member.y, member.c

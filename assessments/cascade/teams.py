@@ -260,12 +260,12 @@ def _teams(
     keys = unique_keys([t.name for t in teams], [t.code for t in teams])
     weights = [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in teams]
     parts = settle_exact(where, amount, keys, weights)
-    total_weight = sum(weights, Fraction(0))
+    total_text = figure(sum(weights, Fraction(0)))
     for team, part in zip(teams, parts, strict=True):
         mean = means[team.unit_id]
         steps = [f"P（签约人口）= {num(team.signed_population)} 人", *mean.steps]
         steps += share_steps(
-            part, f"{num(team.signed_population)} × {mean.text}", total_weight, amount, part_label
+            part, f"{num(team.signed_population)} × {mean.text}", total_text, amount, part_label
         )
         key = f"team:{team.unit_id}"
         sheet.lines.append(
