@@ -181,6 +181,8 @@ def split_scaled(total_fen: int, scaled: Sequence[int], keys: Sequence[str] | No
         remainders.append(remainder)
 
     leftover = total_fen - sum(parts)
+    if not leftover:
+        return parts  # the floors add up: no tie to break
     order = sorted(
         range(len(parts)),
         key=lambda i: (
