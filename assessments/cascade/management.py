@@ -64,8 +64,9 @@ def institution_management(
     share = management_share(amount, inst.management_rate, inputs)
     key = f"management:{inst.unit_id}"
     sheet.lines.append(_management_line(county, inst, share, amount, parent, key))
+    total_text = approx(share.total_weight)  # the same Σ权重 in every leader's steps
     for (team, member), leader in zip(leaders, share.leaders, strict=True):
-        sheet.lines.append(_leader_line(county, inst, team, member, leader, share, key))
+        sheet.lines.append(_leader_line(county, inst, team, member, leader, share, total_text, key))
     return share.teams_fen
 
 
@@ -120,9 +121,9 @@ def _leader_line(
     member: MemberInput,
     leader: LeaderShare,
     share: ManagementShare,
+    total_text: str,
     parent: str,
 ) -> Line:
-    total_weight = share.total_weight
     exact = times_whole(leader.share, share.management_fen)
     rounding = whole_less(leader.amount_fen, exact)
     steps = [
@@ -133,9 +134,9 @@ def _leader_line(
         steps.append("试用期：权重为 0，不享受绩效奖金")
     else:
         steps.append(f"权重 = y × S̄ = {leader.y} × {leader.score} = {leader.weight}")
-    if total_weight and share.management_fen:
+    if share.total_weight and share.management_fen:
         steps += [
-            f"份额 = {leader.weight} ÷ Σ权重 {approx(total_weight)} = {frac(leader.share)}",
+            f"份额 = {leader.weight} ÷ Σ权重 {total_text} = {frac(leader.share)}",
             f"精确金额 = 份额 × 负责人统筹 {num(share.management_fen)} 分 = {approx(exact)} 分",
             f"按最大余额法取整：{num(leader.amount_fen)} 分（{yuan(leader.amount_fen)} 元）",
         ]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from assessments.cascade.groups import figure
 from assessments.cascade.inputs import PublishedScore, TeamInput
 from assessments.cascade.teams import team_mean
+from assessments.cascade.text import approx
 from assessments.checks import check_score
 from assessments.distribution import LeaderInput, management_share
 from assessments.money import (
@@ -142,3 +143,26 @@ def test_the_management_share_carries_its_total_weight() -> None:
     )
     assert share.total_weight == sum((Fraction(s.weight) for s in share.leaders), Fraction(0))
     assert share.total_weight == Fraction("104.7") + Fraction(81)
+
+
+def _plain_approx(value: Fraction, places: int, sign: bool) -> str:
+    """``approx`` by its definition: half-up to ``places``, written as ``exact_decimal`` writes
+    it with thousands separators, ``≈`` when that is not the value itself."""
+    rounded = round_half_up(value, places)
+    text = f"{exact_decimal(rounded):,}"
+    if sign and value > 0:
+        text = "+" + text
+    return text if rounded == value else f"≈{text}"
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.fractions(max_denominator=10**9),
+        st.builds(Fraction, st.integers(-(10**15), 10**15), st.sampled_from([1, 2, 8, 10**6])),
+    ),
+    st.sampled_from([0, 2, 6, 8]),
+    st.booleans(),
+)
+def test_approx_is_its_definition(value: Fraction, places: int, sign: bool) -> None:
+    assert approx(value, places, sign) == _plain_approx(value, places, sign)
