@@ -79,6 +79,8 @@ class GroupPart:
 
 def unique_keys(names: Sequence[str], codes: Sequence[str]) -> list[str]:
     """Names for the core's tie rule; a repeated name gets its code appended."""
+    if len(set(names)) == len(names) == len(codes):
+        return list(names)  # no name repeated, the common case
     repeated = {n for n in names if names.count(n) > 1}
     return [f"{n}（{c}）" if n in repeated else n for n, c in zip(names, codes, strict=True)]
 

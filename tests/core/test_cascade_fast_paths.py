@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessments.cascade.groups import figure
+from assessments.cascade.groups import figure, unique_keys
 from assessments.cascade.inputs import PublishedScore, TeamInput
 from assessments.cascade.teams import team_mean
 from assessments.cascade.text import approx
@@ -166,3 +166,12 @@ def _plain_approx(value: Fraction, places: int, sign: bool) -> str:
 )
 def test_approx_is_its_definition(value: Fraction, places: int, sign: bool) -> None:
     assert approx(value, places, sign) == _plain_approx(value, places, sign)
+
+
+@given(st.lists(st.sampled_from(["甲", "乙", "丙", "甲乙"]), max_size=6))
+def test_unique_keys_are_the_names_with_codes_on_repeats(names: list[str]) -> None:
+    codes = [f"U{i}" for i in range(len(names))]
+    expected = [
+        f"{n}（{c}）" if names.count(n) > 1 else n for n, c in zip(names, codes, strict=True)
+    ]
+    assert unique_keys(names, codes) == expected
