@@ -211,7 +211,7 @@ def whole_less(whole: int, value: Fraction) -> Fraction:
 
 def fraction_of(value: Decimal) -> Fraction:
     """``Fraction(value)``: remembered (``exact_fraction``) for a finite Decimal in range."""
-    exact = exact_fraction(value)
+    exact = exact_fraction(value) if value.is_finite() else None
     return exact if exact is not None else Fraction(value)
 
 
