@@ -42,6 +42,7 @@ from assessments.money import (
     SettlementInputError,
     exact_decimal,
     exact_fraction,
+    fraction_sum,
     largest_remainder,
     round_half_up,
     split_scaled,
@@ -536,7 +537,7 @@ def management_share(
         rows.append((name, team, score, y, leader.probation))
 
     weights = [Fraction(0) if probation else y * score for _, _, score, y, probation in rows]
-    total_weight = sum(weights, Fraction(0))
+    total_weight = fraction_sum(weights)
     configured = round_half_up(rate * amount).numerator
     paid = configured if total_weight > 0 else 0
     amounts = largest_remainder(paid, weights, keys)

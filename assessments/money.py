@@ -46,6 +46,7 @@ __all__ = [
     "exact_fraction",
     "fen_to_decimal_yuan",
     "fraction_of",
+    "fraction_sum",
     "largest_remainder",
     "round_half_up",
     "split_scaled",
@@ -195,6 +196,21 @@ def split_scaled(total_fen: int, scaled: Sequence[int], keys: Sequence[str] | No
     for i in order[:leftover]:
         parts[i] += 1
     return parts
+
+
+def fraction_sum(values: Sequence[Fraction]) -> Fraction:
+    """``sum(values, Fraction(0))`` over one common denominator: the same Fraction, made once
+    instead of once an addition. Anything but Fractions is summed as ``sum`` sums it."""
+    if not all(type(value) is Fraction for value in values):
+        return sum(values, Fraction(0))
+    common = 1
+    for value in values:
+        denominator = value.denominator
+        if common % denominator:
+            common = common // math.gcd(common, denominator) * denominator
+    return Fraction(
+        sum(value.numerator * (common // value.denominator) for value in values), common
+    )
 
 
 def times_whole(value: Fraction, whole: int) -> Fraction:

@@ -18,6 +18,7 @@ from assessments.cascade.text import approx, frac, num
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
+    fraction_sum,
     largest_remainder,
     times_whole,
     whole_less,
@@ -124,7 +125,7 @@ def settle_exact(
     The same split as ``settle_group`` with nothing rounded before it: a group of zero weights
     and zero fund gets zeros, a positive fund over zero weights is refused.
     """
-    total = sum(weights, Fraction(0))
+    total = fraction_sum(weights)
     if total == 0:
         if fund > 0:
             raise SettlementInputError(

@@ -32,6 +32,7 @@ from assessments.cascade.text import approx, frac, num
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
+    fraction_sum,
     round_half_up,
     to_fraction,
     yuan,
@@ -157,9 +158,8 @@ def institution_parts(
     by_part = {p: [t for t in inst.teams if t.part == p] for p in PARTS}
 
     def part_weight(part: Part) -> Fraction:
-        return sum(
-            (t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in by_part[part]),
-            Fraction(0),
+        return fraction_sum(
+            [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in by_part[part]]
         )
 
     used = [p for p in PARTS if by_part[p] and part_weight(p) > 0]
@@ -260,7 +260,7 @@ def _teams(
     keys = unique_keys([t.name for t in teams], [t.code for t in teams])
     weights = [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in teams]
     parts = settle_exact(where, amount, keys, weights)
-    total_text = figure(sum(weights, Fraction(0)))
+    total_text = figure(fraction_sum(weights))
     for team, part in zip(teams, parts, strict=True):
         mean = means[team.unit_id]
         steps = [f"P（签约人口）= {num(team.signed_population)} 人", *mean.steps]

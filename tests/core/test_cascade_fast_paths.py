@@ -2,8 +2,9 @@
 
 Scores checked once are remembered by value (``check_score``, a team's published L2 scores in
 hundredths), a few Fraction operations are made from their integers (``times_whole``,
-``whole_less``, ``fraction_of``), and the team and management splits carry their total weight.
-Each is held here to the plain computation, refusals included.
+``whole_less``, ``fraction_of``, ``fraction_sum``), the team and management splits carry their
+total weight, ``approx`` pads its digits itself and ``unique_keys`` counts names only when one
+repeats. Each is held here to the plain computation or its definition, refusals included.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from assessments.money import (
     SettlementInputError,
     exact_decimal,
     fraction_of,
+    fraction_sum,
     round_half_up,
     times_whole,
     to_fraction,
@@ -175,3 +177,9 @@ def test_unique_keys_are_the_names_with_codes_on_repeats(names: list[str]) -> No
         f"{n}（{c}）" if names.count(n) > 1 else n for n, c in zip(names, codes, strict=True)
     ]
     assert unique_keys(names, codes) == expected
+
+
+@given(st.lists(st.one_of(fractions, st.integers(-5, 5).map(Fraction)), max_size=8))
+def test_fraction_sum_is_the_sum(values: list[Fraction]) -> None:
+    assert repr(fraction_sum(values)) == repr(sum(values, Fraction(0)))
+    assert repr(fraction_sum([*values, 0.5])) == repr(sum([*values, 0.5], Fraction(0)))
