@@ -76,9 +76,7 @@ def team_members(
     )
     for member, share, prep in zip(members, pay.members, prepared, strict=True):
         sheet.lines.append(
-            _member_line(
-                sheet, county, inst, team, member, share, prep, pay, pay.total_weight, parent
-            )
+            _member_line(sheet, county, inst, team, member, share, prep, pay, parent)
         )
     sheet.lines.append(_reserve_line(county, inst, team, pay, amount, parent))
 
@@ -210,12 +208,11 @@ def _member_line(
     share: MemberPay,
     prep: _Prepared,
     pay: TeamPay,
-    total_weight: Fraction,
     parent: str,
 ) -> Line:
     distributed = pay.amount_fen - pay.configured_reserve_fen - pay.undistributed_fen
     exact = times_whole(share.share, distributed)
-    factors = _member_factors(sheet, member, share, prep.attendance, total_weight, distributed)
+    factors = _member_factors(sheet, member, share, prep.attendance, pay.total_weight, distributed)
     return Line(
         key=f"member:{team.unit_id}:{member.user_id}",
         parent=parent,
