@@ -108,8 +108,21 @@ def _days(value: object, label: str) -> int:
 
 
 def _coefficient(days_worked: int, days_due: int) -> tuple[Fraction, Decimal]:
+    """``days_worked / days_due`` exact and as ``a`` (half-up), remembered: a city's members
+    have few distinct pairs of whole days (both results are immutable)."""
+    known = _COEFFICIENTS.get((days_worked, days_due))
+    if known is not None:
+        return known
     exact = Fraction(days_worked, days_due) if days_due else Fraction(0)
-    return exact, exact_decimal(round_half_up(exact, ATTENDANCE_PLACES))
+    result = exact, exact_decimal(round_half_up(exact, ATTENDANCE_PLACES))
+    if len(_COEFFICIENTS) >= _KEPT:
+        _COEFFICIENTS.clear()
+    _COEFFICIENTS[(days_worked, days_due)] = result
+    return result
+
+
+_COEFFICIENTS: dict[tuple[int, int], tuple[Fraction, Decimal]] = {}
+_KEPT = 65_536
 
 
 def attendance_from_days(days_worked: object, days_due: object, *, member: str = "") -> Decimal:
@@ -127,6 +140,17 @@ def attendance_from_days(days_worked: object, days_due: object, *, member: str =
 
 def _whole_days(value: object) -> bool:
     return type(value) is int and value >= 0
+
+
+def _plain_leave(leave_days: Mapping[str, int]) -> dict[str, int] | None:
+    """A copy of the leave days when every kind is known and every count whole days ≥ 0,
+    else None (then ``_month_days`` says what is wrong)."""
+    leave: dict[str, int] = {}
+    for kind, days in leave_days.items():
+        if kind not in LEAVE_KINDS or not _whole_days(days):
+            return None
+        leave[kind] = days
+    return leave
 
 
 def _month_days(record: AttendanceMonth, who: str) -> tuple[int, int, dict[str, int]]:
@@ -207,13 +231,17 @@ def attendance_from_totals(totals: AttendanceTotals, *, member: str = "") -> Att
     The sums are checked as one record over the period (whole days ≥ 0, known leave kinds,
     worked + leave ≤ due); no record at all (``months`` 0) is an error, as in ``attendance``.
     """
-    who = f"成员「{member}」" if member else "成员"
-    if not _whole_days(totals.months) or totals.months == 0:
-        raise SettlementInputError(f"{who}没有出勤记录")
-    period = AttendanceMonth(
-        f"{totals.months} 个月合计", totals.days_due, totals.days_worked, totals.leave_days
-    )
-    due, worked, leave = _month_days(period, who)
+    due, worked = totals.days_due, totals.days_worked
+    leave: dict[str, int] | None = None
+    if _whole_days(totals.months) and totals.months and _whole_days(due) and _whole_days(worked):
+        leave = _plain_leave(totals.leave_days)
+    if leave is None or worked + sum(leave.values()) > due:
+        # Not the common totals (checked above without a label): checked with the labels.
+        who = f"成员「{member}」" if member else "成员"
+        if not _whole_days(totals.months) or totals.months == 0:
+            raise SettlementInputError(f"{who}没有出勤记录")
+        period = AttendanceMonth(f"{totals.months} 个月合计", due, worked, totals.leave_days)
+        due, worked, leave = _month_days(period, who)
     exact, a = _coefficient(worked, due)
     return Attendance(
         days_due=due, days_worked=worked, leave_days=leave, exact=exact, a=a, months=totals.months

@@ -72,12 +72,28 @@ def check_rate(value: object, label: str) -> Fraction:
 
 
 def check_score(value: object, label: str) -> Fraction:
+    """A score from 0 to 100 with two places at most; a Decimal accepted once is remembered."""
+    decimal = value if type(value) is Decimal and value.is_finite() else None
+    if decimal is not None:
+        known = _SCORES.get(decimal)
+        if known is not None:
+            return known
     score = check_number(value, label)
     if not SCORE_MIN <= score <= SCORE_MAX:
         raise SettlementInputError(f"{label}必须在 0 到 100 之间：{value}")
     if (score * 100).denominator != 1:
         raise SettlementInputError(f"{label}最多保留两位小数：{value}")
+    if decimal is not None:
+        if len(_SCORES) >= _KEPT:
+            _SCORES.clear()
+        _SCORES[decimal] = score
     return score
+
+
+# Decimal scores accepted, by value (which alone decides): a city's units and teams share a few
+# thousand. A refusal is never remembered.
+_SCORES: dict[Decimal, Fraction] = {}
+_KEPT = 65_536
 
 
 def check_unique(name: str, seen: set[str], message: str) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from assessments.checks import (  # the settlement's checks, so messages read the same
     check_name,
@@ -40,11 +41,21 @@ from assessments.checks import (  # the settlement's checks, so messages read th
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
+    exact_fraction,
+    fraction_sum,
     largest_remainder,
     round_half_up,
+    split_scaled,
     to_fraction,
 )
-from assessments.settlement import DEFAULT_RESERVE_RATE, MemberInput, Number, distribute_team
+from assessments.settlement import (
+    C_MAX,
+    C_MIN,
+    DEFAULT_RESERVE_RATE,
+    MemberInput,
+    Number,
+    distribute_team,
+)
 
 __all__ = [
     "DEFAULT_LEADERS_IN_SPLIT",
@@ -117,7 +128,8 @@ class TeamPay:
     ``reserve_fen`` (the team fund 部门基金) = ``configured_reserve_fen`` (the reserve rate's
     part) + ``deducted_fen`` (every deduction) + ``undistributed_fen`` (all of the rest when no
     member carries weight). ``paid_fen`` = Σ members' ``amount_fen``;
-    ``reserve_fen + paid_fen == amount_fen`` always.
+    ``reserve_fen + paid_fen == amount_fen`` always. ``total_weight`` = Σ members' ``weight``
+    (exact), what each ``share`` is of.
     """
 
     amount_fen: int
@@ -129,6 +141,7 @@ class TeamPay:
     reserve_fen: int
     paid_fen: int
     members: tuple[MemberPay, ...]
+    total_weight: Fraction = Fraction(0)
 
 
 def deduction_fen(gross_fen: int, points: Number | Fraction, *, member: str = "") -> int:
@@ -157,6 +170,19 @@ def distribute_members(
     3. Each member's deduction points take 1% each of their part into the fund.
     """
     _check_leader_flags(members, leaders_in_split)
+    fast = _distribute_decimal(amount_fen, members, reserve_rate, leaders_in_split)
+    if fast is not None:
+        return fast
+    return _distribute_general(amount_fen, members, reserve_rate, leaders_in_split)
+
+
+def _distribute_general(
+    amount_fen: int,
+    members: Sequence[DistributionMember],
+    reserve_rate: Number,
+    leaders_in_split: bool,
+) -> TeamPay:
+    """``distribute_members`` for any input: every check of ``distribute_team``, in order."""
     outside = [member.leader and not leaders_in_split for member in members]
     # A leader outside the split carries no weight, exactly like a member on probation; the
     # base function checks every factor and does the split.
@@ -216,6 +242,7 @@ def distribute_members(
         reserve_fen=base.reserve_fen + deducted_total,
         paid_fen=sum(line.amount_fen for line in lines),
         members=tuple(lines),
+        total_weight=sum((Fraction(line.weight) for line in lines), Fraction(0)),
     )
 
 
@@ -231,6 +258,202 @@ def _check_leader_flags(members: Sequence[DistributionMember], leaders_in_split:
             raise SettlementInputError(
                 f"成员「{who}」的负责人标记必须是 true 或 false：{member.leader!r}"
             )
+
+
+# --------------------------------------------------------------------------- the team in integers
+
+
+class _Weighed(NamedTuple):
+    """A member's factors checked as ``distribute_team`` checks them (k ≥ 0, y > 0,
+    0.8 ≤ c ≤ 1.2, 0 ≤ a ≤ 1), in their shortest form, and the weight k × y × c × a: as a
+    Decimal and as ``scaled`` ÷ 10 ** ``places`` (the fewest places)."""
+
+    k: Decimal
+    y: Decimal
+    c: Decimal
+    a: Decimal
+    weight: Decimal
+    scaled: int
+    places: int
+
+
+# The factors (k, y, c, a) already weighed: a city's members have few distinct ones.
+_WEIGHED: dict[tuple[Decimal, Decimal, Decimal, Decimal], _Weighed] = {}
+_KEPT = 65_536
+
+
+def _weigh(k: Decimal, y: Decimal, c: Decimal, a: Decimal) -> _Weighed | None:
+    """The factors checked and weighed, or None when one is out of range or not finite (then
+    the general path names the problem)."""
+    fk, fy, fc, fa = (exact_fraction(value) for value in (k, y, c, a))
+    if fk is None or fy is None or fc is None or fa is None:
+        return None
+    if fk < 0 or fy <= 0 or not C_MIN <= fc <= C_MAX or not 0 <= fa <= 1:
+        return None
+    weight = fk * fy * fc * fa
+    shown = exact_decimal(weight)
+    places = max(0, -int(shown.as_tuple().exponent))
+    scaled = weight.numerator * 10**places // weight.denominator
+    weighed = _Weighed(
+        exact_decimal(fk),
+        exact_decimal(fy),
+        exact_decimal(fc),
+        exact_decimal(fa),
+        shown,
+        scaled,
+        places,
+    )
+    if len(_WEIGHED) >= _KEPT:
+        _WEIGHED.clear()
+    _WEIGHED[(k, y, c, a)] = weighed
+    return weighed
+
+
+def _weighed(member: DistributionMember) -> _Weighed | None:
+    """``_weigh`` of the member's factors when all four are Decimals, remembered."""
+    k, y, c, a = member.k, member.y, member.c, member.a
+    if type(k) is not Decimal or type(y) is not Decimal:
+        return None
+    if type(c) is not Decimal or type(a) is not Decimal:
+        return None
+    try:
+        known = _WEIGHED.get((k, y, c, a))
+    except TypeError:  # a signalling NaN cannot be hashed: the general path says what it says
+        return None
+    return known if known is not None else _weigh(k, y, c, a)
+
+
+def _points(value: object) -> Fraction | None:
+    """Deduction points the fast path takes (an int or a finite Decimal, ≥ 0), else None."""
+    if type(value) is int:
+        exact: Fraction | None = Fraction(value)
+    elif type(value) is Decimal and value.is_finite():
+        exact = exact_fraction(value)
+    else:
+        return None
+    return exact if exact is not None and exact >= 0 else None
+
+
+def _distribute_decimal(
+    amount_fen: object,
+    members: Sequence[DistributionMember],
+    reserve_rate: object,
+    leaders_in_split: bool,
+) -> TeamPay | None:
+    """``distribute_members`` of an ordinary team in integers; None for any other team.
+
+    A city's settlement splits some two thousand teams whose factors are Decimals of a few
+    distinct values. Here each distinct (k, y, c, a) is checked and weighed once (``_weighed``)
+    and the team's weights are integers over one power of ten, so the split, the shares and the
+    amounts need no ``Fraction`` arithmetic. The result is the general path's, field for field
+    (``tests/core/test_distribution_fast.py``): the same checks, the same largest-remainder
+    split (scaling the weights changes no part). Whatever the path does not take as ordinary —
+    a factor that is not a Decimal or out of range, a blank or repeated name, a flag that is not
+    a bool, an amount that is not an int ≥ 0 — goes to the general path, which accepts it or
+    refuses it with its own message.
+    """
+    if type(amount_fen) is not int or amount_fen < 0 or not members:
+        return None
+    if type(reserve_rate) is not Decimal or not reserve_rate.is_finite():
+        return None
+    rate = exact_fraction(reserve_rate)
+    if rate is None or not 0 <= rate <= 1:
+        return None
+    rows = _weighed_rows(members)
+    if rows is None:
+        return None
+    outside = [member.leader and not leaders_in_split for member in members]
+    top = max(row.places for row in rows)
+    scaled = [
+        0 if member.probation or out else row.scaled * 10 ** (top - row.places)
+        for member, out, row in zip(members, outside, rows, strict=True)
+    ]
+    total = sum(scaled)
+    configured = round_half_up(rate * amount_fen).numerator
+    distributed = amount_fen - configured if total > 0 else 0
+    gross = split_scaled(distributed, scaled, [member.name for member in members])
+    lines = _pay_lines(members, outside, rows, scaled, gross)
+    if lines is None:
+        return None
+    deducted_total = sum(line.deducted_fen for line in lines)
+    return TeamPay(
+        amount_fen=amount_fen,
+        reserve_rate=exact_decimal(rate),
+        leaders_in_split=leaders_in_split,
+        configured_reserve_fen=configured,
+        deducted_fen=deducted_total,
+        undistributed_fen=amount_fen - distributed - configured,
+        reserve_fen=amount_fen - distributed + deducted_total,
+        paid_fen=sum(line.amount_fen for line in lines),
+        members=tuple(lines),
+        total_weight=Fraction(total, 10**top),
+    )
+
+
+def _weighed_rows(members: Sequence[DistributionMember]) -> list[_Weighed] | None:
+    """Each member weighed, or None when a name is blank or repeated, a probation flag is not a
+    bool or a factor is not taken (see ``_weighed``)."""
+    rows: list[_Weighed] = []
+    seen: set[str] = set()
+    for member in members:
+        name = member.name
+        if type(name) is not str or name in seen or not name.strip():
+            return None
+        if type(member.probation) is not bool:
+            return None
+        weighed = _weighed(member)
+        if weighed is None:
+            return None
+        seen.add(name)
+        rows.append(weighed)
+    return rows
+
+
+_ZERO = Decimal(0)
+
+
+def _pay_lines(
+    members: Sequence[DistributionMember],
+    outside: list[bool],
+    rows: list[_Weighed],
+    scaled: list[int],
+    gross: list[int],
+) -> list[MemberPay] | None:
+    """The members' lines from their scaled weights and parts, with their deductions; None
+    when a member's deduction points are not an int or a finite Decimal ≥ 0."""
+    total = sum(scaled)
+    lines: list[MemberPay] = []
+    for member, out, row, weight, part in zip(members, outside, rows, scaled, gross, strict=True):
+        points = member.deduction_points
+        if type(points) is Decimal and not points:
+            shown_points, deducted = _ZERO, 0  # no deduction, the common case
+        else:
+            exact = _points(points)
+            if exact is None:
+                return None
+            deducted = deduction_fen(part, exact, member=member.name)
+            shown_points = exact_decimal(exact)
+        weighs = not (member.probation or out)
+        lines.append(
+            MemberPay(
+                name=member.name,
+                k=row.k,
+                y=row.y,
+                c=row.c,
+                a=row.a,
+                probation=member.probation,
+                leader=member.leader,
+                in_split=weighs,
+                paid_by_management=out and not member.probation,
+                weight=row.weight if weighs else _ZERO,
+                share=Fraction(weight, total) if total > 0 else Fraction(0),
+                gross_fen=part,
+                deduction_points=shown_points,
+                deducted_fen=deducted,
+                amount_fen=part - deducted,
+            )
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- management share
@@ -271,7 +494,7 @@ class ManagementShare:
     ``configured_management_fen`` = rate × institution amount (half-up). ``management_fen`` is
     what the leaders are paid: the configured part, or 0 when no leader carries weight (then
     nothing is set aside). ``teams_fen = institution_amount_fen − management_fen`` is what the
-    institution's teams share as before.
+    institution's teams share as before. ``total_weight`` = Σ leaders' ``weight`` (exact).
     """
 
     institution_amount_fen: int
@@ -280,6 +503,7 @@ class ManagementShare:
     management_fen: int
     teams_fen: int
     leaders: tuple[LeaderShare, ...]
+    total_weight: Fraction = Fraction(0)
 
 
 def management_share(
@@ -313,7 +537,7 @@ def management_share(
         rows.append((name, team, score, y, leader.probation))
 
     weights = [Fraction(0) if probation else y * score for _, _, score, y, probation in rows]
-    total_weight = sum(weights, Fraction(0))
+    total_weight = fraction_sum(weights)
     configured = round_half_up(rate * amount).numerator
     paid = configured if total_weight > 0 else 0
     amounts = largest_remainder(paid, weights, keys)
@@ -336,4 +560,5 @@ def management_share(
             )
             for i, (name, team, score, y, probation) in enumerate(rows)
         ),
+        total_weight=total_weight,
     )

@@ -45,9 +45,14 @@ __all__ = [
     "exact_decimal",
     "exact_fraction",
     "fen_to_decimal_yuan",
+    "fraction_of",
+    "fraction_sum",
     "largest_remainder",
     "round_half_up",
+    "split_scaled",
+    "times_whole",
     "to_fraction",
+    "whole_less",
     "yuan",
 ]
 
@@ -134,6 +139,9 @@ def largest_remainder(
 
     exact_weights: list[Fraction] = []
     for position, weight in enumerate(weights):
+        if type(weight) is Fraction and weight.numerator >= 0:
+            exact_weights.append(weight)  # the common case, without a label
+            continue
         label = f"「{keys[position]}」的权重" if keys is not None else f"第 {position + 1} 个权重"
         value = to_fraction(weight, label)
         if value < 0:
@@ -150,10 +158,20 @@ def largest_remainder(
         if common % denominator:
             common = common // math.gcd(common, denominator) * denominator
     scaled = [value.numerator * (common // value.denominator) for value in exact_weights]
+    return split_scaled(total_fen, scaled, keys)
+
+
+def split_scaled(total_fen: int, scaled: Sequence[int], keys: Sequence[str] | None) -> list[int]:
+    """``largest_remainder`` of weights already checked and over one common denominator.
+
+    ``scaled`` are the weights' numerators over that denominator (ints ≥ 0), ``total_fen`` an
+    int ≥ 0 and ``keys`` as many as the weights: the caller has checked them. The parts are
+    ``largest_remainder``'s for the weights themselves (scaling changes no part).
+    """
     total_weight = sum(scaled)
     if total_weight == 0:
         if total_fen == 0:
-            return [0] * len(exact_weights)
+            return [0] * len(scaled)
         raise SettlementInputError(f"权重总和为 0，无法按比例分配 {total_fen} 分")
 
     parts: list[int] = []
@@ -164,6 +182,8 @@ def largest_remainder(
         remainders.append(remainder)
 
     leftover = total_fen - sum(parts)
+    if not leftover:
+        return parts  # the floors add up: no tie to break
     order = sorted(
         range(len(parts)),
         key=lambda i: (
@@ -176,6 +196,39 @@ def largest_remainder(
     for i in order[:leftover]:
         parts[i] += 1
     return parts
+
+
+def fraction_sum(values: Sequence[Fraction]) -> Fraction:
+    """``sum(values, Fraction(0))`` over one common denominator: the same Fraction, made once
+    instead of once an addition. Anything but Fractions is summed as ``sum`` sums it."""
+    if not all(type(value) is Fraction for value in values):
+        return sum(values, Fraction(0))
+    common = 1
+    for value in values:
+        denominator = value.denominator
+        if common % denominator:
+            common = common // math.gcd(common, denominator) * denominator
+    return Fraction(
+        sum(value.numerator * (common // value.denominator) for value in values), common
+    )
+
+
+def times_whole(value: Fraction, whole: int) -> Fraction:
+    """``value * whole``, made from the integers (the same Fraction, without the operator's
+    dispatch: the cascade works out one for every member)."""
+    return Fraction(value.numerator * whole, value.denominator)
+
+
+def whole_less(whole: int, value: Fraction) -> Fraction:
+    """``whole - value``, made from the integers (the same Fraction; see ``times_whole``)."""
+    denominator = value.denominator
+    return Fraction(whole * denominator - value.numerator, denominator)
+
+
+def fraction_of(value: Decimal) -> Fraction:
+    """``Fraction(value)``: remembered (``exact_fraction``) for a finite Decimal in range."""
+    exact = exact_fraction(value) if value.is_finite() else None
+    return exact if exact is not None else Fraction(value)
 
 
 def round_half_up(value: Fraction, places: int = 0) -> Fraction:

@@ -436,7 +436,37 @@ def workload_attainment(
 
     Rounded half-up to ``ATTAINMENT_PLACES`` decimals (before the cap) and returned in its
     shortest form, e.g. 1, 1.2, 0.8333.
+
+    A city's members share a few (done, standard, cap): a k worked out from ints and Decimals
+    is remembered by their values (k depends on nothing else), so the next member with the same
+    ones gets the same Decimal without the checks and fractions. Only a k is remembered, never
+    a refusal: other inputs, or ones refused, go through the checks every time.
     """
+    plain = type(done) in _PLAIN and type(standard) in _PLAIN and type(cap) in _PLAIN
+    if plain:
+        try:
+            known = _ATTAINMENTS.get((done, standard, cap))
+        except TypeError:  # a signalling NaN cannot be hashed: the checks refuse it below
+            plain = False
+        else:
+            if known is not None:
+                return known
+    k = _workload_attainment(done, standard, cap)
+    if plain:
+        if len(_ATTAINMENTS) >= _ATTAINMENTS_KEPT:
+            _ATTAINMENTS.clear()
+        _ATTAINMENTS[(done, standard, cap)] = k
+    return k
+
+
+# The types whose values alone decide k (a bool or a float is refused by the checks).
+_PLAIN = (int, Decimal)
+_ATTAINMENTS: dict[tuple[Number, Number, Number], Decimal] = {}
+_ATTAINMENTS_KEPT = 65_536
+
+
+def _workload_attainment(done: Number, standard: Number, cap: Number) -> Decimal:
+    """``workload_attainment`` checked and worked out."""
     exact_done = check_number(done, "完成工作量")
     exact_standard = check_number(standard, "标准工作量")
     exact_cap = check_number(cap, "工作量达标系数上限")

@@ -10,14 +10,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from assessments.cascade.inputs import PublishedScore
+from assessments.cascade.inputs import PublishedScore, TeamInput
 from assessments.cascade.lines import Line
 from assessments.cascade.text import approx, frac, num
-from assessments.money import SettlementInputError, exact_decimal, largest_remainder, yuan
+from assessments.money import (
+    SettlementInputError,
+    exact_decimal,
+    fraction_sum,
+    largest_remainder,
+    times_whole,
+    whole_less,
+    yuan,
+)
 from assessments.settlement import PoolInput as CorePool
 from assessments.settlement import UnitInput, settle_pools, share_for_display
+
+if TYPE_CHECKING:
+    from assessments.cascade.teams import TeamMean
 
 __all__ = [
     "POPULATION_RULE",
@@ -49,6 +60,8 @@ class Sheet:
     lines: list[Line] = field(default_factory=list)
     # False: stop at the teams (no member or reserve lines), e.g. for a simulation's first pass.
     members: bool = True
+    # Each team's S̄ once worked out (``teams.sheet_team_mean``), by the team's id().
+    team_means: dict[int, tuple[TeamInput, TeamMean]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,8 @@ class GroupPart:
 
 def unique_keys(names: Sequence[str], codes: Sequence[str]) -> list[str]:
     """Names for the core's tie rule; a repeated name gets its code appended."""
+    if len(set(names)) == len(names) == len(codes):
+        return list(names)  # no name repeated, the common case
     repeated = {n for n in names if names.count(n) > 1}
     return [f"{n}（{c}）" if n in repeated else n for n, c in zip(names, codes, strict=True)]
 
@@ -110,7 +125,7 @@ def settle_exact(
     The same split as ``settle_group`` with nothing rounded before it: a group of zero weights
     and zero fund gets zeros, a positive fund over zero weights is refused.
     """
-    total = sum(weights, Fraction(0))
+    total = fraction_sum(weights)
     if total == 0:
         if fund > 0:
             raise SettlementInputError(
@@ -121,8 +136,8 @@ def settle_exact(
     parts = []
     for weight, amount in zip(weights, entitled, strict=True):
         share = weight / total
-        exact = share * fund
-        parts.append(GroupPart(weight, share, exact, amount, amount - exact))
+        exact = times_whole(share, fund)
+        parts.append(GroupPart(weight, share, exact, amount, whole_less(amount, exact)))
     return parts
 
 
@@ -140,21 +155,24 @@ def figure(value: Decimal | Fraction) -> str:
 def share_steps(
     part: GroupPart,
     weight_text: str,
-    total_weight: Decimal | Fraction,
+    total_text: str,
     fund: int,
     fund_label: str,
 ) -> list[str]:
-    """How a unit's part of ``fund`` came about, step by step (Chinese)."""
-    steps = [f"P × S = {weight_text} = {figure(part.weight)}"]
+    """How a unit's part of ``fund`` came about, step by step (Chinese); ``total_text`` is the
+    group's Σ(P × S) as ``figure`` writes it (once for the whole group)."""
+    weight = figure(part.weight)
+    steps = [f"P × S = {weight_text} = {weight}"]
     if part.share is None:
         steps.append(f"所在组 Σ(P × S) = 0，{fund_label} 0 分，本行 0 分")
         return steps
+    exact = approx(part.exact)
     steps += [
-        f"份额 = {figure(part.weight)} ÷ Σ(P × S) {figure(total_weight)} = {frac(part.share)}"
+        f"份额 = {weight} ÷ Σ(P × S) {total_text} = {frac(part.share)}"
         f" ≈ {share_for_display(part.share)}",
-        f"精确金额 = 份额 × {fund_label} {num(fund)} 分 = {approx(part.exact)} 分",
+        f"精确金额 = 份额 × {fund_label} {num(fund)} 分 = {exact} 分",
         f"按最大余额法取整：{num(part.entitled)} 分（{yuan(part.entitled)} 元）",
-        f"舍入调整 = {num(part.entitled)} − {approx(part.exact)} = "
+        f"舍入调整 = {num(part.entitled)} − {exact} = "
         f"{approx(part.rounding, sign=True)} 分（精确值 {frac(part.rounding)} 分）",
     ]
     return steps

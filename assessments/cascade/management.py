@@ -16,10 +16,10 @@ from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
 from assessments.cascade.lines import Explanation, Line
 from assessments.cascade.members import leaders_outside
-from assessments.cascade.teams import team_mean
+from assessments.cascade.teams import sheet_team_mean
 from assessments.cascade.text import approx, frac, num
 from assessments.distribution import LeaderInput, LeaderShare, ManagementShare, management_share
-from assessments.money import SettlementInputError, yuan
+from assessments.money import SettlementInputError, times_whole, whole_less, yuan
 from assessments.settlement import share_for_display
 
 __all__ = ["institution_management"]
@@ -51,7 +51,7 @@ def institution_management(
                 f"团队「{team.name}」负责人「{member.name}」的岗位「{member.post or '未填写'}」"
                 "未配置岗位系数"
             )
-        mean = team_mean(team, sheet.year)
+        mean = sheet_team_mean(sheet, team)
         inputs.append(
             LeaderInput(
                 name=name,
@@ -64,11 +64,9 @@ def institution_management(
     share = management_share(amount, inst.management_rate, inputs)
     key = f"management:{inst.unit_id}"
     sheet.lines.append(_management_line(county, inst, share, amount, parent, key))
-    total_weight = sum((Fraction(s.weight) for s in share.leaders), Fraction(0))
+    total_text = approx(share.total_weight)  # the same Σ权重 in every leader's steps
     for (team, member), leader in zip(leaders, share.leaders, strict=True):
-        sheet.lines.append(
-            _leader_line(county, inst, team, member, leader, share, total_weight, key)
-        )
+        sheet.lines.append(_leader_line(county, inst, team, member, leader, share, total_text, key))
     return share.teams_fen
 
 
@@ -123,11 +121,11 @@ def _leader_line(
     member: MemberInput,
     leader: LeaderShare,
     share: ManagementShare,
-    total_weight: Fraction,
+    total_text: str,
     parent: str,
 ) -> Line:
-    exact = leader.share * share.management_fen
-    rounding = leader.amount_fen - exact
+    exact = times_whole(leader.share, share.management_fen)
+    rounding = whole_less(leader.amount_fen, exact)
     steps = [
         f"团队「{team.name}」考核结果 S̄ = {leader.score}（本年度已公示季度得分的平均，两位小数）",
         f"y（岗位系数，岗位：{member.post or '未填写'}）= {leader.y}",
@@ -136,9 +134,9 @@ def _leader_line(
         steps.append("试用期：权重为 0，不享受绩效奖金")
     else:
         steps.append(f"权重 = y × S̄ = {leader.y} × {leader.score} = {leader.weight}")
-    if total_weight and share.management_fen:
+    if share.total_weight and share.management_fen:
         steps += [
-            f"份额 = {leader.weight} ÷ Σ权重 {approx(total_weight)} = {frac(leader.share)}",
+            f"份额 = {leader.weight} ÷ Σ权重 {total_text} = {frac(leader.share)}",
             f"精确金额 = 份额 × 负责人统筹 {num(share.management_fen)} 分 = {approx(exact)} 分",
             f"按最大余额法取整：{num(leader.amount_fen)} 分（{yuan(leader.amount_fen)} 元）",
         ]

@@ -11,9 +11,9 @@ line keeps, its factors, weight and share, written when it is shown (``line_step
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from assessments.attendance import LEAVE_KINDS, Attendance, attendance, attendance_from_totals
 from assessments.cascade.groups import Sheet, unique_keys
@@ -21,7 +21,14 @@ from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInpu
 from assessments.cascade.lines import Explanation, Line, MemberFactors
 from assessments.cascade.text import approx, frac, num
 from assessments.distribution import DistributionMember, MemberPay, TeamPay, distribute_members
-from assessments.money import SettlementInputError, exact_decimal, yuan
+from assessments.money import (
+    SettlementInputError,
+    exact_decimal,
+    fraction_of,
+    times_whole,
+    whole_less,
+    yuan,
+)
 from assessments.settlement import share_for_display, workload_attainment
 from assessments.workload import attainment_from_points
 
@@ -33,8 +40,10 @@ def leaders_outside(inst: InstitutionInput, member: MemberInput) -> bool:
     return member.leader and not inst.leaders_in_split
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):
+    """A member as prepared for the split: the core's member, notes, attendance (a tuple: one
+    is made for every member and read once)."""
+
     core: DistributionMember
     notes: tuple[str, ...]
     attendance: Attendance | None
@@ -65,10 +74,9 @@ def team_members(
         reserve_rate=sheet.reserve_rate,
         leaders_in_split=inst.leaders_in_split,
     )
-    total_weight = sum((Fraction(s.weight) for s in pay.members), Fraction(0))
     for member, share, prep in zip(members, pay.members, prepared, strict=True):
         sheet.lines.append(
-            _member_line(sheet, county, inst, team, member, share, prep, pay, total_weight, parent)
+            _member_line(sheet, county, inst, team, member, share, prep, pay, parent)
         )
     sheet.lines.append(_reserve_line(county, inst, team, pay, amount, parent))
 
@@ -119,7 +127,8 @@ def _factors(
     else:
         k = workload_attainment(member.services, member.standard, sheet.cap)
     days = None
-    if member.attendance_months is not None and (member.attendance_months or not exempt):
+    months = member.attendance_months
+    if months is not None and (months or not exempt):
         days = _attendance(member, name)
     a = days.a if days is not None else member.a
     y, c = member.y, member.c
@@ -199,12 +208,11 @@ def _member_line(
     share: MemberPay,
     prep: _Prepared,
     pay: TeamPay,
-    total_weight: Fraction,
     parent: str,
 ) -> Line:
     distributed = pay.amount_fen - pay.configured_reserve_fen - pay.undistributed_fen
-    exact = share.share * distributed
-    factors = _member_factors(sheet, member, share, prep.attendance, total_weight, distributed)
+    exact = times_whole(share.share, distributed)
+    factors = _member_factors(sheet, member, share, prep.attendance, pay.total_weight, distributed)
     return Line(
         key=f"member:{team.unit_id}:{member.user_id}",
         parent=parent,
@@ -219,7 +227,7 @@ def _member_line(
         share_display=share_for_display(share.share),
         exact_fen=exact,
         entitled_fen=share.amount_fen,
-        rounding_adjustment=share.gross_fen - exact,
+        rounding_adjustment=whole_less(share.gross_fen, exact),
         explanation=Explanation(
             formula="成员金额 = k × y × c × a ÷ Σ(k × y × c × a) × （团队应得 − 部门基金）"
             "；实发 = 成员金额 − 扣分金额（每分 1%）",
@@ -335,7 +343,7 @@ def _reserve_line(
     amount: int,
     parent: str,
 ) -> Line:
-    exact_reserve = Fraction(pay.reserve_rate) * amount
+    exact_reserve = times_whole(fraction_of(pay.reserve_rate), amount)
     steps = [
         f"部门基金 = 提取比例 {pay.reserve_rate} × 团队应得 {num(amount)} 分 = {approx(exact_reserve)} 分"
         f" → 四舍五入 {num(pay.configured_reserve_fen)} 分",
@@ -360,7 +368,7 @@ def _reserve_line(
         weight=pay.reserve_rate,
         exact_fen=exact_reserve,
         entitled_fen=pay.reserve_fen,
-        rounding_adjustment=pay.configured_reserve_fen - exact_reserve,
+        rounding_adjustment=whole_less(pay.configured_reserve_fen, exact_reserve),
         explanation=Explanation(
             formula="部门基金 = 提取比例 × 团队应得（四舍五入到分）+ 成员扣分扣款 + 无人分配的余额",
             steps=tuple(steps),

@@ -116,7 +116,7 @@ def _county(
     steps += share_steps(
         part,
         f"{num(county.signed_population)} × {score.value if score else '0'}",
-        total_weight,
+        figure(total_weight),
         pool.fund_fen,
         f"结算池「{pool.name}」资金",
     )
@@ -199,7 +199,7 @@ def _institution_line(
     steps += share_steps(
         part,
         f"{num(inst.signed_population)} × {score.value if score else '0'}",
-        total_weight,
+        figure(total_weight),
         amount,
         f"「{county.name}」应得",
     )

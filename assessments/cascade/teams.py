@@ -32,6 +32,7 @@ from assessments.cascade.text import approx, frac, num
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
+    fraction_sum,
     round_half_up,
     to_fraction,
     yuan,
@@ -44,6 +45,7 @@ __all__ = [
     "PART_LABELS",
     "TeamMean",
     "institution_parts",
+    "sheet_team_mean",
     "team_mean",
 ]
 
@@ -73,14 +75,35 @@ class TeamMean:
         return "0" if self.value is None else figure(self.value)
 
 
-def _published_value(team: TeamInput, score: PublishedScore) -> Fraction:
-    value = to_fraction(score.value, f"团队「{team.name}」{score.period} 的季度考核得分")
-    if not 0 <= value <= 100 or 100 % value.denominator:
+def _published_cents(team: TeamInput, score: PublishedScore) -> int:
+    """A published L2 score in hundredths (an int from 0 to 10,000), checked.
+
+    A city's teams publish a few thousand distinct scores: each Decimal checked once is
+    remembered by its value (which alone decides it); a refusal is never remembered.
+    """
+    value = score.value
+    plain = type(value) is Decimal and value.is_finite()
+    if plain:
+        known = _CENTS.get(value)
+        if known is not None:
+            return known
+    exact = to_fraction(value, f"团队「{team.name}」{score.period} 的季度考核得分")
+    if not 0 <= exact <= 100 or 100 % exact.denominator:
         raise SettlementInputError(
             f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
             f"最多两位小数：{score.value}"
         )
-    return value
+    cents = exact.numerator * (100 // exact.denominator)
+    if plain:
+        if len(_CENTS) >= _CENTS_KEPT:
+            _CENTS.clear()
+        _CENTS[value] = cents
+    return cents
+
+
+_CENTS: dict[Decimal, int] = {}
+_CENTS_KEPT = 65_536
+_HUNDREDTHS = Decimal("0.01")
 
 
 def team_mean(team: TeamInput, year: int) -> TeamMean:
@@ -94,9 +117,9 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
         if team.signed_population > 0:
             raise SettlementInputError(f"团队「{team.name}」缺少本年度季度考核得分")
         return TeamMean(None, None, ("无季度考核得分（签约人口为 0，不参与分配）",))
-    values = [_published_value(team, s) for s in scores]
-    exact = sum(values, Fraction(0)) / len(values)
-    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(Decimal("0.01"))
+    cents = [_published_cents(team, s) for s in scores]
+    exact = Fraction(sum(cents), 100 * len(cents))
+    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
     periods = "、".join(s.period for s in scores)
     present = {s.period for s in scores}
     missing = [p for p in (f"{year}-Q{q}" for q in range(1, 5)) if p not in present]
@@ -110,19 +133,33 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
     return TeamMean(exact, shown, tuple(steps))
 
 
+def sheet_team_mean(sheet: Sheet, team: TeamInput) -> TeamMean:
+    """``team_mean(team, sheet.year)``, worked out once a sheet.
+
+    An institution's management share and its teams' split both need each team's S̄; it is a
+    pure function of the team and the year, so the second reading takes the first's result (the
+    same object). A refusal is not kept: it is raised again, the same, if asked again.
+    """
+    known = sheet.team_means.get(id(team))
+    if known is not None and known[0] is team:
+        return known[1]
+    mean = team_mean(team, sheet.year)
+    sheet.team_means[id(team)] = (team, mean)
+    return mean
+
+
 # institution → centre part / stations part → teams
 def institution_parts(
     sheet: Sheet, county: CountyInput, inst: InstitutionInput, amount: int, parent: str
 ) -> None:
     """The institution's amount split into its parts, and each part over its teams."""
     labels = PART_LABELS.get(inst.subtype or "", DEFAULT_PART_LABELS)
-    means = {t.unit_id: team_mean(t, sheet.year) for t in inst.teams}
+    means = {t.unit_id: sheet_team_mean(sheet, t) for t in inst.teams}
     by_part = {p: [t for t in inst.teams if t.part == p] for p in PARTS}
 
     def part_weight(part: Part) -> Fraction:
-        return sum(
-            (t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in by_part[part]),
-            Fraction(0),
+        return fraction_sum(
+            [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in by_part[part]]
         )
 
     used = [p for p in PARTS if by_part[p] and part_weight(p) > 0]
@@ -223,12 +260,12 @@ def _teams(
     keys = unique_keys([t.name for t in teams], [t.code for t in teams])
     weights = [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in teams]
     parts = settle_exact(where, amount, keys, weights)
-    total_weight = sum(weights, Fraction(0))
+    total_text = figure(fraction_sum(weights))
     for team, part in zip(teams, parts, strict=True):
         mean = means[team.unit_id]
         steps = [f"P（签约人口）= {num(team.signed_population)} 人", *mean.steps]
         steps += share_steps(
-            part, f"{num(team.signed_population)} × {mean.text}", total_weight, amount, part_label
+            part, f"{num(team.signed_population)} × {mean.text}", total_text, amount, part_label
         )
         key = f"team:{team.unit_id}"
         sheet.lines.append(

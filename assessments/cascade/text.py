@@ -50,7 +50,7 @@ def approx(value: Fraction, places: int = 6, sign: bool = False) -> str:
         text = f"{exact_decimal(Fraction(-rounded if numerator < 0 else rounded, scale)):,}"
     else:
         whole, rest = divmod(rounded, scale)
-        digits = f"{rest:0{places}d}".rstrip("0") if places else ""
+        digits = str(rest).rjust(places, "0").rstrip("0") if rest else ""
         text = f"{whole:,}.{digits}" if digits else f"{whole:,}"
         if numerator < 0 and rounded:
             text = "-" + text

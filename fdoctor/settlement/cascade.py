@@ -46,7 +46,7 @@ from assessments.cascade import (
     settle,
 )
 from assessments.cascade.members import member_steps
-from assessments.cascade.text import exact_text, frac, parse_frac
+from assessments.cascade.text import exact_text, parse_frac
 
 JsonLine = dict[str, Any]
 
@@ -149,7 +149,29 @@ def sha256_of_canonical(inputs_json: bytes, outputs_json: bytes) -> str:
 
 
 def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
+    return None if value is None else _decimal(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    """``Decimal(value)``; a text is converted once and its Decimal (immutable) reused.
+
+    A city's members and scores hold a few thousand distinct texts ("0.9", "1.00", "87.25"):
+    each is read once, and the cascade's look-ups by these values then meet the same objects.
+    """
+    if type(value) is not str:
+        return Decimal(value)
+    known = _DECIMALS.get(value)
+    if known is None:
+        known = Decimal(value)
+        if known.is_finite():  # what a text that is no number gives is the context's to say
+            if len(_DECIMALS) >= _DECIMALS_KEPT:
+                _DECIMALS.clear()
+            _DECIMALS[value] = known
+    return known
+
+
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_KEPT = 65_536
 
 
 def _published(score: Mapping[str, Any] | None) -> PublishedScore | None:
@@ -160,7 +182,7 @@ def _published(score: Mapping[str, Any] | None) -> PublishedScore | None:
         period=score["period"],
         assessment_id=score["assessment_id"],
         revision=score["revision"],
-        value=Decimal(score["value"]),
+        value=_decimal(score["value"]),
         status=score.get("status"),
     )
 
@@ -192,7 +214,7 @@ def _member(m: Mapping[str, Any]) -> MemberInput:
                 for r in m["attendance"]
             )
         ),
-        deduction_points=Decimal(m.get("deduction_points") or "0"),
+        deduction_points=_decimal(m.get("deduction_points") or "0"),
         deduction_count=m.get("deduction_count") or 0,
         leader=bool(m.get("leader", False)),
         attendance_totals=_attendance_totals(m.get("attendance_totals")),
@@ -320,10 +342,11 @@ def _source(score: PublishedScore) -> dict[str, Any]:
 def _explanation(e: Explanation) -> dict[str, Any]:
     """The stored explanation: ``formula``, ``steps``, ``notes``, ``sources``, and ``figures``
     or ``factors``. A member line (``factors``) has no ``steps`` key: see ``explanation_steps``."""
+    sources = e.sources
     out: dict[str, Any] = {
         "formula": e.formula,
         "notes": list(e.notes),
-        "sources": [_source(s) for s in e.sources],
+        "sources": [_source(s) for s in sources] if sources else [],
     }
     if e.steps or e.factors is None:
         out["steps"] = list(e.steps)
@@ -445,7 +468,11 @@ def explanation_steps(
 
 
 def _frac(value: Fraction | None) -> str | None:
-    return None if value is None else frac(value)
+    """``frac(value)`` (inlined: three of every line's columns), or None."""
+    if value is None:
+        return None
+    numerator, denominator = value.numerator, value.denominator
+    return str(numerator) if denominator == 1 else f"{numerator}/{denominator}"
 
 
 def _weight(value: Decimal | Fraction | None) -> str | None:
