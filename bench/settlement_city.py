@@ -344,6 +344,14 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     result["build_parts_median"] = {
         k: round(statistics.median(r["build_parts"].get(k, 0.0) for r in runs), 4) for k in parts
     }
+    # The same repeat's pure arithmetic as a yardstick of the machine's speed at that moment: on
+    # a shared virtual machine the same settle() takes from 0.4 s to 0.75 s within a minute.
+    ratios = [r["build_s"] / r["settle_s"] for r in runs if r.get("settle_s")]
+    if ratios:
+        result["build_over_settle"] = {
+            "best": round(min(ratios), 2),
+            "median": round(statistics.median(ratios), 2),
+        }
     return result
 
 
