@@ -20,8 +20,8 @@ city scale). Then, in a forked child (its peak RSS from ``wait4``), each repeat:
   the reserve rate changed), ``fdoctor.settlement.simulation.simulate``;
 * **peak memory**: the build once more under ``tracemalloc`` (Python allocations' peak).
 
-Before each repeat the tables the build writes are vacuumed and a checkpoint is taken (untimed,
-``_quiesce``), as autovacuum and the checkpointer would between two builds on a live server.
+Before each repeat the tables the build writes are vacuumed (untimed, ``_quiesce``), as
+autovacuum would between two builds on a live server.
 Each part runs with the cyclic garbage collector paused, as ``build_settlement`` and ``simulate``
 run it (``fdoctor.core.gc_pause``).
 
@@ -144,16 +144,16 @@ _WRITTEN = ("settlement_line", "settlement", "audit_baseline", "audit_entry")
 
 
 def _quiesce(bare: str) -> None:
-    """Before each repeat (untimed), what autovacuum and the checkpointer do in time on a live
-    server: the dead rows of the previous repeat's rolled-back build (13,000 lines, their
-    baselines, 20 MB of sheet) vacuumed and the dirty pages written, so that every repeat starts
-    from the same state instead of each one writing into more bloat than the last."""
+    """Before each repeat (untimed), what autovacuum does in time on a live server: the dead rows
+    of the previous repeat's rolled-back build (13,000 lines, their baselines, 20 MB of sheet)
+    vacuumed, so that every repeat starts from the same state instead of each one writing into
+    more bloat than the last. No checkpoint: right after one, every page the build touches first
+    goes whole into the write-ahead log, which no build between two checkpoints pays."""
     import psycopg
 
     with psycopg.connect(bare, autocommit=True) as conn:
         for table in _WRITTEN:
             conn.execute(f"VACUUM (ANALYZE) {table}")
-        conn.execute("CHECKPOINT")
 
 
 def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
