@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
+from assessments.memo import Memo
 from assessments.money import SettlementInputError, exact_decimal, round_half_up, to_fraction
 
 __all__ = [
@@ -115,14 +116,10 @@ def _coefficient(days_worked: int, days_due: int) -> tuple[Fraction, Decimal]:
         return known
     exact = Fraction(days_worked, days_due) if days_due else Fraction(0)
     result = exact, exact_decimal(round_half_up(exact, ATTENDANCE_PLACES))
-    if len(_COEFFICIENTS) >= _KEPT:
-        _COEFFICIENTS.clear()
-    _COEFFICIENTS[(days_worked, days_due)] = result
-    return result
+    return _COEFFICIENTS.keep((days_worked, days_due), result)
 
 
-_COEFFICIENTS: dict[tuple[int, int], tuple[Fraction, Decimal]] = {}
-_KEPT = 65_536
+_COEFFICIENTS: Memo[tuple[int, int], tuple[Fraction, Decimal]] = Memo()
 
 
 def attendance_from_days(days_worked: object, days_due: object, *, member: str = "") -> Decimal:

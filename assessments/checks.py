@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from assessments.memo import Memo
 from assessments.money import SettlementInputError, exact_fraction, to_fraction
 
 __all__ = [
@@ -84,16 +85,13 @@ def check_score(value: object, label: str) -> Fraction:
     if (score * 100).denominator != 1:
         raise SettlementInputError(f"{label}最多保留两位小数：{value}")
     if decimal is not None:
-        if len(_SCORES) >= _KEPT:
-            _SCORES.clear()
-        _SCORES[decimal] = score
+        _SCORES.keep(decimal, score)
     return score
 
 
 # Decimal scores accepted, by value (which alone decides): a city's units and teams share a few
 # thousand. A refusal is never remembered.
-_SCORES: dict[Decimal, Fraction] = {}
-_KEPT = 65_536
+_SCORES: Memo[Decimal, Fraction] = Memo()
 
 
 def check_unique(name: str, seen: set[str], message: str) -> None:

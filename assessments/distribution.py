@@ -38,6 +38,7 @@ from assessments.checks import (  # the settlement's checks, so messages read th
     check_score,
     check_whole,
 )
+from assessments.memo import Memo
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
@@ -278,8 +279,7 @@ class _Weighed(NamedTuple):
 
 
 # The factors (k, y, c, a) already weighed: a city's members have few distinct ones.
-_WEIGHED: dict[tuple[Decimal, Decimal, Decimal, Decimal], _Weighed] = {}
-_KEPT = 65_536
+_WEIGHED: Memo[tuple[Decimal, Decimal, Decimal, Decimal], _Weighed] = Memo()
 
 
 def _weigh(k: Decimal, y: Decimal, c: Decimal, a: Decimal) -> _Weighed | None:
@@ -303,10 +303,7 @@ def _weigh(k: Decimal, y: Decimal, c: Decimal, a: Decimal) -> _Weighed | None:
         scaled,
         places,
     )
-    if len(_WEIGHED) >= _KEPT:
-        _WEIGHED.clear()
-    _WEIGHED[(k, y, c, a)] = weighed
-    return weighed
+    return _WEIGHED.keep((k, y, c, a), weighed)
 
 
 def _weighed(member: DistributionMember) -> _Weighed | None:

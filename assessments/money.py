@@ -39,6 +39,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import cast
 
+from assessments.memo import Memo
+
 __all__ = [
     "SettlementInputError",
     "Weight",
@@ -107,16 +109,11 @@ def exact_fraction(value: Decimal) -> Fraction | None:
     if not -MAX_EXPONENT <= int(value.as_tuple().exponent) <= MAX_EXPONENT:
         return None
     numerator, denominator = value.as_integer_ratio()
-    exact = Fraction(numerator, denominator)
-    if len(_FRACTIONS) >= _KEPT:
-        _FRACTIONS.clear()
-    _FRACTIONS[value] = exact
-    return exact
+    return _FRACTIONS.keep(value, Fraction(numerator, denominator))
 
 
-# Conversions remembered (both kinds are immutable), at most ``_KEPT`` of each at once.
-_KEPT = 65_536
-_FRACTIONS: dict[Decimal, Fraction] = {}
+# Conversions remembered (both kinds are immutable).
+_FRACTIONS: Memo[Decimal, Fraction] = Memo()
 
 
 def largest_remainder(
@@ -268,15 +265,12 @@ def exact_decimal(value: Fraction) -> Decimal:
         integer //= 10
         places -= 1
     result = Decimal(f"{integer}E-{places}") if places else Decimal(integer)
-    if len(_DECIMALS) >= _KEPT:
-        _DECIMALS.clear()
-    _DECIMALS[key] = result
-    return result
+    return _DECIMALS.keep(key, result)
 
 
 # The settlement writes the same few factors (y, c, a, k of its members) tens of thousands of
 # times: their Decimals are remembered, by (numerator, denominator).
-_DECIMALS: dict[tuple[int, int], Decimal] = {}
+_DECIMALS: Memo[tuple[int, int], Decimal] = Memo()
 
 
 def yuan(fen: int) -> str:

@@ -33,6 +33,7 @@ from assessments.checks import (
     check_unique,
     check_whole,
 )
+from assessments.memo import Memo
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
@@ -453,16 +454,13 @@ def workload_attainment(
                 return known
     k = _workload_attainment(done, standard, cap)
     if plain:
-        if len(_ATTAINMENTS) >= _ATTAINMENTS_KEPT:
-            _ATTAINMENTS.clear()
-        _ATTAINMENTS[(done, standard, cap)] = k
+        _ATTAINMENTS.keep((done, standard, cap), k)
     return k
 
 
 # The types whose values alone decide k (a bool or a float is refused by the checks).
 _PLAIN = (int, Decimal)
-_ATTAINMENTS: dict[tuple[Number, Number, Number], Decimal] = {}
-_ATTAINMENTS_KEPT = 65_536
+_ATTAINMENTS: Memo[tuple[Number, Number, Number], Decimal] = Memo()
 
 
 def _workload_attainment(done: Number, standard: Number, cap: Number) -> Decimal:

@@ -29,6 +29,7 @@ from assessments.cascade.inputs import (
 from assessments.cascade.lines import Explanation, Line
 from assessments.cascade.members import team_members
 from assessments.cascade.text import approx, frac, num
+from assessments.memo import Memo
 from assessments.money import (
     SettlementInputError,
     exact_decimal,
@@ -95,14 +96,11 @@ def _published_cents(team: TeamInput, score: PublishedScore) -> int:
         )
     cents = exact.numerator * (100 // exact.denominator)
     if plain:
-        if len(_CENTS) >= _CENTS_KEPT:
-            _CENTS.clear()
-        _CENTS[value] = cents
+        _CENTS.keep(value, cents)
     return cents
 
 
-_CENTS: dict[Decimal, int] = {}
-_CENTS_KEPT = 65_536
+_CENTS: Memo[Decimal, int] = Memo()
 _HUNDREDTHS = Decimal("0.01")
 
 

@@ -47,6 +47,7 @@ from assessments.cascade import (
 )
 from assessments.cascade.members import member_steps
 from assessments.cascade.text import exact_text, parse_frac
+from assessments.memo import Memo
 
 JsonLine = dict[str, Any]
 
@@ -164,14 +165,11 @@ def _decimal(value: Any) -> Decimal:
     if known is None:
         known = Decimal(value)
         if known.is_finite():  # what a text that is no number gives is the context's to say
-            if len(_DECIMALS) >= _DECIMALS_KEPT:
-                _DECIMALS.clear()
-            _DECIMALS[value] = known
+            _DECIMALS.keep(value, known)
     return known
 
 
-_DECIMALS: dict[str, Decimal] = {}
-_DECIMALS_KEPT = 65_536
+_DECIMALS: Memo[str, Decimal] = Memo()
 
 
 def _published(score: Mapping[str, Any] | None) -> PublishedScore | None:
