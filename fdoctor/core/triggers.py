@@ -150,8 +150,8 @@ _TRANSITION = {
 }
 
 
-def _postgresql_statement_create(guard: Guard) -> list[str]:
-    """One function, and one statement trigger per event over its transition tables."""
+def _postgresql_function(guard: Guard, returns: str) -> str:
+    """The guard's plpgsql function: each event's rules, then ``returns``."""
     blocks = []
     for ev in guard.events:
         checks = "\n".join(
@@ -161,41 +161,29 @@ def _postgresql_statement_create(guard: Guard) -> list[str]:
         )
         blocks.append(f"  IF TG_OP = '{ev}' THEN\n{checks}\n  END IF;")
     body = "\n".join(blocks)
-    return [
-        f"""CREATE OR REPLACE FUNCTION {guard.name}() RETURNS trigger LANGUAGE plpgsql AS $body$
+    return f"""CREATE OR REPLACE FUNCTION {guard.name}() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
 {body}
-  RETURN NULL;
+{returns}
 END
-$body$""",
-        *(
-            f"CREATE TRIGGER {guard.name}_{ev.lower()} AFTER {ev} ON {guard.table} "
-            f"{_TRANSITION[ev]} FOR EACH STATEMENT EXECUTE FUNCTION {guard.name}()"
-            for ev in guard.events
-        ),
-    ]
+$body$"""
 
 
 def _postgresql_create(guard: Guard) -> list[str]:
     if guard.per_statement:
-        return _postgresql_statement_create(guard)
-    blocks = []
-    for ev in guard.events:
-        checks = "\n".join(
-            f"    IF {rule.sql('postgresql')} THEN RAISE EXCEPTION '{rule.message}'; END IF;"
-            for rule in guard.rules
-            if ev in rule.events
-        )
-        blocks.append(f"  IF TG_OP = '{ev}' THEN\n{checks}\n  END IF;")
-    body = "\n".join(blocks)
+        # One statement trigger per event over its transition tables; the result is ignored.
+        return [
+            _postgresql_function(guard, "  RETURN NULL;"),
+            *(
+                f"CREATE TRIGGER {guard.name}_{ev.lower()} AFTER {ev} ON {guard.table} "
+                f"{_TRANSITION[ev]} FOR EACH STATEMENT EXECUTE FUNCTION {guard.name}()"
+                for ev in guard.events
+            ),
+        ]
     return [
-        f"""CREATE OR REPLACE FUNCTION {guard.name}() RETURNS trigger LANGUAGE plpgsql AS $body$
-BEGIN
-{body}
-  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-  RETURN NEW;
-END
-$body$""",
+        _postgresql_function(
+            guard, "  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\n  RETURN NEW;"
+        ),
         f"CREATE TRIGGER {guard.name} BEFORE {' OR '.join(guard.events)} ON {guard.table} "
         f"FOR EACH ROW EXECUTE FUNCTION {guard.name}()",
     ]
