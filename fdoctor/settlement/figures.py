@@ -4,8 +4,8 @@ user, the sheet kinds' labels and the years the configuration accepts."""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
+from assessments.memo import Memo
 from assessments.money import exact_decimal, to_fraction
 from fdoctor.core.query import YEAR_RANGE
 from fdoctor.settlement.errors import SettlementError
@@ -16,21 +16,25 @@ def dtext(value: Decimal | int) -> str:
     """A number as its shortest plain decimal text (0.1000 → "0.1", 60.00 → "60").
 
     Equal numbers have the same text (60, 60.0 and 60.00 all give "60"), so the texts of the
-    values seen are kept: a city's settlement writes some 28,000, most of them a few coefficients
-    and standards over and over.
+    values seen are kept (``assessments.memo``): a city's settlement writes some 28,000, most of
+    them a few coefficients and standards over and over. The key holds the type: True equals 1
+    but only 1 is a number here (``to_fraction`` refuses a bool).
     """
     try:
-        return _dtext_of(value)
+        key = (type(value), value)
+        known = _TEXTS.get(key)
     except TypeError:  # unhashable (a signalling NaN): refused by to_fraction, uncached
         return _dtext(value)
+    if known is not None:
+        return known
+    return _TEXTS.keep(key, _dtext(value))
 
 
 def _dtext(value: Decimal | int) -> str:
     return format(exact_decimal(to_fraction(value, "数值")), "f")
 
 
-# typed: True and 1 are equal but only 1 is a number here (to_fraction refuses a bool).
-_dtext_of = lru_cache(maxsize=65_536, typed=True)(_dtext)
+_TEXTS: Memo[tuple[type, Decimal | int], str] = Memo()
 
 
 def score_text(value: Decimal) -> str:

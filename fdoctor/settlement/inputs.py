@@ -324,7 +324,7 @@ def _member(
     rating = reads.ratings.get(user.id)
     leader = user.role == Role.TEAM_LEADER.value
     work = reads.workload.get((user.id, team_id)) or sources.Workload()
-    days = reads.attendance.get(user.id) or _NO_ATTENDANCE
+    days = reads.attendance.get(user.id) or _no_attendance()
     points, count = reads.deductions.get((user.id, team_id), (Decimal(0), 0))
     if not user.on_probation:
         if post not in posts:
@@ -367,7 +367,9 @@ def _member(
     }
 
 
-_NO_ATTENDANCE: dict[str, Any] = {"months": 0, "days_due": 0, "days_worked": 0, "leave_days": {}}
+def _no_attendance() -> dict[str, Any]:
+    """The attendance of a member without a record in the year: no month, no day."""
+    return {"months": 0, "days_due": 0, "days_worked": 0, "leave_days": {}}
 
 
 def _months_text(months: list[str]) -> str:
