@@ -149,11 +149,7 @@ def largest_remainder(
     # then integer arithmetic (all remainders share the denominator ``total_weight``, so they
     # compare as their numerators; so do the weights). Scaling every weight by the same
     # positive constant changes no part (see the module docstring).
-    common = 1
-    for value in exact_weights:
-        denominator = value.denominator
-        if common % denominator:
-            common = common // math.gcd(common, denominator) * denominator
+    common = _common_denominator(exact_weights)
     scaled = [value.numerator * (common // value.denominator) for value in exact_weights]
     return split_scaled(total_fen, scaled, keys)
 
@@ -195,16 +191,22 @@ def split_scaled(total_fen: int, scaled: Sequence[int], keys: Sequence[str] | No
     return parts
 
 
-def fraction_sum(values: Sequence[Fraction]) -> Fraction:
-    """``sum(values, Fraction(0))`` over one common denominator: the same Fraction, made once
-    instead of once an addition. Anything but Fractions is summed as ``sum`` sums it."""
-    if not all(type(value) is Fraction for value in values):
-        return sum(values, Fraction(0))
+def _common_denominator(values: Sequence[Fraction]) -> int:
+    """The least common multiple of the fractions' denominators."""
     common = 1
     for value in values:
         denominator = value.denominator
         if common % denominator:
             common = common // math.gcd(common, denominator) * denominator
+    return common
+
+
+def fraction_sum(values: Sequence[Fraction]) -> Fraction:
+    """``sum(values, Fraction(0))`` over one common denominator: the same Fraction, made once
+    instead of once an addition. Anything but Fractions is summed as ``sum`` sums it."""
+    if not all(type(value) is Fraction for value in values):
+        return sum(values, Fraction(0))
+    common = _common_denominator(values)
     return Fraction(
         sum(value.numerator * (common // value.denominator) for value in values), common
     )
