@@ -144,7 +144,8 @@ class SettlementLine(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlement.id"), index=True)
+    # Look-ups by sheet use the (settlement_id, position) index (migration a3e8d2c6b1f4).
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlement.id"))
     position: Mapped[int] = mapped_column(Integer)  # depth-first order of the tree
     key: Mapped[str] = mapped_column(String(64))  # e.g. "team:57", stable across recomputation
     level: Mapped[str] = mapped_column(String(16))
