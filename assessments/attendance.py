@@ -22,12 +22,13 @@ A period with no day due (Σ days_due = 0, e.g. a member who joined after it end
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from fractions import Fraction
 
 from assessments.memo import Memo
 from assessments.money import SettlementInputError, exact_decimal, round_half_up, to_fraction
+from assessments.values import value
 
 __all__ = [
     "ATTENDANCE_PLACES",
@@ -51,7 +52,7 @@ LEAVE_KINDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class AttendanceMonth:
     """One member's attendance record for one month (``month`` as ``"YYYY-MM"``).
 
@@ -66,7 +67,7 @@ class AttendanceMonth:
     leave_days: Mapping[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Attendance:
     """A member's attendance over a period: the sums of its months and ``a``.
 
@@ -83,7 +84,7 @@ class Attendance:
     months: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class AttendanceTotals:
     """A member's monthly records already summed (by the database): ``months`` records, their
     days due, days worked and leave days by kind. Each month was checked when entered; the sums

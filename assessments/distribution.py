@@ -26,7 +26,6 @@ points (``assessments.workload``); this module takes the factors themselves.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import NamedTuple
@@ -57,6 +56,7 @@ from assessments.settlement import (
     Number,
     distribute_team,
 )
+from assessments.values import value
 
 __all__ = [
     "DEFAULT_LEADERS_IN_SPLIT",
@@ -78,7 +78,7 @@ POINT_VALUE = Fraction(1, 100)  # each deduction point costs 1% of the member's 
 # --------------------------------------------------------------------------- team
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DistributionMember:
     """A team member: the four factors (see ``MemberInput``), probation, leader, deductions.
 
@@ -96,7 +96,7 @@ class DistributionMember:
     deduction_points: Number = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MemberPay:
     """A member's line of the team's distribution.
 
@@ -122,7 +122,7 @@ class MemberPay:
     amount_fen: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TeamPay:
     """A team's distribution with deductions and the leader rule.
 
@@ -456,7 +456,7 @@ def _pay_lines(
 # --------------------------------------------------------------------------- management share
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LeaderInput:
     """A team leader outside the team split, paid from the institution's management share.
 
@@ -472,7 +472,7 @@ class LeaderInput:
     probation: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LeaderShare:
     name: str
     team: str
@@ -484,7 +484,7 @@ class LeaderShare:
     amount_fen: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ManagementShare:
     """The institution's management share (行政统筹) and what goes on to its teams.
 

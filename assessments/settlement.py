@@ -19,7 +19,6 @@ All amounts are ``int`` fen; every split is the largest-remainder method of
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
@@ -40,6 +39,7 @@ from assessments.money import (
     largest_remainder,
     round_half_up,
 )
+from assessments.values import value
 
 __all__ = [
     "ATTAINMENT_PLACES",
@@ -83,7 +83,7 @@ Number = Decimal | int
 # --------------------------------------------------------------------------- data
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class UnitInput:
     """One unit (county, institution or team) in a pool: P, S and what it was pre-allocated."""
 
@@ -93,7 +93,7 @@ class UnitInput:
     preallocated_fen: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PoolInput:
     """A settlement pool (结算池): a fund in fen shared by its units by P × S."""
 
@@ -102,7 +102,7 @@ class PoolInput:
     units: Sequence[UnitInput]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class UnitResult:
     """One line of the settlement sheet (结算表).
 
@@ -124,7 +124,7 @@ class UnitResult:
     balance_fen: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PoolResult:
     """A settled pool: its lines in input order and its totals (``total_entitled_fen == fund_fen``)."""
 
@@ -141,7 +141,7 @@ class PoolResult:
 PreallocationBasis = Literal["last_year", "population"]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PreallocationUnit:
     """A unit to pre-allocate to; ``last_year_entitled_fen=None`` means it has no history."""
 
@@ -150,7 +150,7 @@ class PreallocationUnit:
     last_year_entitled_fen: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PreallocationLine:
     name: str
     signed_population: int
@@ -159,7 +159,7 @@ class PreallocationLine:
     preallocated_fen: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Preallocation:
     """Pre-allocation of one pool for year Y.
 
@@ -180,7 +180,7 @@ class Preallocation:
         return self.by_last_year_fen + self.by_population_fen
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MemberInput:
     """A team member for the second distribution (二次分配).
 
@@ -197,7 +197,7 @@ class MemberInput:
     probation: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MemberShare:
     name: str
     k: Decimal
@@ -210,7 +210,7 @@ class MemberShare:
     amount_fen: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TeamDistribution:
     """A team's second distribution.
 
@@ -571,7 +571,7 @@ def _split_team(
     return configured_reserve, distributed, largest_remainder(distributed, weights, names)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TeamWeights:
     """A team's members checked once (``team_weights``): names and weights k × y × c × a."""
 

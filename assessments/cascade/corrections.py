@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
 from assessments.cascade.inputs import (
@@ -43,6 +43,7 @@ from assessments.cascade.inputs import (
 from assessments.cascade.lines import Line
 from assessments.cascade.settlement import settle
 from assessments.money import SettlementInputError, yuan
+from assessments.values import value
 
 __all__ = [
     "Amount",
@@ -70,7 +71,7 @@ class CorrectionError(ValueError):
     """A correction that cannot be computed (Chinese message)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ServicesChange:
     """A member's counted services in a team change by ``delta`` (a record found false: −1) and
     their workload points by ``points_delta`` (minus that record's points): k's numerator, by
@@ -82,7 +83,7 @@ class ServicesChange:
     points_delta: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ScoreChange:
     """A published score of ``unit_id`` replaced by a later revision (same level and period)."""
 
@@ -93,7 +94,7 @@ class ScoreChange:
 FactChange = ServicesChange | ScoreChange
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Amount:
     """A line of a sheet as a correction sees it: where it sits and what it pays (fen)."""
 
@@ -109,7 +110,7 @@ class Amount:
     team_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Difference:
     """One line's amount before and after a correction; ``difference_fen`` = after − before."""
 
@@ -131,7 +132,7 @@ class Difference:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Correction:
     """The difference lines of one correction (depth-first, only lines whose amount moved)."""
 

@@ -26,6 +26,7 @@ from assessments.money import (
 )
 from assessments.settlement import PoolInput as CorePool
 from assessments.settlement import UnitInput, settle_pools, share_for_display
+from assessments.values import value
 
 if TYPE_CHECKING:
     from assessments.cascade.teams import TeamMean
@@ -64,7 +65,7 @@ class Sheet:
     team_means: dict[int, tuple[TeamInput, TeamMean]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class GroupPart:
     """One unit's result within a group, from the core (or all zero for an empty group).
 

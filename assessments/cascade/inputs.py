@@ -6,11 +6,11 @@ never reads anything else. Scores are the published assessment totals, two decim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
 from assessments.attendance import AttendanceMonth, AttendanceTotals
+from assessments.values import value
 
 __all__ = [
     "CountyInput",
@@ -34,7 +34,7 @@ Part = Literal["centre", "stations"]
 SplitSource = Literal["institution", "default", "none"]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PublishedScore:
     """A published assessment's total (two decimals, as published) and where it came from."""
 
@@ -46,7 +46,7 @@ class PublishedScore:
     status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SettlementParameters:
     """The year's rates: reserve (部门基金), pre-allocation, and the cap of k."""
 
@@ -60,7 +60,7 @@ class SettlementParameters:
 AttendanceInput = AttendanceMonth
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MemberInput:
     """A team member: post, probation, y, workload, c, attendance, deductions, leader.
 
@@ -101,7 +101,7 @@ class MemberInput:
         return None if self.attendance is None else len(self.attendance)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TeamInput:
     """A team with its part of the institution, P, the year's published L2 scores and members."""
 
@@ -114,7 +114,7 @@ class TeamInput:
     members: tuple[MemberInput, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SplitInput:
     """The centre/stations ratio in force for an institution and where it was configured."""
 
@@ -123,7 +123,7 @@ class SplitInput:
     source: SplitSource
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class InstitutionInput:
     unit_id: int
     code: str
@@ -139,7 +139,7 @@ class InstitutionInput:
     management_rate: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CountyInput:
     unit_id: int
     code: str
@@ -151,7 +151,7 @@ class CountyInput:
     institutions: tuple[InstitutionInput, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PoolInput:
     unit_id: int
     code: str
@@ -160,7 +160,7 @@ class PoolInput:
     counties: tuple[CountyInput, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SettlementInputs:
     """The settlement (结算) of ``year``: P is counted on ``as_of`` (ISO date)."""
 
@@ -170,7 +170,7 @@ class SettlementInputs:
     pools: tuple[PoolInput, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PreallocationCounty:
     """A county to pre-allocate to; ``last_year_entitled_fen`` None when it has no history."""
 
@@ -181,7 +181,7 @@ class PreallocationCounty:
     last_year_entitled_fen: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PreallocationPool:
     unit_id: int
     code: str
@@ -190,7 +190,7 @@ class PreallocationPool:
     counties: tuple[PreallocationCounty, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PreallocationInputs:
     """The pre-allocation (预拨) of ``year``: P is counted on ``as_of`` (ISO date)."""
 

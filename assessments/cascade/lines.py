@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
 from assessments.cascade.inputs import PublishedScore
+from assessments.values import value
 
 __all__ = ["Explanation", "Figure", "Line", "LineLevel", "MemberFactors"]
 
@@ -23,7 +23,7 @@ KSource = Literal["points", "records"]
 ASource = Literal["days", "typed"]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MemberFactors:
     """The factors of a member's weight as the sheet shows them (k, y, c, a as exact decimals),
     where each came from, and what the member is paid.
@@ -73,7 +73,7 @@ class MemberFactors:
     distributed_fen: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Explanation:
     """How a line's figures came about, in Chinese: the formula, each step, notes and sources.
 
@@ -89,7 +89,7 @@ class Explanation:
     factors: MemberFactors | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Line:
     """One line of the sheet. ``key`` is stable across recomputation (``"team:57"``);
     ``parent`` is the parent line's key. Exact values are ``Fraction`` (``weight`` is a

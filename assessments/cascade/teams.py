@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
@@ -39,6 +38,7 @@ from assessments.money import (
     yuan,
 )
 from assessments.settlement import share_for_display, split_by_ratio
+from assessments.values import value
 
 __all__ = [
     "DEFAULT_PART_LABELS",
@@ -61,7 +61,7 @@ PARTS: tuple[Part, Part] = ("centre", "stations")
 SCORE_PLACES = 2
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TeamMean:
     """A team's S̄: the exact mean of its published L2 scores (None without scores), the mean as
     the sheet shows it (two places, half up), and how it was got, in Chinese."""
