@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from math import lcm
 from types import MappingProxyType
 
 from assessments.money import SettlementInputError, exact_decimal, to_fraction
@@ -99,22 +100,30 @@ def workload_points(
 ) -> Decimal:
     """``Σ counts[type] × table.points[type]``: the counting records of one member, by type."""
     label = f"成员「{member}」的" if member else ""
-    total = Fraction(0)
+    # Σ as one fraction kept in integers (numerator over a common denominator, the points'
+    # denominators being few and small): a Fraction sum took some 50 ms of a city's settlement.
+    numerator, denominator = 0, 1
     for service_type, count in counts.items():
         if service_type not in table.points:
             raise SettlementInputError(
                 f"{label}服务类型「{service_type}」不在工作量点数表「{table.name}」中"
             )
         if type(count) is int and count >= 0:  # the common case, without a label
-            exact: Fraction | int = count
+            records = count
         else:
             exact = to_fraction(count, f"{label}「{service_type}」的记录数")
             if exact.denominator != 1 or exact < 0:
                 raise SettlementInputError(
                     f"{label}「{service_type}」的记录数必须是非负整数：{count}"
                 )
-        total += exact * to_fraction(table.points[service_type], "点数")
-    return exact_decimal(total)
+            records = exact.numerator
+        points = to_fraction(table.points[service_type], "点数")
+        if points.denominator != denominator:
+            common = lcm(denominator, points.denominator)
+            numerator *= common // denominator
+            denominator = common
+        numerator += records * points.numerator * (denominator // points.denominator)
+    return exact_decimal(Fraction(numerator, denominator))
 
 
 def attainment_from_points(

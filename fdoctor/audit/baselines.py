@@ -51,6 +51,14 @@ def _digest_sums(digests: Iterable[str]) -> tuple[int, int, int]:
     return count, high, low
 
 
+# ``_digest_sums`` in SQL: the count and the two 60-bit sums of the ``digest`` column.
+_PG_SUMS = (
+    "count(*), "
+    "COALESCE(sum(('x' || substr(digest, 1, 15))::bit(60)::bigint::numeric), 0), "
+    "COALESCE(sum(('x' || substr(digest, 16, 15))::bit(60)::bigint::numeric), 0)"
+)
+
+
 def baseline_sums(
     connection: Any, table: str, where: str | None = None, params: dict[str, Any] | None = None
 ) -> tuple[int, int, int]:
@@ -60,13 +68,7 @@ def baseline_sums(
     bound = {"t": table, **(params or {})}
     if dialect.is_postgresql(connection):
         row = connection.execute(
-            text(
-                "SELECT count(*), "
-                "COALESCE(sum(('x' || substr(digest, 1, 15))::bit(60)::bigint::numeric), 0), "
-                "COALESCE(sum(('x' || substr(digest, 16, 15))::bit(60)::bigint::numeric), 0) "
-                "FROM audit_baseline WHERE table_name = :t" + rows
-            ),
-            bound,
+            text(f"SELECT {_PG_SUMS} FROM audit_baseline WHERE table_name = :t" + rows), bound
         ).one()
         return int(row[0]), int(row[1]), int(row[2])
     digests = connection.execute(
@@ -121,16 +123,20 @@ def record_bulk_rows(
     connection = db.session.connection()
     columns = [c.name for c in db.metadata.tables[table].columns]
     # The rows are new (ids above every earlier row's): the digests written are all their
-    # baselines, summed here as ``baseline_sums`` would sum them, without reading them again.
-    digests = connection.execute(
-        text(
-            f"INSERT INTO audit_baseline (table_name, row_id, digest) "
-            f"SELECT CAST(:t AS VARCHAR(64)), t.id, {digest_expression(connection, table, columns)} "
-            f'FROM "{table}" t WHERE {where} RETURNING digest'
-        ),
-        {"t": table, **params},
-    ).scalars()
-    sums = _digest_sums(digests)
+    # baselines, summed as ``baseline_sums`` would sum them, without reading them again.
+    insert = (
+        f"INSERT INTO audit_baseline (table_name, row_id, digest) "
+        f"SELECT CAST(:t AS VARCHAR(64)), t.id, {digest_expression(connection, table, columns)} "
+        f'FROM "{table}" t WHERE {where} RETURNING digest'
+    )
+    bound = {"t": table, **params}
+    if dialect.is_postgresql(connection):  # summed where they are made, not sent back one by one
+        row = connection.execute(
+            text(f"WITH added AS ({insert}) SELECT {_PG_SUMS} FROM added"), bound
+        ).one()
+        sums = (int(row[0]), int(row[1]), int(row[2]))
+    else:
+        sums = _digest_sums(connection.execute(text(insert), bound).scalars())
     _record_baselines("bulk_load", table, subject, sums[0], note, columns, sums)
     return sums[0]
 

@@ -37,8 +37,11 @@ def _dtext(value: Decimal | int) -> str:
 _TEXTS: Memo[tuple[type, Decimal | int], str] = Memo()
 
 
+_HUNDREDTH = Decimal("0.01")
+
+
 def score_text(value: Decimal) -> str:
-    return str(Decimal(value).quantize(Decimal("0.01")))
+    return str(Decimal(value).quantize(_HUNDREDTH))
 
 
 def kind_label(kind: str) -> str:

@@ -108,3 +108,41 @@ def test_ordinary_totals_give_the_checked_attendance(totals: AttendanceTotals, m
     expected = _outcome(_checked_totals, totals, member)
     for _ in range(2):
         assert _outcome(attendance_from_totals, totals, member=member) == expected
+
+
+_POINTS = st.decimals(min_value=0, max_value=1000, places=3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    points=st.dictionaries(st.sampled_from("abcdefgh"), _POINTS, min_size=1),
+    data=st.data(),
+)
+def test_workload_points_equal_the_fraction_sum(points: dict[str, Decimal], data: Any) -> None:
+    """``workload_points`` sums in integers over a common denominator; the sum of the counts
+    times the points as fractions is the same number, in the same shortest form."""
+    from assessments.workload import PointTable, workload_points
+
+    counts = data.draw(
+        st.dictionaries(st.sampled_from(sorted(points)), st.integers(0, 10**6), min_size=1)
+    )
+    table = PointTable(code="t", name="表", points=points)
+    expected = exact_decimal(
+        sum((Fraction(n) * Fraction(points[t]) for t, n in counts.items()), Fraction(0))
+    )
+    got = workload_points(counts, table)
+    assert got == expected and str(got) == str(expected)
+
+
+def test_workload_points_refuse_as_before() -> None:
+    from assessments.money import SettlementInputError
+    from assessments.workload import PointTable, workload_points
+
+    table = PointTable(code="t", name="表", points={"a": Decimal("1.5"), "b": Decimal("NaN")})
+    for counts in ({"c": 1}, {"a": -1}, {"a": Fraction(1, 2)}, {"a": 1.0}, {"b": 1}):
+        try:
+            workload_points(counts, table)
+        except SettlementInputError:
+            continue
+        raise AssertionError(f"accepted {counts}")
+    assert workload_points({"a": Decimal("2")}, table) == Decimal("3")
