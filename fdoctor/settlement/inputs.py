@@ -322,10 +322,10 @@ def _member(
     post = (user.post or "").strip()
     standard = reads.standards.get(post, reads.standards.get(""))
     rating = reads.ratings.get(user.id)
-    leader = user.role == Role.TEAM_LEADER.value
-    work = reads.workload.get((user.id, team_id)) or sources.Workload()
+    leader = user.role == _LEADER
+    work = reads.workload.get((user.id, team_id)) or _NO_WORK
     days = reads.attendance.get(user.id) or _no_attendance()
-    points, count = reads.deductions.get((user.id, team_id), (Decimal(0), 0))
+    points, count = reads.deductions.get((user.id, team_id), _NO_DEDUCTION)
     if not user.on_probation:
         if post not in posts:
             missing.posts[post].append(user.display_name)
@@ -365,6 +365,11 @@ def _member(
         "deduction_count": count,
         "rating_id": rating.id if rating else None,
     }
+
+
+_LEADER = Role.TEAM_LEADER.value
+_NO_WORK = sources.Workload()  # read only here: no records, no points, no table
+_NO_DEDUCTION = (Decimal(0), 0)
 
 
 def _no_attendance() -> dict[str, Any]:
