@@ -22,7 +22,7 @@ from assessments.distribution import LeaderInput, LeaderShare, ManagementShare, 
 from assessments.money import SettlementInputError, times_whole, whole_less, yuan
 from assessments.settlement import share_for_display
 
-__all__ = ["institution_management"]
+__all__ = ["institution_management", "leader_steps"]
 
 
 def institution_management(
@@ -64,9 +64,8 @@ def institution_management(
     share = management_share(amount, inst.management_rate, inputs)
     key = f"management:{inst.unit_id}"
     sheet.lines.append(_management_line(county, inst, share, amount, parent, key))
-    total_text = approx(share.total_weight)  # the same Σ权重 in every leader's steps
     for (team, member), leader in zip(leaders, share.leaders, strict=True):
-        sheet.lines.append(_leader_line(county, inst, team, member, leader, share, total_text, key))
+        sheet.lines.append(_leader_line(county, inst, team, member, leader, share, key))
     return share.teams_fen
 
 
@@ -121,25 +120,10 @@ def _leader_line(
     member: MemberInput,
     leader: LeaderShare,
     share: ManagementShare,
-    total_text: str,
     parent: str,
 ) -> Line:
     exact = times_whole(leader.share, share.management_fen)
     rounding = whole_less(leader.amount_fen, exact)
-    steps = [
-        f"团队「{team.name}」考核结果 S̄ = {leader.score}（本年度已公示季度得分的平均，两位小数）",
-        f"y（岗位系数，岗位：{member.post or '未填写'}）= {leader.y}",
-    ]
-    if leader.probation:
-        steps.append("试用期：权重为 0，不享受绩效奖金")
-    else:
-        steps.append(f"权重 = y × S̄ = {leader.y} × {leader.score} = {leader.weight}")
-    if share.total_weight and share.management_fen:
-        steps += [
-            f"份额 = {leader.weight} ÷ Σ权重 {total_text} = {frac(leader.share)}",
-            f"精确金额 = 份额 × 负责人统筹 {num(share.management_fen)} 分 = {approx(exact)} 分",
-            f"按最大余额法取整：{num(leader.amount_fen)} 分（{yuan(leader.amount_fen)} 元）",
-        ]
     return Line(
         key=f"leader:{team.unit_id}:{member.user_id}",
         parent=parent,
@@ -158,13 +142,45 @@ def _leader_line(
         rounding_adjustment=rounding,
         explanation=Explanation(
             formula="负责人金额 = y × 团队考核得分 ÷ Σ(y × 团队考核得分) × 负责人统筹",
-            steps=tuple(steps),
+            steps=(),  # written when the line is shown: leader_steps
             sources=team.l2,
             figures={
                 "team_id": team.unit_id,
+                "team_name": team.name,
                 "team_score": str(leader.score),
+                "post": member.post or "",
                 "y": str(leader.y),
                 "probation": leader.probation,
+                "total_weight": frac(share.total_weight),
+                "management_fen": share.management_fen,
             },
         ),
     )
+
+
+def leader_steps(line: Line) -> tuple[str, ...]:
+    """How a leader's part of the management share came about (Chinese), from what the line
+    keeps: the team's name and S̄, the post and y, probation, Σ权重 and the share's amount
+    (``figures``) and the line's weight, share, exact amount and amount. Written when the line
+    is shown (``line_steps``), not stored."""
+    f = line.explanation.figures or {}
+    score, y = f["team_score"], f["y"]
+    steps = [
+        f"团队「{f['team_name']}」考核结果 S̄ = {score}（本年度已公示季度得分的平均，两位小数）",
+        f"y（岗位系数，岗位：{f['post'] or '未填写'}）= {y}",
+    ]
+    if f["probation"]:
+        steps.append("试用期：权重为 0，不享受绩效奖金")
+    else:
+        steps.append(f"权重 = y × S̄ = {y} × {score} = {line.weight}")
+    total_weight = Fraction(str(f["total_weight"]))
+    management_fen = int(str(f["management_fen"]))
+    if total_weight and management_fen:
+        amount = line.entitled_fen or 0
+        steps += [
+            f"份额 = {line.weight} ÷ Σ权重 {approx(total_weight)} = {frac(line.share or Fraction(0))}",
+            f"精确金额 = 份额 × 负责人统筹 {num(management_fen)} 分 = "
+            f"{approx(line.exact_fen or Fraction(0))} 分",
+            f"按最大余额法取整：{num(amount)} 分（{yuan(amount)} 元）",
+        ]
+    return tuple(steps)

@@ -5,8 +5,8 @@ Each factor is taken from its source when the member has one: ``k`` from workloa
 (``assessments.workload``), ``a`` from monthly attendance records in days
 (``assessments.attendance``). This module checks the members' factors and writes one line per
 member and one for the reserve (the team fund: the reserve rate's part, every deduction, and
-what could not be shared). A member line carries no steps: they are ``member_steps`` of what the
-line keeps, its factors, weight and share, written when it is shown (``line_steps``).
+what could not be shared). Neither line carries steps: they are ``member_steps`` and
+``reserve_steps`` of what the line keeps, written when it is shown (``steps.line_steps``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ from assessments.money import (
 from assessments.settlement import share_for_display, workload_attainment
 from assessments.workload import attainment_from_points
 
-__all__ = ["leaders_outside", "line_steps", "member_factors", "member_steps", "team_members"]
+__all__ = [
+    "leaders_outside",
+    "member_factors",
+    "member_steps",
+    "reserve_steps",
+    "team_members",
+]
 
 
 def leaders_outside(inst: InstitutionInput, member: MemberInput) -> bool:
@@ -284,13 +290,29 @@ def member_steps(factors: MemberFactors, weight: Decimal, share: Fraction) -> tu
     return tuple(steps)
 
 
-def line_steps(line: Line) -> tuple[str, ...]:
-    """A line's steps: a member line's written by ``member_steps``, any other line's stored."""
-    factors = line.explanation.factors
-    if factors is None or line.explanation.steps:
-        return line.explanation.steps
-    weight = line.weight if isinstance(line.weight, Decimal) else Decimal(0)
-    return member_steps(factors, weight, line.share or Fraction(0))
+def reserve_steps(line: Line) -> tuple[str, ...]:
+    """How a team's fund (部门基金) came about (Chinese), from what its line keeps: the team's
+    amount, the rate, the rate's part as configured, deductions, what no member could share and
+    what the members were paid (``figures``), the exact part and the fund. Written when the line
+    is shown (``line_steps``), not stored."""
+    f = line.explanation.figures or {}
+    amount = int(str(f["team_fen"]))
+    undistributed = int(str(f["undistributed_fen"]))
+    deducted = int(str(f["deducted_fen"]))
+    steps = [
+        f"部门基金 = 提取比例 {f['reserve_rate']} × 团队应得 {num(amount)} 分 = "
+        f"{approx(line.exact_fen or Fraction(0))} 分"
+        f" → 四舍五入 {num(int(str(f['configured_reserve_fen'])))} 分",
+    ]
+    if undistributed:
+        steps.append(f"没有成员有权重，可分配的 {yuan(undistributed)} 元也留在部门基金")
+    if deducted:
+        steps.append(f"成员扣分扣款合计 {yuan(deducted)} 元进入部门基金")
+    steps.append(
+        f"部门基金 {yuan(line.entitled_fen or 0)} 元 + 成员实发合计 "
+        f"{yuan(int(str(f['distributed_fen'])))} 元 = 团队应得 {yuan(amount)} 元"
+    )
+    return tuple(steps)
 
 
 def _member_factors(
@@ -344,18 +366,6 @@ def _reserve_line(
     parent: str,
 ) -> Line:
     exact_reserve = times_whole(fraction_of(pay.reserve_rate), amount)
-    steps = [
-        f"部门基金 = 提取比例 {pay.reserve_rate} × 团队应得 {num(amount)} 分 = {approx(exact_reserve)} 分"
-        f" → 四舍五入 {num(pay.configured_reserve_fen)} 分",
-    ]
-    if pay.undistributed_fen:
-        steps.append(f"没有成员有权重，可分配的 {yuan(pay.undistributed_fen)} 元也留在部门基金")
-    if pay.deducted_fen:
-        steps.append(f"成员扣分扣款合计 {yuan(pay.deducted_fen)} 元进入部门基金")
-    steps.append(
-        f"部门基金 {yuan(pay.reserve_fen)} 元 + 成员实发合计 {yuan(pay.paid_fen)} 元 = "
-        f"团队应得 {yuan(amount)} 元"
-    )
     return Line(
         key=f"reserve:{team.unit_id}",
         parent=parent,
@@ -371,8 +381,9 @@ def _reserve_line(
         rounding_adjustment=whole_less(pay.configured_reserve_fen, exact_reserve),
         explanation=Explanation(
             formula="部门基金 = 提取比例 × 团队应得（四舍五入到分）+ 成员扣分扣款 + 无人分配的余额",
-            steps=tuple(steps),
+            steps=(),  # written when the line is shown: reserve_steps
             figures={
+                "team_fen": amount,
                 "reserve_rate": str(pay.reserve_rate),
                 "configured_reserve_fen": pay.configured_reserve_fen,
                 "deducted_fen": pay.deducted_fen,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from assessments.cascade.groups import (
+    GroupPart,
     Sheet,
     figure,
     part_columns,
@@ -25,7 +26,7 @@ from assessments.cascade.inputs import (
     PublishedScore,
     TeamInput,
 )
-from assessments.cascade.lines import Explanation, Line
+from assessments.cascade.lines import Explanation, Figure, Line
 from assessments.cascade.members import team_members
 from assessments.cascade.text import approx, frac, num
 from assessments.memo import Memo
@@ -48,6 +49,7 @@ __all__ = [
     "institution_parts",
     "sheet_team_mean",
     "team_mean",
+    "team_steps",
 ]
 
 # Labels of the two parts of an institution by its subtype: urban centre/stations, rural
@@ -76,7 +78,7 @@ class TeamMean:
         return "0" if self.value is None else figure(self.value)
 
 
-def _published_cents(team: TeamInput, score: PublishedScore) -> int:
+def _published_cents(team: str, score: PublishedScore) -> int:
     """A published L2 score in hundredths (an int from 0 to 10,000), checked.
 
     A city's teams publish a few thousand distinct scores: each Decimal checked once is
@@ -88,10 +90,10 @@ def _published_cents(team: TeamInput, score: PublishedScore) -> int:
         known = _CENTS.get(value)
         if known is not None:
             return known
-    exact = to_fraction(value, f"团队「{team.name}」{score.period} 的季度考核得分")
+    exact = to_fraction(value, f"团队「{team}」{score.period} 的季度考核得分")
     if not 0 <= exact <= 100 or 100 % exact.denominator:
         raise SettlementInputError(
-            f"团队「{team.name}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
+            f"团队「{team}」{score.period} 的季度考核得分必须在 0 到 100 之间、"
             f"最多两位小数：{score.value}"
         )
     cents = exact.numerator * (100 // exact.denominator)
@@ -115,9 +117,16 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
         if team.signed_population > 0:
             raise SettlementInputError(f"团队「{team.name}」缺少本年度季度考核得分")
         return TeamMean(None, None, ("无季度考核得分（签约人口为 0，不参与分配）",))
-    cents = [_published_cents(team, s) for s in scores]
+    cents = [_published_cents(team.name, s) for s in scores]
     exact = Fraction(sum(cents), 100 * len(cents))
     shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
+    return TeamMean(exact, shown, _mean_steps(scores, year, exact, shown))
+
+
+def _mean_steps(
+    scores: tuple[PublishedScore, ...], year: int, exact: Fraction, shown: Decimal
+) -> tuple[str, ...]:
+    """How a team's S̄ came about from its published scores (Chinese)."""
     periods = "、".join(s.period for s in scores)
     present = {s.period for s in scores}
     missing = [p for p in (f"{year}-Q{q}" for q in range(1, 5)) if p not in present]
@@ -128,7 +137,7 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
     ]
     if missing:
         steps.append(f"未计入（无已公示得分）：{'、'.join(missing)}；取已有季度的平均")
-    return TeamMean(exact, shown, tuple(steps))
+    return tuple(steps)
 
 
 def sheet_team_mean(sheet: Sheet, team: TeamInput) -> TeamMean:
@@ -258,13 +267,16 @@ def _teams(
     keys = unique_keys([t.name for t in teams], [t.code for t in teams])
     weights = [t.signed_population * (means[t.unit_id].value or Fraction(0)) for t in teams]
     parts = settle_exact(where, amount, keys, weights)
-    total_text = figure(fraction_sum(weights))
+    # What ``team_steps`` writes the steps from besides the line's own columns and sources:
+    # the same for every team of the part.
+    figures: dict[str, Figure] = {
+        "year": sheet.year,
+        "fund_fen": amount,
+        "part_label": part_label,
+        "total_weight": frac(fraction_sum(weights)),
+    }
     for team, part in zip(teams, parts, strict=True):
         mean = means[team.unit_id]
-        steps = [f"P（签约人口）= {num(team.signed_population)} 人", *mean.steps]
-        steps += share_steps(
-            part, f"{num(team.signed_population)} × {mean.text}", total_text, amount, part_label
-        )
         key = f"team:{team.unit_id}"
         sheet.lines.append(
             Line(
@@ -281,11 +293,47 @@ def _teams(
                 **part_columns(part),
                 explanation=Explanation(
                     formula="团队应得 = P × S̄ ÷ Σ(P × S̄) × 所在部分金额（S̄ = 本年度已公示季度考核得分的精确平均，不先四舍五入）",
-                    steps=tuple(steps),
+                    steps=(),  # written when the line is shown: team_steps
                     notes=(sheet.population_note,),
                     sources=team.l2,
+                    figures=figures,
                 ),
             )
         )
         if sheet.members:
             team_members(sheet, county, inst, team, part.entitled, key)
+
+
+def team_steps(line: Line) -> tuple[str, ...]:
+    """How a team's amount came about, step by step (Chinese), from what its line keeps: P, the
+    published scores (``sources``), the part's fund, label and Σ(P × S̄) (``figures``) and the
+    line's weight, share, exact amount, amount and rounding. A pure function of them, so the
+    cascade does not write them: they are written when the line is shown (``line_steps``)."""
+    figures = line.explanation.figures or {}
+    population = line.signed_population or 0
+    scores = line.explanation.sources
+    steps = [f"P（签约人口）= {num(population)} 人"]
+    if scores:
+        cents = [_published_cents(line.name, s) for s in scores]
+        exact = Fraction(sum(cents), 100 * len(cents))
+        shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
+        steps += _mean_steps(scores, int(str(figures["year"])), exact, shown)
+        mean_text = figure(exact)
+    else:
+        steps.append("无季度考核得分（签约人口为 0，不参与分配）")
+        mean_text = "0"
+    part = GroupPart(
+        weight=line.weight if line.weight is not None else Fraction(0),
+        share=line.share,
+        exact=line.exact_fen if line.exact_fen is not None else Fraction(0),
+        entitled=line.entitled_fen or 0,
+        rounding=line.rounding_adjustment if line.rounding_adjustment is not None else Fraction(0),
+    )
+    steps += share_steps(
+        part,
+        f"{num(population)} × {mean_text}",
+        figure(Fraction(str(figures["total_weight"]))),
+        int(str(figures["fund_fen"])),
+        str(figures["part_label"]),
+    )
+    return tuple(steps)

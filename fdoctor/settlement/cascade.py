@@ -7,10 +7,11 @@ core's dataclasses, runs the cascade and writes its lines back as JSON-ready dic
 Inputs and outputs hold only ints, strings, lists, dicts and None (never floats), so their
 canonical JSON (``canonical_json``) and its SHA-256 are the same on every machine.
 
-A member line's explanation stores no ``steps`` (they were most of the outputs at city scale):
-``explanation_steps`` writes them when the line is shown, with the core's ``member_steps``, from
-the line's ``factors``, ``weight`` and ``share``. Those are in the outputs, so the SHA-256 still
-covers every figure and every text of the sheet. Sheets stored before keep their stored steps.
+The explanations of the member, team, leader and fund lines store no ``steps`` (they were most
+of the outputs at city scale): ``explanation_steps`` writes them when the line is shown, with the
+core's ``line_steps``, from the line's columns and its ``factors`` or ``figures``. Those are in
+the outputs, so the SHA-256 still covers every figure and every text of the sheet. Sheets stored
+before keep their stored steps.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from assessments.cascade import (
     preallocation,
     settle,
 )
-from assessments.cascade.members import member_steps
+from assessments.cascade.steps import WRITTEN_WHEN_SHOWN, line_steps
 from assessments.cascade.text import exact_text, parse_frac
 from assessments.memo import Memo
 
@@ -337,16 +338,17 @@ def _source(score: PublishedScore) -> dict[str, Any]:
     }
 
 
-def _explanation(e: Explanation) -> dict[str, Any]:
+def _explanation(e: Explanation, level: str) -> dict[str, Any]:
     """The stored explanation: ``formula``, ``steps``, ``notes``, ``sources``, and ``figures``
-    or ``factors``. A member line (``factors``) has no ``steps`` key: see ``explanation_steps``."""
+    or ``factors``. A line whose steps are written when shown (``WRITTEN_WHEN_SHOWN``: members,
+    teams, leaders, funds) has no ``steps`` key: see ``explanation_steps``."""
     sources = e.sources
     out: dict[str, Any] = {
         "formula": e.formula,
         "notes": list(e.notes),
         "sources": [_source(s) for s in sources] if sources else [],
     }
-    if e.steps or e.factors is None:
+    if e.steps or level not in WRITTEN_WHEN_SHOWN:
         out["steps"] = list(e.steps)
     if e.figures is not None:
         out["figures"] = dict(e.figures)
@@ -448,21 +450,52 @@ def factors_from_json(data: Mapping[str, Any]) -> MemberFactors:
     )
 
 
-def explanation_steps(
-    level: str, explanation: Mapping[str, Any], weight: str | None, share: str | None
-) -> list[str]:
-    """The steps a line shows: those stored, else (a member line of a sheet that keeps its
-    factors whole) those ``member_steps`` writes from its ``factors`` and the line's ``weight``
-    and ``share`` as stored. The one place a line's steps are decided."""
+def explanation_steps(line: Mapping[str, Any], explanation: Mapping[str, Any]) -> list[str]:
+    """The steps a line shows: those stored, else (a line of a level whose steps are written
+    when shown, in a sheet that keeps what they are written from) those the core's
+    ``line_steps`` writes from the line's stored columns and explanation. ``line`` holds the
+    line's ``level``, ``name``, ``signed_population``, ``weight``, ``share``, ``exact_fen``,
+    ``entitled_fen`` and ``rounding_adjustment`` as stored. The one place a line's steps are
+    decided."""
     stored = explanation.get("steps")
     if stored:
         return [str(step) for step in stored]
-    factors = explanation.get("factors")
-    if level != "member" or not factors or "total_weight" not in factors:
+    level = line["level"]
+    if level not in WRITTEN_WHEN_SHOWN:
         return []
-    exact_weight = Decimal(0) if weight is None else Decimal(weight)
-    steps = member_steps(factors_from_json(factors), exact_weight, parse_frac(share) or Fraction(0))
-    return list(steps)
+    factors = explanation.get("factors")
+    if level == "member" and (not factors or "total_weight" not in factors):
+        return []  # an older sheet's member line: its factors lack the team's figures
+    return list(line_steps(stored_line(line, explanation)))
+
+
+def stored_line(line: Mapping[str, Any], explanation: Mapping[str, Any]) -> Line:
+    """A stored line (its columns as text, its explanation as stored) as the core's ``Line``,
+    as far as its steps need it."""
+    factors = explanation.get("factors")
+    weight = line.get("weight")
+    return Line(
+        key=line.get("key") or "",
+        level=line["level"],
+        name=line.get("name") or "",
+        signed_population=line.get("signed_population"),
+        weight=None if weight is None else (Fraction(weight) if "/" in weight else Decimal(weight)),
+        share=parse_frac(line.get("share")),
+        exact_fen=parse_frac(line.get("exact_fen")),
+        entitled_fen=line.get("entitled_fen"),
+        rounding_adjustment=parse_frac(line.get("rounding_adjustment")),
+        explanation=Explanation(
+            formula=str(explanation.get("formula", "")),
+            steps=(),
+            sources=tuple(
+                score
+                for s in explanation.get("sources") or ()
+                if (score := _published(s)) is not None
+            ),
+            figures=explanation.get("figures"),
+            factors=factors_from_json(factors) if factors else None,
+        ),
+    )
 
 
 def _frac(value: Fraction | None) -> str | None:
@@ -502,7 +535,7 @@ def line_json(line: Line) -> JsonLine:
         "preallocated_fen": line.preallocated_fen,
         "balance_fen": line.balance_fen,
         "rounding_adjustment": _frac(line.rounding_adjustment),
-        "explanation": _explanation(line.explanation),
+        "explanation": _explanation(line.explanation, line.level),
     }
 
 

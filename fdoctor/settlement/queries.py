@@ -83,11 +83,19 @@ def line_family(
 
 
 def explanation_of(line: SettlementLine) -> dict[str, Any]:
-    """The line's explanation as shown, with its ``steps`` (a member line's written from its
-    factors when they are not stored: ``cascade.explanation_steps``)."""
+    """The line's explanation as shown, with its ``steps`` (a member, team, leader or fund line's
+    written from what it keeps when they are not stored: ``cascade.explanation_steps``)."""
     data = stored_explanation(line)
-    data["steps"] = explanation_steps(line.level, data, line.weight, line.share)
+    columns = {name: getattr(line, name) for name in _STEP_COLUMNS}
+    data["steps"] = explanation_steps(columns, data)
     return data
+
+
+# The columns a line's steps may be written from (``cascade.explanation_steps``).
+_STEP_COLUMNS = (
+    "key", "level", "name", "signed_population", "weight", "share", "exact_fen",
+    "entitled_fen", "rounding_adjustment",
+)  # fmt: skip
 
 
 def stored_explanation(line: SettlementLine) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from assessments.cascade import (
     preallocation,
     settle,
 )
+from assessments.cascade.steps import line_steps
 from assessments.money import SettlementInputError
 
 D = Decimal
@@ -114,9 +115,7 @@ def test_the_exact_mean_weighs_the_share_and_rounding_it_first_would_move_fen() 
     assert a.score == D("85.01")  # shown rounded
     assert a.weight == Fraction("170.01")  # weighed exactly
     assert a.exact_fen == Fraction(17_001_000_000, 34_001)
-    assert any(
-        "平均 S̄ = 85.005" in step and "表中显示 85.01" in step for step in a.explanation.steps
-    )
+    assert any("平均 S̄ = 85.005" in step and "表中显示 85.01" in step for step in line_steps(a))
     # The members share after the reserve: 10% of 500,015 = 50,001.5 → 50,002 (half up).
     keyed = by_key(lines)
     assert keyed["reserve:11"].entitled_fen == 50_002
@@ -145,7 +144,7 @@ def test_a_mean_without_a_finite_decimal_stays_a_fraction() -> None:
     assert team_amounts(lines) == (500_009, 499_991)
     a = by_key(lines)["team:11"]
     assert a.score == D("90.00") and a.weight == Fraction(27001, 150)
-    assert any("27001/300（≈90.003333）" in step for step in a.explanation.steps)
+    assert any("27001/300（≈90.003333）" in step for step in line_steps(a))
 
 
 def test_a_published_l2_score_outside_0_100_or_with_three_places_is_refused() -> None:

@@ -17,7 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from assessments.cascade import AttendanceInput, Line, MemberInput, SettlementInputs, settle
-from assessments.cascade.members import line_steps, member_steps
+from assessments.cascade.members import member_steps
+from assessments.cascade.steps import WRITTEN_WHEN_SHOWN, line_steps
 from assessments.money import SettlementInputError
 from fdoctor.settlement.cascade import explanation_steps, factors_from_json, factors_json, line_json
 from tests.core.test_cascade import city
@@ -148,15 +149,47 @@ def test_nothing_to_distribute_and_a_team_without_weights() -> None:
     )
 
 
-def test_member_lines_carry_no_steps_and_their_json_no_steps_key() -> None:
+def test_member_team_leader_and_fund_lines_carry_no_steps_and_their_json_no_steps_key() -> None:
     lines = settle(inputs(False, "0.05", *TEAM))
+    assert {"member", "team", "leader", "reserve"} <= {line.level for line in lines}
     for line in lines:
         stored = line_json(line)["explanation"]
-        if line.level == "member":
+        if line.level in WRITTEN_WHEN_SHOWN:
             assert line.explanation.steps == () and "steps" not in stored
-            assert line_steps(line) and "total_weight" in stored["factors"]
+            assert line_steps(line)
         else:
             assert stored["steps"] == list(line.explanation.steps) == list(line_steps(line))
+        if line.level == "member":
+            assert "total_weight" in stored["factors"]
+
+
+def test_team_leader_and_fund_steps_are_written_as_the_build_wrote_them() -> None:
+    """The steps of a team, its leader (outside the split) and its fund, written from what their
+    lines keep, are word for word those the build stored before it stopped storing them."""
+    lines = {line.key: line for line in settle(inputs(False, "0.05", *TEAM))}
+    assert line_steps(lines["team:11"]) == (
+        "P（签约人口）= 2 人",
+        "季度考核得分（4 个季度：2026-Q1、2026-Q2、2026-Q3、2026-Q4）= 90 + 90 + 90 + 90，"
+        "平均 S̄ = 90（按精确值计算份额，不先四舍五入；表中显示 90.00）",
+        "P × S = 2 × 90 = 180",
+        "份额 = 180 ÷ Σ(P × S) 180 = 1 ≈ 1.00000000",
+        "精确金额 = 份额 × 社区卫生服务中心部分 950,000 分 = 950,000 分",
+        "按最大余额法取整：950,000 分（9,500.00 元）",
+        "舍入调整 = 950,000 − 950,000 = 0 分（精确值 0 分）",
+    )
+    assert line_steps(lines["leader:11:1"]) == (
+        "团队「甲团队」考核结果 S̄ = 90（本年度已公示季度得分的平均，两位小数）",
+        "y（岗位系数，岗位：全科医生）= 1.2",
+        "权重 = y × S̄ = 1.2 × 90 = 108",
+        "份额 = 108 ÷ Σ权重 108 = 1",
+        "精确金额 = 份额 × 负责人统筹 50,000 分 = 50,000 分",
+        "按最大余额法取整：50,000 分（500.00 元）",
+    )
+    assert line_steps(lines["reserve:11"]) == (
+        "部门基金 = 提取比例 0.1 × 团队应得 950,000 分 = 95,000 分 → 四舍五入 95,000 分",
+        "成员扣分扣款合计 91.02 元进入部门基金",
+        "部门基金 1,041.02 元 + 成员实发合计 8,458.98 元 = 团队应得 9,500.00 元",
+    )
 
 
 # --------------------------------------------------------------------------- the round trip
@@ -238,7 +271,13 @@ def test_the_steps_from_the_stored_factors_are_those_of_the_live_line(
         factors = factors_from_json(factors_json(line.explanation.factors))
         assert factors == line.explanation.factors
         assert member_steps(factors, D(stored["weight"]), Fraction(stored["share"])) == live
-        steps = explanation_steps(
-            "member", stored["explanation"], stored["weight"], stored["share"]
-        )
+        steps = explanation_steps(stored, stored["explanation"])
         assert steps == list(live)
+    # Every line whose steps are written when shown: none stored, and those written from the
+    # stored line (its columns as text, its explanation as JSON) are those of the typed line.
+    for line in lines:
+        stored = line_json(line)
+        if line.level in WRITTEN_WHEN_SHOWN:
+            assert "steps" not in stored["explanation"], line.key
+            assert line_steps(line), line.key
+        assert explanation_steps(stored, stored["explanation"]) == list(line_steps(line)), line.key

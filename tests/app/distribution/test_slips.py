@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from assessments.cascade import settle
-from assessments.cascade.members import line_steps
+from assessments.cascade.steps import line_steps
 from fdoctor.auth.models import User
 from fdoctor.distribution import services
 from fdoctor.distribution.slips import factor_rows

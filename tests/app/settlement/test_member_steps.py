@@ -1,6 +1,7 @@
-"""A member line's steps (issue 18): a new sheet stores none, the line page writes them from the
-line's stored factors, weight and share — the very steps the cascade gives from the sheet's
-stored inputs — and a line of an older sheet, stored with its steps, shows those."""
+"""The steps of member, team and fund lines (issue 18): a new sheet stores none, the line page
+writes them from what the line stores (factors or figures, weight, share, amounts) — the very
+steps the cascade gives from the sheet's stored inputs — and a line of an older sheet, stored with
+its steps, shows those."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from assessments.cascade import settle
-from assessments.cascade.members import line_steps
+from assessments.cascade.steps import WRITTEN_WHEN_SHOWN, line_steps
 from fdoctor.extensions import db
 from fdoctor.settlement.build import build_settlement
 from fdoctor.settlement.cascade import settlement_inputs
@@ -39,6 +40,19 @@ NURSE_STEPS = (
 )
 
 
+# The team T1: P 4, four published quarters, the whole centre part of its institution.
+TEAM_STEPS = (
+    "P（签约人口）= 4 人",
+    "季度考核得分（4 个季度：2026-Q1、2026-Q2、2026-Q3、2026-Q4）= 90.00 + 80.00 + 85.00 + "
+    "95.00，平均 S̄ = 87.5（按精确值计算份额，不先四舍五入；表中显示 87.50）",
+    "P × S = 4 × 87.5 = 350",
+    "份额 = 350 ÷ Σ(P × S) 350 = 1 ≈ 1.00000000",
+    "精确金额 = 份额 × 社区卫生服务中心部分 277,505 分 = 277,505 分",
+    "按最大余额法取整：277,505 分（2,775.05 元）",
+    "舍入调整 = 277,505 − 277,505 = 0 分（精确值 0 分）",
+)
+
+
 @pytest.fixture()
 def built(world: Any) -> Settlement:
     city = make_user("city-user", "city_admin", world["city"])
@@ -62,16 +76,39 @@ def nurse_line(settlement: Settlement, world: Any) -> SettlementLine:
     return next(row for row in member_rows(settlement) if row.user_id == user_id)
 
 
-def test_a_new_sheet_stores_no_member_steps_and_shows_those_of_the_cascade(
+def test_a_new_sheet_stores_no_member_team_or_fund_steps_and_shows_those_of_the_cascade(
     built: Settlement,
 ) -> None:
-    rows = member_rows(built)
-    assert rows and all("steps" not in stored_explanation(row) for row in rows)
+    rows = list(
+        db.session.scalars(
+            select(SettlementLine).where(
+                SettlementLine.settlement_id == built.id,
+                SettlementLine.level.in_(tuple(WRITTEN_WHEN_SHOWN)),
+            )
+        )
+    )
+    assert {"member", "team", "reserve"} <= {row.level for row in rows}
+    assert all("steps" not in stored_explanation(row) for row in rows)
     live = {line.key: line for line in settle(settlement_inputs(json.loads(built.inputs_json)))}
+    outputs = json.loads(built.outputs_json)
     for row in rows:
         steps = explanation_of(row)["steps"]
         assert steps and steps == list(line_steps(live[row.key])), row.key
-    assert "steps" not in json.loads(built.outputs_json)[rows[0].position]["explanation"]
+        assert "steps" not in outputs[row.position]["explanation"], row.key
+
+
+def test_the_team_line_page_shows_the_steps(
+    built: Settlement, world: Any, client: FlaskClient, auth: AuthActions
+) -> None:
+    team = db.session.scalars(
+        select(SettlementLine).where(
+            SettlementLine.settlement_id == built.id,
+            SettlementLine.key == f"team:{world.units['T1'].id}",
+        )
+    ).one()
+    auth.login_as("city-user")
+    html = client.get(f"/settlement/{built.id}/line/{team.id}").get_data(as_text=True)
+    assert '<ol class="mb-0">' + "".join(f"<li>{step}</li>" for step in TEAM_STEPS) in html
 
 
 def test_the_member_line_page_shows_the_steps(
