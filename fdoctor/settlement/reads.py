@@ -42,7 +42,8 @@ COUNTING_STATUSES = ("published", "acknowledged")
 def read_scores(year: int) -> dict[tuple[str, str, int], Any]:
     """The year's counting L4, L3 year-end and L2 scores, by (level, period, unit).
 
-    Rows of the columns a score's JSON needs (attribute access like the model), not objects.
+    Rows of the columns a score's JSON needs, not objects, in the order ``inputs._score_json``
+    unpacks them.
     """
     quarters = [f"{year}-Q{q}" for q in range(1, 5)]
     rows = db.session.execute(
@@ -211,7 +212,8 @@ def _ratings(year: int) -> dict[int, Any]:
 
 
 def _members_of(tree: Tree) -> dict[int, list[Any]]:
-    """Active team members by team, in id order (rows of the needed columns)."""
+    """Active team members by team, in id order (rows of the needed columns, in the order
+    ``inputs._member`` unpacks them)."""
     team_ids = [t.id for teams in tree.teams_of.values() for t in teams]
     members_of: dict[int, list[Any]] = defaultdict(list)
     if team_ids:
