@@ -21,7 +21,10 @@ city scale). Then, in a forked child (its peak RSS from ``wait4``), each repeat:
 * **peak memory**: the build once more under ``tracemalloc`` (Python allocations' peak).
 
 Before each repeat the tables the build writes are vacuumed (untimed, ``_quiesce``), as
-autovacuum would between two builds on a live server.
+autovacuum would between two builds on a live server. Once, after the city is generated and
+before the warm-up, a ``CHECKPOINT`` is taken (``_settle_the_load``): the load writes about a
+gigabyte of WAL, and the checkpoint that starts by itself afterwards would otherwise run through
+the first measured repeats (seen at 13:40 on 2026-12-07: a 52-second checkpoint during the run).
 Each part runs with the cyclic garbage collector paused, as ``build_settlement`` and ``simulate``
 run it (``fdoctor.core.gc_pause``).
 
@@ -154,6 +157,14 @@ def _quiesce(bare: str) -> None:
     with psycopg.connect(bare, autocommit=True) as conn:
         for table in _WRITTEN:
             conn.execute(f"VACUUM (ANALYZE) {table}")
+
+
+def _settle_the_load(bare: str) -> None:
+    """The generated city checkpointed before anything is measured (untimed)."""
+    import psycopg
+
+    with psycopg.connect(bare, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def measure(url: str, bare: str, repeat: int) -> dict[str, Any]:
@@ -388,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     if "error" in report["prepare"]:
         print(report["prepare"]["error"], file=sys.stderr)
         return 1
+    _settle_the_load(bare)
     report["measure"] = _in_child(lambda: measure(url, bare, args.repeat))
     report["loadavg_end"] = os.getloadavg()
     if "error" in report["measure"]:
