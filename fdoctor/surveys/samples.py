@@ -21,9 +21,10 @@ times the standard size. Within a team the draw is weighted by **each doctor's r
 share of their verified records found false, a dispute in the previous period): a resident weighs
 as much as the riskiest doctor who served them in the period, and a team gets ``WIDEN_PER_DOCTOR``
 more residents per doctor disputed in the previous period. Each doctor's inputs and weight are
-stored (``verification_sample_doctor``) so the draw replays. The draw is ``draw_residents_per_team`` with a fresh ``new_seed()``;
-the seed, and per team the candidates count, open flags, weight and size, are stored so the draw
-can be replayed (``replay_sample``). One sample per unit, level and period: drawing again returns
+stored (``verification_sample_doctor``) so the draw replays. Each team's residents are drawn
+with ``assessments.sampling.draw`` (weighted by those risks) from one fresh ``new_seed()``; the
+seed, and per team the candidates count, open flags, weight and size, are stored so the draw can
+be replayed (``replay_sample``). One sample per unit, level and period: drawing again returns
 the existing one.
 """
 
