@@ -205,3 +205,15 @@ def part_columns(part: GroupPart) -> PartColumns:
         entitled_fen=part.entitled,
         rounding_adjustment=part.rounding,
     )
+
+
+def line_part(line: Line) -> GroupPart:
+    """A line's part of its group split, read back from the columns ``part_columns`` wrote."""
+    zero = Fraction(0)
+    return GroupPart(
+        weight=line.weight if line.weight is not None else zero,
+        share=line.share,
+        exact=line.exact_fen if line.exact_fen is not None else zero,
+        entitled=line.entitled_fen or 0,
+        rounding=line.rounding_adjustment if line.rounding_adjustment is not None else zero,
+    )

@@ -10,13 +10,18 @@ from typing import Literal
 from assessments.cascade.inputs import PublishedScore
 from assessments.values import value
 
-__all__ = ["Explanation", "Figure", "Line", "LineLevel", "MemberFactors"]
+__all__ = ["Explanation", "Figure", "Line", "LineLevel", "MemberFactors", "whole_figure"]
 
 LineLevel = Literal[
     "pool", "county", "institution", "management", "leader", "split", "team", "member", "reserve"
 ]
 # A figure shown beside a line's explanation (a rate as text, an amount in fen, a basis …).
 Figure = str | int | None
+
+
+def whole_figure(figures: Mapping[str, Figure], key: str) -> int:
+    """A whole-number figure (an amount in fen, a year), as stored: an int, or its text."""
+    return int(str(figures[key]))
 
 
 KSource = Literal["points", "records"]

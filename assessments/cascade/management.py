@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
-from assessments.cascade.lines import Explanation, Line
+from assessments.cascade.lines import Explanation, Line, whole_figure
 from assessments.cascade.members import leaders_outside
 from assessments.cascade.teams import sheet_team_mean
 from assessments.cascade.text import approx, frac, num
@@ -174,7 +174,7 @@ def leader_steps(line: Line) -> tuple[str, ...]:
     else:
         steps.append(f"权重 = y × S̄ = {y} × {score} = {line.weight}")
     total_weight = Fraction(str(f["total_weight"]))
-    management_fen = int(str(f["management_fen"]))
+    management_fen = whole_figure(f, "management_fen")
     if total_weight and management_fen:
         amount = line.entitled_fen or 0
         steps += [

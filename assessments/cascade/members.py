@@ -18,7 +18,7 @@ from typing import NamedTuple
 from assessments.attendance import LEAVE_KINDS, Attendance, attendance, attendance_from_totals
 from assessments.cascade.groups import Sheet, unique_keys
 from assessments.cascade.inputs import CountyInput, InstitutionInput, MemberInput, TeamInput
-from assessments.cascade.lines import Explanation, Line, MemberFactors
+from assessments.cascade.lines import Explanation, Line, MemberFactors, whole_figure
 from assessments.cascade.text import approx, frac, num
 from assessments.distribution import DistributionMember, MemberPay, TeamPay, distribute_members
 from assessments.money import (
@@ -296,13 +296,13 @@ def reserve_steps(line: Line) -> tuple[str, ...]:
     what the members were paid (``figures``), the exact part and the fund. Written when the line
     is shown (``line_steps``), not stored."""
     f = line.explanation.figures or {}
-    amount = int(str(f["team_fen"]))
-    undistributed = int(str(f["undistributed_fen"]))
-    deducted = int(str(f["deducted_fen"]))
+    amount = whole_figure(f, "team_fen")
+    undistributed = whole_figure(f, "undistributed_fen")
+    deducted = whole_figure(f, "deducted_fen")
     steps = [
         f"部门基金 = 提取比例 {f['reserve_rate']} × 团队应得 {num(amount)} 分 = "
         f"{approx(line.exact_fen or Fraction(0))} 分"
-        f" → 四舍五入 {num(int(str(f['configured_reserve_fen'])))} 分",
+        f" → 四舍五入 {num(whole_figure(f, 'configured_reserve_fen'))} 分",
     ]
     if undistributed:
         steps.append(f"没有成员有权重，可分配的 {yuan(undistributed)} 元也留在部门基金")
@@ -310,7 +310,7 @@ def reserve_steps(line: Line) -> tuple[str, ...]:
         steps.append(f"成员扣分扣款合计 {yuan(deducted)} 元进入部门基金")
     steps.append(
         f"部门基金 {yuan(line.entitled_fen or 0)} 元 + 成员实发合计 "
-        f"{yuan(int(str(f['distributed_fen'])))} 元 = 团队应得 {yuan(amount)} 元"
+        f"{yuan(whole_figure(f, 'distributed_fen'))} 元 = 团队应得 {yuan(amount)} 元"
     )
     return tuple(steps)
 

@@ -2,7 +2,8 @@
 
 The lines of the levels there are thousands of at city scale (members, teams, their leaders and
 funds) keep the figures their steps are written from, not the steps: the sheet's SHA-256 covers
-those figures, so it covers the text, and the build neither writes nor stores some 8 MB of it.
+those figures, so it covers the text, and the build neither writes nor stores it (for the
+team, leader and fund lines of a city, 2 MB in the outputs and as much in the lines).
 Every other line, and every line of a sheet built before, keeps its steps.
 """
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from assessments.cascade.groups import (
-    GroupPart,
     Sheet,
     figure,
+    line_part,
     part_columns,
     settle_exact,
     share_steps,
@@ -26,7 +26,7 @@ from assessments.cascade.inputs import (
     PublishedScore,
     TeamInput,
 )
-from assessments.cascade.lines import Explanation, Figure, Line
+from assessments.cascade.lines import Explanation, Figure, Line, whole_figure
 from assessments.cascade.members import team_members
 from assessments.cascade.text import approx, frac, num
 from assessments.memo import Memo
@@ -116,11 +116,19 @@ def team_mean(team: TeamInput, year: int) -> TeamMean:
     if not scores:
         if team.signed_population > 0:
             raise SettlementInputError(f"团队「{team.name}」缺少本年度季度考核得分")
-        return TeamMean(None, None, ("无季度考核得分（签约人口为 0，不参与分配）",))
-    cents = [_published_cents(team.name, s) for s in scores]
-    exact = Fraction(sum(cents), 100 * len(cents))
-    shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
+        return TeamMean(None, None, (_NO_SCORES,))
+    exact, shown = _exact_mean(team.name, scores)
     return TeamMean(exact, shown, _mean_steps(scores, year, exact, shown))
+
+
+_NO_SCORES = "无季度考核得分（签约人口为 0，不参与分配）"
+
+
+def _exact_mean(team: str, scores: tuple[PublishedScore, ...]) -> tuple[Fraction, Decimal]:
+    """The exact mean of published scores (checked) and the mean as shown (two places)."""
+    cents = [_published_cents(team, s) for s in scores]
+    exact = Fraction(sum(cents), 100 * len(cents))
+    return exact, exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
 
 
 def _mean_steps(
@@ -314,26 +322,17 @@ def team_steps(line: Line) -> tuple[str, ...]:
     scores = line.explanation.sources
     steps = [f"P（签约人口）= {num(population)} 人"]
     if scores:
-        cents = [_published_cents(line.name, s) for s in scores]
-        exact = Fraction(sum(cents), 100 * len(cents))
-        shown = exact_decimal(round_half_up(exact, SCORE_PLACES)).quantize(_HUNDREDTHS)
-        steps += _mean_steps(scores, int(str(figures["year"])), exact, shown)
+        exact, shown = _exact_mean(line.name, scores)
+        steps += _mean_steps(scores, whole_figure(figures, "year"), exact, shown)
         mean_text = figure(exact)
     else:
-        steps.append("无季度考核得分（签约人口为 0，不参与分配）")
+        steps.append(_NO_SCORES)
         mean_text = "0"
-    part = GroupPart(
-        weight=line.weight if line.weight is not None else Fraction(0),
-        share=line.share,
-        exact=line.exact_fen if line.exact_fen is not None else Fraction(0),
-        entitled=line.entitled_fen or 0,
-        rounding=line.rounding_adjustment if line.rounding_adjustment is not None else Fraction(0),
-    )
     steps += share_steps(
-        part,
+        line_part(line),
         f"{num(population)} × {mean_text}",
         figure(Fraction(str(figures["total_weight"]))),
-        int(str(figures["fund_fen"])),
+        whole_figure(figures, "fund_fen"),
         str(figures["part_label"]),
     )
     return tuple(steps)
